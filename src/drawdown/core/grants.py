@@ -1,0 +1,129 @@
+"""Credit grants and how value is drawn from them.
+
+A wallet account holds discrete grants of value plus, when it has gone below zero, an overdraft
+(``debt``). The account's book balance is ``sum(grant.remaining) - debt``; its available balance
+counts only live grants (effective, not expired). Rules (docs/ledger.md):
+
+* A debit draws from live grants in this order: lowest ``priority`` value first, then the earliest
+  ``expires_at`` (never-expiring last), then the oldest, then by id. A grant that is not yet effective
+  or already expired is never drawn.
+* What the live grants cannot cover becomes debt, allowed only while debt stays within the account's
+  overdraft limit (None = unlimited). Otherwise the whole debit is refused and nothing changes.
+* Debt is settled from live grants, in the same order, before anything else touches the account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Iterable, Sequence
+
+ZERO = Decimal(0)
+PAID = "paid"
+PROMOTION = "promotion"
+BUNDLED = "bundled"
+PURPOSES = (PAID, PROMOTION, BUNDLED)
+DEFAULT_PRIORITY = 100
+
+
+@dataclass(frozen=True)
+class Grant:
+    id: str
+    remaining: Decimal
+    effective_at: datetime
+    expires_at: datetime | None
+    created_at: datetime
+    priority: int = DEFAULT_PRIORITY
+    purpose: str = PAID
+
+
+@dataclass(frozen=True)
+class Draw:
+    grant_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class DebitPlan:
+    draws: tuple[Draw, ...]
+    debt_added: Decimal
+
+    @property
+    def drawn(self) -> Decimal:
+        return sum((d.amount for d in self.draws), ZERO)
+
+
+class InsufficientFunds(Exception):
+    def __init__(self, needed: Decimal, available: Decimal, overdraft_limit: Decimal | None) -> None:
+        super().__init__(f"needs {needed}, available {available}, overdraft limit {overdraft_limit}")
+        self.needed = needed
+        self.available = available
+        self.overdraft_limit = overdraft_limit
+
+
+def is_live(grant: Grant, now: datetime) -> bool:
+    return grant.effective_at <= now and (grant.expires_at is None or now < grant.expires_at)
+
+
+def is_pending(grant: Grant, now: datetime) -> bool:
+    return grant.effective_at > now
+
+
+def consumption_order(grants: Iterable[Grant], now: datetime) -> list[Grant]:
+    live = [g for g in grants if g.remaining > 0 and is_live(g, now)]
+    far = datetime.max.replace(tzinfo=now.tzinfo)
+    return sorted(live, key=lambda g: (g.priority, g.expires_at or far, g.created_at, g.id))
+
+
+def available(grants: Iterable[Grant], debt: Decimal, now: datetime) -> Decimal:
+    return sum((g.remaining for g in grants if is_live(g, now)), ZERO) - debt
+
+
+def pending_in(grants: Iterable[Grant], now: datetime) -> Decimal:
+    return sum((g.remaining for g in grants if is_pending(g, now)), ZERO)
+
+
+def _draw(grants: Sequence[Grant], amount: Decimal, now: datetime) -> tuple[list[Draw], Decimal]:
+    draws: list[Draw] = []
+    left = amount
+    for grant in consumption_order(grants, now):
+        if left <= 0:
+            break
+        take = min(grant.remaining, left)
+        draws.append(Draw(grant.id, take))
+        left -= take
+    return draws, left
+
+
+def plan_debit(
+    grants: Sequence[Grant], debt: Decimal, overdraft_limit: Decimal | None, amount: Decimal, now: datetime
+) -> DebitPlan:
+    """How ``amount`` is drawn; raises InsufficientFunds (changing nothing) past the overdraft limit."""
+    if amount < 0:
+        raise ValueError("a debit is not negative")
+    draws, short = _draw(grants, amount, now)
+    if short > 0 and overdraft_limit is not None and debt + short > overdraft_limit:
+        raise InsufficientFunds(amount, available(grants, debt, now), overdraft_limit)
+    return DebitPlan(tuple(draws), short)
+
+
+def plan_settlement(grants: Sequence[Grant], debt: Decimal, now: datetime) -> DebitPlan:
+    """Draws that pay off as much debt as live grants allow (``debt_added`` is negative or zero)."""
+    if debt <= 0:
+        return DebitPlan((), ZERO)
+    draws, short = _draw(grants, debt, now)
+    return DebitPlan(tuple(draws), -(debt - short))
+
+
+def apply(grants: Sequence[Grant], draws: Iterable[Draw]) -> list[Grant]:
+    """The grants after the draws (for pure tests and in-memory planning of several debits)."""
+    taken: dict[str, Decimal] = {}
+    for d in draws:
+        taken[d.grant_id] = taken.get(d.grant_id, ZERO) + d.amount
+    out = []
+    for g in grants:
+        if g.id in taken:
+            g = Grant(g.id, g.remaining - taken[g.id], g.effective_at, g.expires_at, g.created_at, g.priority, g.purpose)
+        out.append(g)
+    return out

@@ -1,0 +1,42 @@
+"""Double-entry postings. Every transaction's postings sum to zero, per asset.
+
+Ledger accounts are named strings: ``wallet:<account id>`` for a customer's wallet account and
+``system:<role>:<ASSET>`` for the platform side (``issued`` for value brought in by adjustments,
+``revenue`` for fees and charges, ``refunds`` for value taken back by negative adjustments).
+Money drawn from a grant names the grant; overdraft postings name none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Iterable
+
+ISSUED = "issued"
+REVENUE = "revenue"
+REFUNDS = "refunds"
+
+
+@dataclass(frozen=True)
+class Posting:
+    account: str
+    amount: Decimal
+    grant_id: str | None = None
+
+
+class UnbalancedTransaction(AssertionError):
+    pass
+
+
+def wallet_account(account_id: str) -> str:
+    return f"wallet:{account_id}"
+
+
+def system_account(role: str, asset: str) -> str:
+    return f"system:{role}:{asset}"
+
+
+def check_balanced(postings: Iterable[Posting]) -> None:
+    total = sum((p.amount for p in postings), Decimal(0))
+    if total != 0:
+        raise UnbalancedTransaction(f"postings sum to {total}, not 0")

@@ -1,0 +1,72 @@
+"""Exact money.
+
+Every amount in Drawdown is a ``Decimal``. At rest it is a scaled integer: the amount times
+``SCALE`` (10**9), so one stored unit is a nano-unit of the asset. Nine decimal places hold a
+0.000001-per-token price times any whole token count exactly, and a signed 64-bit column still holds
+amounts up to about 9.2 billion units of an asset.
+
+Rounding rule (docs/money.md): a computed amount with more than nine decimal places is rounded to
+nine with ROUND_HALF_EVEN. Amounts that *arrive* with more than nine places are refused, never
+rounded, because silently changing what a caller sent is worse than an error.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+
+DECIMAL_PLACES = 9
+SCALE = 10**DECIMAL_PLACES
+QUANTUM = Decimal(1).scaleb(-DECIMAL_PLACES)
+MAX_SCALED = 2**63 - 1
+MAX_AMOUNT = Decimal(MAX_SCALED) / SCALE
+
+
+class MoneyError(ValueError):
+    """An amount that cannot be represented exactly."""
+
+
+def check_exact(value: Decimal) -> Decimal:
+    """Accept a caller's amount only if it is finite, fits, and has at most nine decimal places."""
+    if not isinstance(value, Decimal):
+        raise MoneyError("must be a decimal number")
+    if not value.is_finite():
+        raise MoneyError("must be a finite number")
+    if value.as_tuple().exponent < -DECIMAL_PLACES and value != value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN):
+        raise MoneyError(f"must have at most {DECIMAL_PLACES} decimal places")
+    if abs(value) > MAX_AMOUNT:
+        raise MoneyError(f"must be at most {MAX_AMOUNT} in magnitude")
+    return value
+
+
+def quantize(value: Decimal) -> Decimal:
+    """Round a computed amount to the storage scale (ROUND_HALF_EVEN)."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def to_scaled(value: Decimal) -> int:
+    """Decimal -> stored integer. Refuses (never rounds) values finer than the scale."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        scaled = value * SCALE
+        if scaled != scaled.to_integral_value():
+            raise MoneyError(f"{value} has more than {DECIMAL_PLACES} decimal places")
+        result = int(scaled)
+    if abs(result) > MAX_SCALED:
+        raise MoneyError(f"{value} is too large")
+    return result
+
+
+def from_scaled(value: int) -> Decimal:
+    """Stored integer -> Decimal, exact, without trailing zeros or exponent notation."""
+    return plain(Decimal(int(value)).scaleb(-DECIMAL_PLACES))
+
+
+def plain(value: Decimal) -> Decimal:
+    """The same number written without exponent or trailing zeros (``1E+3`` -> ``1000``)."""
+    try:
+        text = format(value.normalize(), "f")
+    except InvalidOperation as exc:  # pragma: no cover - only non-finite values reach here
+        raise MoneyError(str(exc)) from exc
+    return Decimal(text)

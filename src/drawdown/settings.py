@@ -1,0 +1,43 @@
+"""Settings from the environment (prefix DRAWDOWN_)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE = "sqlite:///" + str(Path("var") / "drawdown.db")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DRAWDOWN_", extra="ignore")
+
+    database_url: str = DEFAULT_SQLITE
+    host: str = "127.0.0.1"
+    port: int = 8000
+    bootstrap_api_key: str | None = None
+    # Overdraft a new wallet account may carry: a decimal amount, or "unlimited" (Credyt's default).
+    default_overdraft_limit: str = "0"
+    log_level: str = "info"
+
+    @field_validator("default_overdraft_limit")
+    @classmethod
+    def _limit(cls, value: str) -> str:
+        if value.strip().lower() != "unlimited":
+            amount = Decimal(value)
+            if not amount.is_finite() or amount < 0:
+                raise ValueError("must be a non-negative decimal or 'unlimited'")
+        return value
+
+    def overdraft_limit(self) -> Decimal | None:
+        value = self.default_overdraft_limit.strip().lower()
+        return None if value == "unlimited" else Decimal(value)
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain postgresql:// URLs and point them at psycopg 3."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url

@@ -1,0 +1,235 @@
+"""The schema: SQLAlchemy Core tables. Money columns are BIGINT nano-units (core.money.SCALE)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from drawdown.store.types import JSONDoc, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(64)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+assets = Table(
+    "assets",
+    metadata,
+    Column("code", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("precision", Integer, nullable=False),
+    Column("label", String(200)),
+    Column("symbol", String(16)),
+    Column("is_fiat", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+asset_rates = Table(
+    "asset_rates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("asset_code", String(32), ForeignKey("assets.code"), nullable=False, index=True),
+    Column("source", String(32), nullable=False),
+    Column("rate", BigInteger, nullable=False),
+    Column("valid_from", UTCDateTime, nullable=False),
+    Column("valid_to", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("code", String(200), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+product_versions = Table(
+    "product_versions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("product_id", ID, ForeignKey("products.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("prices", JSONDoc, nullable=False),
+    Column("entitlements", JSONDoc, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("product_id", "version", name="uq_product_versions_product_version"),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("external_id", String(200), unique=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320), index=True),
+    Column("metadata", JSONDoc),
+    Column("external_accounts", JSONDoc),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False, index=True),
+    Column("status", String(32), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("renews_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+subscription_products = Table(
+    "subscription_products",
+    metadata,
+    Column("subscription_id", ID, ForeignKey("subscriptions.id"), primary_key=True),
+    Column("product_id", ID, ForeignKey("products.id"), primary_key=True),
+    Column("version_id", ID, ForeignKey("product_versions.id"), nullable=False, index=True),
+)
+
+wallet_accounts = Table(
+    "wallet_accounts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("asset", String(32), ForeignKey("assets.code"), nullable=False),
+    Column("debt", BigInteger, nullable=False),
+    # NULL: no limit (Credyt's default behaviour); otherwise the most debt the account may carry.
+    Column("overdraft_limit", BigInteger),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("customer_id", "name", "asset", name="uq_wallet_accounts_customer_name_asset"),
+)
+
+credit_grants = Table(
+    "credit_grants",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("wallet_accounts.id"), nullable=False, index=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("effective_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("source_type", String(32), nullable=False),
+    Column("source_id", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
+    # The caller's transaction_id for adjustments and charges; the fee id for fees.
+    Column("transaction_id", String(200), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("account_id", ID, ForeignKey("wallet_accounts.id"), nullable=False),
+    Column("asset", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("reason", String(32)),
+    Column("description", Text),
+    Column("metadata", JSONDoc),
+    Column("request_hash", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("executed_at", UTCDateTime),
+    UniqueConstraint("customer_id", "transaction_id", name="uq_transactions_customer_transaction"),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("transaction_id", ID, ForeignKey("transactions.id"), nullable=False, index=True),
+    Column("account", String(120), nullable=False, index=True),
+    Column("asset", String(32), nullable=False),
+    Column("grant_id", ID),
+    Column("amount", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", String(200), nullable=False, index=True),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
+    Column("event_type", String(200), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("subject", String(500)),
+    Column("description", Text),
+    Column("data", JSONDoc),
+    Column("costs", JSONDoc),
+    Column("request_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("customer_id", "id", name="uq_events_customer_id"),
+    Index("ix_events_customer_created", "customer_id", "created_at"),
+)
+
+fees = Table(
+    "fees",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("event_seq", BigInteger().with_variant(Integer, "sqlite"), ForeignKey("events.seq"), nullable=False, index=True),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
+    Column("account_id", ID, ForeignKey("wallet_accounts.id"), nullable=False),
+    Column("product_id", ID, nullable=False),
+    Column("product_code", String(200), nullable=False),
+    Column("product_version", Integer, nullable=False),
+    Column("price_id", ID, nullable=False),
+    Column("price_name", String(200), nullable=False),
+    Column("asset", String(32), nullable=False),
+    Column("dimensions", JSONDoc),
+    Column("usage_type", String(32), nullable=False),
+    Column("volume_field", String(200)),
+    Column("input_volume", BigInteger),
+    Column("unit_price", BigInteger),
+    Column("volume_rate", BigInteger),
+    Column("package_size", BigInteger),
+    Column("description", Text),
+    Column("amount", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("method", String(8), primary_key=True),
+    Column("path", String(500), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("body", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+)
