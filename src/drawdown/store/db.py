@@ -14,7 +14,10 @@ from typing import Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event
 
+from drawdown.codec import dumps_text, loads
 from drawdown.settings import normalise_url
+
+_JSON = {"json_serializer": dumps_text, "json_deserializer": loads}
 
 IMMEDIATE = "drawdown_immediate"
 
@@ -25,7 +28,7 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8, **_JSON)
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_conn, _record):  # noqa: ANN001
@@ -44,7 +47,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **_JSON)
 
 
 @contextmanager

@@ -1,0 +1,35 @@
+"""The FastAPI application: Credyt's public API over Drawdown's store."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from drawdown import __version__
+from drawdown.api import assets, customers, events, problems, products, wallets
+from drawdown.api.deps import Clock, Context, system_clock
+from drawdown.api.jsonio import ExactJSONResponse
+from drawdown.settings import Settings
+from drawdown.store.db import make_engine
+
+DESCRIPTION = """Real-time prepaid usage billing that speaks Credyt's public API v1.0.
+
+Authenticate with the `X-CREDYT-API-KEY` header (or `Authorization: Bearer <key>`). Amounts are exact
+decimal JSON numbers. Errors are RFC 7807 `application/problem+json`."""
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None, clock: Clock = system_clock) -> FastAPI:
+    settings = settings or Settings()
+    engine = engine or make_engine(settings.database_url)
+    app = FastAPI(title="Drawdown", version=__version__, description=DESCRIPTION, default_response_class=ExactJSONResponse)
+    app.state.ctx = Context(engine=engine, settings=settings, clock=clock)
+    app.state.key_cache = {}
+    problems.install(app)
+    for module in (assets, products, customers, wallets, events):
+        app.include_router(module.api)
+
+    @app.get("/health", tags=["Operations"], summary="Liveness")
+    def health() -> dict:
+        return {"status": "ok"}
+
+    return app

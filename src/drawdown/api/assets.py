@@ -1,0 +1,32 @@
+"""/assets"""
+
+from __future__ import annotations
+
+from fastapi import Depends
+
+from drawdown.api.routing import Context, ExactJSONResponse, Limit, Offset, context, page, router
+from drawdown.api.schemas.catalog import CreateAssetRequest, CreateAssetResponse, GetAssetResponse, ListAssetsItem
+from drawdown.api.schemas.common import Page
+from drawdown.store import catalog
+from drawdown.store.db import read, write
+
+api = router("Assets")
+
+
+@api.post("/assets", status_code=201, response_model=CreateAssetResponse, summary="Create an asset")
+def create_asset(body: CreateAssetRequest, ctx: Context = Depends(context)) -> ExactJSONResponse:
+    with write(ctx.engine) as conn:
+        return ExactJSONResponse(catalog.create_asset(conn, body.model_dump(), ctx.now()), status_code=201)
+
+
+@api.get("/assets", response_model=Page[ListAssetsItem], summary="List assets (by code)")
+def list_assets(offset: int = Offset, limit: int = Limit, ctx: Context = Depends(context)) -> ExactJSONResponse:
+    with read(ctx.engine) as conn:
+        items, total = catalog.list_assets(conn, offset, limit)
+    return page(items, total, limit, offset)
+
+
+@api.get("/assets/{assetCode}", response_model=GetAssetResponse, summary="Get an asset")
+def get_asset(assetCode: str, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+    with read(ctx.engine) as conn:
+        return ExactJSONResponse(catalog.get_asset(conn, assetCode))

@@ -1,0 +1,106 @@
+"""/customers and their subscriptions"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import Depends, Query, Response
+from fastapi.responses import RedirectResponse
+
+from drawdown.api.routing import Context, ExactJSONResponse, Limit, Offset, context, page, router
+from drawdown.api.schemas.common import Page
+from drawdown.api.schemas.customers import (
+    CreateCustomerRequest,
+    CreateCustomerResponse,
+    CreateSubscription,
+    CustomerSubscription,
+    CustomerSummary,
+    GetCustomerResponse,
+    UpdateCustomerRequest,
+    UpdateSubscriptionProductRequest,
+    UpdateSubscriptionRequest,
+)
+from drawdown.core.errors import NotFound
+from drawdown.store import customers
+from drawdown.store.db import read, write
+
+api = router("Customers")
+
+
+@api.post("/customers", status_code=201, response_model=CreateCustomerResponse, summary="Create a customer")
+def create_customer(body: CreateCustomerRequest, ctx: Context = Depends(context)) -> ExactJSONResponse:
+    with write(ctx.engine) as conn:
+        result = customers.create_customer(conn, body.model_dump(exclude_none=True), ctx.now(), ctx.settings.overdraft_limit())
+    return ExactJSONResponse(result, status_code=201)
+
+
+@api.get(
+    "/customers",
+    response_model=Page[CustomerSummary],
+    summary="List customers; with external_id, 303 to the customer",
+    responses={303: {"description": "The customer with this external_id"}},
+)
+def list_customers(
+    offset: int = Offset,
+    limit: int = Limit,
+    customer_id: str | None = Query(None),
+    external_id: str | None = Query(None),
+    email: str | None = Query(None),
+    name: str | None = Query(None),
+    status: Literal["active", "inactive"] | None = Query(None),
+    ctx: Context = Depends(context),
+) -> Response:
+    with read(ctx.engine) as conn:
+        if external_id is not None:
+            found = customers.find_by_external_id(conn, external_id)
+            if found is None:
+                raise NotFound(f"no customer has external_id {external_id!r}")
+            return RedirectResponse(f"/customers/{found}", status_code=303)
+        items, total = customers.list_customers(
+            conn, offset, limit, {"id": customer_id, "email": email, "name": name, "status": status}
+        )
+    return page(items, total, limit, offset)
+
+
+@api.get("/customers/{customerId}", response_model=GetCustomerResponse, summary="Get a customer")
+def get_customer(customerId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+    with read(ctx.engine) as conn:
+        return ExactJSONResponse(customers.get_customer(conn, customerId, ctx.now()))
+
+
+@api.patch("/customers/{customerId}", status_code=204, summary="Update a customer")
+def update_customer(customerId: str, body: UpdateCustomerRequest, ctx: Context = Depends(context)) -> Response:  # noqa: N803
+    with write(ctx.engine) as conn:
+        customers.update_customer(conn, customerId, body.model_dump(exclude_none=True))
+    return Response(status_code=204)
+
+
+@api.post("/customers/{customerId}/subscriptions", status_code=201, response_model=CustomerSubscription, summary="Subscribe a customer")
+def create_subscription(customerId: str, body: CreateSubscription, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+    with write(ctx.engine) as conn:
+        result = customers.create_subscription(
+            conn, customerId, body.model_dump(exclude_none=True), ctx.now(), ctx.settings.overdraft_limit()
+        )
+    return ExactJSONResponse(result, status_code=201)
+
+
+@api.patch("/customers/{customerId}/subscriptions/{subscriptionId}", status_code=204, summary="Activate or deactivate a subscription")
+def update_subscription(customerId: str, subscriptionId: str, body: UpdateSubscriptionRequest, ctx: Context = Depends(context)) -> Response:  # noqa: N803
+    with write(ctx.engine) as conn:
+        customers.update_subscription(conn, customerId, subscriptionId, body.status)
+    return Response(status_code=204)
+
+
+@api.patch(
+    "/customers/{customerId}/subscriptions/{subscriptionId}/products/{productId}",
+    status_code=204,
+    summary="Move a subscription to another version of a product",
+)
+def update_subscription_product(
+    customerId: str, subscriptionId: str, productId: str, body: UpdateSubscriptionProductRequest, ctx: Context = Depends(context)  # noqa: N803
+) -> Response:
+    with write(ctx.engine) as conn:
+        customers.update_subscription_product(
+            conn, customerId, subscriptionId, productId, body.version, ctx.now(), ctx.settings.overdraft_limit()
+        )
+    return Response(status_code=204)

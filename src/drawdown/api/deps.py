@@ -1,0 +1,32 @@
+"""What every route needs: the engine, the clock, the settings, and an authenticated caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from fastapi import Request
+from sqlalchemy import Engine
+
+from drawdown.settings import Settings
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Context:
+    engine: Engine
+    settings: Settings
+    clock: Clock
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+def context(request: Request) -> Context:
+    return request.app.state.ctx

@@ -1,0 +1,105 @@
+"""Every error as RFC 7807 problem+json: ProblemDetails, or ValidationProblem with ``errors``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException
+
+from drawdown.api.jsonio import ProblemResponse
+from drawdown.core.errors import DomainError, Invalid
+
+log = structlog.get_logger()
+
+_TAGS = {"usage_based", "fixed", "real_time", "recurring", "one_time"}
+_TITLES = {400: "Bad request", 401: "Unauthorized", 404: "Not found", 405: "Method not allowed", 409: "Conflict"}
+
+
+def problem(status: int, detail: str, request: Request | None = None, errors: dict[str, list[str]] | None = None, **extra: Any) -> ProblemResponse:
+    body: dict[str, Any] = {
+        "type": f"https://drawdown.dev/problems/{status}",
+        "title": "Validation failed" if errors is not None else _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if request is not None:
+        body["instance"] = request.url.path
+    if errors is not None:
+        body["errors"] = errors
+    body.update(extra)
+    headers = {"WWW-Authenticate": "X-CREDYT-API-KEY"} if status == 401 else None
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def field_path(loc: tuple | list) -> str:
+    parts: list[str] = []
+    for i, item in enumerate(loc):
+        if i == 0 and item in ("body", "query", "path", "header"):
+            continue
+        if isinstance(item, int):
+            if parts:
+                parts[-1] += f"[{item}]"
+            else:
+                parts.append(f"[{item}]")
+            continue
+        text = str(item)
+        if text in _TAGS or "[" in text or text[:1].isupper():
+            continue  # pydantic's union/validator tags are not field names
+        parts.append(text)
+    return ".".join(parts) or "body"
+
+
+def _message(err: dict) -> str:
+    msg = err.get("msg", "invalid")
+    return msg.removeprefix("Value error, ")
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> ProblemResponse:
+        errs = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errs):
+            detail = next((e.get("ctx", {}).get("error") for e in errs if e.get("type") == "json_invalid"), "")
+            return problem(400, f"The body is not valid JSON: {detail}", request)
+        errors: dict[str, list[str]] = {}
+        for e in errs:
+            msg = _message(e)
+            path = field_path(e.get("loc", ()))
+            if e.get("type") == "missing" and path == "body":
+                msg = "a JSON body is required"
+            if msg not in errors.setdefault(path, []):
+                errors[path].append(msg)
+        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
+        return problem(422, detail, request, errors)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> ProblemResponse:
+        if isinstance(exc, Invalid):
+            return problem(422, exc.detail, request, exc.errors)
+        return problem(exc.status, exc.detail, request)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> ProblemResponse:
+        # Unique constraints are the last line against concurrent duplicates.
+        log.warning("integrity_conflict", path=request.url.path, error=str(exc.orig))
+        return problem(409, "The request conflicts with a resource created concurrently; retry it.", request)
+
+    @app.exception_handler(OperationalError)
+    async def _operational(request: Request, exc: OperationalError) -> ProblemResponse:
+        log.error("database_unavailable", path=request.url.path, error=str(exc.orig))
+        resp = problem(503, "The database is busy or unavailable; retry shortly.", request)
+        resp.headers["Retry-After"] = "1"
+        return resp
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> ProblemResponse:
+        return problem(exc.status_code, str(exc.detail), request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
+        log.exception("unhandled_error", path=request.url.path)
+        return problem(500, "An internal error occurred; it has been logged.", request)

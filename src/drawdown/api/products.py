@@ -1,0 +1,79 @@
+"""/products"""
+
+from __future__ import annotations
+
+from fastapi import Depends, Query, Response
+
+from drawdown.api.routing import Context, ExactJSONResponse, Limit, Offset, context, page, router, version_param
+from drawdown.api.schemas.catalog import (
+    CreateProductRequest,
+    CreateProductResponse,
+    CreateProductVersionRequest,
+    GetProductDataResponse,
+    GetProductResponse,
+    GetProductVersionResponse,
+    UpdateProductVersionRequest,
+)
+from drawdown.api.schemas.common import Page
+from drawdown.store import catalog
+from drawdown.store.db import read, write
+
+api = router("Products")
+
+
+def _doc(model) -> dict:  # noqa: ANN001
+    return model.model_dump(exclude_none=True)
+
+
+@api.post("/products", status_code=201, response_model=CreateProductResponse, summary="Create a product (version 1)")
+def create_product(body: CreateProductRequest, ctx: Context = Depends(context)) -> ExactJSONResponse:
+    with write(ctx.engine) as conn:
+        return ExactJSONResponse(catalog.create_product(conn, _doc(body), ctx.now()), status_code=201)
+
+
+@api.get("/products", response_model=Page[GetProductDataResponse], summary="List products")
+def list_products(
+    offset: int = Offset, limit: int = Limit, code: str | None = Query(None), ctx: Context = Depends(context)
+) -> ExactJSONResponse:
+    with read(ctx.engine) as conn:
+        items, total = catalog.list_products(conn, offset, limit, code)
+    return page(items, total, limit, offset)
+
+
+@api.get("/products/{productId}", response_model=GetProductResponse, summary="Get a product")
+def get_product(productId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+    with read(ctx.engine) as conn:
+        return ExactJSONResponse(catalog.get_product(conn, productId))
+
+
+@api.delete("/products/{productId}", status_code=204, summary="Delete a product whose versions are all drafts")
+def delete_product(productId: str, ctx: Context = Depends(context)) -> Response:  # noqa: N803
+    with write(ctx.engine) as conn:
+        catalog.delete_product(conn, productId)
+    return Response(status_code=204)
+
+
+@api.post("/products/{productId}", status_code=201, response_model=CreateProductResponse, summary="Create a new version")
+def create_version(productId: str, body: CreateProductVersionRequest, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+    with write(ctx.engine) as conn:
+        return ExactJSONResponse(catalog.create_version(conn, productId, _doc(body), ctx.now()), status_code=201)
+
+
+@api.get("/products/{productId}/{version}", response_model=GetProductVersionResponse, summary="Get a version (or 'default')")
+def get_version(productId: str, version: str, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+    with read(ctx.engine) as conn:
+        return ExactJSONResponse(catalog.get_version(conn, productId, version_param(version)))
+
+
+@api.patch("/products/{productId}/{version}", status_code=204, summary="Publish a version or make it the default")
+def update_version(productId: str, version: str, body: UpdateProductVersionRequest, ctx: Context = Depends(context)) -> Response:  # noqa: N803
+    with write(ctx.engine) as conn:
+        catalog.update_version(conn, productId, version_param(version), body.model_dump())
+    return Response(status_code=204)
+
+
+@api.delete("/products/{productId}/{version}", status_code=204, summary="Archive a version")
+def archive_version(productId: str, version: str, ctx: Context = Depends(context)) -> Response:  # noqa: N803
+    with write(ctx.engine) as conn:
+        catalog.archive_version(conn, productId, version_param(version))
+    return Response(status_code=204)

@@ -1,0 +1,84 @@
+"""Router factory, authentication and small helpers shared by the resource routers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from drawdown.api.deps import Context, context
+from drawdown.api.jsonio import DecimalRoute, ExactJSONResponse
+from drawdown.api.schemas.common import ProblemDetails, ValidationProblem
+from drawdown.core.errors import DomainError, NotFound
+from drawdown.store import api_keys
+from drawdown.store.db import read
+
+_api_key = APIKeyHeader(name="X-CREDYT-API-KEY", auto_error=False, description="Your Drawdown API key")
+_bearer = HTTPBearer(auto_error=False, description="The same key as a bearer token")
+
+
+class Unauthorized(DomainError):
+    status = 401
+    title = "Unauthorized"
+
+
+def authenticate(
+    request: Request,
+    key: str | None = Depends(_api_key),
+    bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
+) -> str:
+    secret = key or (bearer.credentials if bearer else None)
+    if not secret:
+        raise Unauthorized("Send your API key in the X-CREDYT-API-KEY header (or as a Bearer token).")
+    ctx: Context = request.app.state.ctx
+    cache: dict[str, str] = request.app.state.key_cache
+    digest = api_keys.hash_secret(secret)
+    if digest in cache:
+        return cache[digest]
+    with read(ctx.engine) as conn:
+        key_id = api_keys.verify(conn, secret)
+    if key_id is None:
+        raise Unauthorized("The API key is not valid.")
+    cache[digest] = key_id
+    return key_id
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ProblemDetails, "description": "Malformed request"},
+    401: {"model": ProblemDetails, "description": "Missing or invalid API key"},
+    404: {"model": ProblemDetails, "description": "Not found"},
+    409: {"model": ProblemDetails, "description": "Conflict"},
+    422: {"model": ValidationProblem, "description": "Validation failed"},
+}
+
+
+def router(tag: str) -> APIRouter:
+    return APIRouter(tags=[tag], route_class=DecimalRoute, dependencies=[Depends(authenticate)], responses=ERRORS)
+
+
+def page(items: list, total: int, limit: int, offset: int) -> ExactJSONResponse:
+    return ExactJSONResponse({"items": items, "total_count": total, "limit": limit, "offset": offset})
+
+
+Offset = Query(0, ge=0, description="Items to skip")
+Limit = Query(20, ge=1, le=500, description="Items per page (at most 500)")
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """Query datetimes without a zone are read as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def version_param(version: str) -> int | str:
+    if version == "default":
+        return version
+    if version.isdigit() and int(version) >= 1:
+        return int(version)
+    raise NotFound(f"version {version!r} is not a version number or 'default'")
+
+
+__all__ = ["Context", "context", "router", "page", "Offset", "Limit", "version_param", "utc", "ExactJSONResponse"]

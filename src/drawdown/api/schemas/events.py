@@ -1,0 +1,102 @@
+"""Usage events and fees, shaped as Credyt's API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Union
+
+from pydantic import Field, StringConstraints, model_validator
+
+from drawdown.api.schemas.common import UTC, Amount, Key, Model
+
+DataValue = Union[bool, int, Decimal, Annotated[str, StringConstraints(max_length=2000)]]
+EventData = dict[Annotated[str, StringConstraints(min_length=1, max_length=200)], DataValue]
+
+
+class CostData(Model):
+    id: Key
+    vendor_id: Key | None = None
+    vendor_external_id: Key | None = None
+    category: str | None = None
+    description: str | None = None
+    metadata: dict[str, DataValue] | None = None
+    units: Amount | None = None
+    unit_price: Amount | None = None
+    input_volume: Amount | None = None
+    volume_rate: Amount | None = None
+    package_size: Amount | None = None
+    amount: Amount
+    currency: str | None = None
+
+
+class UsageEvent(Model):
+    id: Key
+    event_type: Key
+    occurred_at: UTC
+    subject: Annotated[str, StringConstraints(max_length=500)] | None = None
+    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    data: EventData | None = None
+    costs: list[CostData] | None = None
+
+
+class UsageRequest(Model):
+    customer_id: Key | None = None
+    customer_external_id: Key | None = None
+    events: list[UsageEvent] = Field(min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _customer(self) -> "UsageRequest":
+        if not self.customer_id and not self.customer_external_id:
+            raise ValueError("give customer_id or customer_external_id")
+        return self
+
+
+class SimulateUsageRequest(Model):
+    events: list[UsageEvent] = Field(min_length=1, max_length=1000)
+
+
+class EventFee(Model):
+    id: str
+    product_id: str
+    product_code: str
+    product_version: int
+    price_id: str
+    price_name: str
+    currency: str
+    dimensions: dict[str, str] | None = None
+    usage_type: str
+    volume_field: str | None = None
+    input_volume: Decimal | None = None
+    unit_price: Decimal | None = None
+    volume_rate: Decimal | None = None
+    package_size: int | None = None
+    description: str | None = None
+    amount: Decimal
+
+
+class GetEventResponse(Model):
+    id: str
+    event_type: str
+    occurred_at: datetime
+    subject: str | None = None
+    description: str | None = None
+    data: dict[str, DataValue] | None = None
+    costs: list[CostData] | None = None
+    customer_id: str
+    created_at: datetime
+    fees: list[EventFee]
+
+
+class ListEventsItem(Model):
+    id: str
+    customer_id: str
+    external_id: str | None
+    event_type: str
+    subject: str | None = None
+    description: str | None = None
+    occurred_at: datetime
+    created_at: datetime
+    total_fees: Decimal | None = None
+    fee_currency: str | None = None
+    has_fees: bool

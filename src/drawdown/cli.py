@@ -1,0 +1,87 @@
+"""The ``drawdown`` command: serve, migrate, seed the demo, manage API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import typer
+from rich.console import Console
+
+from drawdown.settings import Settings
+
+app = typer.Typer(help="Drawdown: real-time prepaid usage billing with Credyt's API.", no_args_is_help=True)
+keys = typer.Typer(help="API keys", no_args_is_help=True)
+app.add_typer(keys, name="api-keys")
+console = Console()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    from drawdown.store.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings.database_url)
+    console.print(f"[green]migrated[/] {settings.database_url}")
+
+
+@app.command()
+def serve(host: str = typer.Option(None, help="Bind address"), port: int = typer.Option(None, help="Port")) -> None:
+    """Migrate, then serve the API."""
+    import uvicorn
+
+    from drawdown.api.app import create_app
+    from drawdown.store import api_keys
+    from drawdown.store.db import write
+    from drawdown.store.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings.database_url)
+    application = create_app(settings)
+    if settings.bootstrap_api_key:
+        with write(application.state.ctx.engine) as conn:
+            api_keys.create(conn, "bootstrap", _now(), settings.bootstrap_api_key)
+    uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level=settings.log_level)
+
+
+@keys.command("create")
+def create_key(name: str = typer.Option(..., "--name", help="A label for the key")) -> None:
+    """Create an API key and print its secret (shown once, stored only as a hash)."""
+    from drawdown.store import api_keys
+    from drawdown.store.db import make_engine, write
+    from drawdown.store.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings.database_url)
+    with write(make_engine(settings.database_url)) as conn:
+        key_id, secret = api_keys.create(conn, name, _now())
+    console.print(f"key id: {key_id}")
+    typer.echo(secret)
+
+
+@app.command()
+def demo() -> None:
+    """Seed demo data (idempotent) and print an API key and curl lines to try."""
+    from drawdown.demo import seed
+
+    settings = Settings()
+    secret, customer_id = seed(settings)
+    base = f"http://{settings.host}:{settings.port}"
+    console.print("[bold]Demo ready.[/] API key (shown once):")
+    typer.echo(secret)
+    console.print("\nTry:")
+    typer.echo(f"curl -s -H 'X-CREDYT-API-KEY: {secret}' {base}/customers/{customer_id}/wallet")
+    typer.echo(
+        f"curl -s -X POST -H 'X-CREDYT-API-KEY: {secret}' -H 'Content-Type: application/json' {base}/events "
+        f"-d '{{\"customer_external_id\":\"demo-customer\",\"events\":[{{\"id\":\"evt-'$(date +%s%N)'\","
+        f"\"event_type\":\"chat_completed\",\"occurred_at\":\"'$(date -u +%FT%TZ)'\",\"data\":{{\"model\":\"gpt-large\",\"tokens\":1500}}}}]}}'"
+    )
+    typer.echo(f"curl -s -H 'X-CREDYT-API-KEY: {secret}' '{base}/events?customer_id={customer_id}'")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

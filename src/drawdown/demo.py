@@ -1,0 +1,81 @@
+"""Demo data: a credits asset priced in USD, a per-model token product, a funded customer."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from drawdown.core.errors import Conflict
+from drawdown.settings import Settings
+from drawdown.store import api_keys, catalog, customers, wallet_ops
+from drawdown.store.db import make_engine, write
+from drawdown.store.migrate import upgrade
+
+PRODUCT = {
+    "name": "AI Chat",
+    "code": "ai-chat",
+    "publish": True,
+    "prices": [
+        {
+            "name": "Chat tokens",
+            "type": "usage_based",
+            "billing_model": {"type": "real_time"},
+            "usage_calculation": {
+                "event_type": "chat_completed",
+                "usage_type": "volume",
+                "volume_field": "tokens",
+                "billable_dimensions": ["model"],
+            },
+            "pricing": [
+                {
+                    "asset": "CREDITS",
+                    "values": [
+                        {"name": "Large model", "dimensions": {"model": "gpt-large"}, "values": [{"volume_rate": Decimal("0.002")}]},
+                        {"name": "Small model", "dimensions": {"model": "gpt-small"}, "values": [{"volume_rate": Decimal("0.0005")}]},
+                        {"name": "Other models", "dimensions": {"model": "*"}, "values": [{"volume_rate": Decimal("0.001")}]},
+                    ],
+                }
+            ],
+        }
+    ],
+}
+
+
+def seed(settings: Settings) -> tuple[str, str]:
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    now = datetime.now(timezone.utc)
+    with write(engine) as conn:
+        try:
+            catalog.create_asset(
+                conn,
+                {"code": "CREDITS", "name": "Credits", "precision": 2, "label": "Credits", "symbol": "¢",
+                 "rates": [{"source": "USD", "rate": Decimal("0.01")}]},
+                now,
+            )
+        except Conflict:
+            pass
+        try:
+            catalog.create_product(conn, PRODUCT, now)
+        except Conflict:
+            pass
+        customer_id = customers.find_by_external_id(conn, "demo-customer")
+        if customer_id is None:
+            customer_id = customers.create_customer(
+                conn,
+                {"name": "Demo Customer", "external_id": "demo-customer", "email": "demo@example.com",
+                 "subscriptions": [{"products": [{"code": "ai-chat", "version": "default"}]}]},
+                now,
+                settings.overdraft_limit(),
+            )["id"]
+        wallet_ops.create_adjustment(
+            conn,
+            customer_id,
+            {"transaction_id": "demo-welcome-gift", "asset": "CREDITS", "amount": Decimal("10000"), "reason": "gift",
+             "description": "Welcome credits", "account_name": None, "effective_at": None, "expires_at": None, "metadata": None},
+            now,
+            settings.overdraft_limit(),
+        )
+        _, secret = api_keys.create(conn, "demo", now)
+    engine.dispose()
+    return secret, customer_id

@@ -1,0 +1,303 @@
+"""Usage events: match to prices, rate, and debit the wallet in the same transaction.
+
+A batch belongs to one customer. Inside one write transaction, with the customer locked:
+1. events already stored under the same id are replays: identical ones are skipped (billed once),
+   different ones are refused as conflicts;
+2. every new event is rated against the prices of the customer's active subscriptions; an event
+   whose data cannot be rated fails the whole batch (a caller error, nothing is written);
+3. each event is then debited as a whole or not at all: if one of its fees would take an account
+   past its overdraft limit, the event is refused and nothing of it is written, while the other
+   events of the batch still bill.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, or_, select
+
+from drawdown.codec import fingerprint
+from drawdown.core import catalog as price_rules
+from drawdown.core import grants as grant_rules
+from drawdown.core.errors import Invalid, NotFound
+from drawdown.core.ids import FEE, TRANSACTION, new_id
+from drawdown.core.ledger import REVENUE
+from drawdown.core.money import from_scaled, plain, to_scaled
+from drawdown.core.pricing import Rated, RatingError, UsagePrice, rate
+from drawdown.store.tables import customers, events, fees, product_versions, products, subscription_products, subscriptions
+from drawdown.store.wallets import DEFAULT_ACCOUNT, Books, ensure_account, lock_customer
+
+
+@dataclass
+class Priced:
+    product_id: str
+    product_code: str
+    version: int
+    price: UsagePrice
+
+
+@dataclass
+class Outcome:
+    accepted: list[str] = field(default_factory=list)
+    replayed: list[str] = field(default_factory=list)
+    rejected: dict[int, str] = field(default_factory=dict)
+
+
+def resolve_customer(conn: Connection, customer_id: str | None, external_id: str | None) -> str:
+    if customer_id:
+        found = conn.execute(select(customers.c.id).where(customers.c.id == customer_id)).scalar()
+        if found is None:
+            raise Invalid.field("customer_id", f"no customer has id {customer_id!r}")
+        return found
+    found = conn.execute(select(customers.c.id).where(customers.c.external_id == external_id)).scalar()
+    if found is None:
+        raise Invalid.field("customer_external_id", f"no customer has external_id {external_id!r}")
+    return found
+
+
+def subscribed_prices(conn: Connection, customer_id: str) -> list[tuple[datetime, Priced]]:
+    """(subscription start, price) for every usage price of the customer's active subscriptions."""
+    rows = conn.execute(
+        select(subscriptions.c.started_at, products.c.id, products.c.code, product_versions.c.version, product_versions.c.prices)
+        .select_from(subscriptions.join(subscription_products).join(product_versions).join(products))
+        .where(subscriptions.c.customer_id == customer_id, subscriptions.c.status == "active")
+    )
+    out = []
+    for r in rows:
+        for doc in r.prices:
+            if doc.get("type") == "usage_based":
+                out.append((r.started_at, Priced(r.id, r.code, r.version, price_rules.usage_price(doc))))
+    return out
+
+
+def rate_event(event: dict, prices: list[tuple[datetime, Priced]], path: str) -> list[tuple[Priced, Rated]]:
+    out = []
+    for started_at, priced in prices:
+        if priced.price.event_type != event["event_type"] or event["occurred_at"] < started_at:
+            continue
+        try:
+            rated = rate(priced.price, event.get("data") or {})
+        except RatingError as exc:
+            raise Invalid.field(f"{path}.{exc.field}", f"{exc.message} (price {priced.price.name!r})") from None
+        if rated is not None:
+            out.append((priced, rated))
+    return out
+
+
+def _event_doc(event: dict) -> dict:
+    return {k: event.get(k) for k in ("id", "event_type", "occurred_at", "subject", "description", "data", "costs")}
+
+
+def send_usage(
+    conn: Connection, customer_id: str, batch: list[dict], now: datetime, overdraft_limit: Decimal | None
+) -> Outcome:
+    lock_customer(conn, customer_id)
+    outcome = Outcome()
+    hashes = [fingerprint(_event_doc(e)) for e in batch]
+    ids = [e["id"] for e in batch]
+    stored = {
+        r.id: r.request_hash
+        for r in conn.execute(
+            select(events.c.id, events.c.request_hash).where(events.c.customer_id == customer_id, events.c.id.in_(set(ids)))
+        )
+    }
+    prices = subscribed_prices(conn, customer_id)
+    fresh: list[tuple[int, dict, str, list[tuple[Priced, Rated]]]] = []
+    in_batch: dict[str, str] = {}
+    for i, (event, digest) in enumerate(zip(batch, hashes)):
+        earlier = stored.get(event["id"]) or in_batch.get(event["id"])
+        if earlier is not None:
+            if earlier == digest:
+                outcome.replayed.append(event["id"])
+            else:
+                outcome.rejected[i] = f"event {event['id']!r} was already received with different content"
+            continue
+        in_batch[event["id"]] = digest
+        fresh.append((i, event, digest, rate_event(event, prices, f"events[{i}]")))
+
+    books = Books(conn, customer_id, now)
+    accounts: dict[str, str] = {}
+    event_rows, fee_rows = [], []
+    for i, event, digest, rated in fresh:
+        for _, r in rated:
+            if r.asset not in accounts:
+                accounts[r.asset] = ensure_account(conn, customer_id, DEFAULT_ACCOUNT, r.asset, now, overdraft_limit)
+        # All fees of one event must fit together, or the event is refused whole.
+        need: dict[str, Decimal] = {}
+        for _, r in rated:
+            need[r.asset] = need.get(r.asset, Decimal(0)) + r.amount
+        short = [a for a, amount in need.items() if not books.can_debit(accounts[a], amount)]
+        if short:
+            book = books.book(accounts[short[0]])
+            available = grant_rules.available(book.grants, book.debt, now)
+            outcome.rejected[i] = (
+                f"insufficient funds in {DEFAULT_ACCOUNT}:{short[0]}: fees {plain(need[short[0]])}, available {plain(available)}, "
+                f"overdraft limit {'unlimited' if book.overdraft_limit is None else book.overdraft_limit}"
+            )
+            continue
+        seq_placeholder = len(event_rows)
+        event_rows.append(
+            {
+                "id": event["id"],
+                "customer_id": customer_id,
+                "event_type": event["event_type"],
+                "occurred_at": event["occurred_at"],
+                "subject": event.get("subject"),
+                "description": event.get("description"),
+                "data": event.get("data"),
+                "costs": event.get("costs"),
+                "request_hash": digest,
+                "created_at": now,
+            }
+        )
+        for priced, r in rated:
+            fee_id = new_id(FEE)
+            books.debit(
+                accounts[r.asset],
+                r.amount,
+                REVENUE,
+                {"id": new_id(TRANSACTION), "transaction_id": fee_id, "type": "fee", "description": priced.price.name},
+            )
+            fee_rows.append((seq_placeholder, _fee_row(fee_id, customer_id, accounts[r.asset], priced, r, now)))
+        outcome.accepted.append(event["id"])
+
+    if event_rows:
+        seqs = _insert_events(conn, event_rows)
+        if fee_rows:
+            conn.execute(insert(fees), [{**row, "event_seq": seqs[k]} for k, row in fee_rows])
+    books.flush()
+    return outcome
+
+
+def _insert_events(conn: Connection, rows: list[dict]) -> list[int]:
+    result = conn.execute(insert(events).returning(events.c.seq, sort_by_parameter_order=True), rows)
+    return [r.seq for r in result]
+
+
+def _fee_row(fee_id: str, customer_id: str, account_id: str, priced: Priced, r: Rated, now: datetime) -> dict:
+    def scaled(v: Decimal | None) -> int | None:
+        return None if v is None else to_scaled(v)
+
+    return {
+        "id": fee_id,
+        "customer_id": customer_id,
+        "account_id": account_id,
+        "product_id": priced.product_id,
+        "product_code": priced.product_code,
+        "product_version": priced.version,
+        "price_id": priced.price.id,
+        "price_name": priced.price.name,
+        "asset": r.asset,
+        "dimensions": r.dimensions,
+        "usage_type": priced.price.usage_type,
+        "volume_field": priced.price.volume_field,
+        "input_volume": scaled(r.input_volume) if r.input_volume is not None and r.input_volume == r.input_volume.quantize(Decimal("1e-9")) else None,
+        "unit_price": scaled(r.value.unit_price),
+        "volume_rate": scaled(r.value.volume_rate),
+        "package_size": r.value.package_size,
+        "description": r.description,
+        "amount": to_scaled(r.amount),
+        "created_at": now,
+    }
+
+
+def fee_doc(row: Any) -> dict:
+    def dec(v: int | None) -> Decimal | None:
+        return None if v is None else from_scaled(v)
+
+    return {
+        "id": row.id,
+        "product_id": row.product_id,
+        "product_code": row.product_code,
+        "product_version": row.product_version,
+        "price_id": row.price_id,
+        "price_name": row.price_name,
+        "currency": row.asset,
+        "dimensions": row.dimensions,
+        "usage_type": row.usage_type,
+        "volume_field": row.volume_field,
+        "input_volume": dec(row.input_volume),
+        "unit_price": dec(row.unit_price),
+        "volume_rate": dec(row.volume_rate),
+        "package_size": row.package_size,
+        "description": row.description,
+        "amount": from_scaled(row.amount),
+    }
+
+
+def get_event(conn: Connection, event_id: str, customer_id: str | None = None) -> dict:
+    q = select(events).where(events.c.id == event_id)
+    if customer_id:
+        q = q.where(events.c.customer_id == customer_id)
+    row = conn.execute(q.order_by(events.c.seq).limit(1)).first()
+    if row is None:
+        raise NotFound(f"event {event_id} not found")
+    fee_rows = conn.execute(select(fees).where(fees.c.event_seq == row.seq).order_by(fees.c.id))
+    return {
+        "id": row.id,
+        "event_type": row.event_type,
+        "occurred_at": row.occurred_at,
+        "subject": row.subject,
+        "description": row.description,
+        "data": row.data,
+        "costs": row.costs,
+        "customer_id": row.customer_id,
+        "created_at": row.created_at,
+        "fees": [fee_doc(f) for f in fee_rows],
+    }
+
+
+def list_events(conn: Connection, offset: int, limit: int, f: dict[str, Any]) -> tuple[list[dict], int]:
+    conds = []
+    if f.get("event_id"):
+        conds.append(events.c.id == f["event_id"])
+    if f.get("customer_id"):
+        conds.append(events.c.customer_id == f["customer_id"])
+    if f.get("customer_external_id"):
+        conds.append(customers.c.external_id == f["customer_external_id"])
+    if f.get("subject"):
+        conds.append(events.c.subject == f["subject"])
+    if f.get("period_from"):
+        conds.append(events.c.occurred_at >= f["period_from"])
+    if f.get("period_to"):
+        conds.append(events.c.occurred_at < f["period_to"])
+    if f.get("event_types"):
+        conds.append(events.c.event_type.in_(f["event_types"]))
+    fee_total = (
+        select(func.sum(fees.c.amount)).where(fees.c.event_seq == events.c.seq).scalar_subquery()
+    )
+    fee_count = select(func.count()).where(fees.c.event_seq == events.c.seq).scalar_subquery()
+    fee_asset = select(func.min(fees.c.asset)).where(fees.c.event_seq == events.c.seq).scalar_subquery()
+    if f.get("has_fees") is not None:
+        conds.append(fee_count > 0 if f["has_fees"] else fee_count == 0)
+    where = and_(True, *conds)
+    base = events.join(customers, customers.c.id == events.c.customer_id)
+    total = conn.execute(select(func.count()).select_from(base).where(where)).scalar_one()
+    rows = conn.execute(
+        select(events, customers.c.external_id.label("external_id"), fee_total.label("total"), fee_count.label("n"), fee_asset.label("asset"))
+        .select_from(base)
+        .where(where)
+        .order_by(events.c.seq.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    items = [
+        {
+            "id": r.id,
+            "customer_id": r.customer_id,
+            "external_id": r.external_id,
+            "event_type": r.event_type,
+            "subject": r.subject,
+            "description": r.description,
+            "occurred_at": r.occurred_at,
+            "created_at": r.created_at,
+            "total_fees": from_scaled(r.total) if r.total is not None else None,
+            "fee_currency": r.asset,
+            "has_fees": bool(r.n),
+        }
+        for r in rows
+    ]
+    return items, total
