@@ -15,7 +15,7 @@ from drawdown.core.errors import DomainError, Invalid
 
 log = structlog.get_logger()
 
-_TAGS = {"usage_based", "fixed", "real_time", "recurring", "one_time"}
+_TAGS = {"usage_based", "fixed", "real_time", "recurring", "one_time", "bool", "int", "str", "decimal", "float", "constrained-str", "constrained-int", "constrained-decimal", "literal"}
 _TITLES = {400: "Bad request", 401: "Unauthorized", 404: "Not found", 405: "Method not allowed", 409: "Conflict"}
 
 

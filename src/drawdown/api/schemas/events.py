@@ -4,13 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Union
+from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, PlainValidator, StringConstraints, WithJsonSchema, model_validator
 
 from drawdown.api.schemas.common import UTC, Amount, Key, Model
 
-DataValue = Union[bool, int, Decimal, Annotated[str, StringConstraints(max_length=2000)]]
+def _data_value(value: Any) -> Any:
+    if isinstance(value, (bool, int, Decimal)):
+        return value
+    if isinstance(value, str):
+        if len(value) > 2000:
+            raise ValueError("a string value may be at most 2000 characters")
+        return value
+    raise ValueError("must be a string, a boolean or a number")
+
+
+DataValue = Annotated[
+    Any,
+    PlainValidator(_data_value),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "boolean"}, {"type": "number"}]}),
+]
 EventData = dict[Annotated[str, StringConstraints(min_length=1, max_length=200)], DataValue]
 
 
