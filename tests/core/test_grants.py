@@ -1,0 +1,84 @@
+"""Grant consumption order, overdraft limits and ledger balance; property-tested with Hypothesis."""
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal as D
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drawdown.core.grants import Grant, InsufficientFunds, apply, available, consumption_order, plan_debit, plan_settlement
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def g(id_: str, remaining: str, priority: int = 100, expires: int | None = None, effective: int = 0, created: int = 0) -> Grant:
+    return Grant(
+        id_, D(remaining), T0 + timedelta(days=effective), None if expires is None else T0 + timedelta(days=expires),
+        T0 + timedelta(seconds=created), priority,
+    )
+
+
+def test_order_priority_then_expiry_then_age() -> None:
+    grants = [g("late", "1", expires=30), g("never", "1"), g("soon", "1", expires=10), g("prio", "1", priority=1), g("old", "1", created=-5)]
+    assert [x.id for x in consumption_order(grants, T0)] == ["prio", "soon", "late", "old", "never"]
+
+
+def test_expired_and_future_grants_are_never_drawn() -> None:
+    grants = [g("expired", "5", expires=-1), g("future", "5", effective=3), g("live", "2")]
+    plan = plan_debit(grants, D(0), None, D("3"), T0)
+    assert [(d.grant_id, d.amount) for d in plan.draws] == [("live", D("2"))]
+    assert plan.debt_added == D("1")
+    with pytest.raises(InsufficientFunds):
+        plan_debit(grants, D(0), D(0), D("3"), T0)
+
+
+def test_overdraft_limit_is_inclusive() -> None:
+    plan = plan_debit([g("a", "1")], D(0), D("2"), D("3"), T0)
+    assert plan.debt_added == D("2")
+    with pytest.raises(InsufficientFunds):
+        plan_debit([g("a", "1")], D("0.5"), D("2"), D("3"), T0)
+
+
+def test_settlement_pays_debt_from_live_grants() -> None:
+    plan = plan_settlement([g("a", "5")], D("2"), T0)
+    assert plan.debt_added == D("-2") and plan.drawn == D("2")
+    assert plan_settlement([g("a", "1")], D("2"), T0).debt_added == D("-1")
+
+
+amounts = st.decimals(min_value=D("0.000000001"), max_value=D("1000"), places=9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(amounts, st.integers(0, 3), st.one_of(st.none(), st.integers(-3, 30)), st.integers(-3, 3)), max_size=8),
+    st.lists(amounts, max_size=12),
+    st.one_of(st.none(), amounts),
+)
+def test_debits_conserve_value_and_respect_the_limit(grant_specs, debits, limit) -> None:  # noqa: ANN001
+    grants = [
+        Grant(f"g{i}", amt, T0 + timedelta(days=eff), None if exp is None else T0 + timedelta(days=exp), T0, prio)
+        for i, (amt, prio, exp, eff) in enumerate(grant_specs)
+    ]
+    debt = D(0)
+    total_book = sum((x.remaining for x in grants), D(0))
+    for amount in debits:
+        before = available(grants, debt, T0)
+        try:
+            plan = plan_debit(grants, debt, limit, amount, T0)
+        except InsufficientFunds:
+            assert limit is not None and before - amount < -limit
+            continue
+        for d in plan.draws:
+            grant = next(x for x in grants if x.id == d.grant_id)
+            assert grant.effective_at <= T0 and (grant.expires_at is None or grant.expires_at > T0)
+            assert 0 < d.amount <= grant.remaining
+        grants = apply(grants, plan.draws)
+        debt += plan.debt_added
+        # Double entry: what left the grants plus new debt is exactly the debit.
+        assert plan.drawn + plan.debt_added == amount
+        assert available(grants, debt, T0) == before - amount
+        assert all(x.remaining >= 0 for x in grants)
+        assert limit is None or debt <= limit
+        total_book -= amount
+        assert sum((x.remaining for x in grants), D(0)) - debt == total_book
