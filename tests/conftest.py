@@ -141,3 +141,22 @@ def http(server: Server):  # noqa: ANN201
 
 def unique(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+_per_backend: dict[str, dict[str, int]] = {b: {"passed": 0, "failed": 0, "skipped": 0} for b in BACKENDS}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call" and not (report.skipped or report.failed):
+        return
+    for b in BACKENDS:
+        if f"[{b}" in report.nodeid or f"-{b}]" in report.nodeid or f"-{b}-" in report.nodeid:
+            outcome = "passed" if report.passed and report.when == "call" else "failed" if report.failed else "skipped" if report.skipped else None
+            if outcome:
+                _per_backend[b][outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+    terminalreporter.section("database backends")
+    for b, counts in _per_backend.items():
+        terminalreporter.write_line(f"{b:>10}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
