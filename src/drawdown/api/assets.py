@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import Depends
+from fastapi import Depends, Request
+
+from drawdown.api import idempotency
+from drawdown.api.idempotency import IdempotencyKey
 
 from drawdown.api.routing import Context, ExactJSONResponse, Limit, Offset, context, page, router
 from drawdown.api.schemas.catalog import CreateAssetRequest, CreateAssetResponse, GetAssetResponse, ListAssetsItem
 from drawdown.api.schemas.common import Page
 from drawdown.store import catalog
-from drawdown.store.db import read, write
+from drawdown.store.db import read
 
 api = router("Assets")
 
 
 @api.post("/assets", status_code=201, response_model=CreateAssetResponse, summary="Create an asset")
-def create_asset(body: CreateAssetRequest, ctx: Context = Depends(context)) -> ExactJSONResponse:
-    with write(ctx.engine) as conn:
-        return ExactJSONResponse(catalog.create_asset(conn, body.model_dump(), ctx.now()), status_code=201)
+def create_asset(
+    body: CreateAssetRequest, request: Request, key: str | None = IdempotencyKey, ctx: Context = Depends(context)
+) -> ExactJSONResponse:
+    doc = body.model_dump()
+    return idempotency.create(ctx, request, key, doc, lambda conn: catalog.create_asset(conn, doc, ctx.now()))
 
 
 @api.get("/assets", response_model=Page[ListAssetsItem], summary="List assets (by code)")

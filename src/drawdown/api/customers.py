@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import Depends, Query, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from drawdown.api import idempotency
+from drawdown.api.idempotency import IdempotencyKey
 from drawdown.api.routing import Context, ExactJSONResponse, Limit, Offset, context, page, router
 from drawdown.api.schemas.common import Page
 from drawdown.api.schemas.customers import (
@@ -28,10 +30,12 @@ api = router("Customers")
 
 
 @api.post("/customers", status_code=201, response_model=CreateCustomerResponse, summary="Create a customer")
-def create_customer(body: CreateCustomerRequest, ctx: Context = Depends(context)) -> ExactJSONResponse:
-    with write(ctx.engine) as conn:
-        result = customers.create_customer(conn, body.model_dump(exclude_none=True), ctx.now(), ctx.settings.overdraft_limit())
-    return ExactJSONResponse(result, status_code=201)
+def create_customer(
+    body: CreateCustomerRequest, request: Request, key: str | None = IdempotencyKey, ctx: Context = Depends(context)
+) -> ExactJSONResponse:
+    doc = body.model_dump(exclude_none=True)
+    limit = ctx.settings.overdraft_limit()
+    return idempotency.create(ctx, request, key, doc, lambda conn: customers.create_customer(conn, doc, ctx.now(), limit))
 
 
 @api.get(
@@ -76,12 +80,18 @@ def update_customer(customerId: str, body: UpdateCustomerRequest, ctx: Context =
 
 
 @api.post("/customers/{customerId}/subscriptions", status_code=201, response_model=CustomerSubscription, summary="Subscribe a customer")
-def create_subscription(customerId: str, body: CreateSubscription, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
-    with write(ctx.engine) as conn:
-        result = customers.create_subscription(
-            conn, customerId, body.model_dump(exclude_none=True), ctx.now(), ctx.settings.overdraft_limit()
-        )
-    return ExactJSONResponse(result, status_code=201)
+def create_subscription(
+    customerId: str,  # noqa: N803
+    body: CreateSubscription,
+    request: Request,
+    key: str | None = IdempotencyKey,
+    ctx: Context = Depends(context),
+) -> ExactJSONResponse:
+    doc = body.model_dump(exclude_none=True)
+    limit = ctx.settings.overdraft_limit()
+    return idempotency.create(
+        ctx, request, key, doc, lambda conn: customers.create_subscription(conn, customerId, doc, ctx.now(), limit)
+    )
 
 
 @api.patch("/customers/{customerId}/subscriptions/{subscriptionId}", status_code=204, summary="Activate or deactivate a subscription")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, Query, Response
+from fastapi import Depends, Query, Request, Response
+
+from drawdown.api import idempotency
+from drawdown.api.idempotency import IdempotencyKey
 
 from drawdown.api.routing import Context, ExactJSONResponse, Limit, Offset, context, page, router, version_param
 from drawdown.api.schemas.catalog import (
@@ -26,9 +29,11 @@ def _doc(model) -> dict:  # noqa: ANN001
 
 
 @api.post("/products", status_code=201, response_model=CreateProductResponse, summary="Create a product (version 1)")
-def create_product(body: CreateProductRequest, ctx: Context = Depends(context)) -> ExactJSONResponse:
-    with write(ctx.engine) as conn:
-        return ExactJSONResponse(catalog.create_product(conn, _doc(body), ctx.now()), status_code=201)
+def create_product(
+    body: CreateProductRequest, request: Request, key: str | None = IdempotencyKey, ctx: Context = Depends(context)
+) -> ExactJSONResponse:
+    doc = _doc(body)
+    return idempotency.create(ctx, request, key, doc, lambda conn: catalog.create_product(conn, doc, ctx.now()))
 
 
 @api.get("/products", response_model=Page[GetProductDataResponse], summary="List products")
@@ -54,9 +59,15 @@ def delete_product(productId: str, ctx: Context = Depends(context)) -> Response:
 
 
 @api.post("/products/{productId}", status_code=201, response_model=CreateProductResponse, summary="Create a new version")
-def create_version(productId: str, body: CreateProductVersionRequest, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
-    with write(ctx.engine) as conn:
-        return ExactJSONResponse(catalog.create_version(conn, productId, _doc(body), ctx.now()), status_code=201)
+def create_version(
+    productId: str,  # noqa: N803
+    body: CreateProductVersionRequest,
+    request: Request,
+    key: str | None = IdempotencyKey,
+    ctx: Context = Depends(context),
+) -> ExactJSONResponse:
+    doc = _doc(body)
+    return idempotency.create(ctx, request, key, doc, lambda conn: catalog.create_version(conn, productId, doc, ctx.now()))
 
 
 @api.get("/products/{productId}/{version}", response_model=GetProductVersionResponse, summary="Get a version (or 'default')")
