@@ -12,6 +12,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from drawdown.codec import dumps, loads
+from drawdown.core.errors import Invalid
 
 class ExactJSONResponse(Response):
     media_type = "application/json"
@@ -32,11 +33,36 @@ class DecimalRequest(Request):
         return self._json
 
 
+def nul_paths(value: Any, path: str = "") -> list[str]:
+    """Where a NUL character hides in a parsed body (PostgreSQL text cannot hold one)."""
+    if isinstance(value, str):
+        return [path or "body"] if "\x00" in value else []
+    if isinstance(value, dict):
+        found = []
+        for k, v in value.items():
+            key_path = f"{path}.{k}" if path else str(k)
+            found += [key_path] if "\x00" in str(k) else nul_paths(v, key_path)
+        return found
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in nul_paths(v, f"{path}[{i}]")]
+    return []
+
+
 class DecimalRoute(APIRoute):
     def get_route_handler(self) -> Callable:
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
-            return await handler(DecimalRequest(request.scope, request.receive))
+            request = DecimalRequest(request.scope, request.receive)
+            bad = [k for k, v in request.query_params.multi_items() if "\x00" in k or "\x00" in v]
+            bad += [k for k, v in request.path_params.items() if "\x00" in str(v)]
+            if request.headers.get("content-type", "").startswith("application/json"):
+                try:
+                    bad += nul_paths(await request.json())
+                except ValueError:
+                    pass  # FastAPI reports malformed JSON itself
+            if bad:
+                raise Invalid({p: ["must not contain NUL characters"] for p in bad})
+            return await handler(request)
 
         return route

@@ -7,7 +7,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
 from drawdown.api.jsonio import ProblemResponse
@@ -87,6 +87,12 @@ def install(app: FastAPI) -> None:
         # Unique constraints are the last line against concurrent duplicates.
         log.warning("integrity_conflict", path=request.url.path, error=str(exc.orig))
         return problem(409, "The request conflicts with a resource created concurrently; retry it.", request)
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> ProblemResponse:
+        # The database refused a value the validators let through; still the caller's input.
+        log.warning("data_error", path=request.url.path, error=str(exc.orig))
+        return problem(422, "A value in the request cannot be stored (out of range or malformed).", request, {})
 
     @app.exception_handler(OperationalError)
     async def _operational(request: Request, exc: OperationalError) -> ProblemResponse:
