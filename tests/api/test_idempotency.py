@@ -13,6 +13,16 @@ from tests.api.helpers import available, customer_on, event, gift, make_asset, t
 from tests.conftest import unique
 
 
+def post(server, path: str, body: dict) -> int:  # noqa: ANN001
+    with httpx.Client(base_url=server.url, headers={"X-CREDYT-API-KEY": server.key}, timeout=60) as c:
+        return c.post(path, json=body).status_code
+
+
+def balance(server, customer_id: str, asset: str) -> Decimal:  # noqa: ANN001
+    with httpx.Client(base_url=server.url, headers={"X-CREDYT-API-KEY": server.key}) as c:
+        return Decimal(str(c.get(f"/customers/{customer_id}/wallet/default:{asset}").json()["available"]))
+
+
 @pytest.fixture
 def funded(client):  # noqa: ANN001, ANN201
     asset = make_asset(client)
@@ -55,15 +65,12 @@ def test_concurrent_resends_of_one_event_bill_once(server, funded) -> None:
     ev = event(model="large", tokens=1_000_000)
 
     def send(_: int) -> int:
-        with httpx.Client(base_url=server.url, headers={"X-CREDYT-API-KEY": server.key}, timeout=60) as c:
-            return c.post("/events", json={"customer_id": customer_id, "events": [ev]}).status_code
+        return post(server, "/events", {"customer_id": customer_id, "events": [ev]})
 
     with ThreadPoolExecutor(8) as pool:
         codes = list(pool.map(send, range(16)))
     assert codes == [204] * 16
-    with httpx.Client(base_url=server.url, headers={"X-CREDYT-API-KEY": server.key}) as c:
-        account = c.get(f"/customers/{customer_id}/wallet/default:{asset}").json()
-    assert Decimal(str(account["available"])) == Decimal("97")
+    assert balance(server, customer_id, asset) == Decimal("97")
 
 
 def test_concurrent_distinct_events_all_bill_exactly(server, funded) -> None:
@@ -71,15 +78,12 @@ def test_concurrent_distinct_events_all_bill_exactly(server, funded) -> None:
     events = [event(model="small", tokens=1_000_000) for _ in range(40)]
 
     def send(ev: dict) -> int:
-        with httpx.Client(base_url=server.url, headers={"X-CREDYT-API-KEY": server.key}, timeout=60) as c:
-            return c.post("/events", json={"customer_id": customer_id, "events": [ev]}).status_code
+        return post(server, "/events", {"customer_id": customer_id, "events": [ev]})
 
     with ThreadPoolExecutor(8) as pool:
         codes = list(pool.map(send, events))
     assert codes == [204] * 40
-    with httpx.Client(base_url=server.url, headers={"X-CREDYT-API-KEY": server.key}) as c:
-        account = c.get(f"/customers/{customer_id}/wallet/default:{asset}").json()
-    assert Decimal(str(account["available"])) == Decimal("60")
+    assert balance(server, customer_id, asset) == Decimal("60")
 
 
 def test_adjustment_replay_returns_the_first_result_and_a_changed_body_conflicts(client, funded) -> None:
@@ -100,15 +104,12 @@ def test_concurrent_adjustment_replays_apply_once(server, funded) -> None:
     body = {"transaction_id": unique("adj"), "asset": asset, "amount": "2.25", "reason": "gift"}
 
     def send(_: int) -> int:
-        with httpx.Client(base_url=server.url, headers={"X-CREDYT-API-KEY": server.key}, timeout=60) as c:
-            return c.post(f"/customers/{customer_id}/wallet/adjustments", json=body).status_code
+        return post(server, f"/customers/{customer_id}/wallet/adjustments", body)
 
     with ThreadPoolExecutor(8) as pool:
         codes = list(pool.map(send, range(12)))
     assert codes == [201] * 12
-    with httpx.Client(base_url=server.url, headers={"X-CREDYT-API-KEY": server.key}) as c:
-        account = c.get(f"/customers/{customer_id}/wallet/default:{asset}").json()
-    assert Decimal(str(account["available"])) == Decimal("102.25")
+    assert balance(server, customer_id, asset) == Decimal("102.25")
 
 
 def test_charge_replay_is_idempotent_and_conflicts_on_change(client, funded) -> None:

@@ -9,6 +9,7 @@ from drawdown import __version__
 from drawdown.api import assets, customers, events, problems, products, wallets
 from drawdown.api.deps import Clock, Context, system_clock
 from drawdown.api.jsonio import ExactJSONResponse
+from drawdown.logs import configure as configure_logging
 from drawdown.settings import Settings
 from drawdown.store.db import make_engine
 
@@ -20,6 +21,7 @@ decimal JSON numbers. Errors are RFC 7807 `application/problem+json`."""
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, clock: Clock = system_clock) -> FastAPI:
     settings = settings or Settings()
+    configure_logging(settings.log_level)
     engine = engine or make_engine(settings.database_url)
     app = FastAPI(title="Drawdown", version=__version__, description=DESCRIPTION, default_response_class=ExactJSONResponse)
     app.state.ctx = Context(engine=engine, settings=settings, clock=clock)

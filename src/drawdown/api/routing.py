@@ -62,7 +62,7 @@ def page(items: list, total: int, limit: int, offset: int) -> ExactJSONResponse:
     return ExactJSONResponse({"items": items, "total_count": total, "limit": limit, "offset": offset})
 
 
-Offset = Query(0, ge=0, description="Items to skip")
+Offset = Query(0, ge=0, le=1_000_000_000, description="Items to skip")
 Limit = Query(20, ge=1, le=500, description="Items per page (at most 500)")
 
 

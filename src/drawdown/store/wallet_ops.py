@@ -41,6 +41,22 @@ def _replay(conn: Connection, customer_id: str, transaction_id: str, digest: str
     return row
 
 
+def _begin(conn: Connection, customer_id: str, body: dict[str, Any], kind: str) -> tuple[str, Any | None]:
+    """Lock the customer, then find an earlier request with this transaction_id (or refuse a changed one)."""
+    lock_customer(conn, customer_id)
+    digest = fingerprint(body)
+    return digest, _replay(conn, customer_id, body["transaction_id"], digest, kind)
+
+
+def _open_account(
+    conn: Connection, customer_id: str, body: dict[str, Any], now: datetime, overdraft_limit: Decimal | None
+) -> tuple[str, Books]:
+    asset = body["asset"].upper()
+    require_asset(conn, asset, "asset")
+    account_id = ensure_account(conn, customer_id, body.get("account_name") or DEFAULT_ACCOUNT, asset, now, overdraft_limit)
+    return account_id, Books(conn, customer_id, now)
+
+
 def _debit(books: Books, account_id: str, amount: Decimal, role: str, txn: dict, path: str) -> None:
     try:
         books.debit(account_id, amount, role, txn)
@@ -52,15 +68,10 @@ def _debit(books: Books, account_id: str, amount: Decimal, role: str, txn: dict,
 def create_adjustment(
     conn: Connection, customer_id: str, body: dict[str, Any], now: datetime, overdraft_limit: Decimal | None
 ) -> dict:
-    lock_customer(conn, customer_id)
-    digest = fingerprint(body)
-    prior = _replay(conn, customer_id, body["transaction_id"], digest, "adjustment")
+    digest, prior = _begin(conn, customer_id, body, "adjustment")
     if prior is not None:
         return {"id": prior.transaction_id, "created_at": prior.created_at}
-    asset = body["asset"].upper()
-    require_asset(conn, asset, "asset")
-    account_id = ensure_account(conn, customer_id, body.get("account_name") or DEFAULT_ACCOUNT, asset, now, overdraft_limit)
-    books = Books(conn, customer_id, now)
+    account_id, books = _open_account(conn, customer_id, body, now, overdraft_limit)
     txn = {
         "transaction_id": body["transaction_id"],
         "type": "adjustment",
@@ -89,14 +100,10 @@ def create_adjustment(
 def create_charge(
     conn: Connection, customer_id: str, body: dict[str, Any], now: datetime, overdraft_limit: Decimal | None
 ) -> dict:
-    lock_customer(conn, customer_id)
-    digest = fingerprint(body)
-    if _replay(conn, customer_id, body["transaction_id"], digest, "charge") is not None:
+    digest, prior = _begin(conn, customer_id, body, "charge")
+    if prior is not None:
         return {}
-    asset = body["asset"].upper()
-    require_asset(conn, asset, "asset")
-    account_id = ensure_account(conn, customer_id, body.get("account_name") or DEFAULT_ACCOUNT, asset, now, overdraft_limit)
-    books = Books(conn, customer_id, now)
+    account_id, books = _open_account(conn, customer_id, body, now, overdraft_limit)
     txn = {
         "transaction_id": body["transaction_id"],
         "type": "charge",
