@@ -96,15 +96,39 @@ def _draw(grants: Sequence[Grant], amount: Decimal, now: datetime) -> tuple[list
     return draws, left
 
 
+def check_limit(
+    grants: Sequence[Grant], debt: Decimal, reserved: Decimal, overdraft_limit: Decimal | None, amount: Decimal, now: datetime
+) -> None:
+    """Refuse ``amount`` if spending it would take the account below minus its overdraft limit.
+
+    ``reserved`` is value already promised to accrued (not yet charged) fees; it counts as spent.
+    """
+    if overdraft_limit is None:
+        return
+    left = available(grants, debt, now) - reserved
+    if left - amount < -overdraft_limit:
+        raise InsufficientFunds(amount, left, overdraft_limit)
+
+
 def plan_debit(
-    grants: Sequence[Grant], debt: Decimal, overdraft_limit: Decimal | None, amount: Decimal, now: datetime
+    grants: Sequence[Grant],
+    debt: Decimal,
+    overdraft_limit: Decimal | None,
+    amount: Decimal,
+    now: datetime,
+    reserved: Decimal = ZERO,
+    enforce_limit: bool = True,
 ) -> DebitPlan:
-    """How ``amount`` is drawn; raises InsufficientFunds (changing nothing) past the overdraft limit."""
+    """How ``amount`` is drawn; raises InsufficientFunds (changing nothing) past the overdraft limit.
+
+    ``enforce_limit`` is False only when collecting value reserved earlier (the limit was checked
+    when it was reserved).
+    """
     if amount < 0:
         raise ValueError("a debit is not negative")
+    if enforce_limit:
+        check_limit(grants, debt, reserved, overdraft_limit, amount, now)
     draws, short = _draw(grants, amount, now)
-    if short > 0 and overdraft_limit is not None and debt + short > overdraft_limit:
-        raise InsufficientFunds(amount, available(grants, debt, now), overdraft_limit)
     return DebitPlan(tuple(draws), short)
 
 

@@ -1,33 +1,40 @@
-"""Rating: a usage event and a price -> a fee (or a reason there is none).
+"""Rating: a usage event and a price -> a fee (or None when no entry matches).
 
-Pure functions over plain dataclasses; the API layer validates and builds these from Credyt-shaped
-JSON. Rules (docs/pricing.md):
+Pure functions over plain dataclasses; ``core.catalog`` builds them from stored Credyt-shaped JSON.
+The rules are written out in docs/pricing.md; in short:
 
-* ``unit``: one unit per event, charged ``unit_price``.
-* ``volume``: ``V = data[volume_field]``, charged ``volume_rate * V / package_size`` (package_size
-  defaults to 1; flat pricing prorates packages, it does not round them up).
-* ``unit_and_volume``: both parts, summed.
-* ``min_amount`` / ``max_amount`` clamp the fee of one event.
-* Dimensional prices: the event's values for ``billable_dimensions`` pick the entry whose
-  ``dimensions`` equal them; ``*`` matches any value (including a missing one). The entry with the
-  fewest wildcards wins; among equals, the first listed.
-* A price that lists several assets is charged in its first listed asset.
-* The result is rounded to nine decimal places with ROUND_HALF_EVEN (core.money).
+* Quantities. ``unit``: one unit per event. ``volume``: ``data[volume_field]``. ``unit_and_volume``:
+  both. ``custom``: ``unit_aggregation`` / ``volume_aggregation`` expressions (core.expressions).
+* ``flat``: ``unit_price × units + volume_rate × volume ÷ package_size``.
+* Tiered models measure a position: the customer's cumulative quantity (by ``tiering.basis``) for this
+  price entry within the current tier period, before the event. Units are numbered from 1; a tier
+  with ``up_to = N`` holds positions up to and including N.
+  - ``tiered`` (graduated): each unit is priced in the tier its position falls in, so an event that
+    straddles a boundary is split across tiers.
+  - ``bulk``: every unit of the event is priced at the tier the new total reaches.
+  - ``package``: charged ``unit_price`` per package of ``package_size`` started; packages already
+    started earlier in the period are not charged again.
+* ``min_amount`` / ``max_amount`` (of the first value) clamp the fee of one event.
+* The result is rounded to nine decimal places, half-even (core.money).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Mapping, Sequence
 
+from drawdown.core.expressions import EvaluationError, Expression
 from drawdown.core.money import quantize
 
 WILDCARD = "*"
 UNIT = "unit"
 VOLUME = "volume"
 UNIT_AND_VOLUME = "unit_and_volume"
-USAGE_TYPES = (UNIT, VOLUME, UNIT_AND_VOLUME)
+CUSTOM = "custom"
+USAGE_TYPES = (UNIT, VOLUME, UNIT_AND_VOLUME, CUSTOM)
+FLAT, TIERED, BULK, PACKAGE = "flat", "tiered", "bulk", "package"
+ZERO = Decimal(0)
 
 EventData = Mapping[str, object]
 
@@ -39,16 +46,21 @@ class PriceValue:
     package_size: int | None = None
     min_amount: Decimal | None = None
     max_amount: Decimal | None = None
+    up_to: Decimal | None = None
     name: str | None = None
 
 
 @dataclass(frozen=True)
 class PriceEntry:
-    """One row of a price's values: plain (``dimensions`` None) or dimensional."""
+    """One priced row: plain (``dimensions`` None) or dimensional; ``values`` are its tiers."""
 
-    value: PriceValue
+    values: tuple[PriceValue, ...]
     dimensions: Mapping[str, str] | None = None
     name: str | None = None
+
+    @property
+    def value(self) -> PriceValue:
+        return self.values[0]
 
 
 @dataclass(frozen=True)
@@ -61,17 +73,40 @@ class UsagePrice:
     entries: Sequence[PriceEntry]
     volume_field: str | None = None
     billable_dimensions: Sequence[str] = field(default_factory=tuple)
+    pricing_model: str = FLAT
+    tier_basis: str | None = None
+    tier_period: str | None = None
+    unit_expression: Expression | None = None
+    volume_expression: Expression | None = None
+    billing: str = "real_time"
+
+    @property
+    def counted(self) -> bool:
+        """Whether rating needs the customer's position (tiers and packages do)."""
+        return self.pricing_model != FLAT
+
+    @property
+    def basis(self) -> str:
+        if self.tier_basis:
+            return self.tier_basis
+        if self.usage_type == UNIT:
+            return UNIT
+        if self.usage_type == CUSTOM:
+            return CUSTOM
+        return VOLUME
 
 
 @dataclass(frozen=True)
 class Rated:
     price: UsagePrice
+    entry_index: int
     asset: str
     amount: Decimal
     dimensions: Mapping[str, str] | None
     input_volume: Decimal | None
     value: PriceValue
     description: str | None
+    quantity: Decimal  # what this event adds to the tier position (zero for flat prices)
 
 
 class RatingError(ValueError):
@@ -101,9 +136,13 @@ def volume_of(data: EventData, volume_field: str) -> Decimal:
             raise RatingError(f"data.{volume_field}", f"{raw!r} is not a number") from None
     else:
         raise RatingError(f"data.{volume_field}", "a volume must be a number")
-    if not volume.is_finite() or volume < 0:
-        raise RatingError(f"data.{volume_field}", "a volume must be a finite number, zero or more")
-    return volume
+    return _non_negative(volume, f"data.{volume_field}")
+
+
+def _non_negative(value: Decimal, where: str) -> Decimal:
+    if not value.is_finite() or value < 0:
+        raise RatingError(where, "a quantity must be a finite number, zero or more")
+    return value
 
 
 def dimension_values(data: EventData, keys: Sequence[str]) -> dict[str, str | None]:
@@ -119,14 +158,14 @@ def dimension_values(data: EventData, keys: Sequence[str]) -> dict[str, str | No
     return values
 
 
-def choose_entry(price: UsagePrice, data: EventData) -> PriceEntry | None:
-    """The entry that prices this event, or None when no dimensional entry matches."""
+def choose_entry(price: UsagePrice, data: EventData) -> int | None:
+    """Index of the entry that prices this event, or None when no dimensional entry matches."""
     if not price.billable_dimensions:
-        return price.entries[0] if price.entries else None
+        return 0 if price.entries else None
     wanted = dimension_values(data, price.billable_dimensions)
-    best: PriceEntry | None = None
+    best: int | None = None
     best_wildcards = len(wanted) + 1
-    for entry in price.entries:
+    for index, entry in enumerate(price.entries):
         dims = entry.dimensions or {}
         wildcards = 0
         for key, value in wanted.items():
@@ -137,38 +176,125 @@ def choose_entry(price: UsagePrice, data: EventData) -> PriceEntry | None:
                 break
         else:
             if wildcards < best_wildcards:
-                best, best_wildcards = entry, wildcards
+                best, best_wildcards = index, wildcards
     return best
 
 
-def amount_for(usage_type: str, value: PriceValue, volume: Decimal | None) -> Decimal:
-    amount = Decimal(0)
-    if usage_type in (UNIT, UNIT_AND_VOLUME) and value.unit_price is not None:
-        amount += value.unit_price
-    if usage_type in (VOLUME, UNIT_AND_VOLUME) and value.volume_rate is not None and volume is not None:
+def quantities(price: UsagePrice, data: EventData) -> tuple[Decimal | None, Decimal | None]:
+    """(units, volume) of the event for this price."""
+    if price.usage_type == UNIT:
+        return Decimal(1), None
+    if price.usage_type == VOLUME:
+        return None, volume_of(data, price.volume_field or "")
+    if price.usage_type == UNIT_AND_VOLUME:
+        return Decimal(1), volume_of(data, price.volume_field or "")
+    units = volume = None
+    for expr, kind in ((price.unit_expression, "unit_aggregation"), (price.volume_expression, "volume_aggregation")):
+        if expr is None:
+            continue
+        try:
+            value = _non_negative(expr(data), kind)
+        except EvaluationError as exc:
+            raise RatingError(exc.field or kind, str(exc)) from None
+        if kind == "unit_aggregation":
+            units = value
+        else:
+            volume = value
+    return units, volume
+
+
+def basis_quantity(price: UsagePrice, units: Decimal | None, volume: Decimal | None) -> Decimal:
+    if price.basis == UNIT:
+        return units if units is not None else Decimal(1)
+    if price.basis == CUSTOM:
+        return volume if volume is not None else (units or ZERO)
+    return volume if volume is not None else (units or ZERO)
+
+
+def flat_amount(usage_type: str, value: PriceValue, units: Decimal | None, volume: Decimal | None) -> Decimal:
+    amount = ZERO
+    if units is not None and value.unit_price is not None:
+        amount += value.unit_price * units
+    if volume is not None and value.volume_rate is not None:
         amount += value.volume_rate * volume / Decimal(value.package_size or 1)
-    if value.min_amount is not None and amount < value.min_amount:
-        amount = value.min_amount
-    if value.max_amount is not None and amount > value.max_amount:
-        amount = value.max_amount
-    return quantize(amount)
+    return amount
 
 
-def rate(price: UsagePrice, data: EventData) -> Rated | None:
-    """Price one event against one price whose event_type already matched. None: no entry matches."""
-    entry = choose_entry(price, data)
-    if entry is None:
+def _ceil_div(x: Decimal, size: int) -> Decimal:
+    return (x / Decimal(size)).to_integral_value(rounding=ROUND_CEILING)
+
+
+def tier_rate(value: PriceValue, basis: str) -> Decimal:
+    """Price of one measured unit in this tier."""
+    if basis == PACKAGE:
+        return value.unit_price if value.unit_price is not None else (value.volume_rate or ZERO)
+    if value.volume_rate is not None:
+        return value.volume_rate / Decimal(value.package_size or 1)
+    return value.unit_price or ZERO
+
+
+def tiered_amount(tiers: Sequence[PriceValue], basis: str, start: Decimal, end: Decimal, bulk: bool) -> Decimal:
+    """Price of positions (start, end] across tiers (graduated) or at the tier ``end`` reaches (bulk)."""
+    amount = ZERO
+    low = ZERO
+    for index, tier in enumerate(tiers):
+        high = tier.up_to if tier.up_to is not None and index < len(tiers) - 1 else None
+        if bulk:
+            if high is None or end <= high:
+                return (end - start) * tier_rate(tier, basis)
+        else:
+            top = end if high is None else min(end, high)
+            portion = top - max(start, low)
+            if portion > 0:
+                amount += portion * tier_rate(tier, basis)
+            if high is None or end <= high:
+                return amount
+        low = high if high is not None else low
+    return amount
+
+
+def measured(price: UsagePrice, entry: PriceEntry, position: Decimal) -> Decimal:
+    """A raw cumulative quantity in the units tiers count (packages for the package basis)."""
+    if price.basis == PACKAGE:
+        return _ceil_div(position, entry.value.package_size or 1)
+    return position
+
+
+def rate(price: UsagePrice, data: EventData, position: Decimal = ZERO, entry_index: int | None = None) -> Rated | None:
+    """Price one event against one price whose event_type already matched.
+
+    ``position`` is the cumulative basis quantity of this price entry in the current tier period
+    before this event (ignored by flat prices).
+    """
+    index = choose_entry(price, data) if entry_index is None else entry_index
+    if index is None:
         return None
-    volume = None
-    if price.usage_type in (VOLUME, UNIT_AND_VOLUME):
-        volume = volume_of(data, price.volume_field or "")
-    amount = amount_for(price.usage_type, entry.value, volume)
+    entry = price.entries[index]
+    units, volume = quantities(price, data)
+    q = basis_quantity(price, units, volume)
+    first = entry.value
+    if price.pricing_model == FLAT:
+        amount = flat_amount(price.usage_type, first, units, volume)
+        q = ZERO
+    elif price.pricing_model == PACKAGE:
+        size = first.package_size or 1
+        packages = _ceil_div(position + q, size) - _ceil_div(position, size)
+        amount = packages * tier_rate(first, PACKAGE)
+    else:
+        start, end = measured(price, entry, position), measured(price, entry, position + q)
+        amount = tiered_amount(entry.values, price.basis, start, end, bulk=price.pricing_model == BULK)
+    if first.min_amount is not None and amount < first.min_amount:
+        amount = first.min_amount
+    if first.max_amount is not None and amount > first.max_amount:
+        amount = first.max_amount
     return Rated(
         price=price,
+        entry_index=index,
         asset=price.asset,
-        amount=amount,
+        amount=quantize(amount),
         dimensions=dict(entry.dimensions) if entry.dimensions is not None else None,
         input_volume=volume,
-        value=entry.value,
-        description=entry.name or entry.value.name,
+        value=first,
+        description=entry.name or first.name,
+        quantity=q,
     )

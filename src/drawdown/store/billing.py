@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select
+from sqlalchemy import Connection, and_, func, insert, select, update
 
 from drawdown.codec import fingerprint
 from drawdown.core import catalog as price_rules
@@ -25,9 +25,20 @@ from drawdown.core import grants as grant_rules
 from drawdown.core.errors import Invalid, NotFound
 from drawdown.core.ids import FEE, TRANSACTION, new_id
 from drawdown.core.ledger import REVENUE
-from drawdown.core.money import from_scaled, plain, to_scaled
-from drawdown.core.pricing import Rated, RatingError, UsagePrice, rate
-from drawdown.store.tables import customers, events, fees, product_versions, products, subscription_products, subscriptions
+from drawdown.core.money import from_scaled, plain, quantize, to_scaled
+from drawdown.core.periods import Period
+from drawdown.core.pricing import Rated, RatingError, UsagePrice, choose_entry, rate
+from drawdown.store.tables import (
+    customers,
+    events,
+    fees,
+    period_charges,
+    product_versions,
+    products,
+    subscription_products,
+    subscriptions,
+    tier_counters,
+)
 from drawdown.store.wallets import DEFAULT_ACCOUNT, Books, ensure_account, lock_customer
 
 
@@ -37,6 +48,9 @@ class Priced:
     product_code: str
     version: int
     price: UsagePrice
+    cadence: price_rules.Cadence
+    subscription_id: str
+    started_at: datetime
 
 
 @dataclass
@@ -58,10 +72,17 @@ def resolve_customer(conn: Connection, customer_id: str | None, external_id: str
     return found
 
 
-def subscribed_prices(conn: Connection, customer_id: str) -> list[tuple[datetime, Priced]]:
-    """(subscription start, price) for every usage price of the customer's active subscriptions."""
+def subscribed_prices(conn: Connection, customer_id: str) -> list[Priced]:
+    """Every usage price of the customer's active subscriptions."""
     rows = conn.execute(
-        select(subscriptions.c.started_at, products.c.id, products.c.code, product_versions.c.version, product_versions.c.prices)
+        select(
+            subscriptions.c.id.label("sub_id"),
+            subscriptions.c.started_at,
+            products.c.id,
+            products.c.code,
+            product_versions.c.version,
+            product_versions.c.prices,
+        )
         .select_from(subscriptions.join(subscription_products).join(product_versions).join(products))
         .where(subscriptions.c.customer_id == customer_id, subscriptions.c.status == "active")
     )
@@ -69,26 +90,123 @@ def subscribed_prices(conn: Connection, customer_id: str) -> list[tuple[datetime
     for r in rows:
         for doc in r.prices:
             if doc.get("type") == "usage_based":
-                out.append((r.started_at, Priced(r.id, r.code, r.version, price_rules.usage_price(doc))))
+                out.append(
+                    Priced(r.id, r.code, r.version, price_rules.usage_price(doc), price_rules.cadence(doc), r.sub_id, r.started_at)
+                )
     return out
 
 
-def rate_event(event: dict, prices: list[tuple[datetime, Priced]], path: str) -> list[tuple[Priced, Rated]]:
-    out = []
-    for started_at, priced in prices:
-        if priced.price.event_type != event["event_type"] or event["occurred_at"] < started_at:
-            continue
-        try:
-            rated = rate(priced.price, event.get("data") or {})
-        except RatingError as exc:
-            raise Invalid.field(f"{path}.{exc.field}", f"{exc.message} (price {priced.price.name!r})") from None
-        if rated is not None:
-            out.append((priced, rated))
-    return out
+class Positions:
+    """Tier positions (cumulative quantity per customer, price entry and tier period), read once and
+    written back at the end of the transaction; the customer lock keeps them exact."""
+
+    def __init__(self, conn: Connection, customer_id: str) -> None:
+        self.conn, self.customer_id = conn, customer_id
+        self.values: dict[tuple, Decimal] = {}
+        self.stored: set[tuple] = set()
+        self.changed: set[tuple] = set()
+
+    def get(self, key: tuple) -> Decimal:
+        if key not in self.values:
+            price_id, entry, period_start = key
+            row = self.conn.execute(
+                select(tier_counters.c.quantity).where(
+                    tier_counters.c.customer_id == self.customer_id,
+                    tier_counters.c.price_id == price_id,
+                    tier_counters.c.entry == entry,
+                    tier_counters.c.period_start == period_start,
+                )
+            ).first()
+            self.values[key] = from_scaled(row.quantity) if row else Decimal(0)
+            if row:
+                self.stored.add(key)
+        return self.values[key]
+
+    def add(self, key: tuple, quantity: Decimal) -> None:
+        self.values[key] = self.get(key) + quantity
+        self.changed.add(key)
+
+    def flush(self) -> None:
+        for key in self.changed:
+            price_id, entry, period_start = key
+            quantity = to_scaled(self.values[key])
+            where = (
+                (tier_counters.c.customer_id == self.customer_id)
+                & (tier_counters.c.price_id == price_id)
+                & (tier_counters.c.entry == entry)
+                & (tier_counters.c.period_start == period_start)
+            )
+            if key in self.stored:
+                self.conn.execute(update(tier_counters).where(where).values(quantity=quantity))
+            else:
+                self.conn.execute(
+                    insert(tier_counters).values(
+                        customer_id=self.customer_id, price_id=price_id, entry=entry, period_start=period_start, quantity=quantity
+                    )
+                )
+                self.stored.add(key)
+        self.changed.clear()
 
 
 def _event_doc(event: dict) -> dict:
     return {k: event.get(k) for k in ("id", "event_type", "occurred_at", "subject", "description", "data", "costs")}
+
+
+@dataclass
+class Charge:
+    priced: Priced
+    rated: Rated
+    key: tuple | None
+    period: Period | None  # the billing period a recurring fee accrues to
+
+
+def rate_event(
+    conn: Connection, event: dict, prices: list[Priced], positions: Positions, path: str, now: datetime
+) -> list[Charge]:
+    """Every fee the event makes, priced at the positions it would take (nothing is written)."""
+    out: list[Charge] = []
+    data = event.get("data") or {}
+    local: dict[tuple, Decimal] = {}
+    for priced in prices:
+        price = priced.price
+        if price.event_type != event["event_type"] or event["occurred_at"] < priced.started_at:
+            continue
+        index = choose_entry(price, data)
+        if index is None:
+            continue
+        key = None
+        position = Decimal(0)
+        if price.counted:
+            start = price_rules.tier_period_start(price, priced.cadence, priced.started_at, event["occurred_at"])
+            key = (price.id, index, start)
+            position = positions.get(key) + local.get(key, Decimal(0))
+        try:
+            rated = rate(price, data, position, index)
+        except RatingError as exc:
+            raise Invalid.field(f"{path}.{exc.field}", f"{exc.message} (price {price.name!r})") from None
+        if key is not None:
+            local[key] = local.get(key, Decimal(0)) + rated.quantity
+        period = None
+        if price.billing == price_rules.RECURRING:
+            period = _open_period(conn, priced, event["occurred_at"], now)
+        out.append(Charge(priced, rated, key, period))
+    return out
+
+
+def _open_period(conn: Connection, priced: Priced, occurred_at: datetime, now: datetime) -> Period:
+    """The recurring period a fee accrues to: the one it occurred in, unless that one has already
+    been charged (a late event), in which case the period open now."""
+    period = price_rules.billing_period(priced.cadence, priced.started_at, occurred_at)
+    charged = conn.execute(
+        select(period_charges.c.price_id).where(
+            period_charges.c.subscription_id == priced.subscription_id,
+            period_charges.c.price_id == priced.price.id,
+            period_charges.c.period_start == period.start,
+        )
+    ).first()
+    if charged is None:
+        return period
+    return price_rules.billing_period(priced.cadence, priced.started_at, max(now, period.end))
 
 
 def send_usage(
@@ -97,16 +215,21 @@ def send_usage(
     lock_customer(conn, customer_id)
     outcome = Outcome()
     hashes = [fingerprint(_event_doc(e)) for e in batch]
-    ids = [e["id"] for e in batch]
     stored = {
         r.id: r.request_hash
         for r in conn.execute(
-            select(events.c.id, events.c.request_hash).where(events.c.customer_id == customer_id, events.c.id.in_(set(ids)))
+            select(events.c.id, events.c.request_hash).where(
+                events.c.customer_id == customer_id, events.c.id.in_({e["id"] for e in batch})
+            )
         )
     }
     prices = subscribed_prices(conn, customer_id)
-    fresh: list[tuple[int, dict, str, list[tuple[Priced, Rated]]]] = []
+    positions = Positions(conn, customer_id)
+    books = Books(conn, customer_id, now)
+    accounts: dict[str, str] = {}
     in_batch: dict[str, str] = {}
+    event_rows: list[dict] = []
+    fee_rows: list[tuple[int, dict]] = []
     for i, (event, digest) in enumerate(zip(batch, hashes)):
         earlier = stored.get(event["id"]) or in_batch.get(event["id"])
         if earlier is not None:
@@ -115,30 +238,26 @@ def send_usage(
             else:
                 outcome.rejected[i] = f"event {event['id']!r} was already received with different content"
             continue
-        in_batch[event["id"]] = digest
-        fresh.append((i, event, digest, rate_event(event, prices, f"events[{i}]")))
-
-    books = Books(conn, customer_id, now)
-    accounts: dict[str, str] = {}
-    event_rows, fee_rows = [], []
-    for i, event, digest, rated in fresh:
-        for _, r in rated:
-            if r.asset not in accounts:
-                accounts[r.asset] = ensure_account(conn, customer_id, DEFAULT_ACCOUNT, r.asset, now, overdraft_limit)
-        # All fees of one event must fit together, or the event is refused whole.
+        charges = rate_event(conn, event, prices, positions, f"events[{i}]", now)
+        for c in charges:
+            if c.rated.asset not in accounts:
+                accounts[c.rated.asset] = ensure_account(conn, customer_id, DEFAULT_ACCOUNT, c.rated.asset, now, overdraft_limit)
+        # All fees of one event must fit together (charged now or reserved for later), or the event
+        # is refused whole.
         need: dict[str, Decimal] = {}
-        for _, r in rated:
-            need[r.asset] = need.get(r.asset, Decimal(0)) + r.amount
-        short = [a for a, amount in need.items() if not books.can_debit(accounts[a], amount)]
+        for c in charges:
+            need[c.rated.asset] = need.get(c.rated.asset, Decimal(0)) + c.rated.amount
+        short = [a for a, amount in need.items() if not books.can_spend(accounts[a], amount)]
         if short:
             book = books.book(accounts[short[0]])
-            available = grant_rules.available(book.grants, book.debt, now)
+            left = grant_rules.available(book.grants, book.debt, now) - book.reserved
             outcome.rejected[i] = (
-                f"insufficient funds in {DEFAULT_ACCOUNT}:{short[0]}: fees {plain(need[short[0]])}, available {plain(available)}, "
+                f"insufficient funds in {DEFAULT_ACCOUNT}:{short[0]}: fees {plain(need[short[0]])}, available {plain(left)}, "
                 f"overdraft limit {'unlimited' if book.overdraft_limit is None else book.overdraft_limit}"
             )
             continue
-        seq_placeholder = len(event_rows)
+        in_batch[event["id"]] = digest
+        slot = len(event_rows)
         event_rows.append(
             {
                 "id": event["id"],
@@ -153,21 +272,28 @@ def send_usage(
                 "created_at": now,
             }
         )
-        for priced, r in rated:
+        for c in charges:
             fee_id = new_id(FEE)
-            books.debit(
-                accounts[r.asset],
-                r.amount,
-                REVENUE,
-                {"id": new_id(TRANSACTION), "transaction_id": fee_id, "type": "fee", "description": priced.price.name},
-            )
-            fee_rows.append((seq_placeholder, _fee_row(fee_id, customer_id, accounts[r.asset], priced, r, now)))
+            account_id = accounts[c.rated.asset]
+            if c.key is not None:
+                positions.add(c.key, c.rated.quantity)
+            if c.period is not None:
+                books.reserve(account_id, c.rated.amount)
+            else:
+                books.debit(
+                    account_id,
+                    c.rated.amount,
+                    REVENUE,
+                    {"id": new_id(TRANSACTION), "transaction_id": fee_id, "type": "fee", "description": c.priced.price.name},
+                )
+            fee_rows.append((slot, _fee_row(fee_id, customer_id, account_id, c, now)))
         outcome.accepted.append(event["id"])
 
     if event_rows:
         seqs = _insert_events(conn, event_rows)
         if fee_rows:
             conn.execute(insert(fees), [{**row, "event_seq": seqs[k]} for k, row in fee_rows])
+    positions.flush()
     books.flush()
     return outcome
 
@@ -177,14 +303,19 @@ def _insert_events(conn: Connection, rows: list[dict]) -> list[int]:
     return [r.seq for r in result]
 
 
-def _fee_row(fee_id: str, customer_id: str, account_id: str, priced: Priced, r: Rated, now: datetime) -> dict:
+def _fee_row(fee_id: str, customer_id: str, account_id: str, charge: Charge, now: datetime) -> dict:
     def scaled(v: Decimal | None) -> int | None:
-        return None if v is None else to_scaled(v)
+        return None if v is None else to_scaled(quantize(v))
 
+    priced, r = charge.priced, charge.rated
     return {
         "id": fee_id,
         "customer_id": customer_id,
         "account_id": account_id,
+        "subscription_id": priced.subscription_id,
+        "billing": priced.price.billing,
+        "period_start": charge.period.start if charge.period else None,
+        "period_end": charge.period.end if charge.period else None,
         "product_id": priced.product_id,
         "product_code": priced.product_code,
         "product_version": priced.version,
@@ -194,7 +325,7 @@ def _fee_row(fee_id: str, customer_id: str, account_id: str, priced: Priced, r: 
         "dimensions": r.dimensions,
         "usage_type": priced.price.usage_type,
         "volume_field": priced.price.volume_field,
-        "input_volume": scaled(r.input_volume) if r.input_volume is not None and r.input_volume == r.input_volume.quantize(Decimal("1e-9")) else None,
+        "input_volume": scaled(r.input_volume),
         "unit_price": scaled(r.value.unit_price),
         "volume_rate": scaled(r.value.volume_rate),
         "package_size": r.value.package_size,

@@ -106,6 +106,9 @@ subscriptions = Table(
     Column("status", String(32), nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
     Column("renews_at", UTCDateTime),
+    Column("required_actions", JSONDoc),
+    Column("return_url", Text),
+    Column("failure_url", Text),
     Column("created_at", UTCDateTime, nullable=False),
 )
 
@@ -125,6 +128,8 @@ wallet_accounts = Table(
     Column("name", String(100), nullable=False),
     Column("asset", String(32), ForeignKey("assets.code"), nullable=False),
     Column("debt", BigInteger, nullable=False),
+    # Recurring usage fees accrued but not yet charged: they hold balance (pending_out).
+    Column("reserved", BigInteger, nullable=False, server_default="0"),
     # NULL: no limit (Credyt's default behaviour); otherwise the most debt the account may carry.
     Column("overdraft_limit", BigInteger),
     Column("created_at", UTCDateTime, nullable=False),
@@ -201,7 +206,14 @@ fees = Table(
     "fees",
     metadata,
     Column("id", ID, primary_key=True),
-    Column("event_seq", BigInteger().with_variant(Integer, "sqlite"), ForeignKey("events.seq"), nullable=False, index=True),
+    # Usage fees belong to an event; fixed fees to a subscription period only.
+    Column("event_seq", BigInteger().with_variant(Integer, "sqlite"), ForeignKey("events.seq"), index=True),
+    Column("subscription_id", ID, ForeignKey("subscriptions.id"), index=True),
+    Column("billing", String(16), nullable=False, server_default="real_time"),
+    Column("period_start", UTCDateTime),
+    Column("period_end", UTCDateTime),
+    # For recurring usage: the charge that collected this fee at period end (NULL while accrued).
+    Column("charge_id", ID),
     Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
     Column("account_id", ID, ForeignKey("wallet_accounts.id"), nullable=False),
     Column("product_id", ID, nullable=False),
@@ -231,5 +243,30 @@ idempotency_keys = Table(
     Column("request_hash", String(64), nullable=False),
     Column("status", Integer, nullable=False),
     Column("body", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+tier_counters = Table(
+    "tier_counters",
+    metadata,
+    Column("customer_id", ID, ForeignKey("customers.id"), primary_key=True),
+    Column("price_id", ID, primary_key=True),
+    Column("entry", Integer, primary_key=True),
+    Column("period_start", UTCDateTime, primary_key=True),
+    Column("quantity", BigInteger, nullable=False),
+)
+
+# One row per (subscription, price, period) charged: fixed fees at each period start and recurring
+# usage at each period end. The primary key makes the scheduled jobs idempotent.
+period_charges = Table(
+    "period_charges",
+    metadata,
+    Column("subscription_id", ID, ForeignKey("subscriptions.id"), primary_key=True),
+    Column("price_id", ID, primary_key=True),
+    Column("period_start", UTCDateTime, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("customer_id", ID, nullable=False),
+    Column("transaction_id", ID),
+    Column("amount", BigInteger, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )

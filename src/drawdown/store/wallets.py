@@ -102,7 +102,9 @@ class Book:
     debt: Decimal
     overdraft_limit: Decimal | None
     grants: list[rules.Grant]
+    reserved: Decimal = ZERO
     original_debt: Decimal = ZERO
+    original_reserved: Decimal = ZERO
     touched: set[str] = field(default_factory=set)
 
 
@@ -125,6 +127,7 @@ class Books:
         if account_id not in self.books:
             row = self.conn.execute(select(wallet_accounts).where(wallet_accounts.c.id == account_id)).one()
             debt = from_scaled(row.debt)
+            reserved = from_scaled(row.reserved)
             self.books[account_id] = Book(
                 account_id=row.id,
                 customer_id=row.customer_id,
@@ -133,7 +136,9 @@ class Books:
                 debt=debt,
                 overdraft_limit=None if row.overdraft_limit is None else from_scaled(row.overdraft_limit),
                 grants=load_grants(self.conn, account_id),
+                reserved=reserved,
                 original_debt=debt,
+                original_reserved=reserved,
             )
         return self.books[account_id]
 
@@ -151,20 +156,36 @@ class Books:
             book.touched.add(d.grant_id)
             postings.append(Posting(wallet_account(book.account_id), -d.amount, d.grant_id))
 
-    def can_debit(self, account_id: str, amount: Decimal) -> bool:
+    def can_spend(self, account_id: str, amount: Decimal) -> bool:
         book = self.book(account_id)
         try:
-            rules.plan_debit(book.grants, book.debt, book.overdraft_limit, amount, self.now)
+            rules.check_limit(book.grants, book.debt, book.reserved, book.overdraft_limit, amount, self.now)
         except rules.InsufficientFunds:
             return False
         return True
 
-    def debit(self, account_id: str, amount: Decimal, counter_role: str, txn: dict) -> None:
-        """Draw ``amount``; raises core.grants.InsufficientFunds before changing anything."""
+    def reserve(self, account_id: str, amount: Decimal) -> None:
+        """Hold ``amount`` for a fee charged later (recurring usage); raises InsufficientFunds."""
+        book = self.book(account_id)
+        rules.check_limit(book.grants, book.debt, book.reserved, book.overdraft_limit, amount, self.now)
+        book.reserved += amount
+
+    def debit(
+        self, account_id: str, amount: Decimal, counter_role: str, txn: dict, *, release: Decimal = ZERO
+    ) -> None:
+        """Draw ``amount``; raises core.grants.InsufficientFunds before changing anything.
+
+        ``release`` collects value reserved earlier: the reservation ends and the limit is not
+        checked again for it.
+        """
         book = self.book(account_id)
         postings: list[Posting] = []
         self._settle(book, postings)
-        plan = rules.plan_debit(book.grants, book.debt, book.overdraft_limit, amount, self.now)
+        if release:
+            book.reserved -= release
+        plan = rules.plan_debit(
+            book.grants, book.debt, book.overdraft_limit, amount, self.now, book.reserved, enforce_limit=not release
+        )
         self._draw(book, plan.draws, postings)
         if plan.debt_added:
             book.debt += plan.debt_added
@@ -242,13 +263,13 @@ class Books:
                     .where(credit_grants.c.id == gid)
                     .values(remaining=to_scaled(by_id[gid].remaining))
                 )
-            if book.debt != book.original_debt:
+            if book.debt != book.original_debt or book.reserved != book.original_reserved:
                 conn.execute(
                     update(wallet_accounts)
                     .where(wallet_accounts.c.id == book.account_id)
-                    .values(debt=to_scaled(book.debt))
+                    .values(debt=to_scaled(book.debt), reserved=to_scaled(book.reserved))
                 )
-                book.original_debt = book.debt
+                book.original_debt, book.original_reserved = book.debt, book.reserved
             book.touched.clear()
         if self.pending:
             conn.execute(insert(transactions), [p.row for p in self.pending])
@@ -286,11 +307,13 @@ def balances(conn: Connection, account_id: str, now: datetime) -> dict[str, Deci
             credit_grants.c.account_id == account_id, credit_grants.c.effective_at > now
         )
     ).scalar_one()
-    debt = conn.execute(select(wallet_accounts.c.debt).where(wallet_accounts.c.id == account_id)).scalar_one()
+    account = conn.execute(
+        select(wallet_accounts.c.debt, wallet_accounts.c.reserved).where(wallet_accounts.c.id == account_id)
+    ).one()
     return {
-        "available": from_scaled(int(live_sum) - int(debt)),
+        "available": from_scaled(int(live_sum) - int(account.debt) - int(account.reserved)),
         "pending_in": from_scaled(int(pending_sum)),
-        "pending_out": ZERO,
+        "pending_out": from_scaled(int(account.reserved)),
     }
 
 
