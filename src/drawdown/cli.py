@@ -12,6 +12,8 @@ from drawdown.settings import Settings
 app = typer.Typer(help="Drawdown: real-time prepaid usage billing with Credyt's API.", no_args_is_help=True)
 keys = typer.Typer(help="API keys", no_args_is_help=True)
 app.add_typer(keys, name="api-keys")
+jobs = typer.Typer(help="Scheduled work", no_args_is_help=True)
+app.add_typer(jobs, name="jobs")
 console = Console()
 
 
@@ -45,6 +47,12 @@ def serve(host: str = typer.Option(None, help="Bind address"), port: int = typer
     if settings.bootstrap_api_key:
         with write(application.state.ctx.engine) as conn:
             api_keys.create(conn, "bootstrap", _now(), settings.bootstrap_api_key)
+    if settings.job_interval_seconds > 0:
+        from drawdown.jobs.billing_cycle import start_loop
+
+        start_loop(
+            application.state.ctx.engine, _now, settings.job_interval_seconds, settings.overdraft_limit(), settings.public_url
+        )
     uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level=settings.log_level)
 
 
@@ -61,6 +69,22 @@ def create_key(name: str = typer.Option(..., "--name", help="A label for the key
         key_id, secret = api_keys.create(conn, name, _now())
     console.print(f"key id: {key_id}")
     typer.echo(secret)
+
+
+@jobs.command("run")
+def run_jobs() -> None:
+    """Run the billing job once: fixed fees due, recurring usage periods ended."""
+    from drawdown.jobs.billing_cycle import run_due
+    from drawdown.store.db import make_engine
+    from drawdown.store.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings.database_url)
+    report = run_due(make_engine(settings.database_url), _now(), settings.overdraft_limit(), settings.public_url)
+    console.print(
+        f"fixed fees charged: {report.fixed_charged}, usage periods charged: {report.usage_charged}, "
+        f"subscriptions needing payment: {len(report.action_required)}"
+    )
 
 
 @app.command()

@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     # Overdraft a new wallet account may carry: a decimal amount, or "unlimited" (Credyt's default).
     default_overdraft_limit: str = "0"
     log_level: str = "info"
+    # Base URL customers reach Drawdown at (payment links in required_actions).
+    public_url: str = "http://127.0.0.1:8000"
+    # How often ``serve`` runs the billing job (fixed fees, recurring usage); 0 turns it off.
+    job_interval_seconds: float = 60
 
     @field_validator("default_overdraft_limit")
     @classmethod

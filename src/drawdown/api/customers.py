@@ -34,8 +34,8 @@ def create_customer(
     body: CreateCustomerRequest, request: Request, key: str | None = IdempotencyKey, ctx: Context = Depends(context)
 ) -> ExactJSONResponse:
     doc = body.model_dump(exclude_none=True)
-    limit = ctx.settings.overdraft_limit()
-    return idempotency.create(ctx, request, key, doc, lambda conn: customers.create_customer(conn, doc, ctx.now(), limit))
+    limit, url = ctx.settings.overdraft_limit(), ctx.settings.public_url
+    return idempotency.create(ctx, request, key, doc, lambda conn: customers.create_customer(conn, doc, ctx.now(), limit, url))
 
 
 @api.get(
@@ -88,16 +88,18 @@ def create_subscription(
     ctx: Context = Depends(context),
 ) -> ExactJSONResponse:
     doc = body.model_dump(exclude_none=True)
-    limit = ctx.settings.overdraft_limit()
+    limit, url = ctx.settings.overdraft_limit(), ctx.settings.public_url
     return idempotency.create(
-        ctx, request, key, doc, lambda conn: customers.create_subscription(conn, customerId, doc, ctx.now(), limit)
+        ctx, request, key, doc, lambda conn: customers.create_subscription(conn, customerId, doc, ctx.now(), limit, url)
     )
 
 
 @api.patch("/customers/{customerId}/subscriptions/{subscriptionId}", status_code=204, summary="Activate or deactivate a subscription")
 def update_subscription(customerId: str, subscriptionId: str, body: UpdateSubscriptionRequest, ctx: Context = Depends(context)) -> Response:  # noqa: N803
     with write(ctx.engine) as conn:
-        customers.update_subscription(conn, customerId, subscriptionId, body.status)
+        customers.update_subscription(
+            conn, customerId, subscriptionId, body.status, ctx.now(), ctx.settings.overdraft_limit(), ctx.settings.public_url
+        )
     return Response(status_code=204)
 
 

@@ -15,8 +15,12 @@ from drawdown.api.schemas.catalog import (
     GetProductDataResponse,
     GetProductResponse,
     GetProductVersionResponse,
+    ProductSubscriber,
+    SimulateUsageResponse,
     UpdateProductVersionRequest,
 )
+from drawdown.api.schemas.events import SimulateUsageRequest
+from drawdown.core.simulate import simulate
 from drawdown.api.schemas.common import Page
 from drawdown.store import catalog
 from drawdown.store.db import read, write
@@ -43,6 +47,25 @@ def list_products(
     with read(ctx.engine) as conn:
         items, total = catalog.list_products(conn, offset, limit, code)
     return page(items, total, limit, offset)
+
+
+@api.get("/products/{productId}/subscribers", response_model=Page[ProductSubscriber], summary="List a product's subscribers")
+def get_subscribers(productId: str, offset: int = Offset, limit: int = Limit, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+    with read(ctx.engine) as conn:
+        items, total = catalog.subscribers(conn, productId, offset, limit, ctx.now())
+    return page(items, total, limit, offset)
+
+
+@api.post(
+    "/products/{productId}/{version}/simulate-usage",
+    response_model=SimulateUsageResponse,
+    summary="Price sample events against a version, writing nothing",
+)
+def simulate_usage(productId: str, version: str, body: SimulateUsageRequest, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+    with read(ctx.engine) as conn:
+        doc = catalog.get_version(conn, productId, version_param(version))
+    fees, warnings = simulate(doc["prices"], [e.model_dump(exclude_none=True) for e in body.events])
+    return ExactJSONResponse({"fees": fees, "warnings": warnings})
 
 
 @api.get("/products/{productId}", response_model=GetProductResponse, summary="Get a product")

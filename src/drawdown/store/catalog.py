@@ -243,3 +243,44 @@ def delete_product(conn: Connection, product_id: str) -> None:
         raise Conflict("only a product whose versions are all drafts can be deleted; archive its versions instead")
     conn.execute(delete(product_versions).where(product_versions.c.product_id == product.id))
     conn.execute(delete(products).where(products.c.id == product.id))
+
+
+def subscribers(conn: Connection, product_id: str, offset: int, limit: int, now: datetime) -> tuple[list[dict], int]:
+    from drawdown.store.tables import customers, subscriptions
+
+    product = _product_row(conn, product_id)
+    base = (
+        subscription_products.join(subscriptions, subscriptions.c.id == subscription_products.c.subscription_id)
+        .join(customers, customers.c.id == subscriptions.c.customer_id)
+        .join(product_versions, product_versions.c.id == subscription_products.c.version_id)
+    )
+    where = subscription_products.c.product_id == product.id
+    total = conn.execute(select(func.count()).select_from(base).where(where)).scalar_one()
+    rows = conn.execute(
+        select(
+            customers.c.id.label("customer_id"), customers.c.name, customers.c.external_id, customers.c.email,
+            subscriptions.c.id.label("subscription_id"), subscriptions.c.status, subscriptions.c.started_at,
+            subscriptions.c.renews_at, product_versions.c.version,
+        )
+        .select_from(base)
+        .where(where)
+        .order_by(subscriptions.c.created_at, subscriptions.c.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    items = [
+        {
+            "customer_id": r.customer_id,
+            "customer_name": r.name,
+            "external_id": r.external_id,
+            "email": r.email,
+            "subscription_id": r.subscription_id,
+            "subscription_status": "scheduled" if r.status == "active" and r.started_at > now else r.status,
+            "started_at": r.started_at,
+            "renews_at": r.renews_at,
+            "product_rate_plan_id": product.id,
+            "version": r.version,
+        }
+        for r in rows
+    ]
+    return items, total

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, exists, func, insert, select, update
 from drawdown.core import catalog as price_rules
 from drawdown.core.errors import Conflict, Invalid, NotFound
 from drawdown.core.ids import CUSTOMER, SUBSCRIPTION, new_id
-from drawdown.store import catalog
+from drawdown.store import catalog, cycle
 from drawdown.store.tables import customers, product_versions, products, subscription_products, subscriptions
 from drawdown.store.wallets import DEFAULT_ACCOUNT, ensure_account, lock_customer
 
@@ -25,7 +25,9 @@ def _external_id_taken(conn: Connection, external_id: str, but: str | None = Non
     return conn.execute(q).first() is not None
 
 
-def create_customer(conn: Connection, body: dict[str, Any], now: datetime, overdraft_limit: Decimal | None) -> dict:
+def create_customer(
+    conn: Connection, body: dict[str, Any], now: datetime, overdraft_limit: Decimal | None, public_url: str = ""
+) -> dict:
     if body.get("external_id") and _external_id_taken(conn, body["external_id"]):
         raise Conflict(f"a customer with external_id {body['external_id']!r} already exists")
     customer_id = new_id(CUSTOMER)
@@ -41,17 +43,17 @@ def create_customer(conn: Connection, body: dict[str, Any], now: datetime, overd
         )
     )
     subs = [
-        _subscribe(conn, customer_id, sub, now, overdraft_limit, f"subscriptions[{i}]")
+        _subscribe(conn, customer_id, sub, now, overdraft_limit, f"subscriptions[{i}]", public_url)
         for i, sub in enumerate(body.get("subscriptions") or [])
     ]
     return {"id": customer_id, "subscriptions": subs}
 
 
 def create_subscription(
-    conn: Connection, customer_id: str, body: dict[str, Any], now: datetime, overdraft_limit: Decimal | None
+    conn: Connection, customer_id: str, body: dict[str, Any], now: datetime, overdraft_limit: Decimal | None, public_url: str = ""
 ) -> dict:
     lock_customer(conn, customer_id)
-    return _subscribe(conn, customer_id, body, now, overdraft_limit, "")
+    return _subscribe(conn, customer_id, body, now, overdraft_limit, "", public_url)
 
 
 def _resolve_version(conn: Connection, ref: dict, path: str) -> tuple[Any, Any]:
@@ -67,7 +69,13 @@ def _resolve_version(conn: Connection, ref: dict, path: str) -> tuple[Any, Any]:
 
 
 def _subscribe(
-    conn: Connection, customer_id: str, body: dict[str, Any], now: datetime, overdraft_limit: Decimal | None, path: str
+    conn: Connection,
+    customer_id: str,
+    body: dict[str, Any],
+    now: datetime,
+    overdraft_limit: Decimal | None,
+    path: str,
+    public_url: str,
 ) -> dict:
     prefix = f"{path}." if path else ""
     starts = body.get("starts_at") or now
@@ -85,13 +93,17 @@ def _subscribe(
     sub_id = new_id(SUBSCRIPTION)
     conn.execute(
         insert(subscriptions).values(
-            id=sub_id, customer_id=customer_id, status=ACTIVE, started_at=starts, renews_at=renews, created_at=now
+            id=sub_id, customer_id=customer_id, status=ACTIVE, started_at=starts, renews_at=renews,
+            return_url=body.get("return_url"), failure_url=body.get("failure_url"), created_at=now,
         )
     )
     for product, row in resolved:
         conn.execute(insert(subscription_products).values(subscription_id=sub_id, product_id=product.id, version_id=row.id))
         for asset in price_rules.price_assets(row.prices):
             ensure_account(conn, customer_id, DEFAULT_ACCOUNT, asset, now, overdraft_limit)
+    if starts <= now:
+        # Fixed fees are due the moment the subscription starts; a later start is the job's.
+        cycle.collect_fixed(conn, sub_id, now, overdraft_limit, public_url, cycle.Report())
     return _subscription_doc(conn, sub_id, now)
 
 
@@ -109,13 +121,31 @@ def _subscription_doc(conn: Connection, sub_id: str, now: datetime) -> dict:
         .where(subscription_products.c.subscription_id == sub_id)
         .order_by(products.c.code)
     )
+    rows = rows.all()
     return {
         "id": sub.id,
         "started_at": sub.started_at,
-        "renews_at": sub.renews_at,
+        "renews_at": sub.renews_at or _next_renewal(conn, sub, now),
         "status": _status(sub.status, sub.started_at, now),
         "products": [{"id": r.id, "code": r.code, "version": r.version} for r in rows],
+        "required_actions": sub.required_actions,
     }
+
+
+def _next_renewal(conn: Connection, sub: Any, now: datetime) -> datetime | None:
+    """The next period boundary of the subscription's recurring prices (None if it has none)."""
+    docs = conn.execute(
+        select(product_versions.c.prices)
+        .select_from(subscription_products.join(product_versions))
+        .where(subscription_products.c.subscription_id == sub.id)
+    ).scalars()
+    ends = [
+        price_rules.billing_period(c, sub.started_at, max(now, sub.started_at)).end
+        for prices in docs
+        for c in (price_rules.cadence(doc) for doc in prices)
+        if c.kind == price_rules.RECURRING
+    ]
+    return min(ends) if ends else None
 
 
 def _active_count():  # noqa: ANN202
@@ -199,9 +229,21 @@ def _subscription(conn: Connection, customer_id: str, subscription_id: str) -> A
     return row
 
 
-def update_subscription(conn: Connection, customer_id: str, subscription_id: str, status: str) -> None:
+def update_subscription(
+    conn: Connection,
+    customer_id: str,
+    subscription_id: str,
+    status: str,
+    now: datetime,
+    overdraft_limit: Decimal | None,
+    public_url: str = "",
+) -> None:
     lock_customer(conn, customer_id)
-    _subscription(conn, customer_id, subscription_id)
+    sub = _subscription(conn, customer_id, subscription_id)
+    if status == ACTIVE and sub.status == cycle.ACTION_REQUIRED:
+        # Reactivation is a payment attempt: it succeeds only if the due fees can be collected.
+        cycle.collect_fixed(conn, subscription_id, now, overdraft_limit, public_url, cycle.Report())
+        return
     conn.execute(update(subscriptions).where(subscriptions.c.id == subscription_id).values(status=status))
 
 
