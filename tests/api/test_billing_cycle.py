@@ -150,3 +150,26 @@ def test_future_start_is_scheduled_and_billed_from_then(server, client, clock) -
     clock.pinned = datetime(2026, 5, 10, tzinfo=timezone.utc)
     assert run_due(server.engine, clock(), None, "http://x", {customer_id}).fixed_charged == 1
     assert client.customers.get(customer_id)["subscriptions"][0]["status"] == "active"
+
+
+def test_version_move_starts_the_new_plan_fee_at_the_next_period(server, client, clock) -> None:
+    credits = make_asset(client)
+    product = hybrid(client, credits)
+    clock.pinned = datetime(2026, 1, 15, tzinfo=timezone.utc)
+    customer_id = client.customers.create({"name": "Mover"})["id"]
+    client.wallets.customer_wallet_ops.create_adjustment(
+        customer_id, {"transaction_id": unique(), "asset": "USD", "amount": Decimal("100"), "reason": "gift"}
+    )
+    sub = client.customers.create_subscription(customer_id, {"products": [{"code": product["code"]}]})
+    prices = client.products.get_version(product["id"], 1)["prices"]
+    prices = [{k: v for k, v in p.items() if k != "id"} for p in prices]
+    prices[0]["pricing"][0]["values"][0]["unit_price"] = Decimal("30")
+    client.products.create_version(product["id"], {"prices": prices, "publish": True})
+    clock.pinned = datetime(2026, 2, 20, tzinfo=timezone.utc)
+    run_due(server.engine, clock(), None, "http://x", {customer_id})  # February at $20 (version 1)
+    client.customers.update_subscription_product(customer_id, sub["id"], product["id"], {"version": 2})
+    assert run_due(server.engine, clock(), None, "http://x", {customer_id}).fixed_charged == 0
+    assert account(client, customer_id, "USD")["available"] == 60
+    clock.pinned = datetime(2026, 3, 15, tzinfo=timezone.utc)
+    assert run_due(server.engine, clock(), None, "http://x", {customer_id}).fixed_charged == 1
+    assert account(client, customer_id, "USD")["available"] == 30

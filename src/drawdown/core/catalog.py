@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from drawdown.core.expressions import Expression, ExpressionError
-from drawdown.core.periods import Period, calendar_period, period_at
+from drawdown.core.periods import Period, advance, calendar_period, period_at
 from drawdown.core.pricing import (
     BULK,
     CUSTOM,
@@ -281,3 +281,21 @@ def tier_period_start(price: UsagePrice, cadence_: Cadence, anchor: datetime, at
 
 def billing_period(cadence_: Cadence, anchor: datetime, at: datetime) -> Period:
     return period_at(anchor, cadence_.interval, cadence_.count, at)
+
+
+def due_periods(
+    fixed: FixedPrice, started_at: datetime, now: datetime, since: datetime | None = None
+) -> list[tuple[datetime, datetime | None]]:
+    """Periods whose fee is due by ``now``. After a version move (``since``), the new version's fees
+    start with the first period beginning at or after the move: the current one was already paid."""
+    since = since or started_at
+    if fixed.cadence.kind != RECURRING:
+        return [(since, None)] if since <= now else []
+    out, k = [], 0
+    while True:
+        start = advance(started_at, fixed.cadence.interval, fixed.cadence.count, k)
+        if start > now:
+            return out
+        if start >= since:
+            out.append((start, advance(started_at, fixed.cadence.interval, fixed.cadence.count, k + 1)))
+        k += 1

@@ -269,7 +269,7 @@ def update_subscription_product(
     conn.execute(
         update(subscription_products)
         .where(subscription_products.c.subscription_id == subscription_id, subscription_products.c.product_id == product.id)
-        .values(version_id=row.id)
+        .values(version_id=row.id, since=now)
     )
     for asset in price_rules.price_assets(row.prices):
         ensure_account(conn, customer_id, DEFAULT_ACCOUNT, asset, now, overdraft_limit)

@@ -19,7 +19,6 @@ from drawdown.core import catalog as price_rules
 from drawdown.core.ids import FEE, TRANSACTION, new_id
 from drawdown.core.ledger import REVENUE
 from drawdown.core.money import from_scaled, to_scaled
-from drawdown.core.periods import advance
 from drawdown.store.tables import fees, period_charges, product_versions, products, subscription_products, subscriptions
 from drawdown.store.wallets import DEFAULT_ACCOUNT, Books, ensure_account
 
@@ -82,23 +81,13 @@ def close_usage(conn: Connection, customer_id: str, now: datetime, report: Repor
 
 def _fixed_prices(conn: Connection, sub_id: str) -> list[tuple[object, price_rules.FixedPrice]]:
     rows = conn.execute(
-        select(products.c.id, products.c.code, product_versions.c.version, product_versions.c.prices)
+        select(
+            products.c.id, products.c.code, product_versions.c.version, product_versions.c.prices, subscription_products.c.since
+        )
         .select_from(subscription_products.join(product_versions).join(products))
         .where(subscription_products.c.subscription_id == sub_id)
     ).all()
     return [(r, price_rules.fixed_price(doc)) for r in rows for doc in r.prices if doc.get("type") == "fixed"]
-
-
-def due_periods(fixed: price_rules.FixedPrice, started_at: datetime, now: datetime) -> list[tuple[datetime, datetime | None]]:
-    if fixed.cadence.kind != price_rules.RECURRING:
-        return [(started_at, None)]
-    out, k = [], 0
-    while True:
-        start = advance(started_at, fixed.cadence.interval, fixed.cadence.count, k)
-        if start > now:
-            return out
-        out.append((start, advance(started_at, fixed.cadence.interval, fixed.cadence.count, k + 1)))
-        k += 1
 
 
 def collect_fixed(
@@ -113,7 +102,7 @@ def collect_fixed(
     books = Books(conn, sub.customer_id, now)
     blocked = False
     for product, fixed in _fixed_prices(conn, sub_id):
-        for start, end in due_periods(fixed, sub.started_at, now):
+        for start, end in price_rules.due_periods(fixed, sub.started_at, now, product.since):
             if (fixed.id, start) in charged:
                 continue
             account_id = ensure_account(conn, sub.customer_id, DEFAULT_ACCOUNT, fixed.asset, now, overdraft_limit)

@@ -118,6 +118,9 @@ subscription_products = Table(
     Column("subscription_id", ID, ForeignKey("subscriptions.id"), primary_key=True),
     Column("product_id", ID, ForeignKey("products.id"), primary_key=True),
     Column("version_id", ID, ForeignKey("product_versions.id"), nullable=False, index=True),
+    # When this version took over (a version move): its recurring fixed fees start at the first
+    # period beginning at or after it. NULL means from the subscription's start.
+    Column("since", UTCDateTime),
 )
 
 wallet_accounts = Table(
