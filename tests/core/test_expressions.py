@@ -56,3 +56,8 @@ def test_evaluation_errors_name_the_field() -> None:
         Expression("a / b")({"a": 1, "b": 0})
     with pytest.raises(EvaluationError):
         Expression('a + "x"')({"a": 1})
+
+
+def test_literals_are_exact_decimals() -> None:
+    assert Expression("a * 0.1000000000000000000001")({"a": 10}) == D("1.000000000000000000001")
+    assert Expression("1_000 + 0.000001")({}) == D("1000.000001")

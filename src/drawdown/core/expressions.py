@@ -70,6 +70,11 @@ def compile_expression(source: str) -> ast.Expression:
     count = sum(1 for _ in ast.walk(tree))
     if count > MAX_NODES:
         raise ExpressionError(f"an expression may have at most {MAX_NODES} parts")
+    text = source.strip()
+    for node in ast.walk(tree):
+        # Numbers are taken from their source text, so 0.000001 is exactly one millionth (never a float).
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            node.value = Decimal(ast.get_source_segment(text, node) or str(node.value))
     _check(tree.body, 0)
     return tree
 
@@ -78,7 +83,7 @@ def _check(node: ast.AST, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise ExpressionError(f"an expression may nest at most {MAX_DEPTH} deep")
     if isinstance(node, ast.Constant):
-        if isinstance(node.value, bool) or not isinstance(node.value, (int, float, str)):
+        if isinstance(node.value, bool) or not isinstance(node.value, (Decimal, str)):
             raise ExpressionError(f"constant {node.value!r} is not allowed")
         return
     if isinstance(node, ast.Name):
@@ -151,7 +156,7 @@ def _number(value: Any, what: str) -> Decimal:
 
 def _eval(node: ast.AST, data: Mapping[str, object]) -> Any:  # noqa: C901 - one branch per node kind
     if isinstance(node, ast.Constant):
-        return node.value if isinstance(node.value, str) else Decimal(str(node.value))
+        return node.value
     if isinstance(node, ast.Name):
         if node.id in BOOLEANS:
             return BOOLEANS[node.id]
