@@ -16,10 +16,9 @@ from drawdown.api.schemas.catalog import (
     GetProductResponse,
     GetProductVersionResponse,
     ProductSubscriber,
-    SimulateUsageResponse,
     UpdateProductVersionRequest,
 )
-from drawdown.api.schemas.events import SimulateUsageRequest
+from drawdown.api.schemas.events import SimulateUsageRequest, SimulateUsageResponse
 from drawdown.core.simulate import simulate
 from drawdown.api.schemas.common import Page
 from drawdown.store import catalog

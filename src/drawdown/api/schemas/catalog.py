@@ -285,24 +285,3 @@ class ProductSubscriber(Model):
     product_rate_plan_id: str
     version: int
 
-
-class CalculatedFee(Model):
-    price_id: str
-    price_name: str
-    currency: str
-    usage_id: str
-    event_type: str
-    dimensions: dict[str, str] | None = None
-    usage_type: str
-    volume_field: str | None = None
-    input_volume: Decimal | None = None
-    unit_price: Decimal | None = None
-    volume_rate: Decimal | None = None
-    package_size: int | None = None
-    description: str | None = None
-    amount: Decimal
-
-
-class SimulateUsageResponse(Model):
-    fees: list[CalculatedFee]
-    warnings: list[str] | None = None

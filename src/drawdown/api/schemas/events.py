@@ -70,11 +70,7 @@ class SimulateUsageRequest(Model):
     events: list[UsageEvent] = Field(min_length=1, max_length=1000)
 
 
-class EventFee(Model):
-    id: str
-    product_id: str
-    product_code: str
-    product_version: int
+class FeeFields(Model):
     price_id: str
     price_name: str
     currency: str
@@ -87,6 +83,23 @@ class EventFee(Model):
     package_size: int | None = None
     description: str | None = None
     amount: Decimal
+
+
+class EventFee(FeeFields):
+    id: str
+    product_id: str
+    product_code: str
+    product_version: int
+
+
+class CalculatedFee(FeeFields):
+    usage_id: str
+    event_type: str
+
+
+class SimulateUsageResponse(Model):
+    fees: list[CalculatedFee]
+    warnings: list[str] | None = None
 
 
 class GetEventResponse(Model):
