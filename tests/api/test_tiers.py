@@ -84,8 +84,27 @@ def test_concurrent_events_on_a_tiered_price_bill_as_in_sequence(server, client)
 
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(send, evs)) == [204] * 30
-    total = sum(fee(client, e) for e in evs)
-    # In sequence: 500 x 0.01 + 500 x 0.005 + 1,100 x 0.001, whatever the order.
+    fees = sorted(fee(client, e) for e in evs)
+    # The same events in sequence (simulate-usage rates them in order from position 0): the k-th
+    # event to commit takes the k-th position, whatever the interleaving, so the fees are the same.
+    simulated = client.products.simulate_usage(p["id"], 1, {"events": evs})
+    assert fees == sorted(Decimal(str(f["amount"])) for f in simulated["fees"])
+    total = sum(fees)
     assert total == Decimal("5") + Decimal("2.5") + Decimal("1.1")
     got = client.wallets.customer_wallet_ops.get_account(customer_id, f"default:{asset}")
     assert Decimal(str(got["available"])) == 100 - total
+
+
+def test_each_dimensional_entry_has_its_own_tiers_and_position(client) -> None:
+    asset = make_asset(client)
+    values = [
+        {"dimensions": {"model": "large"}, "values": [{"volume_rate": Decimal("0.02"), "up_to": 100}, {"volume_rate": Decimal("0.01")}]},
+        {"dimensions": {"model": "*"}, "values": [{"volume_rate": Decimal("0.002"), "up_to": 100}, {"volume_rate": Decimal("0.001")}]},
+    ]
+    p = product(client, asset, "tiered", values, billable_dimensions=["model"])
+    customer_id = customer_on(client, p["code"])
+    gift(client, customer_id, asset, "100")
+    evs = [event(model="large", tokens=80), event(model="small", tokens=80), event(model="large", tokens=40), event(model="small", tokens=40)]
+    client.events.send_usage({"customer_id": customer_id, "events": evs})
+    # large: 80 x 0.02, then 20 x 0.02 + 20 x 0.01; small: 80 x 0.002, then 20 x 0.002 + 20 x 0.001
+    assert [fee(client, e) for e in evs] == [Decimal("1.6"), Decimal("0.16"), Decimal("0.6"), Decimal("0.06")]
