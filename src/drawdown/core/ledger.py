@@ -2,7 +2,8 @@
 
 Ledger accounts are named strings: ``wallet:<account id>`` for a customer's wallet account and
 ``system:<role>:<ASSET>`` for the platform side (``issued`` for value brought in by adjustments,
-``revenue`` for fees and charges, ``refunds`` for value taken back by negative adjustments).
+``revenue`` for fees and charges, ``refunds`` for value taken back by negative adjustments, ``expired`` for value written off when a
+grant expires).
 Money drawn from a grant names the grant; overdraft postings name none.
 """
 
@@ -15,6 +16,7 @@ from typing import Iterable
 ISSUED = "issued"
 REVENUE = "revenue"
 REFUNDS = "refunds"
+EXPIRED = "expired"
 
 
 @dataclass(frozen=True)

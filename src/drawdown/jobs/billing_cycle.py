@@ -1,4 +1,5 @@
-"""The scheduled billing job: runs ``store.cycle`` for every customer with something due.
+"""The scheduled billing job: for every customer with something due, refreshes entitlements, moves
+grants along in time (pending -> live, expired -> written off), and runs ``store.cycle``.
 
 Computed from stored state, so a run is idempotent and a late run catches up (every due period
 without a ``period_charges`` row is charged once). ``serve`` runs it every
@@ -19,7 +20,8 @@ from drawdown.core import catalog as price_rules
 from drawdown.store.cycle import ACTION_REQUIRED, ACTIVE, Report, close_usage, collect_fixed
 from drawdown.store.db import write
 from drawdown.store.tables import fees, subscriptions
-from drawdown.store.wallets import lock_customer
+from drawdown.store import entitlements
+from drawdown.store.wallets import Books, accounts_due, lock_customer
 
 log = structlog.get_logger()
 
@@ -44,11 +46,18 @@ def run_due(
                 )
             ).scalars()
         )
+        customer_ids |= {customer for customer, _ in accounts_due(conn, now)}
     if only is not None:
         customer_ids &= only
     for customer_id in sorted(customer_ids):
         with write(engine) as conn:
             lock_customer(conn, customer_id)
+            # Entitlements first: a rollover must carry a grant's remainder before expiry writes it off.
+            books = Books(conn, customer_id, now)
+            report.entitlements_granted += entitlements.refresh(conn, customer_id, now, books, overdraft_limit)
+            for _, account_id in accounts_due(conn, now, customer_id):
+                books.book(account_id)
+            books.flush()
             close_usage(conn, customer_id, now, report)
             for sub_id in conn.execute(
                 select(subscriptions.c.id).where(

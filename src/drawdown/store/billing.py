@@ -39,6 +39,7 @@ from drawdown.store.tables import (
     subscriptions,
     tier_counters,
 )
+from drawdown.store import entitlements
 from drawdown.store.wallets import DEFAULT_ACCOUNT, Books, ensure_account, lock_customer
 
 
@@ -226,6 +227,7 @@ def send_usage(
     prices = subscribed_prices(conn, customer_id)
     positions = Positions(conn, customer_id)
     books = Books(conn, customer_id, now)
+    entitlements.refresh(conn, customer_id, now, books, overdraft_limit)
     accounts: dict[str, str] = {}
     in_batch: dict[str, str] = {}
     event_rows: list[dict] = []

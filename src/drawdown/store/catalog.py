@@ -96,8 +96,16 @@ def _prepare_prices(conn: Connection, prices: list[dict], entitlements: list[dic
             if pricing["asset"] not in known:
                 errors.setdefault(f"prices[{i}].pricing[{j}].asset", []).append(f"unknown asset {pricing['asset']!r}")
         out.append(doc)
-    if entitlements:
-        errors["entitlements"] = ["entitlements are not supported yet (planned with credit grants and entitlements)"]
+    names: set[str] = set()
+    for i, e in enumerate(entitlements):
+        e["asset"] = e["asset"].upper()
+        if e["asset"] not in known:
+            errors.setdefault(f"entitlements[{i}].asset", []).append(f"unknown asset {e['asset']!r}")
+        if e["name"] in names:
+            errors.setdefault(f"entitlements[{i}].name", []).append("repeats an earlier entitlement's name")
+        names.add(e["name"])
+        if Decimal(str(e["amount"])) <= 0:
+            errors.setdefault(f"entitlements[{i}].amount", []).append("must be more than zero")
     if errors:
         raise Invalid(errors)
     return out
@@ -115,14 +123,16 @@ def _product_row(conn: Connection, product_id: str) -> Any:
 def create_product(conn: Connection, body: dict[str, Any], now: datetime) -> dict:
     if conn.execute(select(products.c.id).where(products.c.code == body["code"])).first():
         raise Conflict(f"a product with code {body['code']!r} already exists")
-    prices = _prepare_prices(conn, body["prices"], body.get("entitlements") or [])
+    entitlements = body.get("entitlements") or []
+    prices = _prepare_prices(conn, body["prices"], entitlements)
     product_id = new_id(PRODUCT)
     conn.execute(insert(products).values(id=product_id, code=body["code"], name=body["name"], created_at=now))
-    return _insert_version(conn, product_id, body["code"], 1, prices, bool(body.get("publish")), now)
+    return _insert_version(conn, product_id, body["code"], 1, prices, entitlements, bool(body.get("publish")), now)
 
 
 def _insert_version(
-    conn: Connection, product_id: str, code: str, version: int, prices: list[dict], publish: bool, now: datetime
+    conn: Connection, product_id: str, code: str, version: int, prices: list[dict], entitlements: list[dict],
+    publish: bool, now: datetime,
 ) -> dict:
     has_default = conn.execute(
         select(product_versions.c.id).where(product_versions.c.product_id == product_id, product_versions.c.is_default)
@@ -136,7 +146,7 @@ def _insert_version(
             status=PUBLISHED if publish else DRAFT,
             is_default=is_default,
             prices=prices,
-            entitlements=[],
+            entitlements=entitlements,
             created_at=now,
         )
     )
@@ -145,11 +155,12 @@ def _insert_version(
 
 def create_version(conn: Connection, product_id: str, body: dict[str, Any], now: datetime) -> dict:
     product = _product_row(conn, product_id)
-    prices = _prepare_prices(conn, body["prices"], body.get("entitlements") or [])
+    entitlements = body.get("entitlements") or []
+    prices = _prepare_prices(conn, body["prices"], entitlements)
     last = conn.execute(
         select(func.max(product_versions.c.version)).where(product_versions.c.product_id == product.id)
     ).scalar_one()
-    return _insert_version(conn, product.id, product.code, (last or 0) + 1, prices, bool(body.get("publish")), now)
+    return _insert_version(conn, product.id, product.code, (last or 0) + 1, prices, entitlements, bool(body.get("publish")), now)
 
 
 def list_products(conn: Connection, offset: int, limit: int, code: str | None) -> tuple[list[dict], int]:

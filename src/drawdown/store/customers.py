@@ -11,9 +11,9 @@ from sqlalchemy import Connection, and_, exists, func, insert, select, update
 from drawdown.core import catalog as price_rules
 from drawdown.core.errors import Conflict, Invalid, NotFound
 from drawdown.core.ids import CUSTOMER, SUBSCRIPTION, new_id
-from drawdown.store import catalog, cycle
+from drawdown.store import catalog, cycle, entitlements
 from drawdown.store.tables import customers, product_versions, products, subscription_products, subscriptions
-from drawdown.store.wallets import DEFAULT_ACCOUNT, ensure_account, lock_customer
+from drawdown.store.wallets import DEFAULT_ACCOUNT, Books, ensure_account, lock_customer
 
 ACTIVE, INACTIVE, SCHEDULED = "active", "inactive", "scheduled"
 
@@ -99,10 +99,13 @@ def _subscribe(
     )
     for product, row in resolved:
         conn.execute(insert(subscription_products).values(subscription_id=sub_id, product_id=product.id, version_id=row.id))
-        for asset in price_rules.price_assets(row.prices):
+        for asset in price_rules.price_assets(row.prices) + [e["asset"] for e in row.entitlements]:
             ensure_account(conn, customer_id, DEFAULT_ACCOUNT, asset, now, overdraft_limit)
     if starts <= now:
-        # Fixed fees are due the moment the subscription starts; a later start is the job's.
+        # Entitlements and fixed fees are due the moment the subscription starts; a later start is the job's.
+        books = Books(conn, customer_id, now)
+        entitlements.refresh(conn, customer_id, now, books, overdraft_limit)
+        books.flush()
         cycle.collect_fixed(conn, sub_id, now, overdraft_limit, public_url, cycle.Report())
     return _subscription_doc(conn, sub_id, now)
 

@@ -30,6 +30,7 @@ ACTIVE, ACTION_REQUIRED = "active", "action_required"
 class Report:
     fixed_charged: int = 0
     usage_charged: int = 0
+    entitlements_granted: int = 0
     action_required: list[str] = field(default_factory=list)
 
 

@@ -133,6 +133,9 @@ wallet_accounts = Table(
     Column("debt", BigInteger, nullable=False),
     # Recurring usage fees accrued but not yet charged: they hold balance (pending_out).
     Column("reserved", BigInteger, nullable=False, server_default="0"),
+    # Maintained balances: remaining value of live and of pending grants (as of the last write).
+    Column("live_total", BigInteger, nullable=False, server_default="0"),
+    Column("pending_total", BigInteger, nullable=False, server_default="0"),
     # NULL: no limit (Credyt's default behaviour); otherwise the most debt the account may carry.
     Column("overdraft_limit", BigInteger),
     Column("created_at", UTCDateTime, nullable=False),
@@ -153,6 +156,17 @@ credit_grants = Table(
     Column("source_type", String(32), nullable=False),
     Column("source_id", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # pending (not yet effective), live, or expired (remainder written off or rolled over).
+    Column("state", String(16), nullable=False, server_default="live"),
+    Column("expired_amount", BigInteger, nullable=False, server_default="0"),
+    Column("expired_at", UTCDateTime),
+    # Accounting per unit of the grant, in basis_currency: what a unit earns when consumed
+    # (revenue basis) and what it cost the platform to give (cost basis).
+    Column("revenue_basis", BigInteger),
+    Column("cost_basis", BigInteger),
+    Column("basis_currency", String(32)),
+    Index("ix_credit_grants_account_state_expires", "account_id", "state", "expires_at"),
+    Index("ix_credit_grants_state_effective", "state", "effective_at"),
 )
 
 transactions = Table(
@@ -271,5 +285,17 @@ period_charges = Table(
     Column("customer_id", ID, nullable=False),
     Column("transaction_id", ID),
     Column("amount", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row per entitlement grant issued: (subscription, product, entitlement name, period start).
+entitlement_grants = Table(
+    "entitlement_grants",
+    metadata,
+    Column("subscription_id", ID, ForeignKey("subscriptions.id"), primary_key=True),
+    Column("product_id", ID, primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("period_start", UTCDateTime, primary_key=True),
+    Column("grant_id", ID, ForeignKey("credit_grants.id"), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )

@@ -13,6 +13,7 @@ from drawdown.core import grants as grant_rules
 from drawdown.core.errors import Conflict, Invalid, NotFound
 from drawdown.core.ledger import REFUNDS, REVENUE
 from drawdown.core.money import from_scaled, plain, to_scaled
+from drawdown.store import entitlements
 from drawdown.store.tables import credit_grants, customers, transactions, wallet_accounts
 from drawdown.store.wallets import (
     DEFAULT_ACCOUNT,
@@ -54,7 +55,9 @@ def _open_account(
     asset = body["asset"].upper()
     require_asset(conn, asset, "asset")
     account_id = ensure_account(conn, customer_id, body.get("account_name") or DEFAULT_ACCOUNT, asset, now, overdraft_limit)
-    return account_id, Books(conn, customer_id, now)
+    books = Books(conn, customer_id, now)
+    entitlements.refresh(conn, customer_id, now, books, overdraft_limit)
+    return account_id, books
 
 
 def _debit(books: Books, account_id: str, amount: Decimal, role: str, txn: dict, path: str) -> None:

@@ -10,17 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, case, func, insert, select, update
 
 from drawdown.core import grants as rules
 from drawdown.core.errors import Invalid, NotFound
 from drawdown.core.ids import GRANT, TRANSACTION, new_id
-from drawdown.core.ledger import ISSUED, REFUNDS, REVENUE, Posting, check_balanced, system_account, wallet_account
-from drawdown.core.money import from_scaled, to_scaled
+from drawdown.core.ledger import EXPIRED, ISSUED, REFUNDS, REVENUE, Posting, check_balanced, system_account, wallet_account
+from drawdown.core.money import from_scaled, quantize, to_scaled
 from drawdown.store.tables import assets, credit_grants, customers, ledger_entries, transactions, wallet_accounts
 
 DEFAULT_ACCOUNT = "default"
+PENDING, LIVE, GONE = "pending", "live", "expired"  # grant states
 ZERO = Decimal(0)
 
 
@@ -86,11 +88,15 @@ def _grant(row) -> rules.Grant:  # noqa: ANN001
     )
 
 
-def load_grants(conn: Connection, account_id: str) -> list[rules.Grant]:
-    rows = conn.execute(
-        select(credit_grants).where(credit_grants.c.account_id == account_id, credit_grants.c.remaining > 0)
-    )
-    return [_grant(r) for r in rows]
+def load_grants(conn: Connection, account_id: str) -> list[Any]:
+    """Grants that can still change: pending ones, and live ones with value left."""
+    return conn.execute(
+        select(credit_grants).where(
+            credit_grants.c.account_id == account_id,
+            credit_grants.c.state.in_((PENDING, LIVE)),
+            credit_grants.c.remaining > 0,
+        )
+    ).all()
 
 
 @dataclass
@@ -106,6 +112,7 @@ class Book:
     original_debt: Decimal = ZERO
     original_reserved: Decimal = ZERO
     touched: set[str] = field(default_factory=set)
+    stored_pending: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -115,6 +122,13 @@ class PendingTransaction:
 
 
 class Books:
+    """Every change to a customer's wallet inside one transaction (the caller holds the customer lock).
+
+    Time moves grants along at ``flush``: a pending grant whose ``effective_at`` has come becomes live,
+    and a live grant whose ``expires_at`` has come is written off (an ``expiry`` transaction moves its
+    remainder to ``system:expired``), so it stays listed, with its history, after expiry.
+    """
+
     def __init__(self, conn: Connection, customer_id: str, now: datetime) -> None:
         self.conn = conn
         self.customer_id = customer_id
@@ -122,12 +136,13 @@ class Books:
         self.books: dict[str, Book] = {}
         self.new_grants: list[dict] = []
         self.pending: list[PendingTransaction] = []
+        self.expired: dict[str, Decimal] = {}
 
     def book(self, account_id: str) -> Book:
         if account_id not in self.books:
             row = self.conn.execute(select(wallet_accounts).where(wallet_accounts.c.id == account_id)).one()
-            debt = from_scaled(row.debt)
-            reserved = from_scaled(row.reserved)
+            debt, reserved = from_scaled(row.debt), from_scaled(row.reserved)
+            rows = load_grants(self.conn, account_id)
             self.books[account_id] = Book(
                 account_id=row.id,
                 customer_id=row.customer_id,
@@ -135,12 +150,16 @@ class Books:
                 asset=row.asset,
                 debt=debt,
                 overdraft_limit=None if row.overdraft_limit is None else from_scaled(row.overdraft_limit),
-                grants=load_grants(self.conn, account_id),
+                grants=[_grant(r) for r in rows],
                 reserved=reserved,
                 original_debt=debt,
                 original_reserved=reserved,
+                stored_pending={r.id for r in rows if r.state == PENDING},
             )
         return self.books[account_id]
+
+    def grant(self, account_id: str, grant_id: str) -> rules.Grant | None:
+        return next((g for g in self.book(account_id).grants if g.id == grant_id), None)
 
     def _settle(self, book: Book, postings: list[Posting]) -> None:
         plan = rules.plan_settlement(book.grants, book.debt, self.now)
@@ -204,16 +223,32 @@ class Books:
         expires_at: datetime | None,
         source_type: str,
         priority: int = rules.DEFAULT_PRIORITY,
+        basis: tuple[Decimal | None, Decimal | None, str | None] = (None, None, None),
+        carry_from: str | None = None,
     ) -> str:
+        """A new grant of ``amount`` (plus, for a rollover, the remainder of grant ``carry_from``)."""
         book = self.book(account_id)
+        postings = [Posting(system_account(ISSUED, book.asset), -amount)]
+        carried = ZERO
         grant_id = new_id(GRANT)
-        grant = rules.Grant(grant_id, amount, effective_at, expires_at, self.now, priority, purpose)
-        book.grants.append(grant)
+        if carry_from is not None:
+            old = self.grant(account_id, carry_from)
+            carried = old.remaining if old is not None else ZERO
+            if carried:
+                # The rollover is its own transaction: value moves between grants, nothing is spent.
+                moved: list[Posting] = []
+                self._draw(book, (rules.Draw(carry_from, carried),), moved)
+                moved.append(Posting(wallet_account(account_id), carried, grant_id))
+                self._record(book, ZERO, {"transaction_id": f"rollover:{carry_from}", "type": "rollover",
+                                          "description": "Unused entitlement carried into the new period"}, moved)
+        total = amount + carried
+        book.grants.append(rules.Grant(grant_id, total, effective_at, expires_at, self.now, priority, purpose))
+        revenue, cost, currency = basis
         self.new_grants.append(
             {
                 "id": grant_id,
                 "account_id": account_id,
-                "amount": to_scaled(amount),
+                "amount": to_scaled(total),
                 "purpose": purpose,
                 "priority": priority,
                 "effective_at": effective_at,
@@ -221,12 +256,12 @@ class Books:
                 "source_type": source_type,
                 "source_id": txn["transaction_id"],
                 "created_at": self.now,
+                "revenue_basis": None if revenue is None else to_scaled(quantize(revenue)),
+                "cost_basis": None if cost is None else to_scaled(quantize(cost)),
+                "basis_currency": currency,
             }
         )
-        postings = [
-            Posting(wallet_account(account_id), amount, grant_id),
-            Posting(system_account(ISSUED, book.asset), -amount),
-        ]
+        postings.append(Posting(wallet_account(account_id), amount, grant_id))
         self._settle(book, postings)
         self._record(book, amount, txn, postings)
         return grant_id
@@ -245,32 +280,67 @@ class Books:
         }
         self.pending.append(PendingTransaction(row, postings))
 
+    def _pass_time(self, book: Book) -> None:
+        """Write off what has expired (an expiry transaction per grant with value left)."""
+        keep = []
+        for g in book.grants:
+            if g.expires_at is not None and g.expires_at <= self.now:
+                self.expired[g.id] = g.remaining
+                if g.remaining > 0:
+                    postings = [
+                        Posting(wallet_account(book.account_id), -g.remaining, g.id),
+                        Posting(system_account(EXPIRED, book.asset), g.remaining),
+                    ]
+                    self._record(book, -g.remaining, {"transaction_id": f"expiry:{g.id}", "type": "expiry",
+                                                      "description": "Credit grant expired"}, postings)
+                continue
+            keep.append(g)
+        book.grants = keep
+
     def flush(self) -> None:
         """Write everything planned, in one go, inside the caller's transaction."""
         conn = self.conn
+        for book in self.books.values():
+            self._pass_time(book)
+        final = {g.id: g for b in self.books.values() for g in b.grants}
         if self.new_grants:
             rows = []
-            by_id = {g.id: g for b in self.books.values() for g in b.grants}
             for g in self.new_grants:
-                rows.append({**g, "remaining": to_scaled(by_id[g["id"]].remaining)})
+                remaining = final[g["id"]].remaining if g["id"] in final else ZERO
+                state = GONE if g["id"] in self.expired else PENDING if g["effective_at"] > self.now else LIVE
+                rows.append({**g, "remaining": to_scaled(remaining), "state": state,
+                             "expired_amount": to_scaled(self.expired.get(g["id"], ZERO)),
+                             "expired_at": self.now if g["id"] in self.expired else None})
             conn.execute(insert(credit_grants), rows)
         new_ids = {g["id"] for g in self.new_grants}
         for book in self.books.values():
-            by_id = {g.id: g for g in book.grants}
-            for gid in book.touched - new_ids:
+            changed = (book.touched | book.stored_pending) - new_ids
+            for gid in changed - set(self.expired):
+                g = final[gid]
                 conn.execute(
                     update(credit_grants)
                     .where(credit_grants.c.id == gid)
-                    .values(remaining=to_scaled(by_id[gid].remaining))
+                    .values(remaining=to_scaled(g.remaining), state=PENDING if g.effective_at > self.now else LIVE)
                 )
-            if book.debt != book.original_debt or book.reserved != book.original_reserved:
-                conn.execute(
-                    update(wallet_accounts)
-                    .where(wallet_accounts.c.id == book.account_id)
-                    .values(debt=to_scaled(book.debt), reserved=to_scaled(book.reserved))
-                )
-                book.original_debt, book.original_reserved = book.debt, book.reserved
+            book.stored_pending = {g.id for g in book.grants if g.effective_at > self.now}
             book.touched.clear()
+            live = sum((g.remaining for g in book.grants if g.effective_at <= self.now), ZERO)
+            pending = sum((g.remaining for g in book.grants if g.effective_at > self.now), ZERO)
+            conn.execute(
+                update(wallet_accounts)
+                .where(wallet_accounts.c.id == book.account_id)
+                .values(debt=to_scaled(book.debt), reserved=to_scaled(book.reserved),
+                        live_total=to_scaled(live), pending_total=to_scaled(pending))
+            )
+            book.original_debt, book.original_reserved = book.debt, book.reserved
+        for gid, amount in self.expired.items():
+            if gid in new_ids:
+                continue
+            conn.execute(
+                update(credit_grants)
+                .where(credit_grants.c.id == gid)
+                .values(remaining=0, state=GONE, expired_amount=to_scaled(amount), expired_at=self.now)
+            )
         if self.pending:
             conn.execute(insert(transactions), [p.row for p in self.pending])
             entries = [
@@ -288,6 +358,7 @@ class Books:
             conn.execute(insert(ledger_entries), entries)
         self.new_grants.clear()
         self.pending.clear()
+        self.expired.clear()
 
 
 def counter_role_for_debit(kind: str) -> str:
@@ -295,24 +366,26 @@ def counter_role_for_debit(kind: str) -> str:
 
 
 def balances(conn: Connection, account_id: str, now: datetime) -> dict[str, Decimal]:
-    """available / pending_in / pending_out computed in SQL over exact integers."""
-    live = and_(
-        credit_grants.c.account_id == account_id,
-        credit_grants.c.effective_at <= now,
-        (credit_grants.c.expires_at.is_(None)) | (credit_grants.c.expires_at > now),
-    )
-    live_sum = conn.execute(select(func.coalesce(func.sum(credit_grants.c.remaining), 0)).where(live)).scalar_one()
-    pending_sum = conn.execute(
-        select(func.coalesce(func.sum(credit_grants.c.remaining), 0)).where(
-            credit_grants.c.account_id == account_id, credit_grants.c.effective_at > now
+    """available / pending_in / pending_out from the maintained totals, corrected only by the grants
+    whose effective or expiry time has passed since the account was last written (an indexed look
+    at due grants, never a scan of history)."""
+    account = conn.execute(select(wallet_accounts).where(wallet_accounts.c.id == account_id)).one()
+    g = credit_grants.c
+    expired_since = conn.execute(
+        select(func.coalesce(func.sum(g.remaining), 0)).where(
+            g.account_id == account_id, g.state == LIVE, g.expires_at <= now
         )
     ).scalar_one()
-    account = conn.execute(
-        select(wallet_accounts.c.debt, wallet_accounts.c.reserved).where(wallet_accounts.c.id == account_id)
+    due = conn.execute(
+        select(
+            func.coalesce(func.sum(g.remaining), 0).label("all"),
+            func.coalesce(func.sum(case(((g.expires_at.is_(None)) | (g.expires_at > now), g.remaining), else_=0)), 0).label("live"),
+        ).where(g.account_id == account_id, g.state == PENDING, g.effective_at <= now)
     ).one()
+    live = int(account.live_total) - int(expired_since) + int(due.live)
     return {
-        "available": from_scaled(int(live_sum) - int(account.debt) - int(account.reserved)),
-        "pending_in": from_scaled(int(pending_sum)),
+        "available": from_scaled(live - int(account.debt) - int(account.reserved)),
+        "pending_in": from_scaled(int(account.pending_total) - int(due.all)),
         "pending_out": from_scaled(int(account.reserved)),
     }
 
@@ -320,3 +393,13 @@ def balances(conn: Connection, account_id: str, now: datetime) -> dict[str, Deci
 def require_asset(conn: Connection, code: str, path: str) -> None:
     if not asset_exists(conn, code):
         raise Invalid.field(path, f"unknown asset {code!r}")
+
+
+def accounts_due(conn: Connection, now: datetime, customer_id: str | None = None) -> set[tuple[str, str]]:
+    """(customer, account) pairs with a grant whose effective or expiry time has passed unrecorded."""
+    g = credit_grants.c
+    due = ((g.state == LIVE) & (g.expires_at <= now) & (g.remaining > 0)) | ((g.state == PENDING) & (g.effective_at <= now))
+    q = select(wallet_accounts.c.customer_id, g.account_id).select_from(credit_grants.join(wallet_accounts)).where(due).distinct()
+    if customer_id is not None:
+        q = q.where(wallet_accounts.c.customer_id == customer_id)
+    return {(r.customer_id, r.account_id) for r in conn.execute(q)}

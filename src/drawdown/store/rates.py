@@ -1,0 +1,96 @@
+"""Exchange rates of custom assets: schedules, the rate in force, quotes.
+
+A rate is the price of one unit of the asset in a fiat ``source`` currency, valid from ``valid_from``
+until ``valid_to`` (open-ended when null). The rate in force at a time is the latest-starting rate that
+covers it. Adding a rate that starts while an open rate is in force closes that rate at its start.
+
+Conversions into an asset round **down** to the asset's ``precision`` (a customer is never credited
+more units than were paid for); the fiat amount is kept exactly on the grant as its revenue basis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
+
+from sqlalchemy import Connection, insert, select, update
+
+from drawdown.core.errors import Conflict, Invalid, NotFound
+from drawdown.core.money import from_scaled, quantize, to_scaled
+from drawdown.store.tables import asset_rates, assets
+
+
+@dataclass(frozen=True)
+class Rate:
+    source: str
+    rate: Decimal
+    valid_from: datetime
+    valid_to: datetime | None
+
+
+def rate_in_force(conn: Connection, asset: str, source: str, at: datetime) -> Rate | None:
+    r = asset_rates.c
+    row = conn.execute(
+        select(asset_rates)
+        .where(r.asset_code == asset, r.source == source, r.valid_from <= at, (r.valid_to.is_(None)) | (r.valid_to > at))
+        .order_by(r.valid_from.desc(), r.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else Rate(row.source, from_scaled(row.rate), row.valid_from, row.valid_to)
+
+
+def _asset(conn: Connection, code: str):  # noqa: ANN202
+    row = conn.execute(select(assets).where(assets.c.code == code.upper())).first()
+    if row is None:
+        raise NotFound(f"asset {code} not found")
+    return row
+
+
+def add_rate(conn: Connection, code: str, body: dict, now: datetime) -> None:
+    asset = _asset(conn, code)
+    if asset.is_fiat:
+        raise Conflict(f"{asset.code} is a fiat currency; rates belong to custom assets")
+    source = body["source"].upper()
+    fiat = conn.execute(select(assets.c.is_fiat).where(assets.c.code == source)).scalar()
+    if not fiat:
+        raise Invalid.field("source", f"{source!r} is not a known fiat currency")
+    start = body.get("valid_from") or now
+    end = body.get("valid_to")
+    if end is not None and end <= start:
+        raise Invalid.field("valid_to", "must be after valid_from")
+    r = asset_rates.c
+    # The open rate in force when the new one starts ends there.
+    conn.execute(
+        update(asset_rates)
+        .where(r.asset_code == asset.code, r.source == source, r.valid_to.is_(None), r.valid_from < start)
+        .values(valid_to=start)
+    )
+    conn.execute(
+        insert(asset_rates).values(
+            asset_code=asset.code, source=source, rate=to_scaled(body["rate"]), valid_from=start, valid_to=end, created_at=now
+        )
+    )
+
+
+def convert(conn: Connection, code: str, source: str, amount: Decimal, at: datetime, path: str = "source") -> tuple[Decimal, Rate]:
+    """``amount`` of ``source`` in units of asset ``code`` at the rate in force (rounded down)."""
+    asset = _asset(conn, code)
+    found = rate_in_force(conn, asset.code, source.upper(), at)
+    if found is None:
+        raise Invalid.field(path, f"{asset.code} has no rate from {source.upper()} in force at {at.isoformat()}")
+    units = (amount / found.rate).quantize(Decimal(1).scaleb(-asset.precision), rounding=ROUND_DOWN)
+    return units, found
+
+
+def quote(conn: Connection, code: str, body: dict, now: datetime) -> dict:
+    at = body.get("exchange_at") or now
+    units, found = convert(conn, code, body["source"], body["amount"], at)
+    return {
+        "source": found.source,
+        "source_amount": body["amount"],
+        "destination": code.upper(),
+        "destination_amount": units,
+        "rate": found.rate,
+        "inverse_rate": quantize(Decimal(1) / found.rate),
+    }
