@@ -14,6 +14,8 @@ keys = typer.Typer(help="API keys", no_args_is_help=True)
 app.add_typer(keys, name="api-keys")
 jobs = typer.Typer(help="Scheduled work", no_args_is_help=True)
 app.add_typer(jobs, name="jobs")
+report = typer.Typer(help="Reports", no_args_is_help=True)
+app.add_typer(report, name="report")
 console = Console()
 
 
@@ -85,6 +87,39 @@ def run_jobs() -> None:
         f"fixed fees charged: {report.fixed_charged}, usage periods charged: {report.usage_charged}, "
         f"subscriptions needing payment: {len(report.action_required)}"
     )
+
+
+@report.command("revenue")
+def revenue_report(
+    start: str = typer.Option(..., "--from", help="First day, YYYY-MM-DD (UTC)"),
+    end: str = typer.Option(..., "--to", help="Last day, YYYY-MM-DD (UTC, inclusive)"),
+    granularity: str = typer.Option("month", help="day or month"),
+) -> None:
+    """Revenue recognised, marketing cost and breakage per period and grant purpose."""
+    from datetime import date, timedelta
+
+    from rich.table import Table
+
+    from drawdown.store import reports
+    from drawdown.store.db import make_engine, read
+
+    if granularity not in ("day", "month"):
+        raise typer.BadParameter("day or month", param_hint="--granularity")
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    settings = Settings()
+    lo = datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
+    hi = datetime(last.year, last.month, last.day, tzinfo=timezone.utc) + timedelta(days=1)
+    with read(make_engine(settings.database_url)) as conn:
+        data = reports.revenue(conn, lo, hi, granularity)
+    table = Table("period", "asset", "purpose", "consumed", "revenue", "cost", "expired", "breakage", "currency")
+    for row in data["items"]:
+        table.add_row(row["period"], row["asset"], row["purpose"], *(str(row[k]) for k in ("consumed", "revenue", "cost", "expired", "breakage")), row["currency"] or "")
+    console.print(table)
+    for total in data["totals"]:
+        console.print(f"{total['currency']}: revenue {total['revenue']}, marketing cost {total['marketing_cost']}, breakage {total['breakage']}")
 
 
 @app.command()

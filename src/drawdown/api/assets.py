@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from drawdown.api import idempotency
 from drawdown.api.idempotency import IdempotencyKey
 
 from drawdown.api.routing import Context, ExactJSONResponse, Limit, Offset, context, page, router
-from drawdown.api.schemas.catalog import CreateAssetRequest, CreateAssetResponse, GetAssetResponse, ListAssetsItem
+from drawdown.api.schemas.catalog import (
+    AddAssetRateRequest,
+    CreateAssetRequest,
+    CreateAssetResponse,
+    GetAssetResponse,
+    ListAssetsItem,
+    QuoteAssetRequest,
+    QuoteAssetResponse,
+)
 from drawdown.api.schemas.common import Page
-from drawdown.store import catalog
-from drawdown.store.db import read
+from drawdown.store import catalog, rates
+from drawdown.store.db import read, write
 
 api = router("Assets")
 
@@ -35,3 +43,16 @@ def list_assets(offset: int = Offset, limit: int = Limit, ctx: Context = Depends
 def get_asset(assetCode: str, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
     with read(ctx.engine) as conn:
         return ExactJSONResponse(catalog.get_asset(conn, assetCode))
+
+
+@api.post("/assets/{assetCode}/rates", status_code=204, summary="Add an exchange rate (may start in the future)")
+def add_rate(assetCode: str, body: AddAssetRateRequest, ctx: Context = Depends(context)) -> Response:  # noqa: N803
+    with write(ctx.engine) as conn:
+        rates.add_rate(conn, assetCode, body.model_dump(), ctx.now())
+    return Response(status_code=204)
+
+
+@api.post("/assets/{assetCode}/quote", response_model=QuoteAssetResponse, summary="Convert a fiat amount into the asset")
+def quote(assetCode: str, body: QuoteAssetRequest, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+    with read(ctx.engine) as conn:
+        return ExactJSONResponse(rates.quote(conn, assetCode, body.model_dump(), ctx.now()))

@@ -13,6 +13,7 @@ from drawdown.api.schemas.wallets import (
     CreateAdjustmentRequest,
     CreateAdjustmentResponse,
     CreateChargeRequest,
+    CreditGrantDetail,
     CreditGrantItem,
     GetTransactionResponse,
     GetWalletResponse,
@@ -92,3 +93,13 @@ def list_grants(
     with read(ctx.engine) as conn:
         items, total = wallet_ops.list_grants(conn, customerId, accountId, offset, limit, filters, ctx.now())
     return page(items, total, limit, offset)
+
+
+@api.get(
+    "/customers/{customerId}/wallet/{accountId}/grants/{grantId}",
+    response_model=CreditGrantDetail,
+    summary="Get a credit grant with its history (Drawdown extension)",
+)
+def get_grant(customerId: str, accountId: str, grantId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+    with read(ctx.engine) as conn:
+        return ExactJSONResponse(wallet_ops.get_grant(conn, customerId, accountId, grantId))

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, insert, select
 
 from drawdown.codec import iso
 from drawdown.core import grants as grant_rules
-from drawdown.core.periods import advance
+from drawdown.core.periods import advance, period_at
 from drawdown.store.rates import rate_in_force
 from drawdown.store.tables import entitlement_grants, product_versions, subscription_products, subscriptions
 from drawdown.store.wallets import DEFAULT_ACCOUNT, Books, ensure_account
@@ -34,12 +34,16 @@ DEFAULT_PRIORITY = 50
 PURPOSE = {"bundled": grant_rules.BUNDLED, "promotion": grant_rules.PROMOTION}
 
 
-def _periods(e: dict, anchor: datetime, since: datetime, now: datetime) -> list[tuple[datetime, datetime]]:
+def _periods(
+    e: dict, anchor: datetime, since: datetime, now: datetime, after: datetime | None = None
+) -> list[tuple[datetime, datetime]]:
+    """Periods due by ``now``, starting with the one holding ``after`` (the last granted) if given."""
     life = e["lifecycle"]
     duration, count = life["duration"], life.get("duration_count") or 1
     if life.get("refresh") is None:
         return [(since, advance(since, duration, count, 1))] if since <= now else []
-    out, k = [], 0
+    out = []
+    k = period_at(anchor, duration, count, after).index if after is not None else 0
     while True:
         start = advance(anchor, duration, count, k)
         if start > now:
@@ -84,8 +88,8 @@ def refresh(conn: Connection, customer_id: str, now: datetime, books: Books, ove
 def _refresh_one(
     conn: Connection, customer_id: str, r: Any, e: dict, done: dict, now: datetime, books: Books, limit: Decimal | None
 ) -> int:
-    periods = _periods(e, r.started_at, r.since or r.started_at, now)
-    previous = max(((start, gid) for (name, start), gid in done.items() if name == e["name"]), default=(None, None))[1]
+    last_start, previous = max(((start, gid) for (name, start), gid in done.items() if name == e["name"]), default=(None, None))
+    periods = _periods(e, r.started_at, r.since or r.started_at, now, last_start)
     rollover = (e["lifecycle"].get("refresh") or {}).get("strategy") == "rollover"
     account_id = ensure_account(conn, customer_id, DEFAULT_ACCOUNT, e["asset"], now, limit)
     currency, revenue = _basis(conn, e, r.prices, now)

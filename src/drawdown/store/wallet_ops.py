@@ -13,8 +13,8 @@ from drawdown.core import grants as grant_rules
 from drawdown.core.errors import Conflict, Invalid, NotFound
 from drawdown.core.ledger import REFUNDS, REVENUE
 from drawdown.core.money import from_scaled, plain, to_scaled
-from drawdown.store import entitlements
-from drawdown.store.tables import credit_grants, customers, transactions, wallet_accounts
+from drawdown.store import entitlements, rates
+from drawdown.store.tables import asset_rates, assets, credit_grants, customers, ledger_entries, transactions, wallet_accounts
 from drawdown.store.wallets import (
     DEFAULT_ACCOUNT,
     Books,
@@ -89,9 +89,21 @@ def create_adjustment(
         expires = body.get("expires_at")
         if expires is not None and expires <= now:
             raise Invalid.field("expires_at", "must be in the future")
+        purpose = PURPOSE_BY_REASON.get(body["reason"], grant_rules.PAID)
+        asset = books.book(account_id).asset
+        if body.get("currency"):
+            # Paid in fiat, credited in the asset at the rate in force (Drawdown extension).
+            units, found = rates.convert(conn, asset, body["currency"], amount, effective, "currency")
+            if units <= 0:
+                raise Invalid.field("amount", f"buys no whole {asset} at the rate in force ({plain(found.rate)})")
+            amount, basis = units, (found.rate, found.rate, found.source)
+        else:
+            basis = unit_basis(conn, asset, effective)
+        revenue, cost, currency = basis
         books.credit(
-            account_id, amount, txn, purpose=PURPOSE_BY_REASON.get(body["reason"], grant_rules.PAID),
+            account_id, amount, txn, purpose=purpose,
             effective_at=effective, expires_at=expires, source_type="adjustment",
+            basis=(revenue if purpose == grant_rules.PAID else None, cost, currency),
         )
     else:
         role = REFUNDS if body["reason"] == "external_refund" else REVENUE
@@ -117,6 +129,19 @@ def create_charge(
     _debit(books, account_id, body["amount"], REVENUE, txn, "amount")
     books.flush()
     return {}
+
+
+def unit_basis(conn: Connection, asset: str, at: datetime) -> tuple[Decimal | None, Decimal | None, str | None]:
+    """What one unit of ``asset`` is worth: 1 of itself for fiat, else its rate in force (from its
+    first rate source)."""
+    row = conn.execute(select(assets.c.is_fiat).where(assets.c.code == asset)).first()
+    if row is not None and row.is_fiat:
+        return Decimal(1), Decimal(1), asset
+    source = conn.execute(
+        select(asset_rates.c.source).where(asset_rates.c.asset_code == asset).order_by(asset_rates.c.id).limit(1)
+    ).scalar()
+    found = rates.rate_in_force(conn, asset, source, at) if source else None
+    return (found.rate, found.rate, found.source) if found else (None, None, None)
 
 
 def _customer_exists(conn: Connection, customer_id: str) -> None:
@@ -189,20 +214,54 @@ def list_grants(conn: Connection, customer_id: str, key: str, offset: int, limit
         conds.append(g.expires_at <= f["expired_to"])
     total = conn.execute(select(func.count()).select_from(credit_grants).where(*conds)).scalar_one()
     rows = conn.execute(select(credit_grants).where(*conds).order_by(g.created_at, g.id).offset(offset).limit(limit))
-    items = [
-        {
-            "id": r.id,
-            "available": from_scaled(r.remaining),
-            "amount": from_scaled(r.amount),
-            "effective_at": r.effective_at,
-            "expires_at": r.expires_at,
-            "purpose": r.purpose,
-            "priority": r.priority,
-            "created_at": r.created_at,
-        }
-        for r in rows
-    ]
+    items = [grant_doc(r) for r in rows]
     return items, total
+
+
+def grant_doc(r: Any) -> dict:
+    def dec(v: int | None) -> Decimal | None:
+        return None if v is None else from_scaled(v)
+
+    return {
+        "id": r.id,
+        "available": from_scaled(r.remaining),
+        "amount": from_scaled(r.amount),
+        "expired_amount": from_scaled(r.expired_amount),
+        "state": r.state,
+        "effective_at": r.effective_at,
+        "expires_at": r.expires_at,
+        "expired_at": r.expired_at,
+        "purpose": r.purpose,
+        "priority": r.priority,
+        "source": {"type": r.source_type, "id": r.source_id},
+        "revenue_basis": dec(r.revenue_basis),
+        "cost_basis": dec(r.cost_basis),
+        "basis_currency": r.basis_currency,
+        "created_at": r.created_at,
+    }
+
+
+def get_grant(conn: Connection, customer_id: str, key: str, grant_id: str) -> dict:
+    """One grant with its history: every ledger movement of its value (Drawdown extension)."""
+    account = _account(conn, customer_id, key)
+    row = conn.execute(
+        select(credit_grants).where(credit_grants.c.id == grant_id, credit_grants.c.account_id == account.id)
+    ).first()
+    if row is None:
+        raise NotFound(f"wallet account {key} has no grant {grant_id}")
+    history = conn.execute(
+        select(ledger_entries.c.amount, ledger_entries.c.created_at, transactions.c.transaction_id, transactions.c.type)
+        .select_from(ledger_entries.join(transactions, transactions.c.id == ledger_entries.c.transaction_id))
+        .where(ledger_entries.c.grant_id == grant_id)
+        .order_by(ledger_entries.c.id)
+    )
+    return {
+        **grant_doc(row),
+        "history": [
+            {"transaction_id": h.transaction_id, "type": h.type, "amount": from_scaled(h.amount), "at": h.created_at}
+            for h in history
+        ],
+    }
 
 
 def get_transaction(conn: Connection, customer_id: str, transaction_id: str) -> dict:

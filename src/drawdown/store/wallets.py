@@ -291,8 +291,10 @@ class Books:
                         Posting(wallet_account(book.account_id), -g.remaining, g.id),
                         Posting(system_account(EXPIRED, book.asset), g.remaining),
                     ]
+                    # Booked at the moment of expiry, whenever the write-off is recorded.
                     self._record(book, -g.remaining, {"transaction_id": f"expiry:{g.id}", "type": "expiry",
-                                                      "description": "Credit grant expired"}, postings)
+                                                      "description": "Credit grant expired", "created_at": g.expires_at,
+                                                      "executed_at": g.expires_at}, postings)
                 continue
             keep.append(g)
         book.grants = keep
@@ -350,7 +352,7 @@ class Books:
                     "asset": p.row["asset"],
                     "grant_id": posting.grant_id,
                     "amount": to_scaled(posting.amount),
-                    "created_at": self.now,
+                    "created_at": p.row["created_at"],
                 }
                 for p in self.pending
                 for posting in p.postings

@@ -285,3 +285,25 @@ class ProductSubscriber(Model):
     product_rate_plan_id: str
     version: int
 
+
+
+class AddAssetRateRequest(Model):
+    source: AssetCode
+    valid_from: UTC | None = None
+    valid_to: UTC | None = None
+    rate: Annotated[NonNegativeAmount, Field(gt=0)]
+
+
+class QuoteAssetRequest(Model):
+    source: AssetCode
+    amount: NonNegativeAmount
+    exchange_at: UTC | None = None
+
+
+class QuoteAssetResponse(Model):
+    source: str
+    source_amount: Decimal
+    destination: str
+    destination_amount: Decimal
+    rate: Decimal
+    inverse_rate: Decimal | None = None

@@ -23,6 +23,9 @@ class CreateAdjustmentRequest(Model):
     effective_at: UTC | None = None
     expires_at: UTC | None = None
     metadata: Metadata | None = None
+    currency: AssetCode | None = Field(
+        None, description="Drawdown extension: the amount is in this fiat currency, credited in `asset` at the rate in force"
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> "CreateAdjustmentRequest":
@@ -32,6 +35,8 @@ class CreateAdjustmentRequest(Model):
             raise ValueError("effective_at and expires_at apply to credits (positive amounts) only")
         if self.effective_at and self.expires_at and self.expires_at <= self.effective_at:
             raise ValueError("expires_at must be after effective_at")
+        if self.currency and self.amount < 0:
+            raise ValueError("currency applies to credits (positive amounts) only")
         return self
 
 
@@ -72,6 +77,11 @@ class GetWalletResponse(Model):
     accounts: list[WalletAccountSummary]
 
 
+class GrantSource(Model):
+    type: str
+    id: str
+
+
 class CreditGrantItem(Model):
     id: str
     available: Decimal
@@ -79,6 +89,26 @@ class CreditGrantItem(Model):
     expires_at: datetime | None
     purpose: str
     created_at: datetime
+    amount: Decimal
+    expired_amount: Decimal
+    state: str
+    expired_at: datetime | None = None
+    priority: int
+    source: GrantSource
+    revenue_basis: Decimal | None = None
+    cost_basis: Decimal | None = None
+    basis_currency: str | None = None
+
+
+class GrantMovement(Model):
+    transaction_id: str
+    type: str
+    amount: Decimal
+    at: datetime
+
+
+class CreditGrantDetail(CreditGrantItem):
+    history: list[GrantMovement]
 
 
 class GetTransactionResponse(Model):

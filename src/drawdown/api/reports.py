@@ -1,0 +1,60 @@
+"""/reports (Drawdown extension): revenue recognition."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import Literal
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+
+from drawdown.api.routing import Context, ExactJSONResponse, context, router
+from drawdown.core.errors import Invalid
+from drawdown.store import reports
+from drawdown.store.db import read
+
+api = router("Reports")
+
+
+class RevenueRow(BaseModel):
+    period: str
+    asset: str
+    purpose: str
+    currency: str | None
+    consumed: Decimal
+    revenue: Decimal
+    cost: Decimal
+    expired: Decimal
+    breakage: Decimal
+
+
+class RevenueTotals(BaseModel):
+    currency: str | None
+    revenue: Decimal
+    marketing_cost: Decimal
+    breakage: Decimal
+
+
+class RevenueReport(BaseModel):
+    period_from: datetime
+    period_to: datetime
+    granularity: str
+    items: list[RevenueRow]
+    totals: list[RevenueTotals]
+
+
+@api.get("/reports/revenue", response_model=RevenueReport, summary="Revenue recognised, marketing cost and breakage per period")
+def revenue(
+    period_from: date = Query(..., description="First day (UTC, inclusive)"),
+    period_to: date = Query(..., description="Last day (UTC, inclusive)"),
+    granularity: Literal["day", "month"] = Query("month"),
+    customer_id: str | None = Query(None),
+    ctx: Context = Depends(context),
+) -> ExactJSONResponse:
+    if period_to < period_from:
+        raise Invalid.field("period_to", "must not be before period_from")
+    start = datetime.combine(period_from, time.min, tzinfo=timezone.utc)
+    end = datetime.combine(period_to, time.min, tzinfo=timezone.utc) + timedelta(days=1)
+    with read(ctx.engine) as conn:
+        return ExactJSONResponse(reports.revenue(conn, start, end, granularity, customer_id))
