@@ -102,4 +102,4 @@ def list_grants(
 )
 def get_grant(customerId: str, accountId: str, grantId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
     with read(ctx.engine) as conn:
-        return ExactJSONResponse(wallet_ops.get_grant(conn, customerId, accountId, grantId))
+        return ExactJSONResponse(wallet_ops.get_grant(conn, customerId, accountId, grantId, ctx.now()))

@@ -12,6 +12,7 @@ from drawdown.core import catalog as rules
 from drawdown.core.errors import Conflict, Invalid, NotFound
 from drawdown.core.ids import PRICE, PRODUCT, PRODUCT_VERSION, new_id
 from drawdown.core.money import from_scaled, quantize, to_scaled
+from drawdown.core.periods import EPOCH
 from drawdown.store.tables import asset_rates, assets, product_versions, products, subscription_products
 
 DRAFT, PUBLISHED, ARCHIVED = "draft", "published", "archived"
@@ -34,7 +35,8 @@ def create_asset(conn: Connection, body: dict[str, Any], now: datetime) -> dict:
         if rate == 0:
             errors.setdefault(f"rates[{i}].inverse_rate", []).append("is too large to express as a rate")
             continue
-        rates.append({"asset_code": code, "source": source, "rate": to_scaled(rate), "valid_from": now, "created_at": now})
+        # A starting rate is the asset's rate from the beginning (historic quotes and grants use it).
+        rates.append({"asset_code": code, "source": source, "rate": to_scaled(rate), "valid_from": EPOCH, "created_at": now})
     if errors:
         raise Invalid(errors)
     conn.execute(

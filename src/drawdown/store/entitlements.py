@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from drawdown.codec import iso
 from drawdown.core import grants as grant_rules
@@ -112,11 +112,10 @@ def _refresh_one(
             basis=(revenue, _cost(conn, e["asset"], currency, start), currency),
             carry_from=previous if rollover else None,
         )
-        conn.execute(
-            insert(entitlement_grants).values(
-                subscription_id=r.sub_id, product_id=r.product_id, name=e["name"], period_start=start, grant_id=grant_id,
-                created_at=now,
-            )
+        books.after_grants(
+            entitlement_grants,
+            {"subscription_id": r.sub_id, "product_id": r.product_id, "name": e["name"], "period_start": start,
+             "grant_id": grant_id, "created_at": now},
         )
         done[(e["name"], start)] = grant_id
         previous = grant_id

@@ -214,23 +214,30 @@ def list_grants(conn: Connection, customer_id: str, key: str, offset: int, limit
         conds.append(g.expires_at <= f["expired_to"])
     total = conn.execute(select(func.count()).select_from(credit_grants).where(*conds)).scalar_one()
     rows = conn.execute(select(credit_grants).where(*conds).order_by(g.created_at, g.id).offset(offset).limit(limit))
-    items = [grant_doc(r) for r in rows]
+    items = [grant_doc(r, now) for r in rows]
     return items, total
 
 
-def grant_doc(r: Any) -> dict:
+def grant_doc(r: Any, now: datetime) -> dict:
+    """A grant as of ``now``: one whose time has come reads as it will once the job records it."""
+
     def dec(v: int | None) -> Decimal | None:
         return None if v is None else from_scaled(v)
 
+    state, remaining, expired, expired_at = r.state, r.remaining, r.expired_amount, r.expired_at
+    if state == "pending" and r.effective_at <= now:
+        state = "live"
+    if state == "live" and r.expires_at is not None and r.expires_at <= now:
+        state, remaining, expired, expired_at = "expired", 0, expired + remaining, r.expires_at
     return {
         "id": r.id,
-        "available": from_scaled(r.remaining),
+        "available": from_scaled(remaining) if state == "live" else Decimal(0),
         "amount": from_scaled(r.amount),
-        "expired_amount": from_scaled(r.expired_amount),
-        "state": r.state,
+        "expired_amount": from_scaled(expired),
+        "state": state,
         "effective_at": r.effective_at,
         "expires_at": r.expires_at,
-        "expired_at": r.expired_at,
+        "expired_at": expired_at,
         "purpose": r.purpose,
         "priority": r.priority,
         "source": {"type": r.source_type, "id": r.source_id},
@@ -241,7 +248,7 @@ def grant_doc(r: Any) -> dict:
     }
 
 
-def get_grant(conn: Connection, customer_id: str, key: str, grant_id: str) -> dict:
+def get_grant(conn: Connection, customer_id: str, key: str, grant_id: str, now: datetime) -> dict:
     """One grant with its history: every ledger movement of its value (Drawdown extension)."""
     account = _account(conn, customer_id, key)
     row = conn.execute(
@@ -256,7 +263,7 @@ def get_grant(conn: Connection, customer_id: str, key: str, grant_id: str) -> di
         .order_by(ledger_entries.c.id)
     )
     return {
-        **grant_doc(row),
+        **grant_doc(row, now),
         "history": [
             {"transaction_id": h.transaction_id, "type": h.type, "amount": from_scaled(h.amount), "at": h.created_at}
             for h in history

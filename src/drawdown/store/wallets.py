@@ -88,13 +88,14 @@ def _grant(row) -> rules.Grant:  # noqa: ANN001
     )
 
 
-def load_grants(conn: Connection, account_id: str) -> list[Any]:
-    """Grants that can still change: pending ones, and live ones with value left."""
+def load_grants(conn: Connection, account_id: str, now: datetime) -> list[Any]:
+    """Grants that can still change: pending ones, live ones with value left, and used-up ones whose
+    expiry has come (to be marked expired)."""
+    g = credit_grants.c
     return conn.execute(
         select(credit_grants).where(
-            credit_grants.c.account_id == account_id,
-            credit_grants.c.state.in_((PENDING, LIVE)),
-            credit_grants.c.remaining > 0,
+            g.account_id == account_id,
+            (g.state == PENDING) | ((g.state == LIVE) & ((g.remaining > 0) | (g.expires_at <= now))),
         )
     ).all()
 
@@ -137,12 +138,17 @@ class Books:
         self.new_grants: list[dict] = []
         self.pending: list[PendingTransaction] = []
         self.expired: dict[str, Decimal] = {}
+        self.dependents: list[tuple[Any, dict]] = []
+
+    def after_grants(self, table: Any, row: dict) -> None:
+        """A row that refers to a grant planned here: written at flush, after the grants."""
+        self.dependents.append((table, row))
 
     def book(self, account_id: str) -> Book:
         if account_id not in self.books:
             row = self.conn.execute(select(wallet_accounts).where(wallet_accounts.c.id == account_id)).one()
             debt, reserved = from_scaled(row.debt), from_scaled(row.reserved)
-            rows = load_grants(self.conn, account_id)
+            rows = load_grants(self.conn, account_id, self.now)
             self.books[account_id] = Book(
                 account_id=row.id,
                 customer_id=row.customer_id,
@@ -314,6 +320,9 @@ class Books:
                              "expired_amount": to_scaled(self.expired.get(g["id"], ZERO)),
                              "expired_at": self.now if g["id"] in self.expired else None})
             conn.execute(insert(credit_grants), rows)
+        for table, row in self.dependents:
+            conn.execute(insert(table).values(**row))
+        self.dependents.clear()
         new_ids = {g["id"] for g in self.new_grants}
         for book in self.books.values():
             changed = (book.touched | book.stored_pending) - new_ids
@@ -400,7 +409,7 @@ def require_asset(conn: Connection, code: str, path: str) -> None:
 def accounts_due(conn: Connection, now: datetime, customer_id: str | None = None) -> set[tuple[str, str]]:
     """(customer, account) pairs with a grant whose effective or expiry time has passed unrecorded."""
     g = credit_grants.c
-    due = ((g.state == LIVE) & (g.expires_at <= now) & (g.remaining > 0)) | ((g.state == PENDING) & (g.effective_at <= now))
+    due = ((g.state == LIVE) & (g.expires_at <= now)) | ((g.state == PENDING) & (g.effective_at <= now))
     q = select(wallet_accounts.c.customer_id, g.account_id).select_from(credit_grants.join(wallet_accounts)).where(due).distinct()
     if customer_id is not None:
         q = q.where(wallet_accounts.c.customer_id == customer_id)
