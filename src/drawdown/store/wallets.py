@@ -275,6 +275,11 @@ class Books:
     def _record(self, book: Book, amount: Decimal, txn: dict, postings: list[Posting]) -> None:
         check_balanced(postings)
         row = {
+            # Every row carries every column: one executemany needs the same keys throughout.
+            "reason": None,
+            "description": None,
+            "metadata": None,
+            "request_hash": None,
             "id": txn.get("id") or new_id(TRANSACTION),
             "customer_id": self.customer_id,
             "account_id": book.account_id,
