@@ -53,4 +53,4 @@ def test_rate_errors(client, http) -> None:
     assert seen.value.status_code == 422
     resp = http.post(f"/assets/{code}/quote", json={"source": "EUR", "amount": 5})
     assert resp.status_code == 422 and "source" in resp.json()["errors"]
-    assert http.post("/assets/USD/rates", json={"source": "EUR", "rate": 1}).status_code == 409
+    assert http.post("/assets/USD/rates", json={"source": "USD", "rate": 1}).status_code == 409

@@ -30,6 +30,7 @@ from drawdown.core.periods import Period
 from drawdown.core.pricing import Rated, RatingError, UsagePrice, choose_entry, rate
 from drawdown.store.tables import (
     customers,
+    event_costs,
     events,
     fees,
     period_charges,
@@ -39,7 +40,7 @@ from drawdown.store.tables import (
     subscriptions,
     tier_counters,
 )
-from drawdown.store import entitlements
+from drawdown.store import costs, entitlements
 from drawdown.store.wallets import DEFAULT_ACCOUNT, Books, ensure_account, lock_customer
 
 
@@ -232,6 +233,8 @@ def send_usage(
     in_batch: dict[str, str] = {}
     event_rows: list[dict] = []
     fee_rows: list[tuple[int, dict]] = []
+    cost_inserts: list[tuple[int, dict]] = []
+    rollup = costs.Rollup()
     for i, (event, digest) in enumerate(zip(batch, hashes)):
         earlier = stored.get(event["id"]) or in_batch.get(event["id"])
         if earlier is not None:
@@ -241,6 +244,7 @@ def send_usage(
                 outcome.rejected[i] = f"event {event['id']!r} was already received with different content"
             continue
         charges = rate_event(conn, event, prices, positions, f"events[{i}]", now)
+        cost_rows = costs.prepare(conn, event, f"events[{i}]")
         for c in charges:
             if c.rated.asset not in accounts:
                 accounts[c.rated.asset] = ensure_account(conn, customer_id, DEFAULT_ACCOUNT, c.rated.asset, now, overdraft_limit)
@@ -274,29 +278,45 @@ def send_usage(
                 "created_at": now,
             }
         )
+        revenue = Decimal(0)
         for c in charges:
             fee_id = new_id(FEE)
             account_id = accounts[c.rated.asset]
             if c.key is not None:
                 positions.add(c.key, c.rated.quantity)
+            plan = None
             if c.period is not None:
                 books.reserve(account_id, c.rated.amount)
             else:
-                books.debit(
+                plan = books.debit(
                     account_id,
                     c.rated.amount,
                     REVENUE,
                     {"id": new_id(TRANSACTION), "transaction_id": fee_id, "type": "fee", "description": c.priced.price.name},
                 )
+            earned = costs.fee_revenue(conn, books, c.rated.asset, plan, c.rated.amount, event["occurred_at"])
+            revenue += earned
+            rollup.add(event["occurred_at"], customer_id, c.priced.product_id, "", "", earned, Decimal(0))
             fee_rows.append((slot, _fee_row(fee_id, customer_id, account_id, c, now)))
+        # An event's costs are attributed to the product of its first fee ('' when it has none).
+        product_id = charges[0].priced.product_id if charges else ""
+        for row in cost_rows:
+            rollup.add(event["occurred_at"], customer_id, product_id, row["vendor_id"], row["category"] or "", Decimal(0),
+                       from_scaled(row["amount_usd"]))
+            cost_inserts.append((slot, {**row, "customer_id": customer_id}))
+        event_rows[slot]["revenue"] = to_scaled(quantize(revenue))
+        event_rows[slot]["cost"] = to_scaled(costs.event_cost(cost_rows))
         outcome.accepted.append(event["id"])
 
     if event_rows:
         seqs = _insert_events(conn, event_rows)
         if fee_rows:
             conn.execute(insert(fees), [{**row, "event_seq": seqs[k]} for k, row in fee_rows])
+        if cost_inserts:
+            conn.execute(insert(event_costs), [{**row, "event_seq": seqs[k]} for k, row in cost_inserts])
     positions.flush()
     books.flush()
+    rollup.flush(conn)
     return outcome
 
 

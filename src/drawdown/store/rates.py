@@ -1,6 +1,7 @@
 """Exchange rates of custom assets: schedules, the rate in force, quotes.
 
-A rate is the price of one unit of the asset in a fiat ``source`` currency, valid from ``valid_from``
+A rate is the price of one unit of the asset in a fiat ``source`` currency (fiat currencies may have
+rates too, e.g. EUR in USD, which value non-USD costs and revenue in the reporting currency), valid from ``valid_from``
 until ``valid_to`` (open-ended when null). The rate in force at a time is the latest-starting rate that
 covers it. Adding a rate that starts while an open rate is in force closes that rate at its start.
 
@@ -49,12 +50,12 @@ def _asset(conn: Connection, code: str):  # noqa: ANN202
 
 def add_rate(conn: Connection, code: str, body: dict, now: datetime) -> None:
     asset = _asset(conn, code)
-    if asset.is_fiat:
-        raise Conflict(f"{asset.code} is a fiat currency; rates belong to custom assets")
     source = body["source"].upper()
     fiat = conn.execute(select(assets.c.is_fiat).where(assets.c.code == source)).scalar()
     if not fiat:
         raise Invalid.field("source", f"{source!r} is not a known fiat currency")
+    if source == asset.code:
+        raise Conflict(f"{asset.code} is worth exactly one of itself")
     start = body.get("valid_from") or now
     end = body.get("valid_to")
     if end is not None and end <= start:
@@ -94,3 +95,20 @@ def quote(conn: Connection, code: str, body: dict, now: datetime) -> dict:
         "rate": found.rate,
         "inverse_rate": quantize(Decimal(1) / found.rate),
     }
+
+
+REPORTING = "USD"
+
+
+def value_in(conn: Connection, amount: Decimal, currency: str, target: str, at: datetime) -> Decimal | None:
+    """``amount`` of ``currency`` in ``target`` at the rates in force (exact; None when no rate links
+    them). Tries the direct rate, then the inverse of the target's rate in the currency."""
+    if currency == target:
+        return amount
+    direct = rate_in_force(conn, currency, target, at)
+    if direct is not None:
+        return amount * direct.rate
+    inverse = rate_in_force(conn, target, currency, at)
+    if inverse is not None:
+        return amount / inverse.rate
+    return None

@@ -215,6 +215,9 @@ events = Table(
     Column("costs", JSONDoc),
     Column("request_hash", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # Profitability in the reporting currency (USD), fixed when the event is recorded.
+    Column("revenue", BigInteger, nullable=False, server_default="0"),
+    Column("cost", BigInteger, nullable=False, server_default="0"),
     UniqueConstraint("customer_id", "id", name="uq_events_customer_id"),
     Index("ix_events_customer_created", "customer_id", "created_at"),
 )
@@ -298,4 +301,44 @@ entitlement_grants = Table(
     Column("period_start", UTCDateTime, primary_key=True),
     Column("grant_id", ID, ForeignKey("credit_grants.id"), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+vendors = Table(
+    "vendors",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("external_id", String(200), unique=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+event_costs = Table(
+    "event_costs",
+    metadata,
+    Column("event_seq", BigInteger().with_variant(Integer, "sqlite"), ForeignKey("events.seq"), primary_key=True),
+    Column("cost_id", String(200), primary_key=True),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
+    Column("vendor_id", ID, ForeignKey("vendors.id"), nullable=False, index=True),
+    Column("category", String(200)),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(32), nullable=False),
+    Column("amount_usd", BigInteger, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+)
+
+# Pre-aggregated profitability, maintained in the same transaction as each event: one row per UTC
+# day, customer, product and vendor/category ('' where a dimension does not apply). Stats endpoints
+# read these, never the events.
+stats_daily = Table(
+    "stats_daily",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("customer_id", ID, primary_key=True),
+    Column("product_id", String(64), primary_key=True),
+    Column("vendor_id", String(64), primary_key=True),
+    Column("category", String(200), primary_key=True),
+    Column("revenue", BigInteger, nullable=False),
+    Column("cost", BigInteger, nullable=False),
+    Index("ix_stats_daily_vendor_day", "vendor_id", "day"),
+    Index("ix_stats_daily_product_day", "product_id", "day"),
 )

@@ -139,6 +139,8 @@ class Books:
         self.pending: list[PendingTransaction] = []
         self.expired: dict[str, Decimal] = {}
         self.dependents: list[tuple[Any, dict]] = []
+        # grant id -> (purpose, revenue basis, basis currency): what value drawn from it earns.
+        self.meta: dict[str, tuple[str, Decimal | None, str | None]] = {}
 
     def after_grants(self, table: Any, row: dict) -> None:
         """A row that refers to a grant planned here: written at flush, after the grants."""
@@ -149,6 +151,8 @@ class Books:
             row = self.conn.execute(select(wallet_accounts).where(wallet_accounts.c.id == account_id)).one()
             debt, reserved = from_scaled(row.debt), from_scaled(row.reserved)
             rows = load_grants(self.conn, account_id, self.now)
+            for r in rows:
+                self.meta[r.id] = (r.purpose, None if r.revenue_basis is None else from_scaled(r.revenue_basis), r.basis_currency)
             self.books[account_id] = Book(
                 account_id=row.id,
                 customer_id=row.customer_id,
@@ -197,7 +201,7 @@ class Books:
 
     def debit(
         self, account_id: str, amount: Decimal, counter_role: str, txn: dict, *, release: Decimal = ZERO
-    ) -> None:
+    ) -> rules.DebitPlan:
         """Draw ``amount``; raises core.grants.InsufficientFunds before changing anything.
 
         ``release`` collects value reserved earlier: the reservation ends and the limit is not
@@ -217,6 +221,7 @@ class Books:
             postings.append(Posting(wallet_account(account_id), -plan.debt_added))
         postings.append(Posting(system_account(counter_role, book.asset), amount))
         self._record(book, -amount, txn, postings)
+        return plan
 
     def credit(
         self,
@@ -250,6 +255,7 @@ class Books:
         total = amount + carried
         book.grants.append(rules.Grant(grant_id, total, effective_at, expires_at, self.now, priority, purpose))
         revenue, cost, currency = basis
+        self.meta[grant_id] = (purpose, revenue, currency)
         self.new_grants.append(
             {
                 "id": grant_id,

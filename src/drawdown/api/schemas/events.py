@@ -40,8 +40,18 @@ class CostData(Model):
     input_volume: Amount | None = None
     volume_rate: Amount | None = None
     package_size: Amount | None = None
-    amount: Amount
+    amount: Amount | None = None
     currency: str | None = None
+
+    @model_validator(mode="after")
+    def _amount(self) -> "CostData":
+        if self.amount is None and not (self.units is not None and self.unit_price is not None) and not (
+            self.input_volume is not None and self.volume_rate is not None
+        ):
+            raise ValueError("give amount, or units and unit_price, or input_volume and volume_rate")
+        if not self.vendor_id and not self.vendor_external_id:
+            raise ValueError("give vendor_id or vendor_external_id")
+        return self
 
 
 class UsageEvent(Model):

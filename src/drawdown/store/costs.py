@@ -1,0 +1,89 @@
+"""Vendor costs attached to usage events: validated, valued in USD, and the event's revenue."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection
+
+from drawdown.core.errors import Invalid
+from drawdown.core.grants import BUNDLED, PAID, DebitPlan
+from drawdown.core.money import MoneyError, check_exact, quantize, to_scaled
+from drawdown.store import profitability, rates, vendors
+from drawdown.store.wallets import Books
+
+ZERO = Decimal(0)
+
+
+def cost_amount(cost: dict) -> Decimal:
+    if cost.get("amount") is not None:
+        return cost["amount"]
+    if cost.get("units") is not None and cost.get("unit_price") is not None:
+        return cost["units"] * cost["unit_price"]
+    return cost["input_volume"] * cost["volume_rate"] / (cost.get("package_size") or 1)
+
+
+def prepare(conn: Connection, event: dict, path: str) -> list[dict]:
+    """The event's cost rows (valued in USD at the event's time); 422 naming the field otherwise."""
+    rows, seen = [], set()
+    for j, cost in enumerate(event.get("costs") or []):
+        where = f"{path}.costs[{j}]"
+        if cost["id"] in seen:
+            raise Invalid.field(f"{where}.id", "repeats another cost of this event")
+        seen.add(cost["id"])
+        vendor_id = vendors.resolve(conn, cost.get("vendor_id"), cost.get("vendor_external_id"))
+        if vendor_id is None:
+            key = "vendor_id" if cost.get("vendor_id") else "vendor_external_id"
+            raise Invalid.field(f"{where}.{key}", f"no vendor {cost.get(key)!r}")
+        try:
+            amount = check_exact(quantize(cost_amount(cost)))
+        except MoneyError as exc:
+            raise Invalid.field(f"{where}.amount", str(exc)) from None
+        if amount < 0:
+            raise Invalid.field(f"{where}.amount", "a cost is zero or more")
+        currency = (cost.get("currency") or rates.REPORTING).upper()
+        usd = rates.value_in(conn, amount, currency, rates.REPORTING, event["occurred_at"])
+        if usd is None:
+            raise Invalid.field(f"{where}.currency", f"no rate from {currency} to {rates.REPORTING} in force at the event's time")
+        rows.append({"cost_id": cost["id"], "vendor_id": vendor_id, "category": cost.get("category"), "amount": to_scaled(amount),
+                     "currency": currency, "amount_usd": to_scaled(quantize(usd)), "occurred_at": event["occurred_at"]})
+    return rows
+
+
+def fee_revenue(conn: Connection, books: Books, asset: str, plan: DebitPlan | None, amount: Decimal, at: datetime) -> Decimal:
+    """What a fee earns in USD under the revenue-recognition rules (docs/profitability.md)."""
+    unit = rates.value_in(conn, Decimal(1), asset, rates.REPORTING, at) or ZERO
+    if plan is None:  # reserved for a recurring charge: expected at the asset's value
+        return amount * unit
+    total = plan.debt_added * unit
+    for draw in plan.draws:
+        purpose, basis, currency = books.meta.get(draw.grant_id, (None, None, None))
+        if purpose in (PAID, BUNDLED) and basis is not None:
+            total += rates.value_in(conn, draw.amount * basis, currency or rates.REPORTING, rates.REPORTING, at) or ZERO
+    return total
+
+
+class Rollup:
+    """Profitability added up over a batch, written once per rollup row at the end."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+
+    def add(self, at: datetime, customer_id: str, product_id: str, vendor_id: str, category: str, revenue: Decimal, cost: Decimal) -> None:
+        row = self.rows[(at.strftime("%Y-%m-%d"), customer_id, product_id, vendor_id, category)]
+        row[0] += revenue
+        row[1] += cost
+
+    def flush(self, conn: Connection) -> None:
+        for key, (revenue, cost) in self.rows.items():
+            profitability.add(conn, *key, revenue, cost)
+        self.rows.clear()
+
+
+def event_cost(rows: list[dict[str, Any]]) -> Decimal:
+    from drawdown.core.money import from_scaled
+
+    return sum((from_scaled(r["amount_usd"]) for r in rows), ZERO)
