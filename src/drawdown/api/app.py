@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from drawdown import __version__
-from drawdown.api import assets, customers, events, problems, products, reports, wallets
+from drawdown.api import assets, customers, events, problems, products, reports, vendors, wallets
 from drawdown.api.deps import Clock, Context, system_clock
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.logs import configure as configure_logging
@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     app.state.ctx = Context(engine=engine, settings=settings, clock=clock)
     app.state.key_cache = {}
     problems.install(app)
-    for module in (assets, products, customers, wallets, events, reports):
+    for module in (assets, products, customers, wallets, events, vendors, reports):
         app.include_router(module.api)
 
     @app.get("/health", tags=["Operations"], summary="Liveness")

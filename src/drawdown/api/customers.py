@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from fastapi import Depends, Query, Request, Response
@@ -23,7 +24,9 @@ from drawdown.api.schemas.customers import (
     UpdateSubscriptionRequest,
 )
 from drawdown.core.errors import NotFound
-from drawdown.store import customers
+from drawdown.api.schemas.vendors import CustomerStatsPage, Profitability
+from drawdown.api.vendors import day
+from drawdown.store import customers, profitability
 from drawdown.store.db import read, write
 
 api = router("Customers")
@@ -64,6 +67,26 @@ def list_customers(
             conn, offset, limit, {"id": customer_id, "email": email, "name": name, "status": status}
         )
     return page(items, total, limit, offset)
+
+
+@api.get("/customers/stats", response_model=CustomerStatsPage, summary="Profitability per customer over a period")
+def customers_stats(
+    offset: int = Offset,
+    limit: int = Limit,
+    period_from: date | None = Query(None, description="First day (UTC, inclusive)"),
+    period_to: date | None = Query(None, description="Last day (UTC, inclusive)"),
+    ctx: Context = Depends(context),
+) -> ExactJSONResponse:
+    with read(ctx.engine) as conn:
+        result = profitability.customers_page(conn, day(period_from), day(period_to), offset, limit)
+    return ExactJSONResponse({**result, "period_from": day(period_from), "period_to": day(period_to), "limit": limit, "offset": offset})
+
+
+@api.get("/customers/{customerId}/stats", response_model=Profitability, summary="A customer's profitability")
+def customer_stats(customerId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+    with read(ctx.engine) as conn:
+        customers.get_customer(conn, customerId, ctx.now())
+        return ExactJSONResponse(profitability.customer(conn, customerId))
 
 
 @api.get("/customers/{customerId}", response_model=GetCustomerResponse, summary="Get a customer")

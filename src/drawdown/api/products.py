@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 from fastapi import Depends, Query, Request, Response
 
 from drawdown.api import idempotency
@@ -21,7 +24,9 @@ from drawdown.api.schemas.catalog import (
 from drawdown.api.schemas.events import SimulateUsageRequest, SimulateUsageResponse
 from drawdown.core.simulate import simulate
 from drawdown.api.schemas.common import Page
-from drawdown.store import catalog
+from drawdown.api.schemas.vendors import Profitability
+from drawdown.api.vendors import day
+from drawdown.store import catalog, profitability
 from drawdown.store.db import read, write
 
 api = router("Products")
@@ -53,6 +58,21 @@ def get_subscribers(productId: str, offset: int = Offset, limit: int = Limit, ct
     with read(ctx.engine) as conn:
         items, total = catalog.subscribers(conn, productId, offset, limit, ctx.now())
     return page(items, total, limit, offset)
+
+
+@api.get("/products/{productId}/stats", response_model=Profitability, summary="A product's profitability (Drawdown extension)")
+def product_stats(
+    productId: str,  # noqa: N803
+    period_from: date | None = Query(None, description="First day (UTC, inclusive)"),
+    period_to: date | None = Query(None, description="Last day (UTC, inclusive)"),
+    ctx: Context = Depends(context),
+) -> ExactJSONResponse:
+    with read(ctx.engine) as conn:
+        product = catalog.get_product(conn, productId)
+        rows = profitability.by(conn, "product", day(period_from), day(period_to), product["id"])
+    if rows:
+        return ExactJSONResponse({k: v for k, v in rows[0].items() if k != "key"})
+    return ExactJSONResponse(profitability.figures(Decimal(0), Decimal(0)))
 
 
 @api.post(

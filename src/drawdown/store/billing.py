@@ -41,6 +41,7 @@ from drawdown.store.tables import (
     tier_counters,
 )
 from drawdown.store import costs, entitlements
+from drawdown.store.profitability import figures
 from drawdown.store.wallets import DEFAULT_ACCOUNT, Books, ensure_account, lock_customer
 
 
@@ -400,6 +401,7 @@ def get_event(conn: Connection, event_id: str, customer_id: str | None = None) -
         "customer_id": row.customer_id,
         "created_at": row.created_at,
         "fees": [fee_doc(f) for f in fee_rows],
+        "stats": figures(from_scaled(row.revenue), from_scaled(row.cost)),
     }
 
 
@@ -450,6 +452,7 @@ def list_events(conn: Connection, offset: int, limit: int, f: dict[str, Any]) ->
             "total_fees": from_scaled(r.total) if r.total is not None else None,
             "fee_currency": r.asset,
             "has_fees": bool(r.n),
+            "stats": figures(from_scaled(r.revenue), from_scaled(r.cost)),
         }
         for r in rows
     ]

@@ -28,6 +28,14 @@ DataValue = Annotated[
 EventData = dict[Annotated[str, StringConstraints(min_length=1, max_length=200)], DataValue]
 
 
+class ProfitabilityStats(Model):
+    gross_revenue: Decimal
+    total_costs: Decimal
+    net_revenue: Decimal
+    margin: Decimal
+    currency: str
+
+
 class CostData(Model):
     id: Key
     vendor_id: Key | None = None
@@ -123,6 +131,7 @@ class GetEventResponse(Model):
     customer_id: str
     created_at: datetime
     fees: list[EventFee]
+    stats: "ProfitabilityStats | None" = None
 
 
 class ListEventsItem(Model):
@@ -137,3 +146,4 @@ class ListEventsItem(Model):
     total_fees: Decimal | None = None
     fee_currency: str | None = None
     has_fees: bool
+    stats: "ProfitabilityStats | None" = None

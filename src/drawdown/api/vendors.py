@@ -1,0 +1,56 @@
+"""/vendors and profitability stats"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import Depends, Query, Request
+
+from drawdown.api import idempotency
+from drawdown.api.idempotency import IdempotencyKey
+from drawdown.api.routing import Context, ExactJSONResponse, Limit, Offset, context, page, router
+from drawdown.api.schemas.common import Page
+from drawdown.api.schemas.vendors import CreateVendorRequest, CreateVendorResponse, VendorStats, VendorSummary
+from drawdown.store import vendors
+from drawdown.store.db import read
+
+api = router("Vendors")
+
+
+def day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@api.post("/vendors", status_code=201, response_model=CreateVendorResponse, summary="Create a vendor")
+def create_vendor(
+    body: CreateVendorRequest, request: Request, key: str | None = IdempotencyKey, ctx: Context = Depends(context)
+) -> ExactJSONResponse:
+    doc = body.model_dump(exclude_none=True)
+    return idempotency.create(ctx, request, key, doc, lambda conn: vendors.create(conn, doc, ctx.now()))
+
+
+@api.get("/vendors", response_model=Page[VendorSummary], summary="List vendors")
+def list_vendors(
+    offset: int = Offset, limit: int = Limit, external_id: str | None = Query(None), ctx: Context = Depends(context)
+) -> ExactJSONResponse:
+    with read(ctx.engine) as conn:
+        items, total = vendors.list_vendors(conn, offset, limit, external_id)
+    return page(items, total, limit, offset)
+
+
+@api.get("/vendors/{vendorId}", response_model=VendorSummary, summary="Get a vendor")
+def get_vendor(vendorId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+    with read(ctx.engine) as conn:
+        return ExactJSONResponse(vendors.get(conn, vendorId))
+
+
+@api.get("/vendors/{vendorId}/stats", response_model=VendorStats, summary="A vendor's costs by category")
+def vendor_stats(
+    vendorId: str,  # noqa: N803
+    period_from: date | None = Query(None, description="First day (UTC, inclusive)"),
+    period_to: date | None = Query(None, description="Last day (UTC, inclusive)"),
+    category: str | None = Query(None),
+    ctx: Context = Depends(context),
+) -> ExactJSONResponse:
+    with read(ctx.engine) as conn:
+        return ExactJSONResponse(vendors.stats(conn, vendorId, day(period_from), day(period_to), category))
