@@ -24,3 +24,21 @@ def test_cli_commands(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     assert report.exit_code == 0, report.output
     bad = runner.invoke(app, ["report", "revenue", "--from", "2026-13-01", "--to", "2026-12-31"])
     assert bad.exit_code != 0
+    # One billed event, so the margins have a figure and the chart a point.
+    from datetime import datetime, timezone
+
+    from drawdown.store import billing, customers
+    from drawdown.store.db import make_engine, read, write
+
+    engine = make_engine(f"sqlite:///{tmp_path}/cli.db")
+    now = datetime.now(timezone.utc)
+    with write(engine) as conn:
+        customer = customers.find_by_external_id(conn, "demo-customer")
+        ev = {"id": "cli-1", "event_type": "chat_completed", "occurred_at": now, "data": {"model": "gpt-large", "tokens": 1000}}
+        assert billing.send_usage(conn, customer, [ev], now, None).accepted == ["cli-1"]
+    chart = tmp_path / "margins.svg"
+    margins = runner.invoke(app, ["report", "margins", "--by", "product", "--chart", str(chart)])
+    assert margins.exit_code == 0, margins.output
+    assert chart.read_text().startswith("<svg") and "polyline" in chart.read_text()
+    assert "ai-chat" not in margins.output and "prp_" in margins.output  # one product row
+    assert runner.invoke(app, ["report", "margins", "--by", "planet"]).exit_code != 0

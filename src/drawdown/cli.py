@@ -122,6 +122,44 @@ def revenue_report(
         console.print(f"{total['currency']}: revenue {total['revenue']}, marketing cost {total['marketing_cost']}, breakage {total['breakage']}")
 
 
+@report.command("margins")
+def margins_report(
+    by: str = typer.Option("customer", "--by", help="customer, product or vendor"),
+    start: str = typer.Option(None, "--from", help="First day, YYYY-MM-DD (UTC)"),
+    end: str = typer.Option(None, "--to", help="Last day, YYYY-MM-DD (UTC, inclusive)"),
+    chart: str = typer.Option(None, "--chart", help="Also write revenue, cost and net over time to this SVG file"),
+) -> None:
+    """Revenue, cost and margin (USD) per customer, product or vendor."""
+    from datetime import date
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from drawdown.charts import svg
+    from drawdown.store import profitability
+    from drawdown.store.db import make_engine, read
+
+    if by not in ("customer", "product", "vendor"):
+        raise typer.BadParameter("customer, product or vendor", param_hint="--by")
+    for value, hint in ((start, "--from"), (end, "--to")):
+        if value is not None:
+            try:
+                date.fromisoformat(value)
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc), param_hint=hint) from None
+    settings = Settings()
+    with read(make_engine(settings.database_url)) as conn:
+        rows = profitability.by(conn, by, start, end)
+        points = profitability.over_time(conn, by, start, end) if chart else []
+    table = Table(by, "revenue", "cost", "net", "margin %", title="USD")
+    for row in rows:
+        table.add_row(row["key"] or "(none)", *(str(row[k]) for k in ("gross_revenue", "total_costs", "net_revenue", "margin")))
+    console.print(table)
+    if chart:
+        Path(chart).write_text(svg(points, f"Revenue, cost and net (USD) {start or ''} – {end or ''}"))
+        console.print(f"chart written to {chart}")
+
+
 @app.command()
 def demo() -> None:
     """Seed demo data (idempotent) and print an API key and curl lines to try."""
