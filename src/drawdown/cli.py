@@ -16,6 +16,8 @@ jobs = typer.Typer(help="Scheduled work", no_args_is_help=True)
 app.add_typer(jobs, name="jobs")
 report = typer.Typer(help="Reports", no_args_is_help=True)
 app.add_typer(report, name="report")
+bench = typer.Typer(help="Benchmarks", no_args_is_help=True)
+app.add_typer(bench, name="bench")
 console = Console()
 
 
@@ -150,7 +152,7 @@ def margins_report(
     settings = Settings()
     with read(make_engine(settings.database_url)) as conn:
         rows = profitability.by(conn, by, start, end)
-        points = profitability.over_time(conn, by, start, end) if chart else []
+        points = profitability.over_time(conn, start, end) if chart else []
     table = Table(by, "revenue", "cost", "net", "margin %", title="USD")
     for row in rows:
         table.add_row(row["key"] or "(none)", *(str(row[k]) for k in ("gross_revenue", "total_costs", "net_revenue", "margin")))
@@ -158,6 +160,30 @@ def margins_report(
     if chart:
         Path(chart).write_text(svg(points, f"Revenue, cost and net (USD) {start or ''} – {end or ''}"))
         console.print(f"chart written to {chart}")
+
+
+@bench.command("stats")
+def bench_stats(
+    backend: str = typer.Option("sqlite", help="sqlite or postgresql"),
+    events: int = typer.Option(10_000_000, help="Usage events in the history"),
+    customers: int = typer.Option(1_000, help="Customers"),
+    days: int = typer.Option(365, help="Days of history"),
+) -> None:
+    """Time the profitability endpoints over a large generated history (writes var/bench/stats-*.json)."""
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from drawdown.bench.stats import run
+
+    if backend not in ("sqlite", "postgresql"):
+        raise typer.BadParameter("sqlite or postgresql", param_hint="--backend")
+    result = run(backend, events, customers, days, Path("var/bench"))
+    table = Table("endpoint", "p50 ms", "p99 ms", "max ms",
+                  title=f"{backend}: {events:,} events, {result['rollup_rows']:,} rollup rows, {result['cores']} cores")
+    for name, t in result["endpoints"].items():
+        table.add_row(name, str(t["p50_ms"]), str(t["p99_ms"]), str(t["max_ms"]))
+    console.print(table)
 
 
 @app.command()

@@ -41,3 +41,16 @@ def test_migrations_are_complete(database_url, engine) -> None:
     from drawdown.store.migrate import alembic_config
 
     command.check(alembic_config(database_url))
+
+
+def test_rollup_segments_split_ranges_into_months_and_edge_days() -> None:
+    from drawdown.store.profitability import segments
+
+    assert segments("2026-03-01", "2026-03-31") == [("month", "2026-03", "2026-03")]
+    assert segments("2026-03-05", "2026-03-20") == [("day", "2026-03-05", "2026-03-20")]
+    assert segments("2026-01-15", "2026-04-10") == [
+        ("day", "2026-01-15", "2026-01-31"), ("day", "2026-04-01", "2026-04-10"), ("month", "2026-02", "2026-03")]
+    assert segments("2026-02-01", "2028-02-29") == [("month", "2026-02", "2028-02")]
+    assert segments(None, None) == [("month", "0001-01", "9999-12")]
+    assert segments("2026-12-15", "2027-01-01") == [("day", "2026-12-15", "2026-12-31"), ("day", "2027-01-01", "2027-01-01")]
+    assert segments("2026-05-02", "2026-05-01") == []

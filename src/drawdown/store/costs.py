@@ -70,16 +70,23 @@ class Rollup:
     """Profitability added up over a batch, written once per rollup row at the end."""
 
     def __init__(self) -> None:
-        self.rows: dict[tuple, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+        self.rows: dict[tuple[str, str, str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
 
     def add(self, at: datetime, customer_id: str, product_id: str, vendor_id: str, category: str, revenue: Decimal, cost: Decimal) -> None:
-        row = self.rows[(at.strftime("%Y-%m-%d"), customer_id, product_id, vendor_id, category)]
-        row[0] += revenue
-        row[1] += cost
+        day, month = at.strftime("%Y-%m-%d"), at.strftime("%Y-%m")
+        targets = [("customer", customer_id, "")]
+        if product_id:
+            targets.append(("product", product_id, ""))
+        if vendor_id:
+            targets.append(("vendor", vendor_id, category))
+        for kind, key, sub in targets:
+            for grain, period in (("day", day), ("month", month)):
+                row = self.rows[(f"{kind}_{grain}", key, sub, period)]
+                row[0] += revenue
+                row[1] += cost
 
     def flush(self, conn: Connection) -> None:
-        for key, (revenue, cost) in self.rows.items():
-            profitability.add(conn, *key, revenue, cost)
+        profitability.add_all(conn, {k: (v[0], v[1]) for k, v in self.rows.items()})
         self.rows.clear()
 
 

@@ -7,22 +7,23 @@ the asset's value when the event is recorded. Costs are converted into USD at th
 the event's time. ``net = gross - costs``; ``margin = net / gross × 100`` rounded to two places
 (0 when there is no revenue).
 
-Every figure is also added, in the same transaction, to ``stats_daily`` (per UTC day, customer,
-product, vendor and category), which the stats endpoints read: exact integer sums on both backends,
-independent of how many events there are.
+Every figure is also added, in the same transaction, to ``rollups`` (per customer, product and
+vendor/category, by UTC day and by month); the stats endpoints read whole months from monthly rows and
+only the edge days from daily rows: exact integer sums on both backends whose cost does not grow with
+the number of events.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import calendar
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, false, func, or_, select
 
 from drawdown.core.money import from_scaled, quantize, to_scaled
 from drawdown.store.rates import REPORTING
-from drawdown.store.tables import customers, stats_daily
+from drawdown.store.tables import customers, rollups
 
 ZERO = Decimal(0)
 
@@ -33,82 +34,146 @@ def figures(revenue: Decimal, cost: Decimal) -> dict:
     return {"gross_revenue": revenue, "total_costs": cost, "net_revenue": net, "margin": margin, "currency": REPORTING}
 
 
-def add(conn: Connection, day: str, customer_id: str, product_id: str, vendor_id: str, category: str, revenue: Decimal, cost: Decimal) -> None:
-    """Add to one rollup row (the caller holds the customer lock, so read-then-write is safe)."""
-    s = stats_daily.c
-    key = (s.day == day) & (s.customer_id == customer_id) & (s.product_id == product_id) & (s.vendor_id == vendor_id) & (s.category == category)
-    row = conn.execute(select(s.revenue, s.cost).where(key)).first()
-    r, c = to_scaled(quantize(revenue)), to_scaled(quantize(cost))
-    if row is None:
-        conn.execute(insert(stats_daily).values(day=day, customer_id=customer_id, product_id=product_id, vendor_id=vendor_id,
-                                                category=category, revenue=r, cost=c))
+KINDS = ("customer", "product", "vendor")
+
+
+def _upsert(conn: Connection):  # noqa: ANN202
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
-        conn.execute(update(stats_daily).where(key).values(revenue=s.revenue + r, cost=s.cost + c))
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert
 
 
-def _range(start: str | None, end: str | None) -> list[Any]:
-    conds = []
-    if start:
-        conds.append(stats_daily.c.day >= start)
-    if end:
-        conds.append(stats_daily.c.day <= end)
-    return conds
+def add_all(conn: Connection, deltas: dict[tuple[str, str, str, str], tuple[Decimal, Decimal]]) -> None:
+    """Add to rollup rows with one atomic upsert each, in key order (product and vendor rows are
+    shared by customers: the order keeps concurrent writers from deadlocking)."""
+    dialect_insert = _upsert(conn)
+    for (kind, key, sub, period) in sorted(deltas):
+        revenue, cost = deltas[(kind, key, sub, period)]
+        stmt = dialect_insert(rollups).values(
+            kind=kind, key=key, sub=sub, period=period, revenue=to_scaled(quantize(revenue)), cost=to_scaled(quantize(cost))
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["kind", "key", "sub", "period"],
+            set_={"revenue": rollups.c.revenue + stmt.excluded.revenue, "cost": rollups.c.cost + stmt.excluded.cost},
+        )
+        conn.execute(stmt)
+
+
+def segments(start: str | None, end: str | None) -> list[tuple[str, str, str]]:
+    """Split an inclusive day range into ('month', first, last) and ('day', first, last) pieces, so a
+    query reads whole months from monthly rows and only the edges from daily rows."""
+    s, e = start or "0001-01-01", end or "9999-12-31"
+    if s > e:
+        return []
+
+    def last_day(month: str) -> str:
+        y, m = int(month[:4]), int(month[5:7])
+        return f"{month}-{calendar.monthrange(y, m)[1]:02d}"
+
+    def shift(month: str, by: int) -> str:
+        y, m = int(month[:4]), int(month[5:7]) - 1 + by
+        return f"{y + m // 12:04d}-{m % 12 + 1:02d}"
+
+    out: list[tuple[str, str, str]] = []
+    first_month, last_month = s[:7], e[:7]
+    if first_month == last_month:
+        if s.endswith("-01") and e == last_day(first_month):
+            return [("month", first_month, first_month)]
+        return [("day", s, e)]
+    lo, hi = first_month, last_month
+    if not s.endswith("-01"):
+        out.append(("day", s, last_day(first_month)))
+        lo = shift(first_month, 1)
+    if e != last_day(last_month):
+        out.append(("day", f"{last_month}-01", e))
+        hi = shift(last_month, -1)
+    if lo <= hi:
+        out.append(("month", lo, hi))
+    return out
+
+
+def _where(kind: str, start: str | None, end: str | None) -> Any:
+    r = rollups.c
+    parts = [
+        (r.kind == f"{kind}_{grain}") & (r.period >= lo) & (r.period <= hi) for grain, lo, hi in segments(start, end)
+    ]
+    return or_(*parts) if parts else false()
+
+
+def _sum(conn: Connection, kind: str, start: str | None, end: str | None, *conds: Any) -> tuple[Decimal, Decimal]:
+    r = rollups.c
+    row = conn.execute(
+        select(func.coalesce(func.sum(r.revenue), 0), func.coalesce(func.sum(r.cost), 0)).where(_where(kind, start, end), *conds)
+    ).one()
+    return from_scaled(int(row[0])), from_scaled(int(row[1]))
 
 
 def customer(conn: Connection, customer_id: str, start: str | None = None, end: str | None = None) -> dict:
-    s = stats_daily.c
-    row = conn.execute(
-        select(func.coalesce(func.sum(s.revenue), 0), func.coalesce(func.sum(s.cost), 0)).where(s.customer_id == customer_id, *_range(start, end))
-    ).one()
-    return figures(from_scaled(int(row[0])), from_scaled(int(row[1])))
+    return figures(*_sum(conn, "customer", start, end, rollups.c.key == customer_id))
 
 
 def customers_page(conn: Connection, start: str | None, end: str | None, offset: int, limit: int) -> dict:
-    s = stats_daily.c
-    conds = _range(start, end)
-    totals = conn.execute(select(func.coalesce(func.sum(s.revenue), 0), func.coalesce(func.sum(s.cost), 0)).where(*conds)).one()
-    count = conn.execute(select(func.count(func.distinct(s.customer_id))).where(*conds)).scalar_one()
-    revenue = func.sum(s.revenue).label("revenue")
-    rows = conn.execute(
-        select(s.customer_id, revenue, func.sum(s.cost).label("cost"), customers.c.name, customers.c.external_id)
-        .select_from(stats_daily.join(customers, customers.c.id == s.customer_id))
-        .where(*conds)
-        .group_by(s.customer_id, customers.c.name, customers.c.external_id)
-        .order_by(revenue.desc(), s.customer_id)
+    r = rollups.c
+    where = _where("customer", start, end)
+    totals = _sum(conn, "customer", start, end)
+    count = conn.execute(select(func.count(func.distinct(r.key))).where(where)).scalar_one()
+    revenue = func.sum(r.revenue).label("revenue")
+    ranked = (
+        select(r.key, revenue, func.sum(r.cost).label("cost"))
+        .where(where)
+        .group_by(r.key)
+        .order_by(revenue.desc(), r.key)
         .offset(offset)
         .limit(limit)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(ranked.c.key, ranked.c.revenue, ranked.c.cost, customers.c.name, customers.c.external_id)
+        .select_from(ranked.join(customers, customers.c.id == ranked.c.key))
+        .order_by(ranked.c.revenue.desc(), ranked.c.key)
     ).all()
     return {
-        "summary": figures(from_scaled(int(totals[0])), from_scaled(int(totals[1]))),
+        "summary": figures(*totals),
         "items": [
-            {"id": r.customer_id, "external_id": r.external_id, "name": r.name,
-             "stats": figures(from_scaled(int(r.revenue)), from_scaled(int(r.cost)))}
-            for r in rows
+            {"id": x.key, "external_id": x.external_id, "name": x.name, "stats": figures(from_scaled(int(x.revenue)), from_scaled(int(x.cost)))}
+            for x in rows
         ],
         "total_count": count,
     }
 
 
+def vendor(conn: Connection, vendor_id: str, start: str | None, end: str | None, category: str | None) -> list[tuple[str, Decimal]]:
+    r = rollups.c
+    conds = [_where("vendor", start, end), r.key == vendor_id]
+    if category is not None:
+        conds.append(r.sub == category)
+    rows = conn.execute(select(r.sub, func.sum(r.cost).label("cost")).where(*conds).group_by(r.sub).order_by(r.sub)).all()
+    return [(x.sub, from_scaled(int(x.cost))) for x in rows]
+
+
 def by(conn: Connection, dimension: str, start: str | None, end: str | None, key: str | None = None) -> list[dict]:
     """Totals grouped by ``customer``, ``product`` or ``vendor`` (vendor rows carry cost only)."""
-    s = stats_daily.c
-    column = {"customer": s.customer_id, "product": s.product_id, "vendor": s.vendor_id}[dimension]
-    conds = _range(start, end)
+    r = rollups.c
+    conds = [_where(dimension, start, end)]
     if key is not None:
-        conds.append(column == key)
-    if dimension == "vendor":
-        conds.append(s.vendor_id != "")
+        conds.append(r.key == key)
     rows = conn.execute(
-        select(column.label("key"), func.sum(s.revenue).label("revenue"), func.sum(s.cost).label("cost"))
-        .where(*conds).group_by(column).order_by(column)
+        select(r.key, func.sum(r.revenue).label("revenue"), func.sum(r.cost).label("cost")).where(*conds).group_by(r.key).order_by(r.key)
     ).all()
-    return [{"key": r.key, **figures(from_scaled(int(r.revenue)), from_scaled(int(r.cost)))} for r in rows]
+    return [{"key": x.key, **figures(from_scaled(int(x.revenue)), from_scaled(int(x.cost)))} for x in rows]
 
 
-def over_time(conn: Connection, dimension: str, start: str | None, end: str | None) -> list[dict]:
-    s = stats_daily.c
+def over_time(conn: Connection, start: str | None, end: str | None) -> list[dict]:
+    """Daily totals over all customers (the chart)."""
+    r = rollups.c
+    conds = [r.kind == "customer_day"]
+    if start:
+        conds.append(r.period >= start)
+    if end:
+        conds.append(r.period <= end)
     rows = conn.execute(
-        select(s.day, func.sum(s.revenue).label("revenue"), func.sum(s.cost).label("cost"))
-        .where(*_range(start, end)).group_by(s.day).order_by(s.day)
+        select(r.period, func.sum(r.revenue).label("revenue"), func.sum(r.cost).label("cost")).where(*conds).group_by(r.period).order_by(r.period)
     ).all()
-    return [{"day": r.day, **figures(from_scaled(int(r.revenue)), from_scaled(int(r.cost)))} for r in rows]
+    return [{"day": x.period, **figures(from_scaled(int(x.revenue)), from_scaled(int(x.cost)))} for x in rows]

@@ -326,19 +326,18 @@ event_costs = Table(
     Column("occurred_at", UTCDateTime, nullable=False),
 )
 
-# Pre-aggregated profitability, maintained in the same transaction as each event: one row per UTC
-# day, customer, product and vendor/category ('' where a dimension does not apply). Stats endpoints
-# read these, never the events.
-stats_daily = Table(
-    "stats_daily",
+# Pre-aggregated profitability in USD, maintained in the same transaction as each event, by
+# (kind, key, sub, period): kinds customer/product/vendor, each by UTC ``day`` (YYYY-MM-DD) and
+# ``month`` (YYYY-MM); ``sub`` is the cost category for vendors, '' otherwise. Stats endpoints read
+# only these, so their cost does not grow with the number of events.
+rollups = Table(
+    "rollups",
     metadata,
-    Column("day", String(10), primary_key=True),
-    Column("customer_id", ID, primary_key=True),
-    Column("product_id", String(64), primary_key=True),
-    Column("vendor_id", String(64), primary_key=True),
-    Column("category", String(200), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("sub", String(200), primary_key=True),
+    Column("period", String(10), primary_key=True),
     Column("revenue", BigInteger, nullable=False),
     Column("cost", BigInteger, nullable=False),
-    Index("ix_stats_daily_vendor_day", "vendor_id", "day"),
-    Index("ix_stats_daily_product_day", "product_id", "day"),
+    Index("ix_rollups_kind_period", "kind", "period"),
 )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
 from drawdown.core.errors import Conflict, NotFound
-from drawdown.core.money import from_scaled
-from drawdown.store.tables import stats_daily, vendors
+from drawdown.store import profitability
+from drawdown.store.tables import vendors
 
 
 def create(conn: Connection, body: dict[str, Any], now: datetime) -> dict:
@@ -48,16 +49,5 @@ def resolve(conn: Connection, vendor_id: str | None, external_id: str | None) ->
 
 def stats(conn: Connection, vendor_id: str, start: str | None, end: str | None, category: str | None) -> dict:
     get(conn, vendor_id)
-    s = stats_daily.c
-    conds = [s.vendor_id == vendor_id]
-    if start:
-        conds.append(s.day >= start)
-    if end:
-        conds.append(s.day <= end)
-    if category is not None:
-        conds.append(s.category == category)
-    rows = conn.execute(
-        select(s.category, func.sum(s.cost).label("cost")).where(*conds).group_by(s.category).order_by(s.category)
-    ).all()
-    categories = [{"category": r.category, "cost": from_scaled(int(r.cost))} for r in rows]
-    return {"total_costs": from_scaled(sum(int(r.cost) for r in rows)), "categories": categories}
+    rows = profitability.vendor(conn, vendor_id, start, end, category)
+    return {"total_costs": sum((cost for _, cost in rows), Decimal(0)), "categories": [{"category": c, "cost": v} for c, v in rows]}

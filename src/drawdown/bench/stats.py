@@ -1,0 +1,177 @@
+"""Benchmark of the profitability endpoints over a large history (``drawdown bench stats``).
+
+Builds a fresh database with N usage events (bulk-inserted rows with revenue and cost, as the engine
+records them) for C customers over D days, with the daily rollups those events produce, then serves
+the API and times each stats endpoint. Results go to ``var/bench/stats-<backend>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import statistics
+import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable
+
+import httpx
+from rich.progress import Progress
+from sqlalchemy import insert, text
+
+from drawdown.store.db import make_engine, write
+from drawdown.store.migrate import upgrade
+from drawdown.store.costs import Rollup
+from drawdown.store.tables import customers, events, products, rollups, vendors
+
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+CATEGORIES = ("inference", "compute", "storage")
+
+
+def fresh_database(backend: str, root: Path) -> str:
+    if backend == "sqlite":
+        path = root / "stats-bench.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    import psycopg
+
+    admin_url = os.environ.get("DRAWDOWN_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute('DROP DATABASE IF EXISTS "drawdown_stats_bench" WITH (FORCE)')
+        admin.execute('CREATE DATABASE "drawdown_stats_bench"')
+    return admin_url.rsplit("/", 1)[0] + "/drawdown_stats_bench"
+
+
+def populate(url: str, n_events: int, n_customers: int, days: int, seed: int = 7) -> dict:
+    rng = random.Random(seed)
+    engine = make_engine(url)
+    now = datetime.now(timezone.utc)
+    customer_ids = [f"cust_bench{i:021d}" for i in range(n_customers)]
+    product_ids = [f"prp_bench{i:022d}" for i in range(5)]
+    vendor_ids = [f"vnd_bench{i:022d}" for i in range(4)]
+    with write(engine) as conn:
+        conn.execute(insert(customers), [{"id": c, "name": f"Customer {i}", "created_at": now} for i, c in enumerate(customer_ids)])
+        conn.execute(insert(products), [{"id": p, "code": p, "name": p, "created_at": now} for p in product_ids])
+        conn.execute(insert(vendors), [{"id": v, "name": v, "created_at": now} for v in vendor_ids])
+    rollup = Rollup()
+    chunk = 50_000
+    started = time.perf_counter()
+    with Progress() as progress:
+        task = progress.add_task(f"{n_events:,} events", total=n_events)
+        for base in range(0, n_events, chunk):
+            rows = []
+            for k in range(base, min(base + chunk, n_events)):
+                customer = customer_ids[rng.randrange(n_customers)]
+                at = START + timedelta(seconds=rng.randrange(days * 86400))
+                revenue = rng.randrange(0, 50_000_000)  # up to 0.05 USD, in nano-units
+                cost = rng.randrange(0, 30_000_000)
+                rows.append({"id": f"e{k}", "customer_id": customer, "event_type": "call", "occurred_at": at,
+                             "request_hash": "-", "created_at": at, "revenue": revenue, "cost": cost})
+                rollup.add(at, customer, product_ids[k % 5], "", "", Decimal(revenue).scaleb(-9), Decimal(0))
+                rollup.add(at, customer, product_ids[k % 5], vendor_ids[k % 4], CATEGORIES[k % 3], Decimal(0), Decimal(cost).scaleb(-9))
+            with write(engine) as conn:
+                conn.execute(insert(events), rows)
+            progress.advance(task, len(rows))
+    events_seconds = time.perf_counter() - started
+    keys = sorted(rollup.rows)
+    with write(engine) as conn:
+        for i in range(0, len(keys), chunk):
+            conn.execute(insert(rollups), [
+                {"kind": k[0], "key": k[1], "sub": k[2], "period": k[3],
+                 "revenue": int(rollup.rows[k][0].scaleb(9)), "cost": int(rollup.rows[k][1].scaleb(9))}
+                for k in keys[i:i + chunk]
+            ])
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("ANALYZE"))
+    engine.dispose()
+    return {"events": n_events, "customers": n_customers, "days": days, "rollup_rows": len(keys),
+            "insert_seconds": round(events_seconds, 1), "customer_ids": customer_ids, "vendor_ids": vendor_ids,
+            "product_ids": product_ids}
+
+
+def _serve(url: str) -> tuple[str, str, Callable[[], None]]:
+    """``drawdown serve`` in its own process (the timing client must not share the server's GIL)."""
+    import secrets
+    import subprocess
+    import sys
+
+    secret = "key_bench_" + secrets.token_hex(8)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DRAWDOWN_DATABASE_URL": url, "DRAWDOWN_BOOTSTRAP_API_KEY": secret,
+           "DRAWDOWN_JOB_INTERVAL_SECONDS": "0", "DRAWDOWN_LOG_LEVEL": "warning"}
+    proc = subprocess.Popen([sys.executable, "-m", "drawdown.cli", "serve", "--port", str(port)], env=env)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError("the benchmark server did not start")
+        time.sleep(0.1)
+
+    def stop() -> None:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+    return f"http://127.0.0.1:{port}", secret, stop
+
+
+def measure(url: str, world: dict, requests: int = 200, seed: int = 11) -> dict:
+    rng = random.Random(seed)
+    base, secret, stop = _serve(url)
+    days = world["days"]
+
+    def month() -> dict:
+        first = START + timedelta(days=rng.randrange(max(days - 30, 1)))
+        return {"period_from": first.date().isoformat(), "period_to": (first + timedelta(days=29)).date().isoformat()}
+
+    endpoints = {
+        "GET /customers/{id}/stats": lambda: (f"/customers/{rng.choice(world['customer_ids'])}/stats", {}),
+        "GET /customers/stats (30 days, page of 20)": lambda: ("/customers/stats", month()),
+        "GET /customers/stats (whole history)": lambda: ("/customers/stats", {}),
+        "GET /vendors/{id}/stats (30 days)": lambda: (f"/vendors/{rng.choice(world['vendor_ids'])}/stats", month()),
+        "GET /products/{id}/stats (30 days)": lambda: (f"/products/{rng.choice(world['product_ids'])}/stats", month()),
+    }
+    results = {}
+    try:
+        with httpx.Client(base_url=base, headers={"X-CREDYT-API-KEY": secret}, timeout=60) as client:
+            for name, make in endpoints.items():
+                timings = []
+                for _ in range(requests):
+                    path, params = make()
+                    t = time.perf_counter()
+                    resp = client.get(path, params=params)
+                    timings.append((time.perf_counter() - t) * 1000)
+                    if resp.status_code != 200:
+                        raise RuntimeError(f"{name}: {resp.status_code} {resp.text[:200]}")
+                timings.sort()
+                results[name] = {"p50_ms": round(statistics.median(timings), 2),
+                                 "p99_ms": round(timings[int(len(timings) * 0.99) - 1], 2),
+                                 "max_ms": round(timings[-1], 2)}
+    finally:
+        stop()
+    return results
+
+
+def run(backend: str, n_events: int, n_customers: int, days: int, out: Path) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    url = fresh_database(backend, out)
+    upgrade(url)
+    world = populate(url, n_events, n_customers, days)
+    timings = measure(url, world)
+    report = {
+        "backend": backend, "cores": os.cpu_count(), "events": n_events, "customers": n_customers, "days": days,
+        "rollup_rows": world["rollup_rows"], "insert_seconds": world["insert_seconds"], "endpoints": timings,
+        "at": datetime.now(timezone.utc).isoformat(),
+    }
+    (out / f"stats-{backend}.json").write_text(json.dumps(report, indent=2))
+    return report
