@@ -16,6 +16,7 @@ def test_scheduled_rates_are_picked_by_time(client, clock) -> None:
     clock.pinned = datetime(2026, 7, 1, tzinfo=timezone.utc)
     code = make_asset(client, rate="0.01")
     client.assets.add_rate(code, {"source": "USD", "rate": D("0.02"), "valid_from": "2026-08-01T00:00:00Z"})
+    client.assets.add_rate(code, {"source": "USD", "rate": D("0.02"), "valid_from": "2026-08-01T00:00:00Z"})  # a retry
     now = client.assets.quote(code, {"source": "USD", "amount": D("10")})
     assert D(str(now["destination_amount"])) == 1000 and D(str(now["rate"])) == D("0.01")
     later = client.assets.quote(code, {"source": "USD", "amount": D("10"), "exchange_at": "2026-08-01T00:00:00Z"})

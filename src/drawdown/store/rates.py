@@ -61,6 +61,14 @@ def add_rate(conn: Connection, code: str, body: dict, now: datetime) -> None:
     if end is not None and end <= start:
         raise Invalid.field("valid_to", "must be after valid_from")
     r = asset_rates.c
+    same = conn.execute(
+        select(r.id).where(
+            r.asset_code == asset.code, r.source == source, r.valid_from == start, r.rate == to_scaled(body["rate"]),
+            (r.valid_to.is_(None)) if end is None else (r.valid_to == end),
+        )
+    ).first()
+    if same is not None:
+        return  # a retried request: the rate is already scheduled
     # The open rate in force when the new one starts ends there.
     conn.execute(
         update(asset_rates)
