@@ -186,6 +186,37 @@ def bench_stats(
     console.print(table)
 
 
+@bench.command("ingest")
+def bench_ingest(
+    backend: str = typer.Option("sqlite", help="sqlite or postgresql"),
+    events: int = typer.Option(20_000, help="Events per engine measurement"),
+    memory_events: int = typer.Option(0, help="Events for the memory run (1,000,000 for the full check; 0 skips it)"),
+) -> None:
+    """Ingestion throughput against the database's ceiling, naive and HTTP (writes var/bench/ingest-*.json)."""
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from drawdown.bench.ingest import run
+
+    if backend not in ("sqlite", "postgresql"):
+        raise typer.BadParameter("sqlite or postgresql", param_hint="--backend")
+    r = run(backend, events, Path("var/bench"), memory_events)
+    table = Table("measure", "value", title=f"{backend}, {r['cores']} cores")
+    table.add_row("ceiling (events/s)", str(r["ceiling_events_per_s"]))
+    table.add_row("naive (events/s)", str(r["naive_events_per_s"]))
+    for k, v in r["engine_events_per_s"].items():
+        table.add_row(f"engine, {k} customers (events/s)", str(v))
+    best = r["engine_events_per_s"]["100"]
+    table.add_row("engine/ceiling (100 customers)", f"{best / r['ceiling_events_per_s']:.2f}")
+    table.add_row("engine/naive (100 customers)", f"{best / r['naive_events_per_s']:.1f}")
+    table.add_row(f"HTTP, {r['http']['clients']} clients (events/s)", str(r["http"]["events_per_s"]))
+    table.add_row("HTTP single event p50 / p99 / p99.9 (ms)", " / ".join(str(v) for v in r["http"]["latency_ms"].values()))
+    if "memory" in r:
+        table.add_row("peak RSS at 100k / end (KB)", f"{r['memory']['peak_rss_kb_at_100k']} / {r['memory']['peak_rss_kb_at_end']}")
+    console.print(table)
+
+
 @app.command()
 def demo() -> None:
     """Seed demo data (idempotent) and print an API key and curl lines to try."""

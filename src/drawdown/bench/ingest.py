@@ -1,0 +1,250 @@
+"""Ingestion benchmark (``drawdown bench ingest``): how many usage events per second are priced,
+debited and committed, against the physical ceiling of the same database on this machine.
+
+* ceiling — the same rows an event writes (event, fee, transaction, ledger entries, grant update),
+  batched 1,000 events per transaction, with no pricing at all: the limit for us;
+* naive — one transaction per event through the engine;
+* engine — the engine with many events per transaction (1, 100 and 10,000 customers);
+* http — ``POST /events`` from concurrent clients against a server process, and the latency of one
+  synchronous event at low load;
+* memory — peak RSS of the engine path at 100,000 events and at the end of the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+from sqlalchemy import insert, update
+
+from drawdown.core.ids import new_id
+from drawdown.store import billing, catalog, customers, wallet_ops
+from drawdown.store.db import make_engine, write
+from drawdown.store.migrate import upgrade
+from drawdown.store.tables import credit_grants, events, fees, ledger_entries, transactions
+
+MODELS = ("large", "small", "vision", "audio")
+PRODUCT = {
+    "name": "Bench", "code": "bench", "publish": True,
+    "prices": [
+        {"name": "Tokens", "type": "usage_based", "billing_model": {"type": "real_time"},
+         "usage_calculation": {"event_type": "completion", "usage_type": "volume", "volume_field": "tokens", "billable_dimensions": ["model"]},
+         "pricing": [{"asset": "CRED", "values": [
+             {"dimensions": {"model": m}, "values": [{"volume_rate": Decimal(r)}]}
+             for m, r in (("large", "0.00003"), ("small", "0.000001"), ("vision", "0.00002"), ("*", "0.00001"))]}]},
+        {"name": "Requests", "type": "usage_based", "billing_model": {"type": "real_time"},
+         "usage_calculation": {"event_type": "completion", "usage_type": "volume", "volume_field": "images"},
+         "pricing": [{"asset": "CRED", "values": [{"volume_rate": Decimal("0.5"), "package_size": 10}]}]},
+    ],
+}
+
+
+def build_world(url: str, n_customers: int) -> list[str]:
+    engine = make_engine(url)
+    now = datetime.now(timezone.utc)
+    ids = []
+    with write(engine) as conn:
+        catalog.create_asset(conn, {"code": "CRED", "name": "Credits", "rates": [{"source": "USD", "rate": Decimal("0.01")}]}, now)
+        catalog.create_product(conn, PRODUCT, now)
+        for i in range(n_customers):
+            cid = customers.create_customer(conn, {"name": f"c{i}", "subscriptions": [{"products": [{"code": "bench"}]}]}, now, None)["id"]
+            for k, (reason, amount, expires) in enumerate((("gift", "100000", None), ("external_topup", "1000000", None),
+                                                          ("gift", "50000", now + timedelta(days=30)))):
+                wallet_ops.create_adjustment(conn, cid, {"transaction_id": f"seed-{k}", "asset": "CRED", "amount": Decimal(amount),
+                                                         "reason": reason, "expires_at": expires}, now, None)
+            ids.append(cid)
+    engine.dispose()
+    return ids
+
+
+def make_events(n: int, rng: random.Random) -> list[dict]:
+    now = datetime.now(timezone.utc)
+    return [{"id": f"ev-{secrets.token_hex(8)}", "event_type": "completion", "occurred_at": now,
+             "data": {"model": rng.choice(MODELS), "tokens": rng.randrange(100, 5000), "images": rng.randrange(0, 3)}}
+            for _ in range(n)]
+
+
+def ceiling(url: str, n: int, batch: int = 1000) -> float:
+    """Rows of n events written in batches, no pricing: the database's ceiling for our writes."""
+    engine = make_engine(url)
+    now = datetime.now(timezone.utc)
+    with write(engine) as conn:
+        customer = conn.execute(credit_grants.select().limit(1)).first()
+        account_id, grant_id = customer.account_id, customer.id
+        cust = conn.execute(transactions.select().where(transactions.c.account_id == account_id).limit(1)).first().customer_id
+    start = time.perf_counter()
+    for base in range(0, n, batch):
+        ev, fe, tx, le = [], [], [], []
+        for k in range(base, min(base + batch, n)):
+            eid, fid, tid = f"c-{k}-{secrets.token_hex(4)}", new_id("fee"), new_id("txn")
+            ev.append({"id": eid, "customer_id": cust, "event_type": "completion", "occurred_at": now, "data": {"tokens": 1},
+                       "request_hash": "x" * 64, "created_at": now})
+            tx.append({"id": tid, "customer_id": cust, "transaction_id": fid, "type": "fee", "account_id": account_id, "asset": "CRED",
+                       "amount": -1, "created_at": now, "executed_at": now})
+            le.append({"transaction_id": tid, "account": f"wallet:{account_id}", "asset": "CRED", "grant_id": grant_id, "amount": -1, "created_at": now})
+            le.append({"transaction_id": tid, "account": "system:revenue:CRED", "asset": "CRED", "grant_id": None, "amount": 1, "created_at": now})
+            fe.append({"id": fid, "customer_id": cust, "account_id": account_id, "product_id": "p", "product_code": "p", "product_version": 1,
+                       "price_id": "p", "price_name": "p", "asset": "CRED", "usage_type": "volume", "amount": 1, "created_at": now})
+        with write(engine) as conn:
+            seqs = [r.seq for r in conn.execute(insert(events).returning(events.c.seq, sort_by_parameter_order=True), ev)]
+            conn.execute(insert(fees), [{**f, "event_seq": s} for f, s in zip(fe, seqs)])
+            conn.execute(insert(transactions), tx)
+            conn.execute(insert(ledger_entries), le)
+            conn.execute(update(credit_grants).where(credit_grants.c.id == grant_id).values(remaining=credit_grants.c.remaining - len(ev)))
+    rate = n / (time.perf_counter() - start)
+    engine.dispose()
+    return rate
+
+
+def naive(url: str, ids: list[str], n: int, rng: random.Random) -> float:
+    engine = make_engine(url)
+    evs = make_events(n, rng)
+    start = time.perf_counter()
+    for ev in evs:
+        with write(engine) as conn:
+            billing.send_usage(conn, rng.choice(ids), [ev], datetime.now(timezone.utc), None)
+    rate = n / (time.perf_counter() - start)
+    engine.dispose()
+    return rate
+
+
+def engine_rate(url: str, ids: list[str], n: int, rng: random.Random, per_txn: int = 1000, rss_at: int | None = None) -> tuple[float, dict]:
+    """Events grouped many per transaction (per customer within it), as a batching writer does."""
+    engine = make_engine(url)
+    rss: dict[str, int] = {}
+    start = time.perf_counter()
+    done = 0
+    while done < n:
+        evs = make_events(min(per_txn, n - done), rng)
+        groups: dict[str, list[dict]] = {}
+        for ev in evs:
+            groups.setdefault(rng.choice(ids), []).append(ev)
+        with write(engine) as conn:
+            for cid in sorted(groups):
+                billing.send_usage(conn, cid, groups[cid], datetime.now(timezone.utc), None)
+        done += len(evs)
+        if rss_at is not None and done >= rss_at and "at_first" not in rss:
+            rss["at_first"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss["at_end"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rate = n / (time.perf_counter() - start)
+    engine.dispose()
+    return rate, rss
+
+
+def http_phase(url: str, ids: list[str], n: int, clients: int, latency_samples: int) -> dict:
+    secret = "key_bench_" + secrets.token_hex(8)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DRAWDOWN_DATABASE_URL": url, "DRAWDOWN_BOOTSTRAP_API_KEY": secret, "DRAWDOWN_JOB_INTERVAL_SECONDS": "0",
+           "DRAWDOWN_LOG_LEVEL": "warning"}
+    proc = subprocess.Popen([sys.executable, "-m", "drawdown.cli", "serve", "--port", str(port)], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.1)
+        headers = {"X-CREDYT-API-KEY": secret}
+
+        def body(ev: dict, cid: str) -> dict:
+            return {"customer_id": cid, "events": [{**ev, "occurred_at": ev["occurred_at"].isoformat()}]}
+
+        # Latency of one synchronous event at low load.
+        rng = random.Random(3)
+        timings = []
+        with httpx.Client(base_url=base, headers=headers) as c:
+            for ev in make_events(latency_samples, rng):
+                t = time.perf_counter()
+                resp = c.post("/events", json=body(ev, rng.choice(ids)))
+                timings.append((time.perf_counter() - t) * 1000)
+                assert resp.status_code == 204, resp.text
+        timings.sort()
+
+        def pct(p: float) -> float:
+            return round(timings[min(len(timings) - 1, int(len(timings) * p))], 2)
+
+        # Throughput with concurrent clients, one event per request.
+        per_client = n // clients
+        errors: list[str] = []
+
+        def worker(seed: int) -> None:
+            r = random.Random(seed)
+            with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
+                for ev in make_events(per_client, r):
+                    resp = c.post("/events", json=body(ev, r.choice(ids)))
+                    if resp.status_code != 204:
+                        errors.append(resp.text[:200])
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        rate = per_client * clients / (time.perf_counter() - start)
+        return {"events_per_s": round(rate), "clients": clients, "errors": len(errors),
+                "latency_ms": {"p50": round(statistics.median(timings), 2), "p99": pct(0.99), "p99.9": pct(0.999)}}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def run(backend: str, n: int, out: Path, memory_events: int) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(1)
+    result: dict = {"backend": backend, "cores": os.cpu_count(), "events": n, "at": datetime.now(timezone.utc).isoformat()}
+    worlds = {}
+    for customers_n in (1, 100, 10_000):
+        url = _next(backend, out, customers_n)
+        upgrade(url)
+        worlds[customers_n] = (url, build_world(url, customers_n))
+    url1, ids1 = worlds[1]
+    url100, ids100 = worlds[100]
+    result["ceiling_events_per_s"] = round(ceiling(url100, n))
+    result["naive_events_per_s"] = round(naive(url100, ids100, max(n // 10, 200), rng))
+    result["engine_events_per_s"] = {}
+    for customers_n, (url, ids) in worlds.items():
+        rate, _ = engine_rate(url, ids, n, rng)
+        result["engine_events_per_s"][str(customers_n)] = round(rate)
+    result["http"] = http_phase(url100, ids100, max(n // 5, 400), clients=8, latency_samples=min(n, 2000))
+    if memory_events:
+        _, rss = engine_rate(url100, ids100, memory_events, rng, rss_at=min(100_000, memory_events))
+        result["memory"] = {"events": memory_events, "peak_rss_kb_at_100k": rss.get("at_first"), "peak_rss_kb_at_end": rss["at_end"]}
+    (out / f"ingest-{backend}.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _next(backend: str, out: Path, customers_n: int) -> str:
+    if backend == "sqlite":
+        path = out / f"ingest-{customers_n}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    import psycopg
+
+    admin_url = os.environ.get("DRAWDOWN_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    name = f"drawdown_ingest_bench_{customers_n}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
