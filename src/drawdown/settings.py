@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # How often ``serve`` runs the billing job (fixed fees, recurring usage); 0 turns it off.
     job_interval_seconds: float = 60
+    # POST /events through the batching writer: many requests per transaction, one commit.
+    group_commit: bool = True
+    group_commit_max_batch: int = 256
 
     @field_validator("default_overdraft_limit")
     @classmethod

@@ -24,7 +24,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     configure_logging(settings.log_level)
     engine = engine or make_engine(settings.database_url)
     app = FastAPI(title="Drawdown", version=__version__, description=DESCRIPTION, default_response_class=ExactJSONResponse)
-    app.state.ctx = Context(engine=engine, settings=settings, clock=clock)
+    writer = None
+    if settings.group_commit:
+        from drawdown.store.writer import BatchWriter
+
+        writer = BatchWriter(engine, clock, settings.overdraft_limit(), settings.group_commit_max_batch)
+    app.state.ctx = Context(engine=engine, settings=settings, clock=clock, writer=writer)
     app.state.key_cache = {}
     problems.install(app)
     for module in (assets, products, customers, wallets, events, vendors, reports):

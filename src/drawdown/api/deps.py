@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Any, Callable
 
 from fastapi import Request
 from sqlalchemy import Engine
@@ -23,6 +23,7 @@ class Context:
     engine: Engine
     settings: Settings
     clock: Clock
+    writer: Any = None  # store.writer.BatchWriter when group commit is on
 
     def now(self) -> datetime:
         return self.clock()

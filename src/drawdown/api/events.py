@@ -24,9 +24,13 @@ api = router("Events")
 )
 def send_usage(body: UsageRequest, ctx: Context = Depends(context)) -> Response:
     batch = [e.model_dump(exclude_none=True) for e in body.events]
-    with write(ctx.engine) as conn:
-        customer_id = billing.resolve_customer(conn, body.customer_id, body.customer_external_id)
-        outcome = billing.send_usage(conn, customer_id, batch, ctx.now(), ctx.settings.overdraft_limit())
+    writer = ctx.writer
+    if writer is not None:
+        _, outcome = writer.submit(body.customer_id, body.customer_external_id, batch)
+    else:
+        with write(ctx.engine) as conn:
+            customer_id = billing.resolve_customer(conn, body.customer_id, body.customer_external_id)
+            outcome = billing.send_usage(conn, customer_id, batch, ctx.now(), ctx.settings.overdraft_limit())
     if outcome.rejected:
         errors = {f"events[{i}]": [reason] for i, reason in sorted(outcome.rejected.items())}
         detail = (

@@ -213,8 +213,15 @@ def _open_period(conn: Connection, priced: Priced, occurred_at: datetime, now: d
 
 
 def send_usage(
-    conn: Connection, customer_id: str, batch: list[dict], now: datetime, overdraft_limit: Decimal | None
+    conn: Connection,
+    customer_id: str,
+    batch: list[dict],
+    now: datetime,
+    overdraft_limit: Decimal | None,
+    rollup: costs.Rollup | None = None,
 ) -> Outcome:
+    """Bill one customer's batch. With ``rollup`` given (the batching writer), profitability is added
+    to it and written by the caller; otherwise it is written here."""
     lock_customer(conn, customer_id)
     outcome = Outcome()
     hashes = [fingerprint(_event_doc(e)) for e in batch]
@@ -235,7 +242,8 @@ def send_usage(
     event_rows: list[dict] = []
     fee_rows: list[tuple[int, dict]] = []
     cost_inserts: list[tuple[int, dict]] = []
-    rollup = costs.Rollup()
+    own_rollup = rollup is None
+    rollup = rollup if rollup is not None else costs.Rollup()
     for i, (event, digest) in enumerate(zip(batch, hashes)):
         earlier = stored.get(event["id"]) or in_batch.get(event["id"])
         if earlier is not None:
@@ -317,7 +325,8 @@ def send_usage(
             conn.execute(insert(event_costs), [{**row, "event_seq": seqs[k]} for k, row in cost_inserts])
     positions.flush()
     books.flush()
-    rollup.flush(conn)
+    if own_rollup:
+        rollup.flush(conn)
     return outcome
 
 

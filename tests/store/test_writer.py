@@ -1,0 +1,55 @@
+"""The batching writer: concurrent requests share a commit; a refused one rolls back alone."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from drawdown.core.errors import Invalid
+from drawdown.store import catalog, customers, wallet_ops
+from drawdown.store.db import read, write
+from drawdown.store.tables import events
+from drawdown.store.writer import BatchWriter
+
+
+def test_group_commit_isolates_a_refused_request(engine) -> None:
+    now = datetime.now(timezone.utc)
+    code = "W" + uuid.uuid4().hex[:8].upper()
+    with write(engine) as conn:
+        catalog.create_asset(conn, {"code": code, "name": "w"}, now)
+        catalog.create_product(conn, {"name": "w", "code": code, "publish": True, "prices": [
+            {"name": "u", "type": "usage_based", "billing_model": {"type": "real_time"},
+             "usage_calculation": {"event_type": "u", "usage_type": "volume", "volume_field": "n"},
+             "pricing": [{"asset": code, "values": [{"volume_rate": Decimal(1)}]}]}]}, now)
+        ids = [customers.create_customer(conn, {"name": f"w{i}", "subscriptions": [{"products": [{"code": code}]}]}, now, Decimal(0))["id"]
+               for i in range(6)]
+        for cid in ids:
+            wallet_ops.create_adjustment(conn, cid, {"transaction_id": "t", "asset": code, "amount": Decimal(10), "reason": "gift"}, now, Decimal(0))
+    writer = BatchWriter(engine, lambda: datetime.now(timezone.utc), Decimal(0), max_batch=64)
+    try:
+        def send(i: int):  # noqa: ANN202
+            ev = {"id": f"e{i}", "event_type": "u", "occurred_at": now, "data": {"n": "lots" if i == 3 else 2}}
+            return writer.submit(ids[i], None, [ev])
+
+        with ThreadPoolExecutor(6) as pool:
+            futures = [pool.submit(send, i) for i in range(6)]
+        outcomes = []
+        for i, f in enumerate(futures):
+            if i == 3:
+                with pytest.raises(Invalid):
+                    f.result()
+            else:
+                outcomes.append(f.result()[1].accepted)
+        assert outcomes == [[f"e{i}"] for i in (0, 1, 2, 4, 5)]
+        with pytest.raises(Invalid):
+            writer.submit("cust_nobody", None, [{"id": "x", "event_type": "u", "occurred_at": now}])
+    finally:
+        writer.close()
+    with read(engine) as conn:
+        stored = set(conn.execute(select(events.c.customer_id).where(events.c.customer_id.in_(ids))).scalars())
+    assert stored == set(ids) - {ids[3]}
