@@ -19,7 +19,7 @@ import calendar
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, false, func, or_, select
+from sqlalchemy import Connection, false, func, select, union_all
 
 from drawdown.core.money import from_scaled, quantize, to_scaled
 from drawdown.store.rates import REPORTING
@@ -94,19 +94,21 @@ def segments(start: str | None, end: str | None) -> list[tuple[str, str, str]]:
     return out
 
 
-def _where(kind: str, start: str | None, end: str | None) -> Any:
+def _per_key(kind: str, start: str | None, end: str | None, *conds: Any) -> Any:
+    """Per-key sums over the range: one index range scan per segment, combined with UNION ALL."""
     r = rollups.c
     parts = [
-        (r.kind == f"{kind}_{grain}") & (r.period >= lo) & (r.period <= hi) for grain, lo, hi in segments(start, end)
+        select(r.key, r.sub, r.revenue, r.cost).where(r.kind == f"{kind}_{grain}", r.period >= lo, r.period <= hi, *conds)
+        for grain, lo, hi in segments(start, end)
     ]
-    return or_(*parts) if parts else false()
+    if not parts:
+        parts = [select(r.key, r.sub, r.revenue, r.cost).where(false())]
+    return union_all(*parts).subquery()
 
 
 def _sum(conn: Connection, kind: str, start: str | None, end: str | None, *conds: Any) -> tuple[Decimal, Decimal]:
-    r = rollups.c
-    row = conn.execute(
-        select(func.coalesce(func.sum(r.revenue), 0), func.coalesce(func.sum(r.cost), 0)).where(_where(kind, start, end), *conds)
-    ).one()
+    u = _per_key(kind, start, end, *conds)
+    row = conn.execute(select(func.coalesce(func.sum(u.c.revenue), 0), func.coalesce(func.sum(u.c.cost), 0))).one()
     return from_scaled(int(row[0])), from_scaled(int(row[1]))
 
 
@@ -115,52 +117,40 @@ def customer(conn: Connection, customer_id: str, start: str | None = None, end: 
 
 
 def customers_page(conn: Connection, start: str | None, end: str | None, offset: int, limit: int) -> dict:
-    r = rollups.c
-    where = _where("customer", start, end)
-    totals = _sum(conn, "customer", start, end)
-    count = conn.execute(select(func.count(func.distinct(r.key))).where(where)).scalar_one()
-    revenue = func.sum(r.revenue).label("revenue")
-    ranked = (
-        select(r.key, revenue, func.sum(r.cost).label("cost"))
-        .where(where)
-        .group_by(r.key)
-        .order_by(revenue.desc(), r.key)
-        .offset(offset)
-        .limit(limit)
-        .subquery()
-    )
-    rows = conn.execute(
-        select(ranked.c.key, ranked.c.revenue, ranked.c.cost, customers.c.name, customers.c.external_id)
-        .select_from(ranked.join(customers, customers.c.id == ranked.c.key))
-        .order_by(ranked.c.revenue.desc(), ranked.c.key)
-    ).all()
+    """All customers' sums in one pass (totals, count and ranking from it), then names for the page."""
+    u = _per_key("customer", start, end)
+    sums = conn.execute(select(u.c.key, func.sum(u.c.revenue), func.sum(u.c.cost)).group_by(u.c.key)).all()
+    total_revenue = sum(int(x[1]) for x in sums)
+    total_cost = sum(int(x[2]) for x in sums)
+    ranked = sorted(sums, key=lambda x: (-int(x[1]), x[0]))[offset:offset + limit]
+    names = {
+        x.id: x
+        for x in conn.execute(select(customers.c.id, customers.c.name, customers.c.external_id).where(customers.c.id.in_([k for k, _, _ in ranked])))
+    }
     return {
-        "summary": figures(*totals),
+        "summary": figures(from_scaled(total_revenue), from_scaled(total_cost)),
         "items": [
-            {"id": x.key, "external_id": x.external_id, "name": x.name, "stats": figures(from_scaled(int(x.revenue)), from_scaled(int(x.cost)))}
-            for x in rows
+            {"id": key, "external_id": names[key].external_id if key in names else None, "name": names[key].name if key in names else "",
+             "stats": figures(from_scaled(int(revenue)), from_scaled(int(cost)))}
+            for key, revenue, cost in ranked
         ],
-        "total_count": count,
+        "total_count": len(sums),
     }
 
 
 def vendor(conn: Connection, vendor_id: str, start: str | None, end: str | None, category: str | None) -> list[tuple[str, Decimal]]:
     r = rollups.c
-    conds = [_where("vendor", start, end), r.key == vendor_id]
-    if category is not None:
-        conds.append(r.sub == category)
-    rows = conn.execute(select(r.sub, func.sum(r.cost).label("cost")).where(*conds).group_by(r.sub).order_by(r.sub)).all()
+    conds = [r.key == vendor_id] + ([r.sub == category] if category is not None else [])
+    u = _per_key("vendor", start, end, *conds)
+    rows = conn.execute(select(u.c.sub, func.sum(u.c.cost).label("cost")).group_by(u.c.sub).order_by(u.c.sub)).all()
     return [(x.sub, from_scaled(int(x.cost))) for x in rows]
 
 
 def by(conn: Connection, dimension: str, start: str | None, end: str | None, key: str | None = None) -> list[dict]:
     """Totals grouped by ``customer``, ``product`` or ``vendor`` (vendor rows carry cost only)."""
-    r = rollups.c
-    conds = [_where(dimension, start, end)]
-    if key is not None:
-        conds.append(r.key == key)
+    u = _per_key(dimension, start, end, *([rollups.c.key == key] if key is not None else []))
     rows = conn.execute(
-        select(r.key, func.sum(r.revenue).label("revenue"), func.sum(r.cost).label("cost")).where(*conds).group_by(r.key).order_by(r.key)
+        select(u.c.key, func.sum(u.c.revenue).label("revenue"), func.sum(u.c.cost).label("cost")).group_by(u.c.key).order_by(u.c.key)
     ).all()
     return [{"key": x.key, **figures(from_scaled(int(x.revenue)), from_scaled(int(x.cost)))} for x in rows]
 

@@ -339,5 +339,6 @@ rollups = Table(
     Column("period", String(10), primary_key=True),
     Column("revenue", BigInteger, nullable=False),
     Column("cost", BigInteger, nullable=False),
-    Index("ix_rollups_kind_period", "kind", "period"),
+    # Covers the range scans of stats queries (by kind and period, reading key and figures).
+    Index("ix_rollups_kind_period", "kind", "period", "key", "revenue", "cost"),
 )

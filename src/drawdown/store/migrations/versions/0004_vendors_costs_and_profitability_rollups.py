@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('kind', 'key', 'sub', 'period', name=op.f('pk_rollups'))
     )
     with op.batch_alter_table('rollups', schema=None) as batch_op:
-        batch_op.create_index('ix_rollups_kind_period', ['kind', 'period'], unique=False)
+        batch_op.create_index('ix_rollups_kind_period', ['kind', 'period', 'key', 'revenue', 'cost'], unique=False)
 
     op.create_table('vendors',
     sa.Column('id', sa.String(length=64), nullable=False),
