@@ -28,7 +28,7 @@ def test_cli_commands(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     from datetime import datetime, timezone
 
     from drawdown.store import billing, customers
-    from drawdown.store.db import make_engine, read, write
+    from drawdown.store.db import make_engine, write
 
     engine = make_engine(f"sqlite:///{tmp_path}/cli.db")
     now = datetime.now(timezone.utc)

@@ -13,6 +13,10 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def make_asset(client: Any, rate: str = "0.01") -> str:
     code = unique("C").upper().replace("-", "")[:12]
     client.assets.create({"code": code, "name": "Credits", "precision": 2, "rates": [{"source": "USD", "rate": Decimal(rate)}]})

@@ -7,14 +7,10 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from drawdown.jobs.billing_cycle import run_due
-from tests.api.helpers import make_asset
+from tests.api.helpers import iso, make_asset
 from tests.conftest import unique
 
 T0 = datetime(2026, 1, 31, 10, 0, tzinfo=timezone.utc)
-
-
-def iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def hybrid(client, credits: str) -> dict:  # noqa: ANN001

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal as D
 
 from drawdown.jobs.billing_cycle import run_due
-from tests.api.helpers import make_asset
+from tests.api.helpers import iso, make_asset
 from tests.conftest import unique
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -23,10 +23,6 @@ def usage_on(day: int) -> int:
     if day == 35:
         return 1500
     return 150 if day % 3 == 0 else 60
-
-
-def iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def plan(client, credits: str) -> dict:  # noqa: ANN001
