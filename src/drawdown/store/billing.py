@@ -242,6 +242,7 @@ def send_usage(
     event_rows: list[dict] = []
     fee_rows: list[tuple[int, dict]] = []
     cost_inserts: list[tuple[int, dict]] = []
+    rate_cache: dict = {}
     own_rollup = rollup is None
     rollup = rollup if rollup is not None else costs.Rollup()
     for i, (event, digest) in enumerate(zip(batch, hashes)):
@@ -303,7 +304,7 @@ def send_usage(
                     REVENUE,
                     {"id": new_id(TRANSACTION), "transaction_id": fee_id, "type": "fee", "description": c.priced.price.name},
                 )
-            earned = costs.fee_revenue(conn, books, c.rated.asset, plan, c.rated.amount, event["occurred_at"])
+            earned = costs.fee_revenue(conn, books, c.rated.asset, plan, c.rated.amount, event["occurred_at"], rate_cache)
             revenue += earned
             rollup.add(event["occurred_at"], customer_id, c.priced.product_id, "", "", earned, Decimal(0))
             fee_rows.append((slot, _fee_row(fee_id, customer_id, account_id, c, now)))

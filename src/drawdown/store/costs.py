@@ -53,16 +53,18 @@ def prepare(conn: Connection, event: dict, path: str) -> list[dict]:
     return rows
 
 
-def fee_revenue(conn: Connection, books: Books, asset: str, plan: DebitPlan | None, amount: Decimal, at: datetime) -> Decimal:
+def fee_revenue(
+    conn: Connection, books: Books, asset: str, plan: DebitPlan | None, amount: Decimal, at: datetime, cache: dict | None = None
+) -> Decimal:
     """What a fee earns in USD under the revenue-recognition rules (docs/profitability.md)."""
-    unit = rates.value_in(conn, Decimal(1), asset, rates.REPORTING, at) or ZERO
+    unit = rates.value_in(conn, Decimal(1), asset, rates.REPORTING, at, cache) or ZERO
     if plan is None:  # reserved for a recurring charge: expected at the asset's value
         return amount * unit
     total = plan.debt_added * unit
     for draw in plan.draws:
         purpose, basis, currency = books.meta.get(draw.grant_id, (None, None, None))
         if purpose in (PAID, BUNDLED) and basis is not None:
-            total += rates.value_in(conn, draw.amount * basis, currency or rates.REPORTING, rates.REPORTING, at) or ZERO
+            total += rates.value_in(conn, draw.amount * basis, currency or rates.REPORTING, rates.REPORTING, at, cache) or ZERO
     return total
 
 

@@ -37,28 +37,38 @@ def figures(revenue: Decimal, cost: Decimal) -> dict:
 KINDS = ("customer", "product", "vendor")
 
 
-def _upsert(conn: Connection):  # noqa: ANN202
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert
+_UPSERTS: dict[str, Any] = {}
 
 
-def add_all(conn: Connection, deltas: dict[tuple[str, str, str, str], tuple[Decimal, Decimal]]) -> None:
-    """Add to rollup rows with one atomic upsert each, in key order (product and vendor rows are
-    shared by customers: the order keeps concurrent writers from deadlocking)."""
-    dialect_insert = _upsert(conn)
-    for (kind, key, sub, period) in sorted(deltas):
-        revenue, cost = deltas[(kind, key, sub, period)]
-        stmt = dialect_insert(rollups).values(
-            kind=kind, key=key, sub=sub, period=period, revenue=to_scaled(quantize(revenue)), cost=to_scaled(quantize(cost))
-        )
-        stmt = stmt.on_conflict_do_update(
+def _upsert(conn: Connection) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE adding to the row, built once per dialect (hot path)."""
+    name = conn.dialect.name
+    if name not in _UPSERTS:
+        if name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        stmt = dialect_insert(rollups)
+        _UPSERTS[name] = stmt.on_conflict_do_update(
             index_elements=["kind", "key", "sub", "period"],
             set_={"revenue": rollups.c.revenue + stmt.excluded.revenue, "cost": rollups.c.cost + stmt.excluded.cost},
         )
-        conn.execute(stmt)
+    return _UPSERTS[name]
+
+
+def add_all(conn: Connection, deltas: dict[tuple[str, str, str, str], tuple[Decimal, Decimal]]) -> None:
+    """Add to rollup rows with atomic upserts, in key order (product and vendor rows are shared by
+    customers: the order keeps concurrent writers from deadlocking)."""
+    if not deltas:
+        return
+    rows = [
+        {"kind": kind, "key": key, "sub": sub, "period": period,
+         "revenue": to_scaled(quantize(deltas[(kind, key, sub, period)][0])), "cost": to_scaled(quantize(deltas[(kind, key, sub, period)][1]))}
+        for (kind, key, sub, period) in sorted(deltas)
+    ]
+    stmt = _upsert(conn)
+    for row in rows:  # one statement per row keeps the key order the deadlock argument relies on
+        conn.execute(stmt, row)
 
 
 def segments(start: str | None, end: str | None) -> list[tuple[str, str, str]]:

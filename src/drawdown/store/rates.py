@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from drawdown.core.errors import Conflict, Invalid, NotFound
 from drawdown.core.money import from_scaled, quantize, to_scaled
@@ -30,14 +30,23 @@ class Rate:
     valid_to: datetime | None
 
 
+# Built once: this runs for every fee and cost on the event hot path.
+_r = asset_rates.c
+_IN_FORCE = (
+    select(asset_rates)
+    .where(
+        _r.asset_code == bindparam("asset"),
+        _r.source == bindparam("source"),
+        _r.valid_from <= bindparam("at", type_=_r.valid_from.type),
+        (_r.valid_to.is_(None)) | (_r.valid_to > bindparam("at", type_=_r.valid_from.type)),
+    )
+    .order_by(_r.valid_from.desc(), _r.id.desc())
+    .limit(1)
+)
+
+
 def rate_in_force(conn: Connection, asset: str, source: str, at: datetime) -> Rate | None:
-    r = asset_rates.c
-    row = conn.execute(
-        select(asset_rates)
-        .where(r.asset_code == asset, r.source == source, r.valid_from <= at, (r.valid_to.is_(None)) | (r.valid_to > at))
-        .order_by(r.valid_from.desc(), r.id.desc())
-        .limit(1)
-    ).first()
+    row = conn.execute(_IN_FORCE, {"asset": asset, "source": source, "at": at}).first()
     return None if row is None else Rate(row.source, from_scaled(row.rate), row.valid_from, row.valid_to)
 
 
@@ -108,15 +117,26 @@ def quote(conn: Connection, code: str, body: dict, now: datetime) -> dict:
 REPORTING = "USD"
 
 
-def value_in(conn: Connection, amount: Decimal, currency: str, target: str, at: datetime) -> Decimal | None:
+def value_in(
+    conn: Connection, amount: Decimal, currency: str, target: str, at: datetime, cache: dict | None = None
+) -> Decimal | None:
     """``amount`` of ``currency`` in ``target`` at the rates in force (exact; None when no rate links
-    them). Tries the direct rate, then the inverse of the target's rate in the currency."""
+    them). Tries the direct rate, then the inverse of the target's rate in the currency. ``cache``
+    (one batch's) remembers the factor per (currency, target, time)."""
     if currency == target:
         return amount
-    direct = rate_in_force(conn, currency, target, at)
-    if direct is not None:
-        return amount * direct.rate
-    inverse = rate_in_force(conn, target, currency, at)
-    if inverse is not None:
-        return amount / inverse.rate
-    return None
+    key = (currency, target, at)
+    if cache is not None and key in cache:
+        factor = cache[key]
+    else:
+        direct = rate_in_force(conn, currency, target, at)
+        if direct is not None:
+            factor = ("*", direct.rate)
+        else:
+            inverse = rate_in_force(conn, target, currency, at)
+            factor = ("/", inverse.rate) if inverse is not None else None
+        if cache is not None:
+            cache[key] = factor
+    if factor is None:
+        return None
+    return amount * factor[1] if factor[0] == "*" else amount / factor[1]
