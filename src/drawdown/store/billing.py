@@ -93,10 +93,23 @@ def subscribed_prices(conn: Connection, customer_id: str) -> list[Priced]:
     for r in rows:
         for doc in r.prices:
             if doc.get("type") == "usage_based":
-                out.append(
-                    Priced(r.id, r.code, r.version, price_rules.usage_price(doc), price_rules.cadence(doc), r.sub_id, r.started_at)
-                )
+                price, cadence = _parsed(doc)
+                out.append(Priced(r.id, r.code, r.version, price, cadence, r.sub_id, r.started_at))
     return out
+
+
+_PARSED: dict[str, tuple[UsagePrice, price_rules.Cadence]] = {}
+
+
+def _parsed(doc: dict) -> tuple[UsagePrice, price_rules.Cadence]:
+    """A price document parsed once per process: a price id's document never changes (versions are
+    created with fresh price ids and only their status changes afterwards)."""
+    found = _PARSED.get(doc["id"])
+    if found is None:
+        if len(_PARSED) > 10_000:
+            _PARSED.clear()
+        found = _PARSED[doc["id"]] = (price_rules.usage_price(doc), price_rules.cadence(doc))
+    return found
 
 
 class Positions:
