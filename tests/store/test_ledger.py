@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from sqlalchemy import func, select, text
 
 from drawdown.store.tables import credit_grants, ledger_entries, wallet_accounts

@@ -35,21 +35,39 @@ def problem(status: int, detail: str, request: Request | None = None, errors: di
     return ProblemResponse(body, status_code=status, headers=headers)
 
 
-def field_path(loc: tuple | list) -> str:
+def field_path(loc: tuple | list, body: Any = None) -> str:
+    """The caller's field path for a pydantic error location (``events[0].data.tokens``).
+
+    Pydantic puts union and validator tags (``usage_based``, ``list[PriceValue]``, ``int``) into
+    locations. They are told apart from field names by walking the request body alongside: a name
+    that is a key of the body at that point is a field, whatever it is called. The last item may be a
+    field the body lacks (a missing field), so it is kept unless it looks like a tag.
+    """
     parts: list[str] = []
-    for i, item in enumerate(loc):
-        if i == 0 and item in ("body", "query", "path", "header"):
-            continue
+    node = body
+    items = list(loc)
+    if items and items[0] in ("body", "query", "path", "header"):
+        if items[0] != "body":
+            node = None
+        items = items[1:]
+    for i, item in enumerate(items):
         if isinstance(item, int):
             if parts:
                 parts[-1] += f"[{item}]"
             else:
                 parts.append(f"[{item}]")
+            node = node[item] if isinstance(node, list) and 0 <= item < len(node) else None
             continue
         text = str(item)
-        if text in _TAGS or "[" in text or text[:1].isupper():
-            continue  # pydantic's union/validator tags are not field names
+        if isinstance(node, dict) and text in node:
+            parts.append(text)
+            node = node[text]
+            continue
+        last = i == len(items) - 1
+        if text in _TAGS or "[" in text or (node is not None and not last):
+            continue  # a tag, not a field
         parts.append(text)
+        node = None
     return ".".join(parts) or "body"
 
 
@@ -68,7 +86,7 @@ def install(app: FastAPI) -> None:
         errors: dict[str, list[str]] = {}
         for e in errs:
             msg = _message(e)
-            path = field_path(e.get("loc", ()))
+            path = field_path(e.get("loc", ()), exc.body)
             if e.get("type") == "missing" and path == "body":
                 msg = "a JSON body is required"
             if msg not in errors.setdefault(path, []):
