@@ -13,7 +13,15 @@ from drawdown.core.errors import Conflict, Invalid, NotFound
 from drawdown.core.ids import PRICE, PRODUCT, PRODUCT_VERSION, new_id
 from drawdown.core.money import from_scaled, quantize, to_scaled
 from drawdown.core.periods import EPOCH
-from drawdown.store.tables import asset_rates, assets, product_versions, products, subscription_products
+from drawdown.store.tables import (
+    asset_rates,
+    assets,
+    customers,
+    product_versions,
+    products,
+    subscription_products,
+    subscriptions,
+)
 
 DRAFT, PUBLISHED, ARCHIVED = "draft", "published", "archived"
 
@@ -259,8 +267,6 @@ def delete_product(conn: Connection, product_id: str) -> None:
 
 
 def subscribers(conn: Connection, product_id: str, offset: int, limit: int, now: datetime) -> tuple[list[dict], int]:
-    from drawdown.store.tables import customers, subscriptions
-
     product = _product_row(conn, product_id)
     base = (
         subscription_products.join(subscriptions, subscriptions.c.id == subscription_products.c.subscription_id)

@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from drawdown.core.errors import Invalid
 from drawdown.core.grants import BUNDLED, PAID, DebitPlan
-from drawdown.core.money import MoneyError, check_exact, quantize, to_scaled
+from drawdown.core.money import MoneyError, check_exact, from_scaled, quantize, to_scaled
 from drawdown.store import profitability, rates, vendors
 from drawdown.store.wallets import Books
 
@@ -93,6 +93,4 @@ class Rollup:
 
 
 def event_cost(rows: list[dict[str, Any]]) -> Decimal:
-    from drawdown.core.money import from_scaled
-
     return sum((from_scaled(r["amount_usd"]) for r in rows), ZERO)

@@ -92,7 +92,7 @@ def _refresh_one(
     periods = _periods(e, r.started_at, r.since or r.started_at, now, last_start)
     rollover = (e["lifecycle"].get("refresh") or {}).get("strategy") == "rollover"
     account_id = ensure_account(conn, customer_id, DEFAULT_ACCOUNT, e["asset"], now, limit)
-    currency, revenue = _basis(conn, e, r.prices, now)
+    currency, revenue = _basis(e, r.prices)
     issued = 0
     for start, end in periods:
         if (e["name"], start) in done:
@@ -123,7 +123,7 @@ def _refresh_one(
     return issued
 
 
-def _basis(conn: Connection, e: dict, prices: list[dict], now: datetime) -> tuple[str, Decimal | None]:
+def _basis(e: dict, prices: list[dict]) -> tuple[str, Decimal | None]:
     """Revenue per unit (``accounting.revenue_basis``), in the currency of the version's first fixed
     price (the plan's currency), else USD."""
     currency = next((p["pricing"][0]["asset"] for p in prices if p.get("type") == "fixed"), "USD")

@@ -9,13 +9,12 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select
 
 from drawdown.core.errors import Conflict, NotFound
+from drawdown.core.ids import new_id
 from drawdown.store import profitability
 from drawdown.store.tables import vendors
 
 
 def create(conn: Connection, body: dict[str, Any], now: datetime) -> dict:
-    from drawdown.core.ids import new_id
-
     if body.get("external_id") and conn.execute(select(vendors.c.id).where(vendors.c.external_id == body["external_id"])).first():
         raise Conflict(f"a vendor with external_id {body['external_id']!r} already exists")
     vendor_id = new_id("vnd")

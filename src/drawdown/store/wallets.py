@@ -17,7 +17,7 @@ from sqlalchemy import Connection, case, func, insert, select, update
 from drawdown.core import grants as rules
 from drawdown.core.errors import Invalid, NotFound
 from drawdown.core.ids import GRANT, TRANSACTION, new_id
-from drawdown.core.ledger import EXPIRED, ISSUED, REFUNDS, REVENUE, Posting, check_balanced, system_account, wallet_account
+from drawdown.core.ledger import EXPIRED, ISSUED, Posting, check_balanced, system_account, wallet_account
 from drawdown.core.money import from_scaled, quantize, to_scaled
 from drawdown.store.tables import assets, credit_grants, customers, ledger_entries, transactions, wallet_accounts
 
@@ -381,10 +381,6 @@ class Books:
         self.new_grants.clear()
         self.pending.clear()
         self.expired.clear()
-
-
-def counter_role_for_debit(kind: str) -> str:
-    return REFUNDS if kind == "refund" else REVENUE
 
 
 def balances(conn: Connection, account_id: str, now: datetime) -> dict[str, Decimal]:
