@@ -27,7 +27,7 @@ def test_cli_commands(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     # One billed event, so the margins have a figure and the chart a point.
     from datetime import datetime, timezone
 
-    from drawdown.store import billing, customers
+    from drawdown.store import customers, usage
     from drawdown.store.db import make_engine, write
 
     engine = make_engine(f"sqlite:///{tmp_path}/cli.db")
@@ -35,7 +35,7 @@ def test_cli_commands(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     with write(engine) as conn:
         customer = customers.find_by_external_id(conn, "demo-customer")
         ev = {"id": "cli-1", "event_type": "chat_completed", "occurred_at": now, "data": {"model": "gpt-large", "tokens": 1000}}
-        assert billing.send_usage(conn, customer, [ev], now, None).accepted == ["cli-1"]
+        assert usage.send_usage(conn, customer, [ev], now, None).accepted == ["cli-1"]
     chart = tmp_path / "margins.svg"
     margins = runner.invoke(app, ["report", "margins", "--by", "product", "--chart", str(chart)])
     assert margins.exit_code == 0, margins.output

@@ -10,7 +10,7 @@ from drawdown.api.problems import problem
 from drawdown.api.routing import Context, ExactJSONResponse, Limit, Offset, context, page, router
 from drawdown.api.schemas.common import Page
 from drawdown.api.schemas.events import GetEventResponse, ListEventsItem, UsageRequest
-from drawdown.store import billing
+from drawdown.store import billing, usage
 from drawdown.store.db import read, write
 
 api = router("Events")
@@ -29,8 +29,11 @@ def send_usage(body: UsageRequest, ctx: Context = Depends(context)) -> Response:
         _, outcome = writer.submit(body.customer_id, body.customer_external_id, batch)
     else:
         with write(ctx.engine) as conn:
-            customer_id = billing.resolve_customer(conn, body.customer_id, body.customer_external_id)
-            outcome = billing.send_usage(conn, customer_id, batch, ctx.now(), ctx.settings.overdraft_limit())
+            result = usage.bill(conn, [usage.Request(body.customer_id, body.customer_external_id, batch)], ctx.now(),
+                                ctx.settings.overdraft_limit())[0]
+        if isinstance(result, Exception):
+            raise result
+        _, outcome = result
     if outcome.rejected:
         errors = {f"events[{i}]": [reason] for i, reason in sorted(outcome.rejected.items())}
         detail = (

@@ -87,6 +87,12 @@ class Rollup:
                 row[0] += revenue
                 row[1] += cost
 
+    def merge(self, other: Rollup) -> None:
+        for key, (revenue, cost) in other.rows.items():
+            row = self.rows[key]
+            row[0] += revenue
+            row[1] += cost
+
     def flush(self, conn: Connection) -> None:
         profitability.add_all(conn, {k: (v[0], v[1]) for k, v in self.rows.items()})
         self.rows.clear()

@@ -13,7 +13,7 @@ from drawdown.core.errors import Conflict, Invalid, NotFound
 from drawdown.core.ids import CUSTOMER, SUBSCRIPTION, new_id
 from drawdown.store import catalog, cycle, entitlements
 from drawdown.store.tables import customers, product_versions, products, subscription_products, subscriptions
-from drawdown.store.wallets import DEFAULT_ACCOUNT, Books, ensure_account, lock_customer
+from drawdown.store.wallets import DEFAULT_ACCOUNT, Books, ensure_account, lock_customer, subscriptions_changed
 
 ACTIVE, INACTIVE, SCHEDULED = "active", "inactive", "scheduled"
 
@@ -97,6 +97,7 @@ def _subscribe(
             return_url=body.get("return_url"), failure_url=body.get("failure_url"), created_at=now,
         )
     )
+    subscriptions_changed(conn, customer_id)
     for product, row in resolved:
         conn.execute(insert(subscription_products).values(subscription_id=sub_id, product_id=product.id, version_id=row.id))
         for asset in price_rules.price_assets(row.prices) + [e["asset"] for e in row.entitlements]:
@@ -248,6 +249,7 @@ def update_subscription(
         cycle.collect_fixed(conn, subscription_id, now, overdraft_limit, public_url, cycle.Report())
         return
     conn.execute(update(subscriptions).where(subscriptions.c.id == subscription_id).values(status=status))
+    subscriptions_changed(conn, customer_id)
 
 
 def update_subscription_product(
@@ -274,5 +276,6 @@ def update_subscription_product(
         .where(subscription_products.c.subscription_id == subscription_id, subscription_products.c.product_id == product.id)
         .values(version_id=row.id, since=now)
     )
+    subscriptions_changed(conn, customer_id)
     for asset in price_rules.price_assets(row.prices):
         ensure_account(conn, customer_id, DEFAULT_ACCOUNT, asset, now, overdraft_limit)

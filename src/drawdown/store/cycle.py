@@ -20,7 +20,7 @@ from drawdown.core.ids import FEE, TRANSACTION, new_id
 from drawdown.core.ledger import REVENUE
 from drawdown.core.money import from_scaled, to_scaled
 from drawdown.store.tables import fees, period_charges, product_versions, products, subscription_products, subscriptions
-from drawdown.store.wallets import DEFAULT_ACCOUNT, Books, ensure_account
+from drawdown.store.wallets import DEFAULT_ACCOUNT, Books, ensure_account, subscriptions_changed
 
 log = structlog.get_logger()
 ACTIVE, ACTION_REQUIRED = "active", "action_required"
@@ -132,8 +132,10 @@ def collect_fixed(
     if blocked and sub.status != ACTION_REQUIRED:
         actions = [{"type": "payment", "redirect_url": f"{public_url.rstrip('/')}/portal/subscriptions/{sub_id}/payment"}]
         conn.execute(update(subscriptions).where(subscriptions.c.id == sub_id).values(status=ACTION_REQUIRED, required_actions=actions))
+        subscriptions_changed(conn, sub.customer_id)
         report.action_required.append(sub_id)
         log.info("subscription_action_required", subscription_id=sub_id)
     elif not blocked and sub.status == ACTION_REQUIRED:
         conn.execute(update(subscriptions).where(subscriptions.c.id == sub_id).values(status=ACTIVE, required_actions=None))
+        subscriptions_changed(conn, sub.customer_id)
         log.info("subscription_reactivated", subscription_id=sub_id)

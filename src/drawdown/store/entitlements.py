@@ -56,21 +56,31 @@ def _periods(
 
 def refresh(conn: Connection, customer_id: str, now: datetime, books: Books, overdraft_limit: Decimal | None) -> int:
     """Issue every entitlement grant due by ``now`` for the customer (who is locked). Returns how many."""
+    return refresh_until(conn, customer_id, now, books, overdraft_limit)[0]
+
+
+def refresh_until(
+    conn: Connection, customer_id: str, now: datetime, books: Books, overdraft_limit: Decimal | None
+) -> tuple[int, datetime | None]:
+    """``refresh``, and the first moment after ``now`` at which another grant falls due (None: never,
+    while the subscriptions stay as they are), so that a caller may skip refreshing until then."""
     rows = conn.execute(
         select(
             subscriptions.c.id.label("sub_id"), subscriptions.c.started_at, subscription_products.c.product_id,
             subscription_products.c.since, product_versions.c.entitlements, product_versions.c.prices,
         )
         .select_from(subscriptions.join(subscription_products).join(product_versions))
-        .where(
-            subscriptions.c.customer_id == customer_id,
-            subscriptions.c.status == "active",
-            subscriptions.c.started_at <= now,
-        )
+        .where(subscriptions.c.customer_id == customer_id, subscriptions.c.status == "active")
     ).all()
     issued = 0
+    due: datetime | None = None
     for r in rows:
         if not r.entitlements:
+            continue
+        for e in r.entitlements:
+            at = _next_start(e, r.started_at, r.since or r.started_at, now)
+            due = at if due is None or (at is not None and at < due) else due
+        if r.started_at > now:
             continue
         done = {
             (g.name, g.period_start): g.grant_id
@@ -82,7 +92,17 @@ def refresh(conn: Connection, customer_id: str, now: datetime, books: Books, ove
         }
         for e in r.entitlements:
             issued += _refresh_one(conn, customer_id, r, e, done, now, books, overdraft_limit)
-    return issued
+    return issued, due
+
+
+def _next_start(e: dict, anchor: datetime, since: datetime, now: datetime) -> datetime | None:
+    """When the entitlement's next period after ``now`` begins (None: a one-off already due)."""
+    life = e["lifecycle"]
+    if anchor > now or since > now:
+        return max(anchor, since)
+    if life.get("refresh") is None:
+        return None
+    return period_at(anchor, life["duration"], life.get("duration_count") or 1, now).end
 
 
 def _refresh_one(

@@ -66,9 +66,7 @@ def add_all(conn: Connection, deltas: dict[tuple[str, str, str, str], tuple[Deci
          "revenue": to_scaled(quantize(deltas[(kind, key, sub, period)][0])), "cost": to_scaled(quantize(deltas[(kind, key, sub, period)][1]))}
         for (kind, key, sub, period) in sorted(deltas)
     ]
-    stmt = _upsert(conn)
-    for row in rows:  # one statement per row keeps the key order the deadlock argument relies on
-        conn.execute(stmt, row)
+    conn.execute(_upsert(conn), rows)  # an executemany runs the rows in list order: the key order holds
 
 
 def segments(start: str | None, end: str | None) -> list[tuple[str, str, str]]:

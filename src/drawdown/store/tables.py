@@ -96,6 +96,10 @@ customers = Table(
     Column("metadata", JSONDoc),
     Column("external_accounts", JSONDoc),
     Column("created_at", UTCDateTime, nullable=False),
+    # Bumped by every change to the customer's subscriptions: the event hot path caches what it
+    # derives from them (prices, the next entitlement due) under (customer, revision), read with
+    # the customer lock, so a cache in any process is never stale.
+    Column("revision", Integer, nullable=False, server_default="0"),
 )
 
 subscriptions = Table(

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, case, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, func, insert, select, update
 
 from drawdown.core import grants as rules
 from drawdown.core.errors import Invalid, NotFound
@@ -20,6 +20,17 @@ from drawdown.core.ids import GRANT, TRANSACTION, new_id
 from drawdown.core.ledger import EXPIRED, ISSUED, Posting, check_balanced, system_account, wallet_account
 from drawdown.core.money import from_scaled, quantize, to_scaled
 from drawdown.store.tables import assets, credit_grants, customers, ledger_entries, transactions, wallet_accounts
+from drawdown.store.writes import (
+    ACCOUNT_CHANGES,
+    ACCOUNTS,
+    ENTRIES,
+    EXPIRIES,
+    GRANT_CHANGES,
+    GRANT_DEPENDENTS,
+    GRANTS,
+    TRANSACTIONS,
+    Writes,
+)
 
 DEFAULT_ACCOUNT = "default"
 PENDING, LIVE, GONE = "pending", "live", "expired"  # grant states
@@ -42,6 +53,12 @@ def lock_customer(conn: Connection, customer_id: str) -> None:
     row = conn.execute(select(customers.c.id).where(customers.c.id == customer_id).with_for_update()).first()
     if row is None:
         raise NotFound(f"customer {customer_id} not found")
+
+
+def subscriptions_changed(conn: Connection, customer_id: str) -> None:
+    """Every write to a customer's subscriptions calls this: it moves the revision the event hot path
+    keys its caches on (see store.usage)."""
+    conn.execute(update(customers).where(customers.c.id == customer_id).values(revision=customers.c.revision + 1))
 
 
 def asset_exists(conn: Connection, code: str) -> bool:
@@ -88,16 +105,36 @@ def _grant(row) -> rules.Grant:  # noqa: ANN001
     )
 
 
-def load_grants(conn: Connection, account_id: str, now: datetime) -> list[Any]:
-    """Grants that can still change: pending ones, live ones with value left, and used-up ones whose
-    expiry has come (to be marked expired)."""
-    g = credit_grants.c
-    return conn.execute(
-        select(credit_grants).where(
-            g.account_id == account_id,
-            (g.state == PENDING) | ((g.state == LIVE) & ((g.remaining > 0) | (g.expires_at <= now))),
-        )
-    ).all()
+_g = credit_grants.c
+# Grants that can still change: pending ones, live ones with value left, and used-up ones whose
+# expiry has come (to be marked expired). Built once: the hot path runs it for every group.
+_LOAD_GRANTS = select(credit_grants).where(
+    _g.account_id.in_(bindparam("accounts", expanding=True)),
+    (_g.state == PENDING) | ((_g.state == LIVE) & ((_g.remaining > 0) | (_g.expires_at <= bindparam("now")))),
+)
+_UPDATE_GRANT = (
+    update(credit_grants).where(_g.id == bindparam("b_id")).values(remaining=bindparam("b_remaining"), state=bindparam("b_state"))
+)
+_EXPIRE_GRANT = (
+    update(credit_grants)
+    .where(_g.id == bindparam("b_id"))
+    .values(remaining=0, state=GONE, expired_amount=bindparam("b_amount"), expired_at=bindparam("b_at"))
+)
+_inserts: dict[Any, Any] = {}
+_INSERT_GRANT = insert(credit_grants)
+_INSERT_ACCOUNT = insert(wallet_accounts)
+_INSERT_TRANSACTION = insert(transactions)
+_INSERT_ENTRY = insert(ledger_entries)
+_UPDATE_ACCOUNT = (
+    update(wallet_accounts)
+    .where(wallet_accounts.c.id == bindparam("b_id"))
+    .values(debt=bindparam("b_debt"), reserved=bindparam("b_reserved"), live_total=bindparam("b_live"),
+            pending_total=bindparam("b_pending"))
+)
+
+
+def load_grants(conn: Connection, account_ids: list[str], now: datetime) -> list[Any]:
+    return conn.execute(_LOAD_GRANTS, {"accounts": account_ids, "now": now}).all()
 
 
 @dataclass
@@ -110,16 +147,24 @@ class Book:
     overdraft_limit: Decimal | None
     grants: list[rules.Grant]
     reserved: Decimal = ZERO
-    original_debt: Decimal = ZERO
-    original_reserved: Decimal = ZERO
     touched: set[str] = field(default_factory=set)
     stored_pending: set[str] = field(default_factory=set)
+    created: bool = False  # opened in this unit of work: inserted at flush
+    stored: tuple[int, int, int, int] = (0, 0, 0, 0)  # debt, reserved, live and pending totals as last written
 
 
 @dataclass
 class PendingTransaction:
     row: dict
     postings: list[Posting]
+
+
+@dataclass
+class Mark:
+    """Where a unit of work stood, so that a refused request can be taken back (see ``undo``)."""
+
+    sizes: tuple[int, int, int]
+    books: dict[str, tuple[list[rules.Grant], Decimal, Decimal, set[str]]]
 
 
 class Books:
@@ -146,27 +191,58 @@ class Books:
         """A row that refers to a grant planned here: written at flush, after the grants."""
         self.dependents.append((table, row))
 
+    def adopt(self, row: Any, grant_rows: list[Any]) -> Book:
+        """Take an account (and its changeable grants) already read by the caller, e.g. for a whole
+        group of customers in one query."""
+        for r in grant_rows:
+            self.meta[r.id] = (r.purpose, None if r.revenue_basis is None else from_scaled(r.revenue_basis), r.basis_currency)
+        book = self.books[row.id] = Book(
+            account_id=row.id,
+            customer_id=row.customer_id,
+            name=row.name,
+            asset=row.asset,
+            debt=from_scaled(row.debt),
+            overdraft_limit=None if row.overdraft_limit is None else from_scaled(row.overdraft_limit),
+            grants=[_grant(r) for r in grant_rows],
+            reserved=from_scaled(row.reserved),
+            stored_pending={r.id for r in grant_rows if r.state == PENDING},
+            stored=(row.debt, row.reserved, row.live_total, row.pending_total),
+        )
+        return book
+
     def book(self, account_id: str) -> Book:
         if account_id not in self.books:
             row = self.conn.execute(select(wallet_accounts).where(wallet_accounts.c.id == account_id)).one()
-            debt, reserved = from_scaled(row.debt), from_scaled(row.reserved)
-            rows = load_grants(self.conn, account_id, self.now)
-            for r in rows:
-                self.meta[r.id] = (r.purpose, None if r.revenue_basis is None else from_scaled(r.revenue_basis), r.basis_currency)
-            self.books[account_id] = Book(
-                account_id=row.id,
-                customer_id=row.customer_id,
-                name=row.name,
-                asset=row.asset,
-                debt=debt,
-                overdraft_limit=None if row.overdraft_limit is None else from_scaled(row.overdraft_limit),
-                grants=[_grant(r) for r in rows],
-                reserved=reserved,
-                original_debt=debt,
-                original_reserved=reserved,
-                stored_pending={r.id for r in rows if r.state == PENDING},
-            )
+            self.adopt(row, load_grants(self.conn, [account_id], self.now))
         return self.books[account_id]
+
+    def find(self, name: str, asset: str) -> str | None:
+        """The id of an account already in these books."""
+        return next((b.account_id for b in self.books.values() if b.name == name and b.asset == asset), None)
+
+    def open_account(self, name: str, asset: str, overdraft_limit: Decimal | None) -> str:
+        """A new, empty account, written at flush (the caller knows it does not exist yet)."""
+        account_id = new_id("wac")
+        self.books[account_id] = Book(account_id, self.customer_id, name, asset, ZERO, overdraft_limit, [], created=True)
+        return account_id
+
+    def mark(self) -> Mark:
+        return Mark(
+            (len(self.new_grants), len(self.pending), len(self.dependents)),
+            {aid: (list(b.grants), b.debt, b.reserved, set(b.touched)) for aid, b in self.books.items()},
+        )
+
+    def undo(self, mark: Mark) -> None:
+        """Forget everything planned since ``mark`` (nothing has been written yet)."""
+        grants, pending, dependents = mark.sizes
+        del self.new_grants[grants:], self.pending[pending:], self.dependents[dependents:]
+        for account_id in list(self.books):
+            if account_id not in mark.books:
+                # Loaded (or opened) after the mark: reloaded from the database when needed again.
+                del self.books[account_id]
+                continue
+            book = self.books[account_id]
+            book.grants, book.debt, book.reserved, book.touched = mark.books[account_id]
 
     def grant(self, account_id: str, grant_id: str) -> rules.Grant | None:
         return next((g for g in self.book(account_id).grants if g.id == grant_id), None)
@@ -318,66 +394,60 @@ class Books:
 
     def flush(self) -> None:
         """Write everything planned, in one go, inside the caller's transaction."""
-        conn = self.conn
+        writes = Writes()
+        self.collect(writes)
+        writes.execute(self.conn)
+
+    def collect(self, writes: Writes) -> None:
+        """Hand every row planned here to ``writes`` (for the caller to execute, possibly together
+        with other customers' rows)."""
         for book in self.books.values():
             self._pass_time(book)
         final = {g.id: g for b in self.books.values() for g in b.grants}
-        if self.new_grants:
-            rows = []
-            for g in self.new_grants:
-                remaining = final[g["id"]].remaining if g["id"] in final else ZERO
-                state = GONE if g["id"] in self.expired else PENDING if g["effective_at"] > self.now else LIVE
-                rows.append({**g, "remaining": to_scaled(remaining), "state": state,
-                             "expired_amount": to_scaled(self.expired.get(g["id"], ZERO)),
-                             "expired_at": self.now if g["id"] in self.expired else None})
-            conn.execute(insert(credit_grants), rows)
+        for g in self.new_grants:
+            remaining = final[g["id"]].remaining if g["id"] in final else ZERO
+            state = GONE if g["id"] in self.expired else PENDING if g["effective_at"] > self.now else LIVE
+            writes.add(GRANTS, _INSERT_GRANT, {**g, "remaining": to_scaled(remaining), "state": state,
+                                               "expired_amount": to_scaled(self.expired.get(g["id"], ZERO)),
+                                               "expired_at": self.now if g["id"] in self.expired else None})
         for table, row in self.dependents:
-            conn.execute(insert(table).values(**row))
+            writes.add(GRANT_DEPENDENTS, _inserts.setdefault(table, insert(table)), row)
         self.dependents.clear()
         new_ids = {g["id"] for g in self.new_grants}
         for book in self.books.values():
-            changed = (book.touched | book.stored_pending) - new_ids
+            # Pending grants whose time has come are rewritten as live.
+            changed = (book.touched | {g.id for g in book.grants if g.id in book.stored_pending and g.effective_at <= self.now}) - new_ids
             for gid in changed - set(self.expired):
                 g = final[gid]
-                conn.execute(
-                    update(credit_grants)
-                    .where(credit_grants.c.id == gid)
-                    .values(remaining=to_scaled(g.remaining), state=PENDING if g.effective_at > self.now else LIVE)
-                )
+                writes.add(GRANT_CHANGES, _UPDATE_GRANT,
+                           {"b_id": gid, "b_remaining": to_scaled(g.remaining), "b_state": PENDING if g.effective_at > self.now else LIVE})
             book.stored_pending = {g.id for g in book.grants if g.effective_at > self.now}
             book.touched.clear()
             live = sum((g.remaining for g in book.grants if g.effective_at <= self.now), ZERO)
             pending = sum((g.remaining for g in book.grants if g.effective_at > self.now), ZERO)
-            conn.execute(
-                update(wallet_accounts)
-                .where(wallet_accounts.c.id == book.account_id)
-                .values(debt=to_scaled(book.debt), reserved=to_scaled(book.reserved),
-                        live_total=to_scaled(live), pending_total=to_scaled(pending))
-            )
-            book.original_debt, book.original_reserved = book.debt, book.reserved
+            totals = {"debt": to_scaled(book.debt), "reserved": to_scaled(book.reserved), "live_total": to_scaled(live),
+                      "pending_total": to_scaled(pending)}
+            unchanged = book.stored == tuple(totals.values())
+            book.stored = tuple(totals.values())  # type: ignore[assignment]
+            if book.created:
+                writes.add(ACCOUNTS, _INSERT_ACCOUNT, {
+                    "id": book.account_id, "customer_id": book.customer_id, "name": book.name, "asset": book.asset,
+                    "overdraft_limit": None if book.overdraft_limit is None else to_scaled(book.overdraft_limit),
+                    "created_at": self.now, **totals})
+                book.created = False
+            elif not unchanged:
+                writes.add(ACCOUNT_CHANGES, _UPDATE_ACCOUNT, {
+                    "b_id": book.account_id, "b_debt": totals["debt"], "b_reserved": totals["reserved"],
+                    "b_live": totals["live_total"], "b_pending": totals["pending_total"]})
         for gid, amount in self.expired.items():
-            if gid in new_ids:
-                continue
-            conn.execute(
-                update(credit_grants)
-                .where(credit_grants.c.id == gid)
-                .values(remaining=0, state=GONE, expired_amount=to_scaled(amount), expired_at=self.now)
-            )
-        if self.pending:
-            conn.execute(insert(transactions), [p.row for p in self.pending])
-            entries = [
-                {
-                    "transaction_id": p.row["id"],
-                    "account": posting.account,
-                    "asset": p.row["asset"],
-                    "grant_id": posting.grant_id,
-                    "amount": to_scaled(posting.amount),
-                    "created_at": p.row["created_at"],
-                }
-                for p in self.pending
-                for posting in p.postings
-            ]
-            conn.execute(insert(ledger_entries), entries)
+            if gid not in new_ids:
+                writes.add(EXPIRIES, _EXPIRE_GRANT, {"b_id": gid, "b_amount": to_scaled(amount), "b_at": self.now})
+        for p in self.pending:
+            writes.add(TRANSACTIONS, _INSERT_TRANSACTION, p.row)
+            for posting in p.postings:
+                writes.add(ENTRIES, _INSERT_ENTRY, {
+                    "transaction_id": p.row["id"], "account": posting.account, "asset": p.row["asset"],
+                    "grant_id": posting.grant_id, "amount": to_scaled(posting.amount), "created_at": p.row["created_at"]})
         self.new_grants.clear()
         self.pending.clear()
         self.expired.clear()

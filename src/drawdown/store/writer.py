@@ -1,14 +1,11 @@
 """The batching writer: group commit for usage events.
 
 Requests hand their batch to one writer thread and wait. The writer takes every request waiting (up to
-``max_batch``), processes them in ONE database transaction — each in its own savepoint, so a refused
-request rolls back alone — and commits once; only then is each caller answered. Nothing is
-acknowledged before its commit, and a failed commit fails every request of the group (they retry;
-event ids make that safe).
-
-Customers are processed in sorted order (PostgreSQL row locks always taken in the same order, so
-several writer processes cannot deadlock), and the profitability rollups of the whole group are
-upserted at the end, in key order, for the same reason.
+``max_batch``) and bills them together with ``store.usage.bill``: one transaction, one executemany per
+row kind, one commit; only then is each caller answered, so nothing is acknowledged before its commit.
+A request that is refused (data that cannot be rated) is taken back alone before anything is written.
+If the group's transaction fails as a whole, every request is billed again on its own, so one bad
+request never fails the others; event ids make the retry safe.
 """
 
 from __future__ import annotations
@@ -24,7 +21,7 @@ from typing import Callable
 import structlog
 from sqlalchemy import Engine
 
-from drawdown.store import billing, costs
+from drawdown.store import usage
 from drawdown.store.db import write
 
 log = structlog.get_logger()
@@ -45,7 +42,7 @@ class BatchWriter:
         self.thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
         self.thread.start()
 
-    def submit(self, customer_id: str | None, customer_external_id: str | None, events: list[dict]) -> tuple[str, billing.Outcome]:
+    def submit(self, customer_id: str | None, customer_external_id: str | None, events: list[dict]) -> tuple[str, usage.Outcome]:
         """Blocks until the request's transaction has committed; returns (customer id, outcome)."""
         future: Future = Future()
         self.queue.put(Request(customer_id, customer_external_id, events, future))
@@ -73,34 +70,20 @@ class BatchWriter:
             self._commit(group)
 
     def _commit(self, group: list[Request]) -> None:
-        results: list[tuple[Request, object]] = []
+        requests = [usage.Request(r.customer_id, r.customer_external_id, r.events) for r in group]
         try:
             with write(self.engine) as conn:
-                now = self.clock()
-                rollup = costs.Rollup()
-                resolved = []
-                for req in group:
-                    try:
-                        cid = billing.resolve_customer(conn, req.customer_id, req.customer_external_id)
-                        resolved.append((cid, req))
-                    except Exception as exc:  # noqa: BLE001 - the caller gets its own error
-                        results.append((req, exc))
-                for cid, req in sorted(resolved, key=lambda pair: pair[0]):
-                    savepoint = conn.begin_nested()
-                    try:
-                        outcome = billing.send_usage(conn, cid, req.events, now, self.limit, rollup=rollup)
-                        savepoint.commit()
-                        results.append((req, (cid, outcome)))
-                    except Exception as exc:  # noqa: BLE001 - one refused request rolls back alone
-                        savepoint.rollback()
-                        results.append((req, exc))
-                rollup.flush(conn)
-        except Exception as exc:  # noqa: BLE001 - the commit failed: nobody's events are recorded
+                results = usage.bill(conn, requests, self.clock(), self.limit)
+        except Exception:  # noqa: BLE001 - the group's transaction failed: bill each request alone
             log.exception("group_commit_failed", requests=len(group))
-            for req in group:
-                req.future.set_exception(exc)
-            return
-        for req, result in results:
+            results = []
+            for request in requests:
+                try:
+                    with write(self.engine) as conn:
+                        results.append(usage.bill(conn, [request], self.clock(), self.limit)[0])
+                except Exception as exc:  # noqa: BLE001 - nothing of this request was recorded
+                    results.append(exc)
+        for req, result in zip(group, results):
             if isinstance(result, Exception):
                 req.future.set_exception(result)
             else:
