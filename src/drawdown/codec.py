@@ -23,8 +23,16 @@ def iso(value: datetime) -> str:
     return text + "Z"
 
 
+_AS_IS = frozenset((str, int, bool, type(None)))
+
+
 def prepare(value: Any) -> Any:
     """Decimals without exponents, datetimes as UTC ISO-8601 strings, recursively."""
+    kind = type(value)
+    if kind in _AS_IS:  # the common leaves first: this runs for every JSON value written
+        return value
+    if kind is dict:
+        return {k: v if type(v) in _AS_IS else prepare(v) for k, v in value.items()}
     if isinstance(value, Decimal):
         return plain(value)
     if isinstance(value, datetime):

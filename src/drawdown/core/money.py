@@ -12,7 +12,7 @@ rounded, because silently changing what a caller sent is worse than an error.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 
 DECIMAL_PLACES = 9
 SCALE = 10**DECIMAL_PLACES
@@ -38,21 +38,25 @@ def check_exact(value: Decimal) -> Decimal:
     return value
 
 
+# One context for the hot conversions (a ``localcontext`` per call costs more than the arithmetic):
+# 60 digits hold any amount that fits the column, with room to spare, so nothing here is rounded
+# except by the explicit rule in ``quantize``.
+_EXACT = Context(prec=60, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
+
+
 def quantize(value: Decimal) -> Decimal:
     """Round a computed amount to the storage scale (ROUND_HALF_EVEN)."""
-    with localcontext() as ctx:
-        ctx.prec = 60
-        return value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
+    return value.quantize(QUANTUM, context=_EXACT)
 
 
 def to_scaled(value: Decimal) -> int:
     """Decimal -> stored integer. Refuses (never rounds) values finer than the scale."""
-    with localcontext() as ctx:
-        ctx.prec = 60
-        scaled = value * SCALE
-        if scaled != scaled.to_integral_value():
-            raise MoneyError(f"{value} has more than {DECIMAL_PLACES} decimal places")
-        result = int(scaled)
+    if not value.is_finite():
+        raise MoneyError(f"{value} is not a finite number")
+    scaled = value.scaleb(DECIMAL_PLACES, context=_EXACT)
+    result = int(scaled)
+    if scaled != result:
+        raise MoneyError(f"{value} has more than {DECIMAL_PLACES} decimal places")
     if abs(result) > MAX_SCALED:
         raise MoneyError(f"{value} is too large")
     return result
