@@ -35,7 +35,7 @@ from drawdown.core.ids import new_id
 from drawdown.store import catalog, customers, profitability, usage, wallet_ops
 from drawdown.store.db import make_engine, write
 from drawdown.store.migrate import upgrade
-from drawdown.store.tables import credit_grants, events, fees, ledger_entries, transactions, wallet_accounts
+from drawdown.store.tables import credit_grants, events, fees, ledger_entries, products, subscriptions, transactions, wallet_accounts
 
 MODELS = ("large", "small", "vision", "audio")
 PRODUCT = {
@@ -93,6 +93,8 @@ def ceiling(url: str, ids: list[str], n: int, rng: random.Random, batch: int = 1
     with write(engine) as conn:
         account = {a.customer_id: a.id for a in conn.execute(select(wallet_accounts))}
         grant = {g.account_id: g.id for g in conn.execute(select(credit_grants).order_by(credit_grants.c.id))}
+        sub = {r.customer_id: r.id for r in conn.execute(select(subscriptions))}
+        product = conn.execute(select(products.c.id)).scalar_one()
     g, a = credit_grants.c, wallet_accounts.c
     grant_update = update(credit_grants).where(g.id == bindparam("b_id")).values(remaining=g.remaining - bindparam("b_n"), state="live")
     account_update = update(wallet_accounts).where(a.id == bindparam("b_id")).values(
@@ -111,8 +113,8 @@ def ceiling(url: str, ids: list[str], n: int, rng: random.Random, batch: int = 1
                        "request_hash": "x" * 64, "created_at": now, "revenue": 1, "cost": 0})
             for price in ("tokens", "requests"):
                 fid, tid = new_id("fee"), new_id("txn")
-                fe.append({"id": fid, "customer_id": cust, "account_id": account_id, "subscription_id": "sub", "billing": "real_time",
-                           "period_start": None, "period_end": None, "product_id": "p", "product_code": "bench", "product_version": 1,
+                fe.append({"id": fid, "customer_id": cust, "account_id": account_id, "subscription_id": sub[cust], "billing": "real_time",
+                           "period_start": None, "period_end": None, "product_id": product, "product_code": "bench", "product_version": 1,
                            "price_id": price, "price_name": price, "asset": "CRED", "dimensions": {"model": "large"},
                            "usage_type": "volume", "volume_field": price, "input_volume": 1, "unit_price": None, "volume_rate": 1,
                            "package_size": None, "description": price, "amount": 1, "created_at": now, "_event": len(ev) - 1})
@@ -125,7 +127,7 @@ def ceiling(url: str, ids: list[str], n: int, rng: random.Random, batch: int = 1
                     le.append({"transaction_id": tid, "account": f"wallet:{account_id}", "asset": "CRED",
                                "grant_id": grant[account_id], "amount": -1, "created_at": now})
         rollup = [{"kind": f"{kind}_{grain}", "key": key, "sub": "", "period": period, "revenue": 1, "cost": 0}
-                  for kind, keys in (("customer", sorted(used)), ("product", ["p"]))
+                  for kind, keys in (("customer", sorted(used)), ("product", [product]))
                   for key in keys for grain, period in (("day", day), ("month", month))]
         with write(engine) as conn:
             conn.execute(grant_update, [{"b_id": grant[account[c]], "b_n": m} for c, m in sorted(used.items())])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -68,6 +68,20 @@ def fee_revenue(
     return total
 
 
+_days: dict[date, tuple[str, str]] = {}
+
+
+def _day_and_month(at: datetime) -> tuple[str, str]:
+    """The rollup period names of a moment (UTC), remembered per day: every fee asks."""
+    key = at.date()
+    found = _days.get(key)
+    if found is None:
+        if len(_days) > 4096:
+            _days.clear()
+        found = _days[key] = (at.strftime("%Y-%m-%d"), at.strftime("%Y-%m"))
+    return found
+
+
 class Rollup:
     """Profitability added up over a batch, written once per rollup row at the end."""
 
@@ -75,7 +89,7 @@ class Rollup:
         self.rows: dict[tuple[str, str, str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
 
     def add(self, at: datetime, customer_id: str, product_id: str, vendor_id: str, category: str, revenue: Decimal, cost: Decimal) -> None:
-        day, month = at.strftime("%Y-%m-%d"), at.strftime("%Y-%m")
+        day, month = _day_and_month(at)
         targets = [("customer", customer_id, "")]
         if product_id:
             targets.append(("product", product_id, ""))
