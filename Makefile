@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 export DRAWDOWN_DATABASE_URL ?= sqlite:///var/drawdown.db
 
-.PHONY: run test setup serve migrate demo lint clean
+.PHONY: run test bench setup serve migrate demo lint clean
 
 setup: .venv/.synced
 
@@ -21,6 +21,13 @@ run: setup
 
 test: setup
 	$(UV) run pytest
+
+# Ingestion benchmark on both backends (docs/performance.md); PostgreSQL from DRAWDOWN_BENCH_POSTGRES_URL,
+# default postgresql://postgres@127.0.0.1:5432/test. MEMORY_EVENTS=0 skips the 1,000,000-event RSS run.
+MEMORY_EVENTS ?= 1000000
+bench: setup
+	$(UV) run drawdown bench ingest --backend sqlite --memory-events $(MEMORY_EVENTS)
+	$(UV) run drawdown bench ingest --backend postgresql --memory-events $(MEMORY_EVENTS)
 
 migrate: setup
 	$(UV) run drawdown migrate

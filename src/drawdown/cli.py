@@ -197,11 +197,19 @@ def bench_ingest(
 
     from rich.table import Table
 
-    from drawdown.bench.ingest import run
+    from rich.progress import Progress
+
+    from drawdown.bench.ingest import PHASES, run
 
     if backend not in ("sqlite", "postgresql"):
         raise typer.BadParameter("sqlite or postgresql", param_hint="--backend")
-    r = run(backend, events, Path("var/bench"), memory_events)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"{backend}: building the worlds", total=len(PHASES) - (0 if memory_events else 1))
+
+        def step(name: str) -> None:
+            progress.update(task, description=f"{backend}: {name}", advance=0 if name == PHASES[0] else 1)
+
+        r = run(backend, events, Path("var/bench"), memory_events, step)
     table = Table("measure", "value", title=f"{backend}, {r['cores']} cores")
     table.add_row("ceiling (events/s)", str(r["ceiling_events_per_s"]))
     table.add_row("naive (events/s)", str(r["naive_events_per_s"]))
@@ -213,7 +221,10 @@ def bench_ingest(
     table.add_row(f"HTTP, {r['http']['clients']} clients (events/s)", str(r["http"]["events_per_s"]))
     table.add_row("HTTP single event p50 / p99 / p99.9 (ms)", " / ".join(str(v) for v in r["http"]["latency_ms"].values()))
     if "memory" in r:
-        table.add_row("peak RSS at 100k / end (KB)", f"{r['memory']['peak_rss_kb_at_100k']} / {r['memory']['peak_rss_kb_at_end']}")
+        m = r["memory"]
+        table.add_row(f"memory run, {m['events']:,} events (events/s)", str(m["events_per_s"]))
+        table.add_row("peak RSS at 100k / at the end (KB)", f"{m['peak_rss_kb_at_100k']} / {m['peak_rss_kb_at_end']}")
+        table.add_row("RSS end / 100k", f"{m['peak_rss_kb_at_end'] / m['peak_rss_kb_at_100k']:.2f}")
     console.print(table)
 
 
