@@ -36,28 +36,36 @@ def migrate() -> None:
 
 
 @app.command()
-def serve(host: str = typer.Option(None, help="Bind address"), port: int = typer.Option(None, help="Port")) -> None:
+def serve(
+    host: str = typer.Option(None, help="Bind address"),
+    port: int = typer.Option(None, help="Port"),
+    workers: int = typer.Option(None, help="Server processes (default DRAWDOWN_WORKERS, 1)"),
+) -> None:
     """Migrate, then serve the API."""
     import uvicorn
 
     from drawdown.api.app import create_app
     from drawdown.store import api_keys
-    from drawdown.store.db import write
+    from drawdown.store.db import make_engine, write
     from drawdown.store.migrate import upgrade
 
     settings = Settings()
+    workers = workers or settings.workers
     upgrade(settings.database_url)
-    application = create_app(settings)
+    engine = make_engine(settings.database_url)
     if settings.bootstrap_api_key:
-        with write(application.state.ctx.engine) as conn:
+        with write(engine) as conn:
             api_keys.create(conn, "bootstrap", _now(), settings.bootstrap_api_key)
     if settings.job_interval_seconds > 0:
         from drawdown.jobs.billing_cycle import start_loop
 
-        start_loop(
-            application.state.ctx.engine, _now, settings.job_interval_seconds, settings.overdraft_limit(), settings.public_url
-        )
-    uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level=settings.log_level)
+        start_loop(engine, _now, settings.job_interval_seconds, settings.overdraft_limit(), settings.public_url)
+    where = {"host": host or settings.host, "port": port or settings.port, "log_level": settings.log_level}
+    if workers > 1:
+        # Each worker process builds its own application (engine, pool, batching writer).
+        uvicorn.run("drawdown.api.app:app_from_environment", factory=True, workers=workers, **where)
+    else:
+        uvicorn.run(create_app(settings, engine), **where)
 
 
 @keys.command("create")
@@ -220,6 +228,9 @@ def bench_ingest(
     table.add_row("engine/naive (100 customers)", f"{best / r['naive_events_per_s']:.1f}")
     table.add_row(f"HTTP, {r['http']['clients']} clients (events/s)", str(r["http"]["events_per_s"]))
     table.add_row("HTTP single event p50 / p99 / p99.9 (ms)", " / ".join(str(v) for v in r["http"]["latency_ms"].values()))
+    two = r["http_2_workers"]
+    table.add_row(f"HTTP, {two['clients']} clients, 2 workers (events/s)", str(two["events_per_s"]))
+    table.add_row("HTTP, 2 workers, single event p50 / p99 / p99.9 (ms)", " / ".join(str(v) for v in two["latency_ms"].values()))
     if "memory" in r:
         m = r["memory"]
         table.add_row(f"memory run, {m['events']:,} events (events/s)", str(m["events_per_s"]))

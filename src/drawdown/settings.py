@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     # POST /events through the batching writer: many requests per transaction, one commit.
     group_commit: bool = True
     group_commit_max_batch: int = 256
+    # Server processes. Each has its own batching writer; customer locks are taken in id order, so
+    # writers in several processes never deadlock (SQLite serialises them on its write lock).
+    workers: int = 1
 
     @field_validator("default_overdraft_limit")
     @classmethod

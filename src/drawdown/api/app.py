@@ -40,3 +40,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
         return {"status": "ok"}
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The application as a factory, for ``serve`` with several worker processes."""
+    return create_app(Settings())

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 import httpx
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, tuple_, update
 
 from drawdown.core.ids import new_id
 from drawdown.store import catalog, customers, profitability, usage, wallet_ops
@@ -138,7 +138,8 @@ def ceiling(url: str, ids: list[str], n: int, rng: random.Random, batch: int = 1
             conn.execute(insert(ledger_entries), le)
             conn.execute(insert(events), ev)
             seqs = {(r.customer_id, r.id): r.seq for r in conn.execute(
-                select(events.c.customer_id, events.c.id, events.c.seq).where(events.c.id.in_([e["id"] for e in ev])))}
+                select(events.c.customer_id, events.c.id, events.c.seq)
+                .where(tuple_(events.c.customer_id, events.c.id).in_([(e["customer_id"], e["id"]) for e in ev])))}
             conn.execute(insert(fees), [{**{k: v for k, v in f.items() if k != "_event"},
                                          "event_seq": seqs[(ev[f["_event"]]["customer_id"], ev[f["_event"]]["id"])]} for f in fe])
             conn.execute(profitability._upsert(conn), rollup)
@@ -183,13 +184,13 @@ def engine_rate(url: str, ids: list[str], n: int, rng: random.Random, per_txn: i
     return rate, rss
 
 
-def http_phase(url: str, ids: list[str], n: int, clients: int, latency_samples: int) -> dict:
+def http_phase(url: str, ids: list[str], n: int, clients: int, latency_samples: int, workers: int = 1) -> dict:
     secret = "key_bench_" + secrets.token_hex(8)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "DRAWDOWN_DATABASE_URL": url, "DRAWDOWN_BOOTSTRAP_API_KEY": secret, "DRAWDOWN_JOB_INTERVAL_SECONDS": "0",
-           "DRAWDOWN_LOG_LEVEL": "warning"}
+           "DRAWDOWN_LOG_LEVEL": "warning", "DRAWDOWN_WORKERS": str(workers)}
     proc = subprocess.Popen([sys.executable, "-m", "drawdown.cli", "serve", "--port", str(port)], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -241,14 +242,15 @@ def http_phase(url: str, ids: list[str], n: int, clients: int, latency_samples: 
         for t in threads:
             t.join()
         rate = per_client * clients / (time.perf_counter() - start)
-        return {"events_per_s": round(rate), "clients": clients, "errors": len(errors),
+        return {"events_per_s": round(rate), "clients": clients, "workers": workers, "errors": len(errors),
                 "latency_ms": {"p50": round(statistics.median(timings), 2), "p99": pct(0.99), "p99.9": pct(0.999)}}
     finally:
         proc.terminate()
         proc.wait(timeout=20)
 
 
-PHASES = ("ceiling", "naive", "engine, 1 customer", "engine, 100 customers", "engine, 10,000 customers", "http", "memory")
+PHASES = ("ceiling", "naive", "engine, 1 customer", "engine, 100 customers", "engine, 10,000 customers", "http",
+          "http, 2 workers", "memory")
 
 
 def run(backend: str, n: int, out: Path, memory_events: int, step: Callable[[str], None] = lambda name: None) -> dict:
@@ -273,8 +275,10 @@ def run(backend: str, n: int, out: Path, memory_events: int, step: Callable[[str
         result["engine_events_per_s"][str(customers_n)] = round(rate)
     step(PHASES[5])
     result["http"] = http_phase(url100, ids100, max(n // 5, 400), clients=8, latency_samples=min(n, 2000))
+    step(PHASES[6])
+    result["http_2_workers"] = http_phase(url100, ids100, max(n // 5, 400), clients=8, latency_samples=min(n, 2000), workers=2)
     if memory_events:
-        step(PHASES[6])
+        step(PHASES[7])
         # In a fresh process: the peak RSS of this one already holds the worlds built above.
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             rate, rss = pool.apply(_memory_run, (url100, ids100, memory_events))

@@ -23,8 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, insert, select, text
 
 from drawdown.codec import fingerprint
 from drawdown.core import grants as grant_rules
@@ -39,7 +40,7 @@ from drawdown.store.wallets import DEFAULT_ACCOUNT, Books, load_grants
 from drawdown.store.writes import LAST, Writes
 
 ZERO = Decimal(0)
-CHUNK = 2000  # ids per IN list (SQLite's bound-parameter limit is 32,766)
+CHUNK = 2000  # values per statement (SQLite allows 32,766 bound parameters; a pair takes two)
 
 
 @dataclass
@@ -65,15 +66,9 @@ _LOCK = (
     .with_for_update()
 )
 _BY_EXTERNAL = select(customers.c.external_id, customers.c.id).where(customers.c.external_id.in_(bindparam("ids", expanding=True)))
-_STORED = select(events.c.customer_id, events.c.id, events.c.request_hash).where(
-    events.c.customer_id.in_(bindparam("customers", expanding=True)), events.c.id.in_(bindparam("ids", expanding=True))
-)
 _ACCOUNTS = select(wallet_accounts).where(wallet_accounts.c.customer_id.in_(bindparam("customers", expanding=True)))
 # No RETURNING: SQLAlchemy sends an INSERT … RETURNING executemany to SQLite one row at a time.
 _INSERT_EVENTS = insert(events)
-_SEQS = select(events.c.customer_id, events.c.id, events.c.seq).where(
-    events.c.customer_id.in_(bindparam("customers", expanding=True)), events.c.id.in_(bindparam("ids", expanding=True))
-)
 _INSERT_FEES = insert(fees)
 _INSERT_COSTS = insert(event_costs)
 
@@ -170,13 +165,29 @@ def _resolve(conn: Connection, requests: list[Request], results: list) -> dict[i
 
 def _stored_events(conn: Connection, ids: dict[int, str], requests: list[Request]) -> dict[str, dict[str, str]]:
     """customer -> {event id: request hash} of the group's event ids already stored."""
-    wanted = {(cid, e["id"]) for i, cid in ids.items() for e in requests[i].events}
     out: dict[str, dict[str, str]] = {}
-    cids = sorted({c for c, _ in wanted})
-    for chunk in _chunks(sorted({e for _, e in wanted})):
-        for r in conn.execute(_STORED, {"customers": cids, "ids": chunk}):
-            if (r.customer_id, r.id) in wanted:
-                out.setdefault(r.customer_id, {})[r.id] = r.request_hash
+    for customer_id, event_id, digest in _by_pairs(conn, "request_hash", sorted({(cid, e["id"]) for i, cid in ids.items()
+                                                                                   for e in requests[i].events})):
+        out.setdefault(customer_id, {})[event_id] = digest
+    return out
+
+
+def _by_pairs(conn: Connection, column: str, pairs: list[tuple[str, str]]) -> list[Any]:
+    """(customer, event id, ``column``) of the stored events among ``pairs``, one index probe per pair.
+
+    Measured alternatives: two IN lists make PostgreSQL read every event of the listed customers
+    (3,000 -> 130 events/s by 450,000 stored) and SQLite probe every customer x id combination;
+    a row-value IN is a full scan on SQLite. A join with a VALUES list probes each pair once on both.
+    """
+    out = []
+    for chunk in _chunks(pairs):
+        rows = ", ".join(f"(:c{k}, :e{k})" for k in range(len(chunk)))
+        params = {f"{p}{k}": v for k, pair in enumerate(chunk) for p, v in zip("ce", pair)}
+        out.extend(conn.execute(text(
+            f"WITH wanted (c, e) AS (VALUES {rows}) "
+            f"SELECT events.customer_id, events.id, events.{column} FROM wanted "
+            "JOIN events ON events.customer_id = wanted.c AND events.id = wanted.e"
+        ), params).all())
     return out
 
 
@@ -301,10 +312,7 @@ def _write(group: _Group, books: list[Books]) -> None:
 
 def _seqs(conn: Connection, rows: list[dict]) -> list[int]:
     """The sequence numbers the database gave the event rows just inserted, in row order."""
-    customers_ = sorted({r["customer_id"] for r in rows})
-    found: dict[tuple[str, str], int] = {}
-    for chunk in _chunks(sorted({r["id"] for r in rows})):
-        found.update({(r.customer_id, r.id): r.seq for r in conn.execute(_SEQS, {"customers": customers_, "ids": chunk})})
+    found = {(c, e): seq for c, e, seq in _by_pairs(conn, "seq", [(r["customer_id"], r["id"]) for r in rows])}
     return [found[(r["customer_id"], r["id"])] for r in rows]
 
 

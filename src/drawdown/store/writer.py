@@ -39,6 +39,8 @@ class BatchWriter:
     def __init__(self, engine: Engine, clock: Callable[[], datetime], overdraft_limit: Decimal | None, max_batch: int = 256) -> None:
         self.engine, self.clock, self.limit, self.max_batch = engine, clock, overdraft_limit, max_batch
         self.queue: queue.Queue[Request | None] = queue.Queue()
+        self.groups = 0
+        self.groups_failed = 0  # groups whose transaction failed and whose requests were billed alone
         self.thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
         self.thread.start()
 
@@ -71,11 +73,13 @@ class BatchWriter:
 
     def _commit(self, group: list[Request]) -> None:
         requests = [usage.Request(r.customer_id, r.customer_external_id, r.events) for r in group]
+        self.groups += 1
         try:
             with write(self.engine) as conn:
                 results = usage.bill(conn, requests, self.clock(), self.limit)
         except Exception:  # noqa: BLE001 - the group's transaction failed: bill each request alone
             log.exception("group_commit_failed", requests=len(group))
+            self.groups_failed += 1
             results = []
             for request in requests:
                 try:
