@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import delete, func, select
 
 from drawdown.core.errors import Invalid
-from drawdown.store import catalog, customers, usage, wallet_ops
+from drawdown.store import customers, usage
 from drawdown.store.db import read, write
 from drawdown.store.tables import events, fees, ledger_entries, transactions, wallet_accounts
 from drawdown.store.wallets import balances
+from tests.store.worlds import volume_world
 
 
 def _world(engine, now: datetime) -> tuple[str, list[str]]:  # noqa: ANN001
-    code = "G" + uuid.uuid4().hex[:8].upper()
+    code, ids = volume_world(engine, now, Decimal("0.5"), 3, Decimal(10), funded=2)
     with write(engine) as conn:
-        catalog.create_asset(conn, {"code": code, "name": "g"}, now)
-        catalog.create_product(conn, {"name": "g", "code": code, "publish": True, "prices": [
-            {"name": "u", "type": "usage_based", "billing_model": {"type": "real_time"},
-             "usage_calculation": {"event_type": "u", "usage_type": "volume", "volume_field": "n"},
-             "pricing": [{"asset": code, "values": [{"volume_rate": Decimal("0.5")}]}]}]}, now)
-        ids = [customers.create_customer(conn, {"name": f"g{i}", "external_id": f"{code}-{i}",
-                                                "subscriptions": [{"products": [{"code": code}]}]}, now, Decimal(0))["id"]
-               for i in range(3)]
-        for cid in ids[:2]:
-            wallet_ops.create_adjustment(conn, cid, {"transaction_id": "t", "asset": code, "amount": Decimal(10), "reason": "gift"},
-                                         now, None)
         # The third customer's account is gone: billing must open it (in memory, written with the group).
         conn.execute(delete(wallet_accounts).where(wallet_accounts.c.customer_id == ids[2]))
     return code, ids

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -11,26 +10,16 @@ import pytest
 from sqlalchemy import select
 
 from drawdown.core.errors import Invalid
-from drawdown.store import catalog, customers, wallet_ops
-from drawdown.store.db import read, write
+from drawdown.store.db import read
 from drawdown.store.tables import events, wallet_accounts
 from drawdown.store.wallets import balances
 from drawdown.store.writer import BatchWriter
+from tests.store.worlds import volume_world
 
 
 def test_group_commit_isolates_a_refused_request(engine) -> None:
     now = datetime.now(timezone.utc)
-    code = "W" + uuid.uuid4().hex[:8].upper()
-    with write(engine) as conn:
-        catalog.create_asset(conn, {"code": code, "name": "w"}, now)
-        catalog.create_product(conn, {"name": "w", "code": code, "publish": True, "prices": [
-            {"name": "u", "type": "usage_based", "billing_model": {"type": "real_time"},
-             "usage_calculation": {"event_type": "u", "usage_type": "volume", "volume_field": "n"},
-             "pricing": [{"asset": code, "values": [{"volume_rate": Decimal(1)}]}]}]}, now)
-        ids = [customers.create_customer(conn, {"name": f"w{i}", "subscriptions": [{"products": [{"code": code}]}]}, now, Decimal(0))["id"]
-               for i in range(6)]
-        for cid in ids:
-            wallet_ops.create_adjustment(conn, cid, {"transaction_id": "t", "asset": code, "amount": Decimal(10), "reason": "gift"}, now, Decimal(0))
+    _, ids = volume_world(engine, now, Decimal(1), 6, Decimal(10))
     writer = BatchWriter(engine, lambda: datetime.now(timezone.utc), Decimal(0), max_batch=64)
     try:
         def send(i: int):  # noqa: ANN202
@@ -60,18 +49,7 @@ def test_two_writers_on_shared_customers_never_deadlock_lose_or_double_bill(engi
     """Two writers (as two server workers would) bill overlapping customers, every event sent once
     through each: locks taken in id order mean no group ever fails, and each event bills once."""
     now = datetime.now(timezone.utc)
-    code = "D" + uuid.uuid4().hex[:8].upper()
-    with write(engine) as conn:
-        catalog.create_asset(conn, {"code": code, "name": "d"}, now)
-        catalog.create_product(conn, {"name": "d", "code": code, "publish": True, "prices": [
-            {"name": "u", "type": "usage_based", "billing_model": {"type": "real_time"},
-             "usage_calculation": {"event_type": "u", "usage_type": "volume", "volume_field": "n"},
-             "pricing": [{"asset": code, "values": [{"volume_rate": Decimal("0.25")}]}]}]}, now)
-        ids = [customers.create_customer(conn, {"name": f"d{i}", "subscriptions": [{"products": [{"code": code}]}]}, now, Decimal(0))["id"]
-               for i in range(12)]
-        for cid in ids:
-            wallet_ops.create_adjustment(conn, cid, {"transaction_id": "t", "asset": code, "amount": Decimal(1000), "reason": "gift"},
-                                         now, Decimal(0))
+    code, ids = volume_world(engine, now, Decimal("0.25"), 12, Decimal(1000))
     sent = [(ids[(i * 7) % 12], {"id": f"e{i}", "event_type": "u", "occurred_at": now, "data": {"n": 1 + i % 5}}) for i in range(240)]
     writers = [BatchWriter(engine, lambda: datetime.now(timezone.utc), Decimal(0), max_batch=16) for _ in range(2)]
     try:
