@@ -101,11 +101,11 @@ def position_keys(customer_id: str, event: dict, prices: list[Priced]) -> list[t
             continue
         try:
             index = choose_entry(price, data)
-        except RatingError:
-            continue  # rating reports it, with the field
-        if index is not None:
-            start = price_rules.tier_period_start(price, priced.cadence, priced.started_at, event["occurred_at"])
-            keys.append((customer_id, price.id, index, start))
+            if index is not None:
+                start = price_rules.tier_period_start(price, priced.cadence, priced.started_at, event["occurred_at"])
+                keys.append((customer_id, price.id, index, start))
+        except Exception:  # noqa: BLE001 - rating meets the same data later and refuses that request alone
+            continue
     return keys
 
 
