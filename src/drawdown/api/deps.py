@@ -29,5 +29,6 @@ class Context:
         return self.clock()
 
 
-def context(request: Request) -> Context:
+async def context(request: Request) -> Context:
+    # Async: a sync dependency would cost every request a trip to the thread pool.
     return request.app.state.ctx

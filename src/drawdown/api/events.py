@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, time, timedelta, timezone
 
 from fastapi import Depends, Query, Response
+from fastapi.concurrency import run_in_threadpool
 
 from drawdown.api.problems import problem
 from drawdown.api.routing import Context, ExactJSONResponse, Limit, Offset, context, page, router
@@ -22,18 +24,14 @@ api = router("Events")
     summary="Send usage events for one customer",
     responses={204: {"description": "Every event was billed (or was a replay of one already billed)"}},
 )
-def send_usage(body: UsageRequest, ctx: Context = Depends(context)) -> Response:
+async def send_usage(body: UsageRequest, ctx: Context = Depends(context)) -> Response:
+    # Async: the request waits for its group's commit on the event loop, not in a pool thread.
     batch = [e.model_dump(exclude_none=True) for e in body.events]
     writer = ctx.writer
     if writer is not None:
-        _, outcome = writer.submit(body.customer_id, body.customer_external_id, batch)
+        _, outcome = await asyncio.wrap_future(writer.enqueue(body.customer_id, body.customer_external_id, batch))
     else:
-        with write(ctx.engine) as conn:
-            result = usage.bill(conn, [usage.Request(body.customer_id, body.customer_external_id, batch)], ctx.now(),
-                                ctx.settings.overdraft_limit())[0]
-        if isinstance(result, Exception):
-            raise result
-        _, outcome = result
+        _, outcome = await run_in_threadpool(_bill_alone, ctx, body, batch)
     if outcome.rejected:
         errors = {f"events[{i}]": [reason] for i, reason in sorted(outcome.rejected.items())}
         detail = (
@@ -42,6 +40,15 @@ def send_usage(body: UsageRequest, ctx: Context = Depends(context)) -> Response:
         )
         return problem(422, detail, None, errors, accepted=outcome.accepted + outcome.replayed)
     return Response(status_code=204)
+
+
+def _bill_alone(ctx: Context, body: UsageRequest, batch: list[dict]) -> tuple[str, usage.Outcome]:
+    with write(ctx.engine) as conn:
+        result = usage.bill(conn, [usage.Request(body.customer_id, body.customer_external_id, batch)], ctx.now(),
+                            ctx.settings.overdraft_limit())[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def _day(value: date | None, end: bool = False) -> datetime | None:

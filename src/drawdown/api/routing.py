@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from drawdown.api.deps import Context, context
@@ -24,25 +25,29 @@ class Unauthorized(DomainError):
     title = "Unauthorized"
 
 
-def authenticate(
+async def authenticate(
     request: Request,
     key: str | None = Depends(_api_key),
     bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
 ) -> str:
+    """Async, so that a known key costs no trip to the thread pool (every request pays this)."""
     secret = key or (bearer.credentials if bearer else None)
     if not secret:
         raise Unauthorized("Send your API key in the X-CREDYT-API-KEY header (or as a Bearer token).")
-    ctx: Context = request.app.state.ctx
     cache: dict[str, str] = request.app.state.key_cache
     digest = api_keys.hash_secret(secret)
     if digest in cache:
         return cache[digest]
-    with read(ctx.engine) as conn:
-        key_id = api_keys.verify(conn, secret)
+    key_id = await run_in_threadpool(_verify, request.app.state.ctx, secret)
     if key_id is None:
         raise Unauthorized("The API key is not valid.")
     cache[digest] = key_id
     return key_id
+
+
+def _verify(ctx: Context, secret: str) -> str | None:
+    with read(ctx.engine) as conn:
+        return api_keys.verify(conn, secret)
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -46,9 +46,13 @@ class BatchWriter:
 
     def submit(self, customer_id: str | None, customer_external_id: str | None, events: list[dict]) -> tuple[str, usage.Outcome]:
         """Blocks until the request's transaction has committed; returns (customer id, outcome)."""
+        return self.enqueue(customer_id, customer_external_id, events).result()
+
+    def enqueue(self, customer_id: str | None, customer_external_id: str | None, events: list[dict]) -> Future:
+        """A future resolved with (customer id, outcome) once the request's transaction has committed."""
         future: Future = Future()
         self.queue.put(Request(customer_id, customer_external_id, events, future))
-        return future.result()
+        return future
 
     def close(self) -> None:
         self.queue.put(None)
