@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
 from typer.testing import CliRunner
 
 from drawdown.cli import app
@@ -42,3 +49,34 @@ def test_cli_commands(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     assert chart.read_text().startswith("<svg") and "polyline" in chart.read_text()
     assert "ai-chat" not in margins.output and "prp_" in margins.output  # one product row
     assert runner.invoke(app, ["report", "margins", "--by", "planet"]).exit_code != 0
+
+
+def test_serve_with_two_workers_bills_events(tmp_path) -> None:  # noqa: ANN001
+    """`drawdown serve --workers 2`: each worker process builds its app from the environment."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    secret = "key_workers_test_secret"
+    env = {**os.environ, "DRAWDOWN_DATABASE_URL": f"sqlite:///{tmp_path}/w.db", "DRAWDOWN_BOOTSTRAP_API_KEY": secret,
+           "DRAWDOWN_JOB_INTERVAL_SECONDS": "0", "DRAWDOWN_LOG_LEVEL": "warning"}
+    proc = subprocess.Popen([sys.executable, "-m", "drawdown.cli", "serve", "--port", str(port), "--workers", "2"], env=env)
+    base, headers = f"http://127.0.0.1:{port}", {"X-CREDYT-API-KEY": secret}
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
+            time.sleep(0.1)
+        customer = httpx.post(f"{base}/customers", json={"name": "w"}, headers=headers).json()["id"]
+        for k in range(20):  # a new connection each: the kernel may hand it to either worker
+            ev = {"id": f"w{k}", "event_type": "x", "occurred_at": "2026-11-25T00:00:00Z"}
+            resp = httpx.post(f"{base}/events", json={"customer_id": customer, "events": [ev]}, headers=headers, timeout=10)
+            assert resp.status_code == 204, resp.text
+        assert httpx.get(f"{base}/events", params={"customer_id": customer}, headers=headers).json()["total_count"] == 20
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
