@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from drawdown.codec import iso
 from drawdown.core import grants as grant_rules
@@ -59,19 +59,35 @@ def refresh(conn: Connection, customer_id: str, now: datetime, books: Books, ove
     return refresh_until(conn, customer_id, now, books, overdraft_limit)[0]
 
 
+_SUBSCRIPTIONS = (
+    select(
+        subscriptions.c.customer_id, subscriptions.c.id.label("sub_id"), subscriptions.c.started_at,
+        subscription_products.c.product_id, subscription_products.c.since, product_versions.c.entitlements,
+        product_versions.c.prices,
+    )
+    .select_from(subscriptions.join(subscription_products).join(product_versions))
+    .where(subscriptions.c.customer_id.in_(bindparam("customers", expanding=True)), subscriptions.c.status == "active")
+)
+
+
+def subscription_rows(conn: Connection, customer_ids: list[str]) -> dict[str, list[Any]]:
+    """What ``refresh_until`` reads, for many customers in one query."""
+    out: dict[str, list[Any]] = {c: [] for c in customer_ids}
+    for k in range(0, len(customer_ids), 2000):
+        for r in conn.execute(_SUBSCRIPTIONS, {"customers": customer_ids[k:k + 2000]}):
+            out[r.customer_id].append(r)
+    return out
+
+
 def refresh_until(
-    conn: Connection, customer_id: str, now: datetime, books: Books, overdraft_limit: Decimal | None
+    conn: Connection, customer_id: str, now: datetime, books: Books, overdraft_limit: Decimal | None,
+    rows: list[Any] | None = None,
 ) -> tuple[int, datetime | None]:
     """``refresh``, and the first moment after ``now`` at which another grant falls due (None: never,
-    while the subscriptions stay as they are), so that a caller may skip refreshing until then."""
-    rows = conn.execute(
-        select(
-            subscriptions.c.id.label("sub_id"), subscriptions.c.started_at, subscription_products.c.product_id,
-            subscription_products.c.since, product_versions.c.entitlements, product_versions.c.prices,
-        )
-        .select_from(subscriptions.join(subscription_products).join(product_versions))
-        .where(subscriptions.c.customer_id == customer_id, subscriptions.c.status == "active")
-    ).all()
+    while the subscriptions stay as they are), so that a caller may skip refreshing until then.
+    ``rows``: the customer's ``subscription_rows``, if the caller read them already."""
+    if rows is None:
+        rows = subscription_rows(conn, [customer_id])[customer_id]
     issued = 0
     due: datetime | None = None
     for r in rows:

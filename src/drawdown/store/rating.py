@@ -47,6 +47,7 @@ class Charge:
 
 _PRICES_QUERY = (
     select(
+        subscriptions.c.customer_id,
         subscriptions.c.id.label("sub_id"),
         subscriptions.c.started_at,
         products.c.id,
@@ -55,28 +56,40 @@ _PRICES_QUERY = (
         product_versions.c.prices,
     )
     .select_from(subscriptions.join(subscription_products).join(product_versions).join(products))
-    .where(subscriptions.c.customer_id == bindparam("customer"), subscriptions.c.status == "active")
+    .where(subscriptions.c.customer_id.in_(bindparam("customers", expanding=True)), subscriptions.c.status == "active")
 )
 _prices: dict[str, tuple[int, list[Priced]]] = {}
 _parsed_docs: dict[str, tuple[UsagePrice, price_rules.Cadence]] = {}
 
 
-def subscribed_prices(conn: Connection, customer_id: str, revision: int | None = None) -> list[Priced]:
-    """Every usage price of the customer's active subscriptions (cached when ``revision`` is given)."""
-    if revision is not None:
+def subscribed_prices_of(conn: Connection, revisions: dict[str, int]) -> dict[str, list[Priced]]:
+    """Every usage price of each customer's active subscriptions (customer -> revision read under its
+    lock): cached per revision, and the customers not cached are read in one query."""
+    out: dict[str, list[Priced]] = {}
+    missing = []
+    for customer_id, revision in revisions.items():
         cached = _prices.get(customer_id)
         if cached is not None and cached[0] == revision:
-            return cached[1]
-    out = []
-    for r in conn.execute(_PRICES_QUERY, {"customer": customer_id}):
-        for doc in r.prices:
-            if doc.get("type") == "usage_based":
-                price, cadence = _parsed(doc)
-                out.append(Priced(r.id, r.code, r.version, price, cadence, r.sub_id, r.started_at))
-    if revision is not None:
-        if len(_prices) >= CACHE_LIMIT:
+            out[customer_id] = cached[1]
+        else:
+            missing.append(customer_id)
+    if missing:
+        if len(_prices) + len(missing) > CACHE_LIMIT:
             _prices.clear()
-        _prices[customer_id] = (revision, out)
+        for customer_id, found in _read_prices(conn, missing).items():
+            out[customer_id] = found
+            _prices[customer_id] = (revisions[customer_id], found)
+    return out
+
+
+def _read_prices(conn: Connection, customer_ids: list[str]) -> dict[str, list[Priced]]:
+    out: dict[str, list[Priced]] = {c: [] for c in customer_ids}
+    for k in range(0, len(customer_ids), 2000):
+        for r in conn.execute(_PRICES_QUERY, {"customers": customer_ids[k:k + 2000]}):
+            for doc in r.prices:
+                if doc.get("type") == "usage_based":
+                    price, cadence = _parsed(doc)
+                    out[r.customer_id].append(Priced(r.id, r.code, r.version, price, cadence, r.sub_id, r.started_at))
     return out
 
 

@@ -34,7 +34,7 @@ from drawdown.core.ids import FEE, TRANSACTION, new_id
 from drawdown.core.ledger import REVENUE
 from drawdown.core.money import from_scaled, plain, quantize, to_scaled
 from drawdown.store import costs, entitlements
-from drawdown.store.rating import CACHE_LIMIT, Charge, Positions, position_keys, rate_event, subscribed_prices
+from drawdown.store.rating import CACHE_LIMIT, Charge, Positions, position_keys, rate_event, subscribed_prices_of
 from drawdown.store.tables import customers, event_costs, events, fees, wallet_accounts
 from drawdown.store.wallets import DEFAULT_ACCOUNT, Books, load_grants
 from drawdown.store.writes import LAST, Writes
@@ -113,10 +113,8 @@ def bill(conn: Connection, requests: list[Request], now: datetime, overdraft_lim
     cids = sorted(set(ids.values()))
     stored = _stored_events(conn, ids, requests)
     books = _load_books(conn, cids, now)
-    prices = {}
-    for cid in cids:
-        prices[cid] = subscribed_prices(conn, cid, revisions[cid])
-        _refresh_entitlements(conn, cid, revisions[cid], books[cid], now, overdraft_limit)
+    prices = subscribed_prices_of(conn, {cid: revisions[cid] for cid in cids})
+    _refresh_entitlements(conn, {cid: revisions[cid] for cid in cids}, books, now, overdraft_limit)
     group.positions.prefetch(
         {key for i, cid in ids.items() for e in requests[i].events for key in position_keys(cid, e, prices[cid])}
     )
@@ -204,15 +202,24 @@ def _load_books(conn: Connection, cids: list[str], now: datetime) -> dict[str, B
     return books
 
 
-def _refresh_entitlements(conn: Connection, cid: str, revision: int, books: Books, now: datetime, limit: Decimal | None) -> None:
-    """Issue the entitlement grants due (once per period: skipped until the next one can be due)."""
-    known = _entitlements_due.get(cid)
-    if known is not None and known[0] == revision and (known[1] is None or now < known[1]):
+def _refresh_entitlements(
+    conn: Connection, revisions: dict[str, int], books: dict[str, Books], now: datetime, limit: Decimal | None
+) -> None:
+    """Issue the entitlement grants due (once per period: a customer is skipped until the next one can
+    be due; the others' subscriptions are read in one query)."""
+    due = []
+    for cid, revision in revisions.items():
+        known = _entitlements_due.get(cid)
+        if known is None or known[0] != revision or (known[1] is not None and now >= known[1]):
+            due.append(cid)
+    if not due:
         return
-    _, due = entitlements.refresh_until(conn, cid, now, books, limit)
-    if len(_entitlements_due) >= CACHE_LIMIT:
+    rows = entitlements.subscription_rows(conn, due)
+    if len(_entitlements_due) + len(due) > CACHE_LIMIT:
         _entitlements_due.clear()
-    _entitlements_due[cid] = (revision, due)
+    for cid in due:
+        _, next_due = entitlements.refresh_until(conn, cid, now, books[cid], limit, rows[cid])
+        _entitlements_due[cid] = (revisions[cid], next_due)
 
 
 def _event_doc(event: dict) -> dict:
