@@ -5,7 +5,9 @@ transaction:
 1. locks every customer of the group in one statement, in id order (PostgreSQL row locks are always
    taken in the same order, so several writers never deadlock; SQLite holds its write lock already);
 2. reads, for the whole group at once, the events already stored under the same ids, the customers'
-   wallet accounts and changeable grants, and the tier positions the events will move;
+   wallet accounts and changeable grants, and the tier positions the events will move; each customer's
+   subscribed prices and next entitlement due come from per-process caches keyed by the customer's
+   ``revision`` (read with the lock), and only the customers missing from them are read, in one query;
 3. plans every request in memory, in order: events already stored under the same id are replays
    (identical ones are skipped, different ones refused), every new event is rated against the
    customer's subscribed prices, and each event is debited as a whole or not at all (an event that
