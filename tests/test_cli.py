@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-
 import httpx
 from typer.testing import CliRunner
 
+from drawdown.bench.server import serve
 from drawdown.cli import app
 
 
@@ -52,25 +47,10 @@ def test_cli_commands(tmp_path, monkeypatch) -> None:  # noqa: ANN001
 
 
 def test_serve_with_two_workers_bills_events(tmp_path) -> None:  # noqa: ANN001
-    """`drawdown serve --workers 2`: each worker process builds its app from the environment."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    secret = "key_workers_test_secret"
-    env = {**os.environ, "DRAWDOWN_DATABASE_URL": f"sqlite:///{tmp_path}/w.db", "DRAWDOWN_BOOTSTRAP_API_KEY": secret,
-           "DRAWDOWN_JOB_INTERVAL_SECONDS": "0", "DRAWDOWN_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen([sys.executable, "-m", "drawdown.cli", "serve", "--port", str(port), "--workers", "2"], env=env)
-    base, headers = f"http://127.0.0.1:{port}", {"X-CREDYT-API-KEY": secret}
+    """`drawdown serve` with DRAWDOWN_WORKERS=2: each worker process builds its app from the environment."""
+    served = serve(f"sqlite:///{tmp_path}/w.db", workers=2)
+    base, headers = served.base, served.headers
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
-            time.sleep(0.1)
         customer = httpx.post(f"{base}/customers", json={"name": "w"}, headers=headers).json()["id"]
         for k in range(20):  # a new connection each: the kernel may hand it to either worker
             ev = {"id": f"w{k}", "event_type": "x", "occurred_at": "2026-11-25T00:00:00Z"}
@@ -78,5 +58,4 @@ def test_serve_with_two_workers_bills_events(tmp_path) -> None:  # noqa: ANN001
             assert resp.status_code == 204, resp.text
         assert httpx.get(f"{base}/events", params={"customer_id": customer}, headers=headers).json()["total_count"] == 20
     finally:
-        proc.terminate()
-        assert proc.wait(timeout=30) == 0
+        assert served.stop() == 0

@@ -19,10 +19,7 @@ import os
 import random
 import resource
 import secrets
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -33,6 +30,7 @@ from typing import Callable
 import httpx
 from sqlalchemy import bindparam, insert, select, tuple_, update
 
+from drawdown.bench.server import serve
 from drawdown.core.ids import new_id
 from drawdown.store import catalog, customers, profitability, usage, wallet_ops
 from drawdown.store.db import make_engine, write
@@ -185,26 +183,10 @@ def engine_rate(url: str, ids: list[str], n: int, rng: random.Random, per_txn: i
 
 
 def http_phase(url: str, ids: list[str], n: int, clients: int, latency_samples: int, workers: int = 1) -> dict:
-    secret = "key_bench_" + secrets.token_hex(8)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "DRAWDOWN_DATABASE_URL": url, "DRAWDOWN_BOOTSTRAP_API_KEY": secret, "DRAWDOWN_JOB_INTERVAL_SECONDS": "0",
-           "DRAWDOWN_LOG_LEVEL": "warning", "DRAWDOWN_WORKERS": str(workers)}
-    proc = subprocess.Popen([sys.executable, "-m", "drawdown.cli", "serve", "--port", str(port)], env=env)
-    base = f"http://127.0.0.1:{port}"
+    served = serve(url, workers)
+    base = served.base
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.1)
-        headers = {"X-CREDYT-API-KEY": secret}
+        headers = served.headers
 
         def body(ev: dict, cid: str) -> dict:
             return {"customer_id": cid, "events": [{**ev, "occurred_at": ev["occurred_at"].isoformat()}]}
@@ -245,8 +227,7 @@ def http_phase(url: str, ids: list[str], n: int, clients: int, latency_samples: 
         return {"events_per_s": round(rate), "clients": clients, "workers": workers, "errors": len(errors),
                 "latency_ms": {"p50": round(statistics.median(timings), 2), "p99": pct(0.99), "p99.9": pct(0.999)}}
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        served.stop()
 
 
 PHASES = ("ceiling", "naive", "engine, 1 customer", "engine, 100 customers", "engine, 10,000 customers", "http",

@@ -10,18 +10,17 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import statistics
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
 import httpx
 from rich.progress import Progress
 from sqlalchemy import insert, text
 
+from drawdown.bench.server import serve
 from drawdown.store.db import make_engine, write
 from drawdown.store.migrate import upgrade
 from drawdown.store.costs import Rollup
@@ -93,41 +92,10 @@ def populate(url: str, n_events: int, n_customers: int, days: int, seed: int = 7
             "product_ids": product_ids}
 
 
-def _serve(url: str) -> tuple[str, str, Callable[[], None]]:
-    """``drawdown serve`` in its own process (the timing client must not share the server's GIL)."""
-    import secrets
-    import subprocess
-    import sys
-
-    secret = "key_bench_" + secrets.token_hex(8)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "DRAWDOWN_DATABASE_URL": url, "DRAWDOWN_BOOTSTRAP_API_KEY": secret,
-           "DRAWDOWN_JOB_INTERVAL_SECONDS": "0", "DRAWDOWN_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen([sys.executable, "-m", "drawdown.cli", "serve", "--port", str(port)], env=env)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError("the benchmark server did not start")
-        time.sleep(0.1)
-
-    def stop() -> None:
-        proc.terminate()
-        proc.wait(timeout=20)
-
-    return f"http://127.0.0.1:{port}", secret, stop
-
-
 def measure(url: str, world: dict, requests: int = 200, seed: int = 11) -> dict:
     rng = random.Random(seed)
-    base, secret, stop = _serve(url)
+    served = serve(url)
+    base, secret = served.base, served.secret
     days = world["days"]
 
     def month() -> dict:
@@ -158,7 +126,7 @@ def measure(url: str, world: dict, requests: int = 200, seed: int = 11) -> dict:
                                  "p99_ms": round(timings[int(len(timings) * 0.99) - 1], 2),
                                  "max_ms": round(timings[-1], 2)}
     finally:
-        stop()
+        served.stop()
     return results
 
 
