@@ -23,9 +23,9 @@ from sqlalchemy import Engine
 
 from drawdown.api.app import create_app
 from drawdown.settings import Settings
-from drawdown.store import api_keys
-from drawdown.store.db import make_engine, write
-from drawdown.store.migrate import upgrade
+from drawdown.apikeys import service as api_keys
+from drawdown.db.engine import make_engine, write
+from drawdown.db.migrate import upgrade
 
 PG_URL = os.environ.get("DRAWDOWN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]

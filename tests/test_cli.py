@@ -29,8 +29,9 @@ def test_cli_commands(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     # One billed event, so the margins have a figure and the chart a point.
     from datetime import datetime, timezone
 
-    from drawdown.store import customers, usage
-    from drawdown.store.db import make_engine, write
+    from drawdown.customers import service as customers
+    from drawdown.usage import pipeline as usage
+    from drawdown.db.engine import make_engine, write
 
     engine = make_engine(f"sqlite:///{tmp_path}/cli.db")
     now = datetime.now(timezone.utc)

@@ -28,7 +28,7 @@ def _now() -> datetime:
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date."""
-    from drawdown.store.migrate import upgrade
+    from drawdown.db.migrate import upgrade
 
     settings = Settings()
     upgrade(settings.database_url)
@@ -45,9 +45,9 @@ def serve(
     import uvicorn
 
     from drawdown.api.app import create_app
-    from drawdown.store import api_keys
-    from drawdown.store.db import make_engine, write
-    from drawdown.store.migrate import upgrade
+    from drawdown.apikeys import service as api_keys
+    from drawdown.db.engine import make_engine, write
+    from drawdown.db.migrate import upgrade
 
     settings = Settings()
     workers = workers or settings.workers
@@ -57,7 +57,7 @@ def serve(
         with write(engine) as conn:
             api_keys.create(conn, "bootstrap", _now(), settings.bootstrap_api_key)
     if settings.job_interval_seconds > 0:
-        from drawdown.jobs.billing_cycle import start_loop
+        from drawdown.billing.job import start_loop
 
         start_loop(engine, _now, settings.job_interval_seconds, settings.overdraft_limit(), settings.public_url)
     where = {"host": host or settings.host, "port": port or settings.port, "log_level": settings.log_level}
@@ -71,9 +71,9 @@ def serve(
 @keys.command("create")
 def create_key(name: str = typer.Option(..., "--name", help="A label for the key")) -> None:
     """Create an API key and print its secret (shown once, stored only as a hash)."""
-    from drawdown.store import api_keys
-    from drawdown.store.db import make_engine, write
-    from drawdown.store.migrate import upgrade
+    from drawdown.apikeys import service as api_keys
+    from drawdown.db.engine import make_engine, write
+    from drawdown.db.migrate import upgrade
 
     settings = Settings()
     upgrade(settings.database_url)
@@ -86,9 +86,9 @@ def create_key(name: str = typer.Option(..., "--name", help="A label for the key
 @jobs.command("run")
 def run_jobs() -> None:
     """Run the billing job once: fixed fees due, recurring usage periods ended."""
-    from drawdown.jobs.billing_cycle import run_due
-    from drawdown.store.db import make_engine
-    from drawdown.store.migrate import upgrade
+    from drawdown.billing.job import run_due
+    from drawdown.db.engine import make_engine
+    from drawdown.db.migrate import upgrade
 
     settings = Settings()
     upgrade(settings.database_url)
@@ -110,8 +110,8 @@ def revenue_report(
 
     from rich.table import Table
 
-    from drawdown.store import reports
-    from drawdown.store.db import make_engine, read
+    from drawdown.reports import revenue as reports
+    from drawdown.db.engine import make_engine, read
 
     if granularity not in ("day", "month"):
         raise typer.BadParameter("day or month", param_hint="--granularity")
@@ -145,9 +145,9 @@ def margins_report(
 
     from rich.table import Table
 
-    from drawdown.charts import svg
-    from drawdown.store import profitability
-    from drawdown.store.db import make_engine, read
+    from drawdown.reports.charts import svg
+    from drawdown.reports import profitability
+    from drawdown.db.engine import make_engine, read
 
     if by not in ("customer", "product", "vendor"):
         raise typer.BadParameter("customer, product or vendor", param_hint="--by")

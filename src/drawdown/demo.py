@@ -7,9 +7,12 @@ from decimal import Decimal
 
 from drawdown.core.errors import Conflict
 from drawdown.settings import Settings
-from drawdown.store import api_keys, catalog, customers, wallet_ops
-from drawdown.store.db import make_engine, write
-from drawdown.store.migrate import upgrade
+from drawdown.apikeys import service as api_keys
+from drawdown.catalog import service as catalog
+from drawdown.customers import service as customers
+from drawdown.wallets import service as wallet_ops
+from drawdown.db.engine import make_engine, write
+from drawdown.db.migrate import upgrade
 
 PRODUCT = {
     "name": "AI Chat",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal as D
 
-from drawdown.jobs.billing_cycle import run_due
+from drawdown.billing.job import run_due
 from tests.api.helpers import iso, make_asset
 from tests.conftest import unique
 

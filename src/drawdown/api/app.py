@@ -1,4 +1,4 @@
-"""The FastAPI application: Credyt's public API over Drawdown's store."""
+"""The FastAPI application: Credyt's public API over Drawdown's domains."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from drawdown.api.deps import Clock, Context, system_clock
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.logs import configure as configure_logging
 from drawdown.settings import Settings
-from drawdown.store.db import make_engine
+from drawdown.db.engine import make_engine
 
 DESCRIPTION = """Real-time prepaid usage billing that speaks Credyt's public API v1.0.
 
@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     app = FastAPI(title="Drawdown", version=__version__, description=DESCRIPTION, default_response_class=ExactJSONResponse)
     writer = None
     if settings.group_commit:
-        from drawdown.store.writer import BatchWriter
+        from drawdown.usage.batching import BatchWriter
 
         writer = BatchWriter(engine, clock, settings.overdraft_limit(), settings.group_commit_max_batch)
     app.state.ctx = Context(engine=engine, settings=settings, clock=clock, writer=writer)

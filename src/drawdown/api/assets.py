@@ -18,8 +18,9 @@ from drawdown.api.schemas.catalog import (
     QuoteAssetResponse,
 )
 from drawdown.api.schemas.common import Page
-from drawdown.store import catalog, rates
-from drawdown.store.db import read, write
+from drawdown.catalog import service as catalog
+from drawdown.catalog import rates
+from drawdown.db.engine import read, write
 
 api = router("Assets")
 

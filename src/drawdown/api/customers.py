@@ -26,8 +26,9 @@ from drawdown.api.schemas.customers import (
 from drawdown.core.errors import NotFound
 from drawdown.api.schemas.vendors import CustomerStatsPage, Profitability
 from drawdown.api.vendors import day
-from drawdown.store import customers, profitability
-from drawdown.store.db import read, write
+from drawdown.customers import service as customers
+from drawdown.reports import profitability
+from drawdown.db.engine import read, write
 
 api = router("Customers")
 

@@ -23,7 +23,7 @@ class Context:
     engine: Engine
     settings: Settings
     clock: Clock
-    writer: Any = None  # store.writer.BatchWriter when group commit is on
+    writer: Any = None  # usage.batching.BatchWriter when group commit is on
 
     def now(self) -> datetime:
         return self.clock()

@@ -12,8 +12,9 @@ from drawdown.api.problems import problem
 from drawdown.api.routing import Context, ExactJSONResponse, Limit, Offset, context, page, router
 from drawdown.api.schemas.common import Page
 from drawdown.api.schemas.events import GetEventResponse, ListEventsItem, UsageRequest
-from drawdown.store import billing, usage
-from drawdown.store.db import read, write
+from drawdown.usage import events as billing
+from drawdown.usage import pipeline as usage
+from drawdown.db.engine import read, write
 
 api = router("Events")
 

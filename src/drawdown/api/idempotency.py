@@ -17,8 +17,8 @@ from drawdown.api.deps import Context
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.codec import dumps_text, fingerprint, loads
 from drawdown.core.errors import Conflict
-from drawdown.store.db import write
-from drawdown.store.tables import idempotency_keys
+from drawdown.db.engine import write
+from drawdown.db.tables import idempotency_keys
 
 IdempotencyKey = Header(None, alias="Idempotency-Key", max_length=255, description="Makes a retried create safe")
 

@@ -26,8 +26,9 @@ from drawdown.core.simulate import simulate
 from drawdown.api.schemas.common import Page
 from drawdown.api.schemas.vendors import Profitability
 from drawdown.api.vendors import day
-from drawdown.store import catalog, profitability
-from drawdown.store.db import read, write
+from drawdown.catalog import service as catalog
+from drawdown.reports import profitability
+from drawdown.db.engine import read, write
 
 api = router("Products")
 

@@ -11,8 +11,8 @@ from pydantic import BaseModel
 
 from drawdown.api.routing import Context, ExactJSONResponse, context, router
 from drawdown.core.errors import Invalid
-from drawdown.store import reports
-from drawdown.store.db import read
+from drawdown.reports import revenue as reports
+from drawdown.db.engine import read
 
 api = router("Reports")
 

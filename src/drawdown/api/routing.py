@@ -13,8 +13,8 @@ from drawdown.api.deps import Context, context
 from drawdown.api.jsonio import DecimalRoute, ExactJSONResponse
 from drawdown.api.schemas.common import ProblemDetails, ValidationProblem
 from drawdown.core.errors import DomainError, NotFound
-from drawdown.store import api_keys
-from drawdown.store.db import read
+from drawdown.apikeys import service as api_keys
+from drawdown.db.engine import read
 
 _api_key = APIKeyHeader(name="X-CREDYT-API-KEY", auto_error=False, description="Your Drawdown API key")
 _bearer = HTTPBearer(auto_error=False, description="The same key as a bearer token")

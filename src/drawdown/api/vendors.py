@@ -11,8 +11,8 @@ from drawdown.api.idempotency import IdempotencyKey
 from drawdown.api.routing import Context, ExactJSONResponse, Limit, Offset, context, page, router
 from drawdown.api.schemas.common import Page
 from drawdown.api.schemas.vendors import CreateVendorRequest, CreateVendorResponse, VendorStats, VendorSummary
-from drawdown.store import vendors
-from drawdown.store.db import read
+from drawdown.vendors import service as vendors
+from drawdown.db.engine import read
 
 api = router("Vendors")
 

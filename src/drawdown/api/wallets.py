@@ -19,8 +19,8 @@ from drawdown.api.schemas.wallets import (
     GetWalletResponse,
     UpdateAccountRequest,
 )
-from drawdown.store import wallet_ops
-from drawdown.store.db import read, write
+from drawdown.wallets import service as wallet_ops
+from drawdown.db.engine import read, write
 
 api = router("Wallets")
 

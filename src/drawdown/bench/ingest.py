@@ -32,10 +32,14 @@ from sqlalchemy import bindparam, insert, select, tuple_, update
 
 from drawdown.bench.server import serve
 from drawdown.core.ids import new_id
-from drawdown.store import catalog, customers, profitability, usage, wallet_ops
-from drawdown.store.db import make_engine, write
-from drawdown.store.migrate import upgrade
-from drawdown.store.tables import credit_grants, events, fees, ledger_entries, products, subscriptions, transactions, wallet_accounts
+from drawdown.catalog import service as catalog
+from drawdown.customers import service as customers
+from drawdown.reports import profitability
+from drawdown.usage import pipeline as usage
+from drawdown.wallets import service as wallet_ops
+from drawdown.db.engine import make_engine, write
+from drawdown.db.migrate import upgrade
+from drawdown.db.tables import credit_grants, events, fees, ledger_entries, products, subscriptions, transactions, wallet_accounts
 
 MODELS = ("large", "small", "vision", "audio")
 PRODUCT = {

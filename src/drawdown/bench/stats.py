@@ -21,10 +21,10 @@ from rich.progress import Progress
 from sqlalchemy import insert, text
 
 from drawdown.bench.server import serve
-from drawdown.store.db import make_engine, write
-from drawdown.store.migrate import upgrade
-from drawdown.store.costs import Rollup
-from drawdown.store.tables import customers, events, products, rollups, vendors
+from drawdown.db.engine import make_engine, write
+from drawdown.db.migrate import upgrade
+from drawdown.usage.attribution import Rollup
+from drawdown.db.tables import customers, events, products, rollups, vendors
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 CATEGORIES = ("inference", "compute", "storage")

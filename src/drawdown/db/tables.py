@@ -1,0 +1,348 @@
+"""The schema: SQLAlchemy Core tables. Money columns are BIGINT nano-units (core.money.SCALE)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from drawdown.db.types import JSONDoc, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(64)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+assets = Table(
+    "assets",
+    metadata,
+    Column("code", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("precision", Integer, nullable=False),
+    Column("label", String(200)),
+    Column("symbol", String(16)),
+    Column("is_fiat", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+asset_rates = Table(
+    "asset_rates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("asset_code", String(32), ForeignKey("assets.code"), nullable=False, index=True),
+    Column("source", String(32), nullable=False),
+    Column("rate", BigInteger, nullable=False),
+    Column("valid_from", UTCDateTime, nullable=False),
+    Column("valid_to", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("code", String(200), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+product_versions = Table(
+    "product_versions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("product_id", ID, ForeignKey("products.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("prices", JSONDoc, nullable=False),
+    Column("entitlements", JSONDoc, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("product_id", "version", name="uq_product_versions_product_version"),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("external_id", String(200), unique=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320), index=True),
+    Column("metadata", JSONDoc),
+    Column("external_accounts", JSONDoc),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Bumped by every change to the customer's subscriptions: the event hot path caches what it
+    # derives from them (prices, the next entitlement due) under (customer, revision), read with
+    # the customer lock, so a cache in any process is never stale.
+    Column("revision", Integer, nullable=False, server_default="0"),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False, index=True),
+    Column("status", String(32), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("renews_at", UTCDateTime),
+    Column("required_actions", JSONDoc),
+    Column("return_url", Text),
+    Column("failure_url", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+subscription_products = Table(
+    "subscription_products",
+    metadata,
+    Column("subscription_id", ID, ForeignKey("subscriptions.id"), primary_key=True),
+    Column("product_id", ID, ForeignKey("products.id"), primary_key=True),
+    Column("version_id", ID, ForeignKey("product_versions.id"), nullable=False, index=True),
+    # When this version took over (a version move): its recurring fixed fees start at the first
+    # period beginning at or after it. NULL means from the subscription's start.
+    Column("since", UTCDateTime),
+)
+
+wallet_accounts = Table(
+    "wallet_accounts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("asset", String(32), ForeignKey("assets.code"), nullable=False),
+    Column("debt", BigInteger, nullable=False),
+    # Recurring usage fees accrued but not yet charged: they hold balance (pending_out).
+    Column("reserved", BigInteger, nullable=False, server_default="0"),
+    # Maintained balances: remaining value of live and of pending grants (as of the last write).
+    Column("live_total", BigInteger, nullable=False, server_default="0"),
+    Column("pending_total", BigInteger, nullable=False, server_default="0"),
+    # NULL: no limit (Credyt's default behaviour); otherwise the most debt the account may carry.
+    Column("overdraft_limit", BigInteger),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("customer_id", "name", "asset", name="uq_wallet_accounts_customer_name_asset"),
+)
+
+credit_grants = Table(
+    "credit_grants",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("wallet_accounts.id"), nullable=False, index=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("effective_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("source_type", String(32), nullable=False),
+    Column("source_id", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    # pending (not yet effective), live, or expired (remainder written off or rolled over).
+    Column("state", String(16), nullable=False, server_default="live"),
+    Column("expired_amount", BigInteger, nullable=False, server_default="0"),
+    Column("expired_at", UTCDateTime),
+    # Accounting per unit of the grant, in basis_currency: what a unit earns when consumed
+    # (revenue basis) and what it cost the platform to give (cost basis).
+    Column("revenue_basis", BigInteger),
+    Column("cost_basis", BigInteger),
+    Column("basis_currency", String(32)),
+    Index("ix_credit_grants_account_state_expires", "account_id", "state", "expires_at"),
+    Index("ix_credit_grants_state_effective", "state", "effective_at"),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
+    # The caller's transaction_id for adjustments and charges; the fee id for fees.
+    Column("transaction_id", String(200), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("account_id", ID, ForeignKey("wallet_accounts.id"), nullable=False),
+    Column("asset", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("reason", String(32)),
+    Column("description", Text),
+    Column("metadata", JSONDoc),
+    Column("request_hash", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("executed_at", UTCDateTime),
+    UniqueConstraint("customer_id", "transaction_id", name="uq_transactions_customer_transaction"),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("transaction_id", ID, ForeignKey("transactions.id"), nullable=False, index=True),
+    Column("account", String(120), nullable=False, index=True),
+    Column("asset", String(32), nullable=False),
+    Column("grant_id", ID),
+    Column("amount", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", String(200), nullable=False, index=True),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
+    Column("event_type", String(200), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("subject", String(500)),
+    Column("description", Text),
+    Column("data", JSONDoc),
+    Column("costs", JSONDoc),
+    Column("request_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Profitability in the reporting currency (USD), fixed when the event is recorded.
+    Column("revenue", BigInteger, nullable=False, server_default="0"),
+    Column("cost", BigInteger, nullable=False, server_default="0"),
+    UniqueConstraint("customer_id", "id", name="uq_events_customer_id"),
+    Index("ix_events_customer_created", "customer_id", "created_at"),
+)
+
+fees = Table(
+    "fees",
+    metadata,
+    Column("id", ID, primary_key=True),
+    # Usage fees belong to an event; fixed fees to a subscription period only.
+    Column("event_seq", BigInteger().with_variant(Integer, "sqlite"), ForeignKey("events.seq"), index=True),
+    Column("subscription_id", ID, ForeignKey("subscriptions.id"), index=True),
+    Column("billing", String(16), nullable=False, server_default="real_time"),
+    Column("period_start", UTCDateTime),
+    Column("period_end", UTCDateTime),
+    # For recurring usage: the charge that collected this fee at period end (NULL while accrued).
+    Column("charge_id", ID),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
+    Column("account_id", ID, ForeignKey("wallet_accounts.id"), nullable=False),
+    Column("product_id", ID, nullable=False),
+    Column("product_code", String(200), nullable=False),
+    Column("product_version", Integer, nullable=False),
+    Column("price_id", ID, nullable=False),
+    Column("price_name", String(200), nullable=False),
+    Column("asset", String(32), nullable=False),
+    Column("dimensions", JSONDoc),
+    Column("usage_type", String(32), nullable=False),
+    Column("volume_field", String(200)),
+    Column("input_volume", BigInteger),
+    Column("unit_price", BigInteger),
+    Column("volume_rate", BigInteger),
+    Column("package_size", BigInteger),
+    Column("description", Text),
+    Column("amount", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("method", String(8), primary_key=True),
+    Column("path", String(500), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("body", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+tier_counters = Table(
+    "tier_counters",
+    metadata,
+    Column("customer_id", ID, ForeignKey("customers.id"), primary_key=True),
+    Column("price_id", ID, primary_key=True),
+    Column("entry", Integer, primary_key=True),
+    Column("period_start", UTCDateTime, primary_key=True),
+    Column("quantity", BigInteger, nullable=False),
+)
+
+# One row per (subscription, price, period) charged: fixed fees at each period start and recurring
+# usage at each period end. The primary key makes the scheduled jobs idempotent.
+period_charges = Table(
+    "period_charges",
+    metadata,
+    Column("subscription_id", ID, ForeignKey("subscriptions.id"), primary_key=True),
+    Column("price_id", ID, primary_key=True),
+    Column("period_start", UTCDateTime, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("customer_id", ID, nullable=False),
+    Column("transaction_id", ID),
+    Column("amount", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row per entitlement grant issued: (subscription, product, entitlement name, period start).
+entitlement_grants = Table(
+    "entitlement_grants",
+    metadata,
+    Column("subscription_id", ID, ForeignKey("subscriptions.id"), primary_key=True),
+    Column("product_id", ID, primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("period_start", UTCDateTime, primary_key=True),
+    Column("grant_id", ID, ForeignKey("credit_grants.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+vendors = Table(
+    "vendors",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("external_id", String(200), unique=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+event_costs = Table(
+    "event_costs",
+    metadata,
+    Column("event_seq", BigInteger().with_variant(Integer, "sqlite"), ForeignKey("events.seq"), primary_key=True),
+    Column("cost_id", String(200), primary_key=True),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
+    Column("vendor_id", ID, ForeignKey("vendors.id"), nullable=False, index=True),
+    Column("category", String(200)),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(32), nullable=False),
+    Column("amount_usd", BigInteger, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+)
+
+# Pre-aggregated profitability in USD, maintained in the same transaction as each event, by
+# (kind, key, sub, period): kinds customer/product/vendor, each by UTC ``day`` (YYYY-MM-DD) and
+# ``month`` (YYYY-MM); ``sub`` is the cost category for vendors, '' otherwise. Stats endpoints read
+# only these, so their cost does not grow with the number of events.
+rollups = Table(
+    "rollups",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("sub", String(200), primary_key=True),
+    Column("period", String(10), primary_key=True),
+    Column("revenue", BigInteger, nullable=False),
+    Column("cost", BigInteger, nullable=False),
+    # Covers the range scans of stats queries (by kind and period, reading key and figures).
+    Index("ix_rollups_kind_period", "kind", "period", "key", "revenue", "cost"),
+)

@@ -1,0 +1,176 @@
+"""Entitlements: allowances a product version grants its subscribers, refreshed on schedule.
+
+Periods are anchored at the subscription's start (or, after a version move, continue from the first
+period beginning at or after the move) and last ``duration_count`` × ``duration``:
+
+* ``refresh`` null: one grant, valid for one period from the start.
+* ``expire_and_replace``: a grant per period, expiring at the period's end (its remainder is written
+  off as the new period's grant arrives).
+* ``rollover``: a grant per period; the unused remainder of the previous period's grant is carried into
+  the new one (a ``rollover`` transaction), so nothing is written off while the subscription lasts.
+
+Each (subscription, product, entitlement name, period start) is granted once (the primary key of
+``entitlement_grants``): refreshing twice changes nothing, and refreshing after downtime issues each
+missed period once, in order. Entitlement grants default to priority 50, ahead of adjustments (100),
+so usage draws on them first and falls to paid value, then overdraft, when they run out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select
+
+from drawdown.codec import iso
+from drawdown.core import grants as grant_rules
+from drawdown.core.periods import advance, period_at
+from drawdown.catalog.rates import rate_in_force
+from drawdown.db.tables import entitlement_grants, product_versions, subscription_products, subscriptions
+from drawdown.wallets.books import DEFAULT_ACCOUNT, Books, ensure_account
+
+DEFAULT_PRIORITY = 50
+PURPOSE = {"bundled": grant_rules.BUNDLED, "promotion": grant_rules.PROMOTION}
+
+
+def _periods(
+    e: dict, anchor: datetime, since: datetime, now: datetime, after: datetime | None = None
+) -> list[tuple[datetime, datetime]]:
+    """Periods due by ``now``, starting with the one holding ``after`` (the last granted) if given."""
+    life = e["lifecycle"]
+    duration, count = life["duration"], life.get("duration_count") or 1
+    if life.get("refresh") is None:
+        return [(since, advance(since, duration, count, 1))] if since <= now else []
+    out = []
+    k = period_at(anchor, duration, count, after).index if after is not None else 0
+    while True:
+        start = advance(anchor, duration, count, k)
+        if start > now:
+            return out
+        end = advance(anchor, duration, count, k + 1)
+        if end > since:
+            out.append((max(start, since), end))
+        k += 1
+
+
+def refresh(conn: Connection, customer_id: str, now: datetime, books: Books, overdraft_limit: Decimal | None) -> int:
+    """Issue every entitlement grant due by ``now`` for the customer (who is locked). Returns how many."""
+    return refresh_until(conn, customer_id, now, books, overdraft_limit)[0]
+
+
+_SUBSCRIPTIONS = (
+    select(
+        subscriptions.c.customer_id, subscriptions.c.id.label("sub_id"), subscriptions.c.started_at,
+        subscription_products.c.product_id, subscription_products.c.since, product_versions.c.entitlements,
+        product_versions.c.prices,
+    )
+    .select_from(subscriptions.join(subscription_products).join(product_versions))
+    .where(subscriptions.c.customer_id.in_(bindparam("customers", expanding=True)), subscriptions.c.status == "active")
+)
+
+
+def subscription_rows(conn: Connection, customer_ids: list[str]) -> dict[str, list[Any]]:
+    """What ``refresh_until`` reads, for many customers in one query."""
+    out: dict[str, list[Any]] = {c: [] for c in customer_ids}
+    for k in range(0, len(customer_ids), 2000):
+        for r in conn.execute(_SUBSCRIPTIONS, {"customers": customer_ids[k:k + 2000]}):
+            out[r.customer_id].append(r)
+    return out
+
+
+def refresh_until(
+    conn: Connection, customer_id: str, now: datetime, books: Books, overdraft_limit: Decimal | None,
+    rows: list[Any] | None = None,
+) -> tuple[int, datetime | None]:
+    """``refresh``, and the first moment after ``now`` at which another grant falls due (None: never,
+    while the subscriptions stay as they are), so that a caller may skip refreshing until then.
+    ``rows``: the customer's ``subscription_rows``, if the caller read them already."""
+    if rows is None:
+        rows = subscription_rows(conn, [customer_id])[customer_id]
+    issued = 0
+    due: datetime | None = None
+    for r in rows:
+        if not r.entitlements:
+            continue
+        for e in r.entitlements:
+            at = _next_start(e, r.started_at, r.since or r.started_at, now)
+            due = at if due is None or (at is not None and at < due) else due
+        if r.started_at > now:
+            continue
+        done = {
+            (g.name, g.period_start): g.grant_id
+            for g in conn.execute(
+                select(entitlement_grants).where(
+                    entitlement_grants.c.subscription_id == r.sub_id, entitlement_grants.c.product_id == r.product_id
+                )
+            )
+        }
+        for e in r.entitlements:
+            issued += _refresh_one(conn, customer_id, r, e, done, now, books, overdraft_limit)
+    return issued, due
+
+
+def _next_start(e: dict, anchor: datetime, since: datetime, now: datetime) -> datetime | None:
+    """When the entitlement's next period after ``now`` begins (None: a one-off already due)."""
+    life = e["lifecycle"]
+    if anchor > now or since > now:
+        return max(anchor, since)
+    if life.get("refresh") is None:
+        return None
+    return period_at(anchor, life["duration"], life.get("duration_count") or 1, now).end
+
+
+def _refresh_one(
+    conn: Connection, customer_id: str, r: Any, e: dict, done: dict, now: datetime, books: Books, limit: Decimal | None
+) -> int:
+    last_start, previous = max(((start, gid) for (name, start), gid in done.items() if name == e["name"]), default=(None, None))
+    periods = _periods(e, r.started_at, r.since or r.started_at, now, last_start)
+    rollover = (e["lifecycle"].get("refresh") or {}).get("strategy") == "rollover"
+    account_id = ensure_account(conn, customer_id, DEFAULT_ACCOUNT, e["asset"], now, limit)
+    currency, revenue = _basis(e, r.prices)
+    issued = 0
+    for start, end in periods:
+        if (e["name"], start) in done:
+            previous = done[(e["name"], start)]
+            continue
+        amount = Decimal(str(e["amount"]))
+        grant_id = books.credit(
+            account_id,
+            amount,
+            {"transaction_id": f"entitlement:{r.sub_id}:{r.product_id}:{e['name']}:{iso(start)}", "type": "entitlement",
+             "description": e["name"]},
+            purpose=PURPOSE[e["purpose"]],
+            effective_at=start,
+            expires_at=end,
+            source_type="entitlement",
+            priority=e.get("priority") if e.get("priority") is not None else DEFAULT_PRIORITY,
+            basis=(revenue, _cost(conn, e["asset"], currency, start), currency),
+            carry_from=previous if rollover else None,
+        )
+        books.after_grants(
+            entitlement_grants,
+            {"subscription_id": r.sub_id, "product_id": r.product_id, "name": e["name"], "period_start": start,
+             "grant_id": grant_id, "created_at": now},
+        )
+        done[(e["name"], start)] = grant_id
+        previous = grant_id
+        issued += 1
+    return issued
+
+
+def _basis(e: dict, prices: list[dict]) -> tuple[str, Decimal | None]:
+    """Revenue per unit (``accounting.revenue_basis``), in the currency of the version's first fixed
+    price (the plan's currency), else USD."""
+    currency = next((p["pricing"][0]["asset"] for p in prices if p.get("type") == "fixed"), "USD")
+    accounting = e.get("accounting") or {}
+    revenue = accounting.get("revenue_basis")
+    return currency, None if revenue is None else Decimal(str(revenue))
+
+
+def _cost(conn: Connection, asset: str, currency: str, at: datetime) -> Decimal | None:
+    """``cost_basis: auto``: what a unit of the asset is worth in the currency when granted."""
+    if asset == currency:
+        return Decimal(1)
+    found = rate_in_force(conn, asset, currency, at)
+    return found.rate if found else None

@@ -1,0 +1,87 @@
+"""Group billing (usage.pipeline.bill): many requests in one transaction, each judged on its own."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from sqlalchemy import delete, func, select
+
+from drawdown.core.errors import Invalid
+from drawdown.customers import service as customers
+from drawdown.usage import pipeline as usage
+from drawdown.db.engine import read, write
+from drawdown.db.tables import events, fees, ledger_entries, transactions, wallet_accounts
+from drawdown.wallets.books import balances
+from tests.worlds import volume_world
+
+
+def _world(engine, now: datetime) -> tuple[str, list[str]]:  # noqa: ANN001
+    code, ids = volume_world(engine, now, Decimal("0.5"), 3, Decimal(10), funded=2)
+    with write(engine) as conn:
+        # The third customer's account is gone: billing must open it (in memory, written with the group).
+        conn.execute(delete(wallet_accounts).where(wallet_accounts.c.customer_id == ids[2]))
+    return code, ids
+
+
+def ev(eid: str, n: object, now: datetime) -> dict:
+    return {"id": eid, "event_type": "u", "occurred_at": now, "data": {"n": n}}
+
+
+def test_a_group_judges_each_request_alone_and_writes_only_what_was_accepted(engine) -> None:
+    now = datetime.now(timezone.utc)
+    code, (a, b, c) = _world(engine, now)
+    limit = Decimal(0)
+    requests = [
+        usage.Request(a, None, [ev("a1", 4, now)]),                        # 2 billed
+        usage.Request(a, None, [ev("a2", 2, now), ev("a3", "lots", now)]),  # cannot be rated: taken back whole
+        usage.Request(a, None, [ev("a1", 4, now), ev("a2", 6, now)]),       # replay of a1; a2 is new again: 3 billed
+        usage.Request(None, f"{code}-1", [ev("b1", 40, now), ev("b2", 2, now)]),  # b1 is more than b holds
+        usage.Request("cust_nobody", None, [ev("x", 1, now)]),
+        usage.Request(None, "nobody", [ev("y", 1, now)]),
+        usage.Request(c, None, [ev("c1", 3, now)]),                         # into a new account, unlimited overdraft
+    ]
+    with write(engine) as conn:
+        results = usage.bill(conn, requests[:6], now, limit) + usage.bill(conn, requests[6:], now, None)
+    assert results[0] == (a, usage.Outcome(accepted=["a1"]))
+    assert isinstance(results[1], Invalid) and "events[1]" in str(results[1].errors)
+    assert results[2] == (a, usage.Outcome(accepted=["a2"], replayed=["a1"]))
+    assert results[3][1].accepted == ["b2"] and list(results[3][1].rejected) == [0]
+    assert "insufficient funds" in results[3][1].rejected[0]
+    assert isinstance(results[4], Invalid) and "customer_id" in results[4].errors
+    assert isinstance(results[5], Invalid) and "customer_external_id" in results[5].errors
+    assert results[6] == (c, usage.Outcome(accepted=["c1"]))
+    with read(engine) as conn:
+        stored = {(r.customer_id, r.id): r.revenue for r in conn.execute(select(events).where(events.c.customer_id.in_([a, b, c])))}
+        assert set(stored) == {(a, "a1"), (a, "a2"), (b, "b2"), (c, "c1")}
+        accounts = {r.customer_id: r.id for r in conn.execute(select(wallet_accounts).where(wallet_accounts.c.asset == code))}
+        assert balances(conn, accounts[a], now)["available"] == Decimal(5)  # 10 - 2 - 3
+        assert balances(conn, accounts[b], now)["available"] == Decimal(9)
+        assert balances(conn, accounts[c], now)["available"] == Decimal("-1.5")  # debt in the account opened for it
+        unbalanced = conn.execute(
+            select(ledger_entries.c.transaction_id)
+            .join(transactions, transactions.c.id == ledger_entries.c.transaction_id)
+            .where(transactions.c.customer_id.in_([a, b, c]))
+            .group_by(ledger_entries.c.transaction_id)
+            .having(func.sum(ledger_entries.c.amount) != 0)
+        ).all()
+        assert unbalanced == []
+
+
+def test_a_subscription_change_reaches_the_cached_prices(engine) -> None:
+    """Prices are cached per customer revision: a cancelled subscription stops billing at once."""
+    now = datetime.now(timezone.utc)
+    _, (a, _, _) = _world(engine, now)
+    with write(engine) as conn:
+        assert usage.send_usage(conn, a, [ev("p1", 2, now)], now, None).accepted == ["p1"]
+        sub = customers.get_customer(conn, a, now)["subscriptions"][0]["id"]
+        customers.update_subscription(conn, a, sub, "inactive", now, None)
+    later = now + timedelta(seconds=1)
+    with write(engine) as conn:
+        assert usage.send_usage(conn, a, [ev("p2", 2, later)], later, None).accepted == ["p2"]
+    with read(engine) as conn:
+        fees_of = dict(conn.execute(
+            select(events.c.id, func.count(fees.c.id)).outerjoin(fees, fees.c.event_seq == events.c.seq)
+            .where(events.c.customer_id == a).group_by(events.c.id)
+        ).all())
+    assert fees_of == {"p1": 1, "p2": 0}  # p2 matched no price: recorded without a fee

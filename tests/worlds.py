@@ -1,0 +1,36 @@
+"""A small world for domain tests: one asset, one product with a volume price on event type "u"
+(field "n"), and funded customers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Engine
+
+from drawdown.catalog import service as catalog
+from drawdown.customers import service as customers
+from drawdown.wallets import service as wallet_ops
+from drawdown.db.engine import write
+
+
+def volume_world(
+    engine: Engine, now: datetime, rate: Decimal, n_customers: int, funds: Decimal, funded: int | None = None
+) -> tuple[str, list[str]]:
+    """(asset code, customer ids); customer i has external id ``<code>-<i>`` and overdraft limit 0;
+    the first ``funded`` (default: all) are gifted ``funds``."""
+    code = "T" + uuid.uuid4().hex[:8].upper()
+    with write(engine) as conn:
+        catalog.create_asset(conn, {"code": code, "name": code}, now)
+        catalog.create_product(conn, {"name": code, "code": code, "publish": True, "prices": [
+            {"name": "u", "type": "usage_based", "billing_model": {"type": "real_time"},
+             "usage_calculation": {"event_type": "u", "usage_type": "volume", "volume_field": "n"},
+             "pricing": [{"asset": code, "values": [{"volume_rate": rate}]}]}]}, now)
+        ids = [customers.create_customer(conn, {"name": f"{code}-{i}", "external_id": f"{code}-{i}",
+                                                "subscriptions": [{"products": [{"code": code}]}]}, now, Decimal(0))["id"]
+               for i in range(n_customers)]
+        for cid in ids[:funded]:
+            wallet_ops.create_adjustment(conn, cid, {"transaction_id": "t", "asset": code, "amount": funds, "reason": "gift"},
+                                         now, Decimal(0))
+    return code, ids
