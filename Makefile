@@ -19,8 +19,13 @@ run: setup
 	$(UV) run drawdown demo
 	$(UV) run drawdown serve
 
-test: setup
+test: setup lint
 	$(UV) run pytest
+
+# Ruff (style, imports, likely bugs) over code and tests; mypy over the package (strict on drawdown.core).
+lint: setup
+	$(UV) run ruff check src tests
+	$(UV) run mypy src
 
 # Ingestion benchmark on both backends (docs/performance.md); PostgreSQL from DRAWDOWN_BENCH_POSTGRES_URL,
 # default postgresql://postgres@127.0.0.1:5432/test. MEMORY_EVENTS=0 skips the 1,000,000-event RSS run.
@@ -32,5 +37,13 @@ bench: setup
 migrate: setup
 	$(UV) run drawdown migrate
 
+# Serve the API on the configured database without demo data.
+serve: migrate
+	$(UV) run drawdown serve
+
+# Add the demo customers, products and usage to the configured database.
+demo: migrate
+	$(UV) run drawdown demo
+
 clean:
-	rm -rf .venv var .pytest_cache .hypothesis
+	rm -rf .venv var .pytest_cache .hypothesis .mypy_cache .ruff_cache
