@@ -3,10 +3,11 @@ and the checks a price must pass before it can be stored."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, cast
 
 from drawdown.core.expressions import Expression, ExpressionError
 from drawdown.core.periods import Period, advance, calendar_period, period_at
@@ -24,6 +25,9 @@ from drawdown.core.pricing import (
     PriceValue,
     UsagePrice,
 )
+
+ErrorSink = Callable[[str, str], None]
+"""Where checks report an error: ``err(field path, message)``."""
 
 REAL_TIME, RECURRING, ONE_TIME = "real_time", "recurring", "one_time"
 PRICING_MODELS = (FLAT, TIERED, BULK, PACKAGE)
@@ -54,7 +58,7 @@ def _dec(value: Any) -> Decimal | None:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-def _value(doc: dict) -> PriceValue:
+def _value(doc: dict[str, Any]) -> PriceValue:
     return PriceValue(
         unit_price=_dec(doc.get("unit_price")),
         volume_rate=_dec(doc.get("volume_rate")),
@@ -66,7 +70,7 @@ def _value(doc: dict) -> PriceValue:
     )
 
 
-def cadence(doc: dict) -> Cadence:
+def cadence(doc: dict[str, Any]) -> Cadence:
     billing = doc["billing_model"]
     if billing["type"] == RECURRING:
         rec = billing["recurring"]
@@ -80,14 +84,15 @@ def _expression(source: str | None, default: str) -> Expression | None:
     return Expression(source)
 
 
-def usage_price(doc: dict) -> UsagePrice:
+def usage_price(doc: dict[str, Any]) -> UsagePrice:
     calc = doc["usage_calculation"]
     pricing = doc["pricing"][0]
     model = doc.get("pricing_model") or FLAT
-    entries = []
+    entries: list[PriceEntry | None] = []
     for row in pricing["values"]:
         if "dimensions" in row:
-            entries.append(PriceEntry(tuple(_value(v) for v in row["values"]), dict(row["dimensions"]), row.get("name")))
+            values = tuple(_value(v) for v in row["values"])
+            entries.append(PriceEntry(values, dict(row["dimensions"]), row.get("name")))
         else:
             entries.append(None)
     if entries and entries[0] is None:
@@ -99,7 +104,8 @@ def usage_price(doc: dict) -> UsagePrice:
         event_type=calc["event_type"],
         usage_type=calc["usage_type"],
         asset=pricing["asset"],
-        entries=tuple(entries),
+        # check_price refuses a price mixing rows with and without dimensions: no None is left here.
+        entries=tuple(cast("list[PriceEntry]", entries)),
         volume_field=calc.get("volume_field"),
         billable_dimensions=tuple(calc.get("billable_dimensions") or ()),
         pricing_model=model,
@@ -111,7 +117,7 @@ def usage_price(doc: dict) -> UsagePrice:
     )
 
 
-def _custom(calc: dict, key: str, default: str) -> Expression | None:
+def _custom(calc: dict[str, Any], key: str, default: str) -> Expression | None:
     if calc["usage_type"] != CUSTOM:
         return None
     source = calc.get(key)
@@ -121,13 +127,16 @@ def _custom(calc: dict, key: str, default: str) -> Expression | None:
     return _expression(source, default)
 
 
-def fixed_price(doc: dict) -> FixedPrice:
+def fixed_price(doc: dict[str, Any]) -> FixedPrice:
     pricing = doc["pricing"][0]
-    amount = sum((_dec(v["unit_price"]) * (v.get("quantity") or 1) for v in pricing["values"]), Decimal(0))
+    # unit_price is required on a fixed price's values (checked before it is stored).
+    amount = sum(
+        (cast(Decimal, _dec(v["unit_price"])) * (v.get("quantity") or 1) for v in pricing["values"]), Decimal(0)
+    )
     return FixedPrice(doc["id"], doc["name"], pricing["asset"], amount, cadence(doc))
 
 
-def price_assets(prices: Iterable[dict]) -> list[str]:
+def price_assets(prices: Iterable[dict[str, Any]]) -> list[str]:
     """The assets a version charges in (the first listed per price), in order, without repeats."""
     seen: list[str] = []
     for doc in prices:
@@ -137,7 +146,7 @@ def price_assets(prices: Iterable[dict]) -> list[str]:
     return seen
 
 
-def check_price(doc: dict, path: str) -> dict[str, list[str]]:
+def check_price(doc: dict[str, Any], path: str) -> dict[str, list[str]]:
     """Semantic checks on one validated price document; returns errors by field path."""
     errors: dict[str, list[str]] = {}
 
@@ -172,12 +181,13 @@ def check_price(doc: dict, path: str) -> dict[str, list[str]]:
     return errors
 
 
-def _check_aggregations(calc: dict, usage_type: str, err) -> None:  # noqa: ANN001
+def _check_aggregations(calc: dict[str, Any], usage_type: str, err: ErrorSink) -> None:
     for key, default in (("unit_aggregation", "count"), ("volume_aggregation", "sum")):
         source = calc.get(key)
         if usage_type != CUSTOM:
             if source not in (None, default):
-                err(f"usage_calculation.{key}", f"expressions need usage_type 'custom'; {usage_type} usage uses {default!r}")
+                message = f"expressions need usage_type 'custom'; {usage_type} usage uses {default!r}"
+                err(f"usage_calculation.{key}", message)
             continue
         if source == "sum" and key == "volume_aggregation" and not calc.get("volume_field"):
             err("usage_calculation.volume_field", "is required when volume_aggregation is 'sum'")
@@ -190,7 +200,7 @@ def _check_aggregations(calc: dict, usage_type: str, err) -> None:  # noqa: ANN0
         err("usage_calculation", "custom usage needs unit_aggregation or volume_aggregation")
 
 
-def _check_tiering(doc: dict, model: str, usage_type: str, err) -> None:  # noqa: ANN001
+def _check_tiering(doc: dict[str, Any], model: str, usage_type: str, err: ErrorSink) -> None:
     tiering = doc.get("tiering") or {}
     basis, period = tiering.get("basis"), tiering.get("period")
     if model == FLAT and tiering:
@@ -208,15 +218,20 @@ def _check_tiering(doc: dict, model: str, usage_type: str, err) -> None:  # noqa
         err("tiering.period", "the custom period follows a recurring billing cadence")
 
 
-def _check_pricing(pricing: dict, ppath: str, dims: list, model: str, usage_type: str, err) -> None:  # noqa: ANN001
+def _check_pricing(
+    pricing: dict[str, Any], ppath: str, dims: list[str], model: str, usage_type: str, err: ErrorSink
+) -> None:
     rows = pricing["values"]
     dimensional = "dimensions" in rows[0]
     if dims and not dimensional:
         err(f"{ppath}.values", "billable_dimensions are set, so each value needs 'dimensions'")
     if dimensional and not dims:
         err(f"{ppath}.values", "dimensional values need usage_calculation.billable_dimensions")
-    groups = [(f"{ppath}.values[{j}]", row["values"], row) for j, row in enumerate(rows)] if dimensional else [(ppath, rows, None)]
-    seen: set[tuple] = set()
+    groups: list[tuple[str, list[dict[str, Any]], dict[str, Any] | None]] = (
+        [(f"{ppath}.values[{j}]", row["values"], row) for j, row in enumerate(rows)] if dimensional
+        else [(ppath, rows, None)]
+    )
+    seen: set[tuple[tuple[str, Any], ...]] = set()
     for gpath, values, row in groups:
         if row is not None:
             unknown = set(row["dimensions"]) - set(dims)
@@ -229,7 +244,7 @@ def _check_pricing(pricing: dict, ppath: str, dims: list, model: str, usage_type
         _check_values(values, f"{gpath}.values", model, usage_type, err)
 
 
-def _check_values(values: list, vpath: str, model: str, usage_type: str, err) -> None:  # noqa: ANN001
+def _check_values(values: list[dict[str, Any]], vpath: str, model: str, usage_type: str, err: ErrorSink) -> None:
     if model in (FLAT, PACKAGE) and len(values) != 1:
         err(vpath, f"{model} pricing takes exactly one value")
         return
@@ -291,7 +306,8 @@ def due_periods(
     since = since or started_at
     if fixed.cadence.kind != RECURRING:
         return [(since, None)] if since <= now else []
-    out, k = [], 0
+    out: list[tuple[datetime, datetime | None]] = []
+    k = 0
     while True:
         start = advance(started_at, fixed.cadence.interval, fixed.cadence.count, k)
         if start > now:

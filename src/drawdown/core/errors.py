@@ -33,5 +33,5 @@ class Invalid(DomainError):
         self.errors = errors
 
     @classmethod
-    def field(cls, path: str, message: str) -> "Invalid":
+    def field(cls, path: str, message: str) -> Invalid:
         return cls({path: [message]})

@@ -14,10 +14,10 @@ counts only live grants (effective, not expired). Rules (docs/ledger.md):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Iterable, Sequence
 
 ZERO = Decimal(0)
 PAID = "paid"
@@ -97,7 +97,12 @@ def _draw(grants: Sequence[Grant], amount: Decimal, now: datetime) -> tuple[list
 
 
 def check_limit(
-    grants: Sequence[Grant], debt: Decimal, reserved: Decimal, overdraft_limit: Decimal | None, amount: Decimal, now: datetime
+    grants: Sequence[Grant],
+    debt: Decimal,
+    reserved: Decimal,
+    overdraft_limit: Decimal | None,
+    amount: Decimal,
+    now: datetime,
 ) -> None:
     """Refuse ``amount`` if spending it would take the account below minus its overdraft limit.
 
@@ -148,6 +153,7 @@ def apply(grants: Sequence[Grant], draws: Iterable[Draw]) -> list[Grant]:
     out = []
     for g in grants:
         if g.id in taken:
-            g = Grant(g.id, g.remaining - taken[g.id], g.effective_at, g.expires_at, g.created_at, g.priority, g.purpose)
+            remaining = g.remaining - taken[g.id]
+            g = Grant(g.id, remaining, g.effective_at, g.expires_at, g.created_at, g.priority, g.purpose)
         out.append(g)
     return out

@@ -2,16 +2,16 @@
 
 Ledger accounts are named strings: ``wallet:<account id>`` for a customer's wallet account and
 ``system:<role>:<ASSET>`` for the platform side (``issued`` for value brought in by adjustments,
-``revenue`` for fees and charges, ``refunds`` for value taken back by negative adjustments, ``expired`` for value written off when a
-grant expires).
+``revenue`` for fees and charges, ``refunds`` for value taken back by negative adjustments, ``expired`` for
+value written off when a grant expires).
 Money drawn from a grant names the grant; overdraft postings name none.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Iterable
 
 ISSUED = "issued"
 REVENUE = "revenue"

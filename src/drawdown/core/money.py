@@ -31,7 +31,9 @@ def check_exact(value: Decimal) -> Decimal:
         raise MoneyError("must be a decimal number")
     if not value.is_finite():
         raise MoneyError("must be a finite number")
-    if value.as_tuple().exponent < -DECIMAL_PLACES and value != value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN):
+    exponent = value.as_tuple().exponent  # an int: the value is finite
+    too_fine = isinstance(exponent, int) and exponent < -DECIMAL_PLACES
+    if too_fine and value != value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN):
         raise MoneyError(f"must have at most {DECIMAL_PLACES} decimal places")
     if abs(value) > MAX_AMOUNT:
         raise MoneyError(f"must be at most {MAX_AMOUNT} in magnitude")

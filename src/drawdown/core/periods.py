@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 INTERVALS = ("day", "week", "month", "year")
 
 
@@ -61,16 +61,16 @@ def period_at(anchor: datetime, interval: str, count: int, at: datetime) -> Peri
 
 def calendar_period(kind: str, at: datetime) -> tuple[datetime, datetime | None]:
     """Tier-reset periods on the UTC calendar: monthly, quarterly, yearly, or lifetime (never resets)."""
-    at = at.astimezone(timezone.utc)
+    at = at.astimezone(UTC)
     if kind == "lifetime":
         return EPOCH, None
     if kind == "monthly":
-        start = datetime(at.year, at.month, 1, tzinfo=timezone.utc)
+        start = datetime(at.year, at.month, 1, tzinfo=UTC)
         return start, add_months(start, 1)
     if kind == "quarterly":
-        start = datetime(at.year, 3 * ((at.month - 1) // 3) + 1, 1, tzinfo=timezone.utc)
+        start = datetime(at.year, 3 * ((at.month - 1) // 3) + 1, 1, tzinfo=UTC)
         return start, add_months(start, 3)
     if kind == "yearly":
-        start = datetime(at.year, 1, 1, tzinfo=timezone.utc)
+        start = datetime(at.year, 1, 1, tzinfo=UTC)
         return start, add_months(start, 12)
     raise ValueError(f"unknown tier period {kind!r}")

@@ -20,9 +20,9 @@ The rules are written out in docs/pricing.md; in short:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
-from typing import Mapping, Sequence
 
 from drawdown.core.expressions import EvaluationError, Expression
 from drawdown.core.money import quantize

@@ -6,6 +6,7 @@ and grow with each simulated event; a ``custom`` tier period is anchored at the 
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,17 +14,23 @@ from drawdown.core import catalog
 from drawdown.core.pricing import RatingError, choose_entry, rate
 
 
-def simulate(prices: list[dict], events: list[dict]) -> tuple[list[dict], list[str]]:
+def simulate(
+    prices: list[dict[str, Any]], events: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
     usage = [(catalog.usage_price(doc), catalog.cadence(doc)) for doc in prices if doc.get("type") == "usage_based"]
-    anchor = min((e["occurred_at"] for e in events), default=None)
-    positions: dict[tuple, Decimal] = {}
+    if not events:
+        return [], []
+    anchor: datetime = min(e["occurred_at"] for e in events)
+    positions: dict[tuple[str, int, datetime], Decimal] = {}
     fees: list[dict[str, Any]] = []
     warnings: list[str] = []
     for i, event in enumerate(events):
         data = event.get("data") or {}
         matched = [(p, c) for p, c in usage if p.event_type == event["event_type"]]
         if not matched:
-            warnings.append(f"events[{i}] ({event['id']}): no price of this version has event_type {event['event_type']!r}")
+            warnings.append(
+                f"events[{i}] ({event['id']}): no price of this version has event_type {event['event_type']!r}"
+            )
             continue
         priced_any = False
         for price, cadence in matched:
@@ -37,6 +44,7 @@ def simulate(prices: list[dict], events: list[dict]) -> tuple[list[dict], list[s
             except RatingError as exc:
                 warnings.append(f"events[{i}] ({event['id']}): {exc.field}: {exc.message}")
                 continue
+            assert rated is not None  # an entry index is given, so rate() always answers
             positions[key] = positions.get(key, Decimal(0)) + rated.quantity
             priced_any = True
             fees.append(
