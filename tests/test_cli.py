@@ -30,15 +30,18 @@ def test_cli_commands(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     from datetime import datetime, timezone
 
     from drawdown.customers import service as customers
-    from drawdown.usage import pipeline as usage
+    from drawdown.usage import pipeline
+    from drawdown.usage.cache import HotCache
+    from drawdown.usage.models import UsageBatch, UsageEvent
     from drawdown.db.engine import make_engine, write
 
     engine = make_engine(f"sqlite:///{tmp_path}/cli.db")
     now = datetime.now(timezone.utc)
     with write(engine) as conn:
         customer = customers.find_by_external_id(conn, "demo-customer")
-        ev = {"id": "cli-1", "event_type": "chat_completed", "occurred_at": now, "data": {"model": "gpt-large", "tokens": 1000}}
-        assert usage.send_usage(conn, customer, [ev], now, None).accepted == ["cli-1"]
+        ev = UsageEvent("cli-1", "chat_completed", now, data={"model": "gpt-large", "tokens": 1000})
+        answer = pipeline.bill(conn, [UsageBatch(customer, None, [ev])], now, None, HotCache())[0]
+        assert not isinstance(answer, Exception) and answer[1].accepted == ["cli-1"]
     chart = tmp_path / "margins.svg"
     margins = runner.invoke(app, ["report", "margins", "--by", "product", "--chart", str(chart)])
     assert margins.exit_code == 0, margins.output

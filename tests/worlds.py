@@ -10,8 +10,10 @@ from decimal import Decimal
 from sqlalchemy import Engine
 
 from drawdown.catalog import service as catalog
+from drawdown.catalog.models import NewAsset, NewProduct
 from drawdown.customers import service as customers
-from drawdown.wallets import service as wallet_ops
+from drawdown.wallets import service as wallets
+from drawdown.wallets.models import Adjustment
 from drawdown.db.engine import write
 
 
@@ -22,15 +24,14 @@ def volume_world(
     the first ``funded`` (default: all) are gifted ``funds``."""
     code = "T" + uuid.uuid4().hex[:8].upper()
     with write(engine) as conn:
-        catalog.create_asset(conn, {"code": code, "name": code}, now)
-        catalog.create_product(conn, {"name": code, "code": code, "publish": True, "prices": [
+        catalog.create_asset(conn, NewAsset(code=code, name=code), now)
+        catalog.create_product(conn, NewProduct(name=code, code=code, publish=True, prices=[
             {"name": "u", "type": "usage_based", "billing_model": {"type": "real_time"},
              "usage_calculation": {"event_type": "u", "usage_type": "volume", "volume_field": "n"},
-             "pricing": [{"asset": code, "values": [{"volume_rate": rate}]}]}]}, now)
+             "pricing": [{"asset": code, "values": [{"volume_rate": rate}]}]}]), now)
         ids = [customers.create_customer(conn, {"name": f"{code}-{i}", "external_id": f"{code}-{i}",
                                                 "subscriptions": [{"products": [{"code": code}]}]}, now, Decimal(0))["id"]
                for i in range(n_customers)]
         for cid in ids[:funded]:
-            wallet_ops.create_adjustment(conn, cid, {"transaction_id": "t", "asset": code, "amount": funds, "reason": "gift"},
-                                         now, Decimal(0))
+            wallets.adjust(conn, cid, Adjustment("t", code, funds, "gift"), now, Decimal(0))
     return code, ids

@@ -9,10 +9,12 @@ from sqlalchemy import delete, func, select
 
 from drawdown.core.errors import Invalid
 from drawdown.customers import service as customers
-from drawdown.usage import pipeline as usage
+from drawdown.usage import pipeline
+from drawdown.usage.cache import HotCache
+from drawdown.usage.models import Outcome, UsageBatch, UsageEvent
 from drawdown.db.engine import read, write
 from drawdown.db.tables import events, fees, ledger_entries, transactions, wallet_accounts
-from drawdown.wallets.books import balances
+from drawdown.wallets.repository import balances
 from tests.worlds import volume_world
 
 
@@ -24,8 +26,14 @@ def _world(engine, now: datetime) -> tuple[str, list[str]]:  # noqa: ANN001
     return code, ids
 
 
-def ev(eid: str, n: object, now: datetime) -> dict:
-    return {"id": eid, "event_type": "u", "occurred_at": now, "data": {"n": n}}
+def ev(eid: str, n: object, now: datetime) -> UsageEvent:
+    return UsageEvent(eid, "u", now, data={"n": n})
+
+
+def send(conn, customer_id: str, batch: list[UsageEvent], now: datetime, cache: HotCache) -> Outcome:  # noqa: ANN001
+    answer = pipeline.bill(conn, [UsageBatch(customer_id, None, batch)], now, None, cache)[0]
+    assert not isinstance(answer, Exception), answer
+    return answer[1]
 
 
 def test_a_group_judges_each_request_alone_and_writes_only_what_was_accepted(engine) -> None:
@@ -33,24 +41,25 @@ def test_a_group_judges_each_request_alone_and_writes_only_what_was_accepted(eng
     code, (a, b, c) = _world(engine, now)
     limit = Decimal(0)
     requests = [
-        usage.Request(a, None, [ev("a1", 4, now)]),                        # 2 billed
-        usage.Request(a, None, [ev("a2", 2, now), ev("a3", "lots", now)]),  # cannot be rated: taken back whole
-        usage.Request(a, None, [ev("a1", 4, now), ev("a2", 6, now)]),       # replay of a1; a2 is new again: 3 billed
-        usage.Request(None, f"{code}-1", [ev("b1", 40, now), ev("b2", 2, now)]),  # b1 is more than b holds
-        usage.Request("cust_nobody", None, [ev("x", 1, now)]),
-        usage.Request(None, "nobody", [ev("y", 1, now)]),
-        usage.Request(c, None, [ev("c1", 3, now)]),                         # into a new account, unlimited overdraft
+        UsageBatch(a, None, [ev("a1", 4, now)]),                        # 2 billed
+        UsageBatch(a, None, [ev("a2", 2, now), ev("a3", "lots", now)]),  # cannot be rated: taken back whole
+        UsageBatch(a, None, [ev("a1", 4, now), ev("a2", 6, now)]),       # replay of a1; a2 is new again: 3 billed
+        UsageBatch(None, f"{code}-1", [ev("b1", 40, now), ev("b2", 2, now)]),  # b1 is more than b holds
+        UsageBatch("cust_nobody", None, [ev("x", 1, now)]),
+        UsageBatch(None, "nobody", [ev("y", 1, now)]),
+        UsageBatch(c, None, [ev("c1", 3, now)]),                         # into a new account, unlimited overdraft
     ]
     with write(engine) as conn:
-        results = usage.bill(conn, requests[:6], now, limit) + usage.bill(conn, requests[6:], now, None)
-    assert results[0] == (a, usage.Outcome(accepted=["a1"]))
+        cache = HotCache()
+        results = pipeline.bill(conn, requests[:6], now, limit, cache) + pipeline.bill(conn, requests[6:], now, None, cache)
+    assert results[0] == (a, Outcome(accepted=["a1"]))
     assert isinstance(results[1], Invalid) and "events[1]" in str(results[1].errors)
-    assert results[2] == (a, usage.Outcome(accepted=["a2"], replayed=["a1"]))
+    assert results[2] == (a, Outcome(accepted=["a2"], replayed=["a1"]))
     assert results[3][1].accepted == ["b2"] and list(results[3][1].rejected) == [0]
     assert "insufficient funds" in results[3][1].rejected[0]
     assert isinstance(results[4], Invalid) and "customer_id" in results[4].errors
     assert isinstance(results[5], Invalid) and "customer_external_id" in results[5].errors
-    assert results[6] == (c, usage.Outcome(accepted=["c1"]))
+    assert results[6] == (c, Outcome(accepted=["c1"]))
     with read(engine) as conn:
         stored = {(r.customer_id, r.id): r.revenue for r in conn.execute(select(events).where(events.c.customer_id.in_([a, b, c])))}
         assert set(stored) == {(a, "a1"), (a, "a2"), (b, "b2"), (c, "c1")}
@@ -72,13 +81,14 @@ def test_a_subscription_change_reaches_the_cached_prices(engine) -> None:
     """Prices are cached per customer revision: a cancelled subscription stops billing at once."""
     now = datetime.now(timezone.utc)
     _, (a, _, _) = _world(engine, now)
+    cache = HotCache()
     with write(engine) as conn:
-        assert usage.send_usage(conn, a, [ev("p1", 2, now)], now, None).accepted == ["p1"]
+        assert send(conn, a, [ev("p1", 2, now)], now, cache).accepted == ["p1"]
         sub = customers.get_customer(conn, a, now)["subscriptions"][0]["id"]
         customers.update_subscription(conn, a, sub, "inactive", now, None)
     later = now + timedelta(seconds=1)
     with write(engine) as conn:
-        assert usage.send_usage(conn, a, [ev("p2", 2, later)], later, None).accepted == ["p2"]
+        assert send(conn, a, [ev("p2", 2, later)], later, cache).accepted == ["p2"]
     with read(engine) as conn:
         fees_of = dict(conn.execute(
             select(events.c.id, func.count(fees.c.id)).outerjoin(fees, fees.c.event_seq == events.c.seq)

@@ -16,11 +16,13 @@ from drawdown.core.errors import Invalid
 from drawdown.core.money import from_scaled
 from drawdown.billing.job import run_due
 from drawdown.catalog import service as catalog
+from drawdown.catalog.models import NewAsset, NewProduct, StartingRate
 from drawdown.customers import service as customers
-from drawdown.wallets import service as wallet_ops
+from drawdown.wallets import service as wallets
+from drawdown.wallets.models import Adjustment, Charge
 from drawdown.db.engine import read, write
 from drawdown.db.tables import credit_grants, ledger_entries, transactions, wallet_accounts
-from drawdown.wallets.books import balances
+from drawdown.wallets.repository import balances
 
 T0 = datetime(2026, 6, 1, tzinfo=timezone.utc)
 amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("500"), places=2)
@@ -29,7 +31,8 @@ amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("500"), place
 def test_wallet_invariants_under_random_operations(engine) -> None:
     asset = "S" + uuid.uuid4().hex[:8].upper()
     with write(engine) as conn:
-        catalog.create_asset(conn, {"code": asset, "name": "stateful", "rates": [{"source": "USD", "rate": Decimal("0.01")}]}, T0)
+        usd = (StartingRate("USD", Decimal("0.01")),)
+        catalog.create_asset(conn, NewAsset(code=asset, name="stateful", rates=usd), T0)
 
     class Wallet(RuleBasedStateMachine):
         @initialize()
@@ -37,18 +40,18 @@ def test_wallet_invariants_under_random_operations(engine) -> None:
             self.now = T0
             code = uuid.uuid4().hex[:12]
             with write(engine) as conn:
-                catalog.create_product(conn, {
-                    "name": "p", "code": code, "publish": True,
-                    "prices": [{"name": "use", "type": "usage_based", "billing_model": {"type": "real_time"},
+                catalog.create_product(conn, NewProduct(
+                    name="p", code=code, publish=True,
+                    prices=[{"name": "use", "type": "usage_based", "billing_model": {"type": "real_time"},
                                 "usage_calculation": {"event_type": "use", "usage_type": "volume", "volume_field": "n"},
                                 "pricing": [{"asset": asset, "values": [{"volume_rate": Decimal(1)}]}]}],
-                    "entitlements": [
+                    entitlements=[
                         {"name": "daily", "asset": asset, "amount": Decimal(20), "purpose": "promotion",
                          "lifecycle": {"duration": "day", "refresh": {"strategy": "expire_and_replace"}}},
                         {"name": "weekly", "asset": asset, "amount": Decimal(50), "purpose": "bundled",
                          "lifecycle": {"duration": "week", "refresh": {"strategy": "rollover"}}},
                     ],
-                }, self.now)
+                ), self.now)
                 self.customer = customers.create_customer(
                     conn, {"name": "s", "subscriptions": [{"products": [{"code": code}]}]}, self.now, Decimal(0)
                 )["id"]
@@ -57,18 +60,18 @@ def test_wallet_invariants_under_random_operations(engine) -> None:
               reason=st.sampled_from(["gift", "external_topup"]))
         def grant(self, amount, effective, lasts, reason) -> None:  # noqa: ANN001
             start = self.now + timedelta(hours=effective)
-            body = {"transaction_id": uuid.uuid4().hex, "asset": asset, "amount": amount, "reason": reason,
-                    "effective_at": start, "expires_at": None if lasts is None else start + timedelta(hours=lasts)}
-            if body["expires_at"] is not None and body["expires_at"] <= self.now:
+            expires = None if lasts is None else start + timedelta(hours=lasts)
+            if expires is not None and expires <= self.now:
                 return
+            cmd = Adjustment(uuid.uuid4().hex, asset, amount, reason, effective_at=start, expires_at=expires)
             with write(engine) as conn:
-                wallet_ops.create_adjustment(conn, self.customer, body, self.now, Decimal(0))
+                wallets.adjust(conn, self.customer, cmd, self.now, Decimal(0))
 
         @rule(amount=amounts)
         def use(self, amount) -> None:  # noqa: ANN001
             try:
                 with write(engine) as conn:
-                    wallet_ops.create_charge(conn, self.customer, {"transaction_id": uuid.uuid4().hex, "asset": asset, "amount": amount}, self.now, Decimal(0))
+                    wallets.charge(conn, self.customer, Charge(uuid.uuid4().hex, asset, amount), self.now, Decimal(0))
             except Invalid:
                 pass  # refused past the overdraft limit: nothing written
 

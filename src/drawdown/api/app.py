@@ -11,6 +11,7 @@ from drawdown.api.deps import Clock, Context, system_clock
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.logs import configure as configure_logging
 from drawdown.settings import Settings
+from drawdown.usage.service import UsageService
 from drawdown.db.engine import make_engine
 
 DESCRIPTION = """Real-time prepaid usage billing that speaks Credyt's public API v1.0.
@@ -24,12 +25,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     configure_logging(settings.log_level)
     engine = engine or make_engine(settings.database_url)
     app = FastAPI(title="Drawdown", version=__version__, description=DESCRIPTION, default_response_class=ExactJSONResponse)
-    writer = None
-    if settings.group_commit:
-        from drawdown.usage.batching import BatchWriter
-
-        writer = BatchWriter(engine, clock, settings.overdraft_limit(), settings.group_commit_max_batch)
-    app.state.ctx = Context(engine=engine, settings=settings, clock=clock, writer=writer)
+    usage = UsageService(engine, clock, settings.overdraft_limit(), group_commit=settings.group_commit,
+                         max_batch=settings.group_commit_max_batch)
+    app.state.ctx = Context(engine=engine, settings=settings, clock=clock, usage=usage)
     app.state.key_cache = {}
     problems.install(app)
     for module in (assets, products, customers, wallets, events, vendors, reports):

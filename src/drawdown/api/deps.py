@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Callable
 
 from fastapi import Request
 from sqlalchemy import Engine
 
 from drawdown.settings import Settings
+from drawdown.usage.service import UsageService
 
 Clock = Callable[[], datetime]
 
@@ -23,7 +24,7 @@ class Context:
     engine: Engine
     settings: Settings
     clock: Clock
-    writer: Any = None  # usage.batching.BatchWriter when group commit is on
+    usage: UsageService  # where usage events go to be billed
 
     def now(self) -> datetime:
         return self.clock()

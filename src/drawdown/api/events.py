@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
 
 from fastapi import Depends, Query, Response
-from fastapi.concurrency import run_in_threadpool
 
 from drawdown.api.problems import problem
 from drawdown.api.routing import Context, ExactJSONResponse, Limit, Offset, context, page, router
 from drawdown.api.schemas.common import Page
-from drawdown.api.schemas.events import GetEventResponse, ListEventsItem, UsageRequest
-from drawdown.usage import events as billing
-from drawdown.usage import pipeline as usage
-from drawdown.db.engine import read, write
+from drawdown.api.schemas.events import CostData, GetEventResponse, ListEventsItem, UsageEvent, UsageRequest
+from drawdown.db.engine import read
+from drawdown.reports.profitability import figures
+from drawdown.usage import events, models
 
 api = router("Events")
 
@@ -26,30 +25,27 @@ api = router("Events")
     responses={204: {"description": "Every event was billed (or was a replay of one already billed)"}},
 )
 async def send_usage(body: UsageRequest, ctx: Context = Depends(context)) -> Response:
-    # Async: the request waits for its group's commit on the event loop, not in a pool thread.
-    batch = [e.model_dump(exclude_none=True) for e in body.events]
-    writer = ctx.writer
-    if writer is not None:
-        _, outcome = await asyncio.wrap_future(writer.enqueue(body.customer_id, body.customer_external_id, batch))
-    else:
-        _, outcome = await run_in_threadpool(_bill_alone, ctx, body, batch)
+    # Async: the request waits for its commit on the event loop, not in a pool thread.
+    batch = models.UsageBatch(body.customer_id, body.customer_external_id, [_event(e) for e in body.events])
+    _, outcome = await ctx.usage.send(batch)
     if outcome.rejected:
         errors = {f"events[{i}]": [reason] for i, reason in sorted(outcome.rejected.items())}
+        n = len(batch.events)
         detail = (
-            f"{len(outcome.rejected)} of {len(batch)} events were refused and not recorded; "
-            f"the other {len(batch) - len(outcome.rejected)} were billed."
+            f"{len(outcome.rejected)} of {n} events were refused and not recorded; "
+            f"the other {n - len(outcome.rejected)} were billed."
         )
         return problem(422, detail, None, errors, accepted=outcome.accepted + outcome.replayed)
     return Response(status_code=204)
 
 
-def _bill_alone(ctx: Context, body: UsageRequest, batch: list[dict]) -> tuple[str, usage.Outcome]:
-    with write(ctx.engine) as conn:
-        result = usage.bill(conn, [usage.Request(body.customer_id, body.customer_external_id, batch)], ctx.now(),
-                            ctx.settings.overdraft_limit())[0]
-    if isinstance(result, Exception):
-        raise result
-    return result
+def _event(e: UsageEvent) -> models.UsageEvent:
+    costs = None if e.costs is None else tuple(_cost(c) for c in e.costs)
+    return models.UsageEvent(e.id, e.event_type, e.occurred_at, e.subject, e.description, e.data, costs)
+
+
+def _cost(c: CostData) -> models.Cost:
+    return models.Cost(**c.model_dump())
 
 
 def _day(value: date | None, end: bool = False) -> datetime | None:
@@ -73,22 +69,41 @@ def list_events(
     has_fees: bool | None = Query(None),
     ctx: Context = Depends(context),
 ) -> ExactJSONResponse:
-    filters = {
-        "event_id": event_id,
-        "customer_id": customer_id,
-        "customer_external_id": customer_external_id,
-        "subject": subject,
-        "period_from": _day(period_from),
-        "period_to": _day(period_to, end=True),
-        "event_types": [t.strip() for t in event_types.split(",") if t.strip()] if event_types else None,
-        "has_fees": has_fees,
-    }
+    types = [t.strip() for t in event_types.split(",") if t.strip()] if event_types else None
+    f = models.EventFilter(event_id, customer_id, customer_external_id, subject, _day(period_from),
+                           _day(period_to, end=True), types, has_fees)
     with read(ctx.engine) as conn:
-        items, total = billing.list_events(conn, offset, limit, filters)
-    return page(items, total, limit, offset)
+        items, total = events.list_events(conn, f, offset, limit)
+    return page([_summary(e) for e in items], total, limit, offset)
 
 
 @api.get("/events/{eventId}", response_model=GetEventResponse, summary="Get an event with its fees")
-def get_event(eventId: str, customer_id: str | None = Query(None), ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+def get_event(
+    eventId: str, customer_id: str | None = Query(None), ctx: Context = Depends(context)  # noqa: N803 - Credyt's name
+) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
-        return ExactJSONResponse(billing.get_event(conn, eventId, customer_id))
+        e = events.get_event(conn, eventId, customer_id)
+    return ExactJSONResponse({
+        "id": e.id, "event_type": e.event_type, "occurred_at": e.occurred_at, "subject": e.subject,
+        "description": e.description, "data": e.data, "costs": e.costs, "customer_id": e.customer_id,
+        "created_at": e.created_at, "fees": [_fee(f) for f in e.fees], "stats": figures(e.revenue, e.cost),
+    })
+
+
+def _fee(f: models.FeeView) -> dict[str, Any]:
+    return {
+        "id": f.id, "product_id": f.product_id, "product_code": f.product_code, "product_version": f.product_version,
+        "price_id": f.price_id, "price_name": f.price_name, "currency": f.asset, "dimensions": f.dimensions,
+        "usage_type": f.usage_type, "volume_field": f.volume_field, "input_volume": f.input_volume,
+        "unit_price": f.unit_price, "volume_rate": f.volume_rate, "package_size": f.package_size,
+        "description": f.description, "amount": f.amount,
+    }
+
+
+def _summary(e: models.EventSummary) -> dict[str, Any]:
+    return {
+        "id": e.id, "customer_id": e.customer_id, "external_id": e.external_id, "event_type": e.event_type,
+        "subject": e.subject, "description": e.description, "occurred_at": e.occurred_at, "created_at": e.created_at,
+        "total_fees": e.total_fees, "fee_currency": e.fee_currency, "has_fees": e.has_fees,
+        "stats": figures(e.revenue, e.cost),
+    }

@@ -1,4 +1,4 @@
-"""Rows gathered over a unit of work and written with one executemany per statement.
+"""The row buffer: rows gathered over a unit of work and written with one executemany per statement.
 
 The hot path bills a whole group of customers in one transaction; writing each customer's rows as
 they come would cost a statement round trip per row kind per customer. Rows are gathered here and
@@ -16,14 +16,14 @@ from sqlalchemy import Connection
 ACCOUNTS, GRANTS, GRANT_DEPENDENTS, GRANT_CHANGES, ACCOUNT_CHANGES, EXPIRIES, TRANSACTIONS, ENTRIES, LAST = range(9)
 
 
-class Writes:
+class RowBuffer:
     def __init__(self) -> None:
-        self.rows: dict[tuple[int, Any], list[dict]] = {}
+        self.rows: dict[tuple[int, Any], list[dict[str, Any]]] = {}
 
-    def add(self, rank: int, statement: Any, row: dict) -> None:
+    def add(self, rank: int, statement: Any, row: dict[str, Any]) -> None:
         self.rows.setdefault((rank, statement), []).append(row)
 
-    def extend(self, rank: int, statement: Any, rows: list[dict]) -> None:
+    def extend(self, rank: int, statement: Any, rows: list[dict[str, Any]]) -> None:
         if rows:
             self.rows.setdefault((rank, statement), []).extend(rows)
 

@@ -1,87 +1,113 @@
-"""Vendor costs attached to usage events: validated, valued in USD, and the event's revenue."""
+"""Stages 4 and 7: an event's vendor costs are priced (validated and valued in USD) before it is
+funded, and after it is booked its costs and revenue are attributed: to the event itself, and to the
+customer, product and vendor rollups (docs/profitability.md).
+
+Revenue follows the grants a fee drew from: value from paid and bundled grants counts at each grant's
+revenue basis, promotional value counts for nothing, value taken on overdraft counts at the asset's
+value in USD (it is owed), and a recurring fee reserved for later counts at the asset's value now.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
+from drawdown.catalog.rates import REPORTING
 from drawdown.core.errors import Invalid
-from drawdown.core.grants import BUNDLED, PAID, DebitPlan
+from drawdown.core.grants import BUNDLED, PAID
 from drawdown.core.money import MoneyError, check_exact, from_scaled, quantize, to_scaled
 from drawdown.reports import profitability
-from drawdown.catalog import rates
+from drawdown.usage.cache import Rates
+from drawdown.usage.models import Cost, UsageEvent
 from drawdown.vendors import service as vendors
-from drawdown.wallets.books import Books
+
+if TYPE_CHECKING:
+    from drawdown.usage.booking import BookedFee
+    from drawdown.usage.group import Group, Turn
 
 ZERO = Decimal(0)
 
 
-def cost_amount(cost: dict) -> Decimal:
-    if cost.get("amount") is not None:
-        return cost["amount"]
-    if cost.get("units") is not None and cost.get("unit_price") is not None:
-        return cost["units"] * cost["unit_price"]
-    return cost["input_volume"] * cost["volume_rate"] / (cost.get("package_size") or 1)
+def cost_amount(cost: Cost) -> Decimal:
+    if cost.amount is not None:
+        return cost.amount
+    if cost.units is not None and cost.unit_price is not None:
+        return cost.units * cost.unit_price
+    assert cost.input_volume is not None and cost.volume_rate is not None  # the API checks one form is given
+    return cost.input_volume * cost.volume_rate / (cost.package_size or 1)
 
 
-def prepare(conn: Connection, event: dict, path: str) -> list[dict]:
+def price_costs(conn: Connection, rates: Rates, event: UsageEvent, path: str) -> list[dict[str, Any]]:
     """The event's cost rows (valued in USD at the event's time); 422 naming the field otherwise."""
     rows, seen = [], set()
-    for j, cost in enumerate(event.get("costs") or []):
+    for j, cost in enumerate(event.costs or ()):
         where = f"{path}.costs[{j}]"
-        if cost["id"] in seen:
+        if cost.id in seen:
             raise Invalid.field(f"{where}.id", "repeats another cost of this event")
-        seen.add(cost["id"])
-        vendor_id = vendors.resolve(conn, cost.get("vendor_id"), cost.get("vendor_external_id"))
+        seen.add(cost.id)
+        vendor_id = vendors.resolve(conn, cost.vendor_id, cost.vendor_external_id)
         if vendor_id is None:
-            key = "vendor_id" if cost.get("vendor_id") else "vendor_external_id"
-            raise Invalid.field(f"{where}.{key}", f"no vendor {cost.get(key)!r}")
+            key, value = ("vendor_id", cost.vendor_id) if cost.vendor_id else ("vendor_external_id", cost.vendor_external_id)
+            raise Invalid.field(f"{where}.{key}", f"no vendor {value!r}")
         try:
             amount = check_exact(quantize(cost_amount(cost)))
         except MoneyError as exc:
             raise Invalid.field(f"{where}.amount", str(exc)) from None
         if amount < 0:
             raise Invalid.field(f"{where}.amount", "a cost is zero or more")
-        currency = (cost.get("currency") or rates.REPORTING).upper()
-        usd = rates.value_in(conn, amount, currency, rates.REPORTING, event["occurred_at"])
+        currency = (cost.currency or REPORTING).upper()
+        usd = rates.value_in(amount, currency, REPORTING, event.occurred_at)
         if usd is None:
-            raise Invalid.field(f"{where}.currency", f"no rate from {currency} to {rates.REPORTING} in force at the event's time")
-        rows.append({"cost_id": cost["id"], "vendor_id": vendor_id, "category": cost.get("category"), "amount": to_scaled(amount),
-                     "currency": currency, "amount_usd": to_scaled(quantize(usd)), "occurred_at": event["occurred_at"]})
+            raise Invalid.field(f"{where}.currency", f"no rate from {currency} to {REPORTING} in force at the event's time")
+        rows.append({"cost_id": cost.id, "vendor_id": vendor_id, "category": cost.category, "amount": to_scaled(amount),
+                     "currency": currency, "amount_usd": to_scaled(quantize(usd)), "occurred_at": event.occurred_at})
     return rows
 
 
-def fee_revenue(
-    conn: Connection, books: Books, asset: str, plan: DebitPlan | None, amount: Decimal, at: datetime, cache: dict | None = None
-) -> Decimal:
-    """What a fee earns in USD under the revenue-recognition rules (docs/profitability.md)."""
-    unit = rates.value_in(conn, Decimal(1), asset, rates.REPORTING, at, cache) or ZERO
-    if plan is None:  # reserved for a recurring charge: expected at the asset's value
-        return amount * unit
-    total = plan.debt_added * unit
-    for draw in plan.draws:
-        purpose, basis, currency = books.meta.get(draw.grant_id, (None, None, None))
-        if purpose in (PAID, BUNDLED) and basis is not None:
-            total += rates.value_in(conn, draw.amount * basis, currency or rates.REPORTING, rates.REPORTING, at, cache) or ZERO
+def attribute(
+    group: Group, turn: Turn, event: UsageEvent, slot: int, booked: list[BookedFee], cost_rows: list[dict[str, Any]]
+) -> None:
+    """The event's revenue and cost, on its row and in the turn's rollup; its cost rows planned."""
+    customer_id, at = turn.customer.id, event.occurred_at
+    revenue = ZERO
+    for b in booked:
+        earned = fee_revenue(group.rates, turn, b, at)
+        revenue += earned
+        turn.rollup.add(at, customer_id, b.fee.priced.product_id, "", "", earned, ZERO)
+    # An event's costs are attributed to the product of its first fee ('' when it has none).
+    product_id = booked[0].fee.priced.product_id if booked else ""
+    for cost in cost_rows:
+        turn.rollup.add(at, customer_id, product_id, cost["vendor_id"], cost["category"] or "", ZERO,
+                        from_scaled(cost["amount_usd"]))
+        group.rows.costs.append((slot, {**cost, "customer_id": customer_id}))
+    row = group.rows.events[slot]
+    row["revenue"] = to_scaled(quantize(revenue))
+    row["cost"] = to_scaled(sum((from_scaled(r["amount_usd"]) for r in cost_rows), ZERO))
+
+
+def fee_revenue(rates: Rates, turn: Turn, booked: BookedFee, at: datetime) -> Decimal:
+    """What a fee earns in USD under the revenue-recognition rules."""
+    fee = booked.fee
+    unit = rates.value_in(Decimal(1), fee.asset, REPORTING, at) or ZERO
+    if booked.debit is None:  # reserved for a recurring charge: expected at the asset's value
+        return fee.amount * unit
+    total = booked.debit.debt_added * unit
+    for draw in booked.debit.draws:
+        basis = turn.customer.ledger.basis(draw.grant_id)
+        if basis is not None and basis.purpose in (PAID, BUNDLED) and basis.revenue is not None:
+            total += rates.value_in(draw.amount * basis.revenue, basis.currency or REPORTING, REPORTING, at) or ZERO
     return total
 
 
-_days: dict[date, tuple[str, str]] = {}
-
-
-def _day_and_month(at: datetime) -> tuple[str, str]:
-    """The rollup period names of a moment (UTC), remembered per day: every fee asks."""
-    key = at.date()
-    found = _days.get(key)
-    if found is None:
-        if len(_days) > 4096:
-            _days.clear()
-        found = _days[key] = (at.strftime("%Y-%m-%d"), at.strftime("%Y-%m"))
-    return found
+@lru_cache(maxsize=4096)
+def _period_names(day: date) -> tuple[str, str]:
+    """The rollup day and month names of a UTC day (every fee asks)."""
+    return day.strftime("%Y-%m-%d"), day.strftime("%Y-%m")
 
 
 class Rollup:
@@ -90,8 +116,9 @@ class Rollup:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str, str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
 
-    def add(self, at: datetime, customer_id: str, product_id: str, vendor_id: str, category: str, revenue: Decimal, cost: Decimal) -> None:
-        day, month = _day_and_month(at)
+    def add(self, at: datetime, customer_id: str, product_id: str, vendor_id: str, category: str, revenue: Decimal,
+            cost: Decimal) -> None:
+        day, month = _period_names(at.date())
         targets = [("customer", customer_id, "")]
         if product_id:
             targets.append(("product", product_id, ""))
@@ -112,7 +139,3 @@ class Rollup:
     def flush(self, conn: Connection) -> None:
         profitability.add_all(conn, {k: (v[0], v[1]) for k, v in self.rows.items()})
         self.rows.clear()
-
-
-def event_cost(rows: list[dict[str, Any]]) -> Decimal:
-    return sum((from_scaled(r["amount_usd"]) for r in rows), ZERO)

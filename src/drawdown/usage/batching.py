@@ -1,57 +1,55 @@
-"""The batching writer: group commit for usage events.
+"""Group commit: every batch waiting is billed in one transaction, and each caller is answered only
+after that transaction has committed.
 
-Requests hand their batch to one writer thread and wait. The writer takes every request waiting (up to
-``max_batch``) and bills them together with ``usage.pipeline.bill``: one transaction, one executemany per
-row kind, one commit; only then is each caller answered, so nothing is acknowledged before its commit.
-A request that is refused (data that cannot be rated) is taken back alone before anything is written.
-If the group's transaction fails as a whole, every request is billed again on its own, so one bad
-request never fails the others; event ids make the retry safe.
+One writer thread takes every batch waiting (up to ``max_batch``), runs ``pipeline.bill`` over them
+in one write transaction, commits, and then answers each caller. A batch that cannot be billed is
+taken back alone before anything is written. If the group's transaction fails as a whole, each batch
+is billed again on its own, so one bad batch never fails the others; event ids make the retry safe.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Callable
 
 import structlog
 from sqlalchemy import Engine
 
-from drawdown.usage import pipeline as usage
 from drawdown.db.engine import write
+from drawdown.usage import pipeline
+from drawdown.usage.cache import HotCache
+from drawdown.usage.models import Answer, UsageBatch
 
 log = structlog.get_logger()
 
 
 @dataclass
-class Request:
-    customer_id: str | None
-    customer_external_id: str | None
-    events: list[dict]
-    future: Future
+class _Waiting:
+    batch: UsageBatch
+    answer: Future[Answer]
 
 
 class BatchWriter:
-    def __init__(self, engine: Engine, clock: Callable[[], datetime], overdraft_limit: Decimal | None, max_batch: int = 256) -> None:
-        self.engine, self.clock, self.limit, self.max_batch = engine, clock, overdraft_limit, max_batch
-        self.queue: queue.Queue[Request | None] = queue.Queue()
+    def __init__(
+        self, engine: Engine, clock: Callable[[], datetime], default_limit: Decimal | None, cache: HotCache,
+        max_batch: int = 256,
+    ) -> None:
+        self.engine, self.clock, self.limit, self.cache, self.max_batch = engine, clock, default_limit, cache, max_batch
+        self.queue: queue.Queue[_Waiting | None] = queue.Queue()
         self.groups = 0
-        self.groups_failed = 0  # groups whose transaction failed and whose requests were billed alone
+        self.groups_failed = 0  # groups whose transaction failed and whose batches were billed alone
         self.thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
         self.thread.start()
 
-    def submit(self, customer_id: str | None, customer_external_id: str | None, events: list[dict]) -> tuple[str, usage.Outcome]:
-        """Blocks until the request's transaction has committed; returns (customer id, outcome)."""
-        return self.enqueue(customer_id, customer_external_id, events).result()
-
-    def enqueue(self, customer_id: str | None, customer_external_id: str | None, events: list[dict]) -> Future:
-        """A future resolved with (customer id, outcome) once the request's transaction has committed."""
-        future: Future = Future()
-        self.queue.put(Request(customer_id, customer_external_id, events, future))
+    def submit(self, batch: UsageBatch) -> Future[Answer]:
+        """A future resolved with the batch's answer once its transaction has committed."""
+        future: Future[Answer] = Future()
+        self.queue.put(_Waiting(batch, future))
         return future
 
     def close(self) -> None:
@@ -63,8 +61,8 @@ class BatchWriter:
             first = self.queue.get()
             if first is None:
                 return
-            group = [first]
-            while len(group) < self.max_batch:
+            waiting = [first]
+            while len(waiting) < self.max_batch:
                 try:
                     item = self.queue.get_nowait()
                 except queue.Empty:
@@ -72,27 +70,25 @@ class BatchWriter:
                 if item is None:
                     self.queue.put(None)
                     break
-                group.append(item)
-            self._commit(group)
+                waiting.append(item)
+            self._commit(waiting)
 
-    def _commit(self, group: list[Request]) -> None:
-        requests = [usage.Request(r.customer_id, r.customer_external_id, r.events) for r in group]
+    def _commit(self, waiting: list[_Waiting]) -> None:
+        batches = [w.batch for w in waiting]
         self.groups += 1
         try:
             with write(self.engine) as conn:
-                results = usage.bill(conn, requests, self.clock(), self.limit)
-        except Exception:  # noqa: BLE001 - the group's transaction failed: bill each request alone
-            log.exception("group_commit_failed", requests=len(group))
+                answers = pipeline.bill(conn, batches, self.clock(), self.limit, self.cache)
+        except Exception:  # noqa: BLE001 - the group's transaction failed: bill each batch alone
+            log.exception("group_commit_failed", batches=len(batches))
             self.groups_failed += 1
-            results = []
-            for request in requests:
-                try:
-                    with write(self.engine) as conn:
-                        results.append(usage.bill(conn, [request], self.clock(), self.limit)[0])
-                except Exception as exc:  # noqa: BLE001 - nothing of this request was recorded
-                    results.append(exc)
-        for req, result in zip(group, results):
-            if isinstance(result, Exception):
-                req.future.set_exception(result)
-            else:
-                req.future.set_result(result)
+            answers = [self._alone(b) for b in batches]
+        for w, answer in zip(waiting, answers, strict=True):
+            w.answer.set_result(answer)
+
+    def _alone(self, batch: UsageBatch) -> Answer:
+        try:
+            with write(self.engine) as conn:
+                return pipeline.bill(conn, [batch], self.clock(), self.limit, self.cache)[0]
+        except Exception as exc:  # noqa: BLE001 - nothing of this batch was recorded; its caller gets why
+            return exc

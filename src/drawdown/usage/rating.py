@@ -1,9 +1,7 @@
-"""What an event costs: the customer's subscribed prices, tier positions, and the fees an event makes.
+"""Stage 3, rate: the fees one event makes under the customer's subscribed prices.
 
-Reads here are built for the hot path: statements are built once, the subscribed prices of a
-customer are cached under the customer's ``revision`` (moved by every subscription change and read
-under the customer lock, so no process ever uses a stale list), and tier positions are read for a
-whole group of customers in one query.
+An event is priced at the tier positions it would take; nothing moves until it is booked. A recurring
+price's fee accrues to its billing period (charged at the period's end by ``billing.cycle``).
 """
 
 from __future__ import annotations
@@ -11,155 +9,130 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection
 
 from drawdown.core import catalog as price_rules
 from drawdown.core.errors import Invalid
 from drawdown.core.money import from_scaled, to_scaled
 from drawdown.core.periods import Period
-from drawdown.core.pricing import Rated, RatingError, UsagePrice, choose_entry, rate
-from drawdown.db.tables import period_charges, product_versions, products, subscription_products, subscriptions, tier_counters
-from drawdown.db.rows import LAST, Writes
+from drawdown.core.pricing import Rated, RatingError, choose_entry, rate
+from drawdown.db.rows import LAST, RowBuffer
+from drawdown.usage import repository
+from drawdown.usage.cache import Priced
+from drawdown.usage.models import UsageEvent
+
+if TYPE_CHECKING:
+    from drawdown.usage.group import Group
 
 ZERO = Decimal(0)
-CACHE_LIMIT = 100_000  # entries per process cache; cleared whole when exceeded (memory stays flat)
+PositionKey = tuple[str, str, int, datetime]  # customer, price, price entry, tier period start
 
 
-@dataclass
-class Priced:
-    product_id: str
-    product_code: str
-    version: int
-    price: UsagePrice
-    cadence: price_rules.Cadence
-    subscription_id: str
-    started_at: datetime
+@dataclass(frozen=True)
+class RatedFee:
+    """One fee an event makes: the price it came from, its rating, and where it lands."""
 
-
-@dataclass
-class Charge:
     priced: Priced
     rated: Rated
-    key: tuple | None  # the tier position it moves
+    position: PositionKey | None  # the tier position it moves
     period: Period | None  # the billing period a recurring fee accrues to
 
+    @property
+    def asset(self) -> str:
+        return self.rated.asset
 
-_PRICES_QUERY = (
-    select(
-        subscriptions.c.customer_id,
-        subscriptions.c.id.label("sub_id"),
-        subscriptions.c.started_at,
-        products.c.id,
-        products.c.code,
-        product_versions.c.version,
-        product_versions.c.prices,
-    )
-    .select_from(subscriptions.join(subscription_products).join(product_versions).join(products))
-    .where(subscriptions.c.customer_id.in_(bindparam("customers", expanding=True)), subscriptions.c.status == "active")
-)
-_prices: dict[str, tuple[int, list[Priced]]] = {}
-_parsed_docs: dict[str, tuple[UsagePrice, price_rules.Cadence]] = {}
+    @property
+    def amount(self) -> Decimal:
+        return self.rated.amount
 
 
-def subscribed_prices_of(conn: Connection, revisions: dict[str, int]) -> dict[str, list[Priced]]:
-    """Every usage price of each customer's active subscriptions (customer -> revision read under its
-    lock): cached per revision, and the customers not cached are read in one query."""
-    out: dict[str, list[Priced]] = {}
-    missing = []
-    for customer_id, revision in revisions.items():
-        cached = _prices.get(customer_id)
-        if cached is not None and cached[0] == revision:
-            out[customer_id] = cached[1]
-        else:
-            missing.append(customer_id)
-    if missing:
-        if len(_prices) + len(missing) > CACHE_LIMIT:
-            _prices.clear()
-        for customer_id, found in _read_prices(conn, missing).items():
-            out[customer_id] = found
-            _prices[customer_id] = (revisions[customer_id], found)
-    return out
-
-
-def _read_prices(conn: Connection, customer_ids: list[str]) -> dict[str, list[Priced]]:
-    out: dict[str, list[Priced]] = {c: [] for c in customer_ids}
-    for k in range(0, len(customer_ids), 2000):
-        for r in conn.execute(_PRICES_QUERY, {"customers": customer_ids[k:k + 2000]}):
-            for doc in r.prices:
-                if doc.get("type") == "usage_based":
-                    price, cadence = _parsed(doc)
-                    out[r.customer_id].append(Priced(r.id, r.code, r.version, price, cadence, r.sub_id, r.started_at))
-    return out
-
-
-def _parsed(doc: dict) -> tuple[UsagePrice, price_rules.Cadence]:
-    """A price document parsed once per process: a price id's document never changes (versions are
-    created with fresh price ids and only their status changes afterwards)."""
-    found = _parsed_docs.get(doc["id"])
-    if found is None:
-        if len(_parsed_docs) >= CACHE_LIMIT:
-            _parsed_docs.clear()
-        found = _parsed_docs[doc["id"]] = (price_rules.usage_price(doc), price_rules.cadence(doc))
-    return found
-
-
-def position_keys(customer_id: str, event: dict, prices: list[Priced]) -> list[tuple]:
-    """The tier positions rating ``event`` will read (to fetch a whole group's in one query)."""
-    keys = []
-    data = event.get("data") or {}
+def rate_event(group: Group, customer_id: str, prices: list[Priced], event: UsageEvent, path: str) -> list[RatedFee]:
+    """Every fee the event makes, priced at the positions it would take (nothing is moved)."""
+    out: list[RatedFee] = []
+    data = event.data or {}
+    local: dict[PositionKey, Decimal] = {}
     for priced in prices:
         price = priced.price
-        if not price.counted or price.event_type != event["event_type"] or event["occurred_at"] < priced.started_at:
+        if price.event_type != event.event_type or event.occurred_at < priced.started_at:
+            continue
+        try:
+            index = choose_entry(price, data)
+            if index is None:
+                continue
+            key, position = None, ZERO
+            if price.counted:
+                start = price_rules.tier_period_start(price, priced.cadence, priced.started_at, event.occurred_at)
+                key = (customer_id, price.id, index, start)
+                position = group.positions.get(key) + local.get(key, ZERO)
+            rated = rate(price, data, position, index)
+        except RatingError as exc:
+            raise Invalid.field(f"{path}.{exc.field}", f"{exc.message} (price {price.name!r})") from None
+        if rated is None:
+            continue
+        if key is not None:
+            local[key] = local.get(key, ZERO) + rated.quantity
+        period = None
+        if price.billing == price_rules.RECURRING:
+            period = open_period(group.conn, priced, event.occurred_at, group.now, group.periods)
+        out.append(RatedFee(priced, rated, key, period))
+    return out
+
+
+def position_keys(customer_id: str, event: UsageEvent, prices: list[Priced]) -> list[PositionKey]:
+    """The tier positions rating ``event`` will read (to fetch a whole group's in one query)."""
+    keys = []
+    data = event.data or {}
+    for priced in prices:
+        price = priced.price
+        if not price.counted or price.event_type != event.event_type or event.occurred_at < priced.started_at:
             continue
         try:
             index = choose_entry(price, data)
             if index is not None:
-                start = price_rules.tier_period_start(price, priced.cadence, priced.started_at, event["occurred_at"])
+                start = price_rules.tier_period_start(price, priced.cadence, priced.started_at, event.occurred_at)
                 keys.append((customer_id, price.id, index, start))
-        except Exception:  # noqa: BLE001 - rating meets the same data later and refuses that request alone
+        except Exception:  # noqa: BLE001 - data this cannot read is refused by rating, for that batch alone
             continue
     return keys
 
 
-_t = tier_counters.c
-_POSITION = select(_t.quantity).where(
-    _t.customer_id == bindparam("customer"), _t.price_id == bindparam("price"), _t.entry == bindparam("entry"),
-    _t.period_start == bindparam("start"),
-)
-_POSITIONS = select(tier_counters).where(
-    _t.customer_id.in_(bindparam("customers", expanding=True)),
-    _t.price_id.in_(bindparam("prices", expanding=True)),
-    _t.period_start.in_(bindparam("starts", expanding=True)),
-)
-_UPDATE_POSITION = (
-    update(tier_counters)
-    .where(_t.customer_id == bindparam("b_customer"), _t.price_id == bindparam("b_price"), _t.entry == bindparam("b_entry"),
-           _t.period_start == bindparam("b_start"))
-    .values(quantity=bindparam("b_quantity"))
-)
-_INSERT_POSITION = insert(tier_counters)
+def open_period(
+    conn: Connection, priced: Priced, occurred_at: datetime, now: datetime, seen: dict[tuple[str, str, datetime], Period]
+) -> Period:
+    """The recurring period a fee accrues to: the one it occurred in, unless that one has already
+    been charged (a late event), in which case the period open now. ``seen`` remembers the answers
+    of one transaction."""
+    period = price_rules.billing_period(priced.cadence, priced.started_at, occurred_at)
+    key = (priced.subscription_id, priced.price.id, period.start)
+    if key not in seen:
+        charged = repository.period_charged(conn, priced.subscription_id, priced.price.id, period.start)
+        seen[key] = period if not charged else price_rules.billing_period(
+            priced.cadence, priced.started_at, max(now, period.end)
+        )
+    return seen[key]
 
 
-class Positions:
-    """Tier positions (cumulative quantity per customer, price entry and tier period), keyed
-    (customer, price, entry, period start). Read once, moved in memory, written at the end; the
-    customer locks keep them exact. A request's moves stay apart until ``keep`` (or ``drop``)."""
+class TierPositions:
+    """Cumulative quantity per (customer, price entry, tier period), for tiered prices: read once,
+    moved in memory, written with the group. The customer locks keep them exact. A batch's moves stay
+    apart until ``keep`` (or ``drop``, when the batch is refused)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.values: dict[tuple, Decimal] = {}
-        self.stored: set[tuple] = set()
-        self.changed: set[tuple] = set()
-        self.request: dict[tuple, Decimal] = {}
+        self.values: dict[PositionKey, Decimal] = {}
+        self.stored: set[PositionKey] = set()
+        self.changed: set[PositionKey] = set()
+        self.moving: dict[PositionKey, Decimal] = {}
 
-    def prefetch(self, keys: set[tuple]) -> None:
+    def prefetch(self, keys: set[PositionKey]) -> None:
         missing = keys - self.values.keys()
         if not missing:
             return
-        params = {"customers": sorted({k[0] for k in missing}), "prices": sorted({k[1] for k in missing}),
-                  "starts": sorted({k[3] for k in missing})}
-        for r in self.conn.execute(_POSITIONS, params):
+        rows = repository.positions(self.conn, sorted({k[0] for k in missing}), sorted({k[1] for k in missing}),
+                                    sorted({k[3] for k in missing}))
+        for r in rows:
             key = (r.customer_id, r.price_id, r.entry, r.period_start)
             if key in missing:
                 self.values[key] = from_scaled(r.quantity)
@@ -167,92 +140,37 @@ class Positions:
         for key in missing:
             self.values.setdefault(key, ZERO)
 
-    def get(self, key: tuple) -> Decimal:
-        if key in self.request:
-            return self.request[key]
+    def get(self, key: PositionKey) -> Decimal:
+        if key in self.moving:
+            return self.moving[key]
         if key not in self.values:
-            customer, price, entry, start = key
-            row = self.conn.execute(_POSITION, {"customer": customer, "price": price, "entry": entry, "start": start}).first()
-            self.values[key] = from_scaled(row.quantity) if row else ZERO
-            if row:
+            found = repository.position(self.conn, *key)
+            self.values[key] = ZERO if found is None else found
+            if found is not None:
                 self.stored.add(key)
         return self.values[key]
 
-    def add(self, key: tuple, quantity: Decimal) -> None:
-        self.request[key] = self.get(key) + quantity
+    def move(self, key: PositionKey, quantity: Decimal) -> None:
+        self.moving[key] = self.get(key) + quantity
 
     def keep(self) -> None:
-        self.values.update(self.request)
-        self.changed.update(self.request)
-        self.request.clear()
+        self.values.update(self.moving)
+        self.changed.update(self.moving)
+        self.moving.clear()
 
     def drop(self) -> None:
-        self.request.clear()
+        self.moving.clear()
 
-    def collect(self, writes: Writes) -> None:
+    def collect(self, buffer: RowBuffer) -> None:
         for key in sorted(self.changed):
             customer, price, entry, start = key
             quantity = to_scaled(self.values[key])
             if key in self.stored:
-                writes.add(LAST, _UPDATE_POSITION, {"b_customer": customer, "b_price": price, "b_entry": entry, "b_start": start,
-                                                    "b_quantity": quantity})
+                buffer.add(LAST, repository.UPDATE_POSITION, {"b_customer": customer, "b_price": price,
+                                                              "b_entry": entry, "b_start": start, "b_quantity": quantity})
             else:
-                writes.add(LAST, _INSERT_POSITION, {"customer_id": customer, "price_id": price, "entry": entry, "period_start": start,
-                                                    "quantity": quantity})
+                buffer.add(LAST, repository.INSERT_POSITION, {"customer_id": customer, "price_id": price, "entry": entry,
+                                                              "period_start": start, "quantity": quantity})
                 self.stored.add(key)
         self.changed.clear()
 
-
-def rate_event(
-    conn: Connection, customer_id: str, event: dict, prices: list[Priced], positions: Positions, path: str, now: datetime,
-    periods: dict,
-) -> list[Charge]:
-    """Every fee the event makes, priced at the positions it would take (nothing is moved)."""
-    out: list[Charge] = []
-    data = event.get("data") or {}
-    local: dict[tuple, Decimal] = {}
-    for priced in prices:
-        price = priced.price
-        if price.event_type != event["event_type"] or event["occurred_at"] < priced.started_at:
-            continue
-        try:
-            index = choose_entry(price, data)
-        except RatingError as exc:
-            raise Invalid.field(f"{path}.{exc.field}", f"{exc.message} (price {price.name!r})") from None
-        if index is None:
-            continue
-        key = None
-        position = ZERO
-        if price.counted:
-            start = price_rules.tier_period_start(price, priced.cadence, priced.started_at, event["occurred_at"])
-            key = (customer_id, price.id, index, start)
-            position = positions.get(key) + local.get(key, ZERO)
-        try:
-            rated = rate(price, data, position, index)
-        except RatingError as exc:
-            raise Invalid.field(f"{path}.{exc.field}", f"{exc.message} (price {price.name!r})") from None
-        if key is not None:
-            local[key] = local.get(key, ZERO) + rated.quantity
-        period = None
-        if price.billing == price_rules.RECURRING:
-            period = open_period(conn, priced, event["occurred_at"], now, periods)
-        out.append(Charge(priced, rated, key, period))
-    return out
-
-
-_CHARGED = select(period_charges.c.price_id).where(
-    period_charges.c.subscription_id == bindparam("sub"), period_charges.c.price_id == bindparam("price"),
-    period_charges.c.period_start == bindparam("start"),
-)
-
-
-def open_period(conn: Connection, priced: Priced, occurred_at: datetime, now: datetime, seen: dict) -> Period:
-    """The recurring period a fee accrues to: the one it occurred in, unless that one has already
-    been charged (a late event), in which case the period open now. ``seen`` caches the answers of
-    one transaction."""
-    period = price_rules.billing_period(priced.cadence, priced.started_at, occurred_at)
-    key = (priced.subscription_id, priced.price.id, period.start)
-    if key not in seen:
-        charged = conn.execute(_CHARGED, {"sub": priced.subscription_id, "price": priced.price.id, "start": period.start}).first()
-        seen[key] = period if charged is None else price_rules.billing_period(priced.cadence, priced.started_at, max(now, period.end))
-    return seen[key]

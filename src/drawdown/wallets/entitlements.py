@@ -21,14 +21,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection
 
 from drawdown.codec import iso
 from drawdown.core import grants as grant_rules
 from drawdown.core.periods import advance, period_at
 from drawdown.catalog.rates import rate_in_force
-from drawdown.db.tables import entitlement_grants, product_versions, subscription_products, subscriptions
-from drawdown.wallets.books import DEFAULT_ACCOUNT, Books, ensure_account
+from drawdown.db.tables import entitlement_grants
+from drawdown.wallets import repository
+from drawdown.wallets.accounts import DEFAULT_ACCOUNT
+from drawdown.wallets.ledger import Ledger
 
 DEFAULT_PRIORITY = 50
 PURPOSE = {"bundled": grant_rules.BUNDLED, "promotion": grant_rules.PROMOTION}
@@ -54,33 +56,18 @@ def _periods(
         k += 1
 
 
-def refresh(conn: Connection, customer_id: str, now: datetime, books: Books, overdraft_limit: Decimal | None) -> int:
+def refresh(conn: Connection, customer_id: str, now: datetime, ledger: Ledger, overdraft_limit: Decimal | None) -> int:
     """Issue every entitlement grant due by ``now`` for the customer (who is locked). Returns how many."""
-    return refresh_until(conn, customer_id, now, books, overdraft_limit)[0]
-
-
-_SUBSCRIPTIONS = (
-    select(
-        subscriptions.c.customer_id, subscriptions.c.id.label("sub_id"), subscriptions.c.started_at,
-        subscription_products.c.product_id, subscription_products.c.since, product_versions.c.entitlements,
-        product_versions.c.prices,
-    )
-    .select_from(subscriptions.join(subscription_products).join(product_versions))
-    .where(subscriptions.c.customer_id.in_(bindparam("customers", expanding=True)), subscriptions.c.status == "active")
-)
+    return refresh_until(conn, customer_id, now, ledger, overdraft_limit)[0]
 
 
 def subscription_rows(conn: Connection, customer_ids: list[str]) -> dict[str, list[Any]]:
     """What ``refresh_until`` reads, for many customers in one query."""
-    out: dict[str, list[Any]] = {c: [] for c in customer_ids}
-    for k in range(0, len(customer_ids), 2000):
-        for r in conn.execute(_SUBSCRIPTIONS, {"customers": customer_ids[k:k + 2000]}):
-            out[r.customer_id].append(r)
-    return out
+    return repository.entitled_subscriptions(conn, customer_ids)
 
 
 def refresh_until(
-    conn: Connection, customer_id: str, now: datetime, books: Books, overdraft_limit: Decimal | None,
+    conn: Connection, customer_id: str, now: datetime, ledger: Ledger, overdraft_limit: Decimal | None,
     rows: list[Any] | None = None,
 ) -> tuple[int, datetime | None]:
     """``refresh``, and the first moment after ``now`` at which another grant falls due (None: never,
@@ -98,16 +85,9 @@ def refresh_until(
             due = at if due is None or (at is not None and at < due) else due
         if r.started_at > now:
             continue
-        done = {
-            (g.name, g.period_start): g.grant_id
-            for g in conn.execute(
-                select(entitlement_grants).where(
-                    entitlement_grants.c.subscription_id == r.sub_id, entitlement_grants.c.product_id == r.product_id
-                )
-            )
-        }
+        done = repository.entitlement_grants_issued(conn, r.sub_id, r.product_id)
         for e in r.entitlements:
-            issued += _refresh_one(conn, customer_id, r, e, done, now, books, overdraft_limit)
+            issued += _refresh_one(conn, customer_id, r, e, done, now, ledger, overdraft_limit)
     return issued, due
 
 
@@ -122,12 +102,12 @@ def _next_start(e: dict, anchor: datetime, since: datetime, now: datetime) -> da
 
 
 def _refresh_one(
-    conn: Connection, customer_id: str, r: Any, e: dict, done: dict, now: datetime, books: Books, limit: Decimal | None
+    conn: Connection, customer_id: str, r: Any, e: dict, done: dict, now: datetime, ledger: Ledger, limit: Decimal | None
 ) -> int:
     last_start, previous = max(((start, gid) for (name, start), gid in done.items() if name == e["name"]), default=(None, None))
     periods = _periods(e, r.started_at, r.since or r.started_at, now, last_start)
     rollover = (e["lifecycle"].get("refresh") or {}).get("strategy") == "rollover"
-    account_id = ensure_account(conn, customer_id, DEFAULT_ACCOUNT, e["asset"], now, limit)
+    account_id = repository.ensure_account(conn, customer_id, DEFAULT_ACCOUNT, e["asset"], now, limit)
     currency, revenue = _basis(e, r.prices)
     issued = 0
     for start, end in periods:
@@ -135,7 +115,7 @@ def _refresh_one(
             previous = done[(e["name"], start)]
             continue
         amount = Decimal(str(e["amount"]))
-        grant_id = books.credit(
+        grant_id = ledger.credit(
             account_id,
             amount,
             {"transaction_id": f"entitlement:{r.sub_id}:{r.product_id}:{e['name']}:{iso(start)}", "type": "entitlement",
@@ -148,7 +128,7 @@ def _refresh_one(
             basis=(revenue, _cost(conn, e["asset"], currency, start), currency),
             carry_from=previous if rollover else None,
         )
-        books.after_grants(
+        ledger.after_grants(
             entitlement_grants,
             {"subscription_id": r.sub_id, "product_id": r.product_id, "name": e["name"], "period_start": start,
              "grant_id": grant_id, "created_at": now},

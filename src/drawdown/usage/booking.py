@@ -1,0 +1,74 @@
+"""Stage 6, book: the event row, its fees, the tier positions they move, and the ledger: a real-time
+fee is debited now (a ``fee`` transaction drawing grants by priority, then overdraft); a recurring
+fee reserves its amount until ``billing.cycle`` charges the period. The limit was checked by
+``funding``; it is not checked again here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from drawdown.core.grants import DebitPlan
+from drawdown.core.ids import FEE, TRANSACTION, new_id
+from drawdown.core.ledger import REVENUE
+from drawdown.core.money import quantize, to_scaled
+from drawdown.usage.group import Group, Turn
+from drawdown.usage.models import UsageEvent
+from drawdown.usage.rating import RatedFee
+
+
+@dataclass(frozen=True)
+class BookedFee:
+    fee: RatedFee
+    account_id: str
+    debit: DebitPlan | None  # how it was drawn; None while reserved for a recurring charge
+
+
+def book(
+    group: Group, turn: Turn, event: UsageEvent, digest: str, fees: list[RatedFee], accounts: dict[str, str]
+) -> tuple[int, list[BookedFee]]:
+    """(the event's slot among the group's event rows, its fees as booked)."""
+    customer = turn.customer
+    turn.added[event.id] = digest
+    slot = len(group.rows.events)
+    group.rows.events.append({
+        "id": event.id, "customer_id": customer.id, "event_type": event.event_type, "occurred_at": event.occurred_at,
+        "subject": event.subject, "description": event.description, "data": event.data, "costs": event.cost_docs(),
+        "request_hash": digest, "created_at": group.now,
+    })
+    booked = []
+    for fee in fees:
+        fee_id, account_id = new_id(FEE), accounts[fee.asset]
+        if fee.position is not None:
+            group.positions.move(fee.position, fee.rated.quantity)
+        plan = None
+        if fee.period is not None:
+            customer.ledger.reserve(account_id, fee.amount, funded=True)
+        else:
+            txn = {"id": new_id(TRANSACTION), "transaction_id": fee_id, "type": "fee",
+                   "description": fee.priced.price.name}
+            plan = customer.ledger.debit(account_id, fee.amount, REVENUE, txn, funded=True)
+        group.rows.fees.append((slot, fee_row(fee_id, customer.id, account_id, fee, group.now)))
+        booked.append(BookedFee(fee, account_id, plan))
+    return slot, booked
+
+
+def fee_row(fee_id: str, customer_id: str, account_id: str, fee: RatedFee, now: datetime) -> dict[str, Any]:
+    priced, r = fee.priced, fee.rated
+    price = priced.price
+
+    def scaled(v: Any) -> int | None:
+        return None if v is None else to_scaled(quantize(v))
+
+    return {
+        "id": fee_id, "customer_id": customer_id, "account_id": account_id, "subscription_id": priced.subscription_id,
+        "billing": price.billing, "period_start": fee.period.start if fee.period else None,
+        "period_end": fee.period.end if fee.period else None, "product_id": priced.product_id,
+        "product_code": priced.product_code, "product_version": priced.version, "price_id": price.id,
+        "price_name": price.name, "asset": r.asset, "dimensions": r.dimensions, "usage_type": price.usage_type,
+        "volume_field": price.volume_field, "input_volume": scaled(r.input_volume),
+        "unit_price": scaled(r.value.unit_price), "volume_rate": scaled(r.value.volume_rate),
+        "package_size": r.value.package_size, "description": r.description, "amount": to_scaled(r.amount),
+        "created_at": now,
+    }

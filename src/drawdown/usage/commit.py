@@ -1,0 +1,34 @@
+"""Stage 8, commit: every row the group planned, written with one executemany per statement, in
+foreign-key order (accounts and grants before the fees that name them; events before their fees and
+costs); the rollups last, upserted in key order. The transaction itself is committed by the caller."""
+
+from __future__ import annotations
+
+from drawdown.db.rows import LAST, RowBuffer
+from drawdown.usage import repository
+from drawdown.usage.group import Group
+from drawdown.wallets.ledger_rows import collect
+
+
+def commit(group: Group) -> None:
+    conn, rows = group.conn, group.rows
+    buffer = RowBuffer()
+    for customer_id in sorted(group.customers):
+        collect(group.customers[customer_id].ledger, buffer)
+    buffer.execute(conn)
+    if rows.events:
+        conn.execute(repository.INSERT_EVENTS, rows.events)
+        seqs = _seqs(group)
+        buffer.extend(LAST, repository.INSERT_FEES, [{**row, "event_seq": seqs[k]} for k, row in rows.fees])
+        buffer.extend(LAST, repository.INSERT_COSTS, [{**row, "event_seq": seqs[k]} for k, row in rows.costs])
+    group.positions.collect(buffer)
+    buffer.execute(conn)
+    group.rollup.flush(conn)
+
+
+def _seqs(group: Group) -> list[int]:
+    """The sequence numbers the database gave the event rows just inserted, in row order."""
+    events = group.rows.events
+    pairs = [(r["customer_id"], r["id"]) for r in events]
+    found = {(c, e): seq for c, e, seq in repository.stored_events(group.conn, "seq", pairs)}
+    return [found[(r["customer_id"], r["id"])] for r in events]

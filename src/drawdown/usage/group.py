@@ -1,0 +1,77 @@
+"""What a group of batches carries through the pipeline: the locked customers, the rows planned, and
+the answers. Nothing here touches the database; the stages do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection
+
+from drawdown.core.periods import Period
+from drawdown.usage.attribution import Rollup
+from drawdown.usage.cache import HotCache, Priced, Rates
+from drawdown.usage.models import Answer, Outcome, UsageBatch
+from drawdown.usage.rating import TierPositions
+from drawdown.wallets.ledger import Ledger
+
+
+@dataclass
+class Customer:
+    """A customer of the group, locked for the transaction."""
+
+    id: str
+    revision: int
+    ledger: Ledger
+    prices: list[Priced] = field(default_factory=list)
+    seen: dict[str, str] = field(default_factory=dict)  # event id -> content digest: stored, or accepted here
+
+
+@dataclass
+class Turn:
+    """One batch being billed: its events are judged one by one, and the batch as a whole is taken
+    back if one of them cannot be billed at all (data that cannot be rated, a bad cost)."""
+
+    index: int
+    batch: UsageBatch
+    customer: Customer
+    outcome: Outcome = field(default_factory=Outcome)
+    added: dict[str, str] = field(default_factory=dict)  # event id -> digest, accepted in this batch
+    rollup: Rollup = field(default_factory=Rollup)
+
+
+@dataclass
+class Rows:
+    """The event, fee and cost rows planned for the group; fees and costs name their event by slot."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    fees: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    costs: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+    def sizes(self) -> tuple[int, int, int]:
+        return len(self.events), len(self.fees), len(self.costs)
+
+    def truncate(self, sizes: tuple[int, int, int]) -> None:
+        del self.events[sizes[0]:], self.fees[sizes[1]:], self.costs[sizes[2]:]
+
+
+@dataclass
+class Group:
+    conn: Connection
+    now: datetime
+    default_limit: Decimal | None  # the overdraft limit an account opened here gets
+    cache: HotCache
+    batches: list[UsageBatch]
+    answers: list[Answer | None]
+    customers: dict[str, Customer] = field(default_factory=dict)
+    turns: list[Turn] = field(default_factory=list)
+    positions: TierPositions = field(init=False)
+    rates: Rates = field(init=False)
+    periods: dict[tuple[str, str, datetime], Period] = field(default_factory=dict)
+    rows: Rows = field(default_factory=Rows)
+    rollup: Rollup = field(default_factory=Rollup)
+
+    def __post_init__(self) -> None:
+        self.positions = TierPositions(self.conn)

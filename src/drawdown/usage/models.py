@@ -1,0 +1,137 @@
+"""What the usage room is handed (one customer's batch of events) and what it answers."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A vendor cost the platform attaches to an event (what the work behind it cost)."""
+
+    id: str
+    vendor_id: str | None = None
+    vendor_external_id: str | None = None
+    category: str | None = None
+    description: str | None = None
+    metadata: dict[str, Any] | None = None
+    units: Decimal | None = None
+    unit_price: Decimal | None = None
+    input_volume: Decimal | None = None
+    volume_rate: Decimal | None = None
+    package_size: Decimal | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+
+    def doc(self) -> dict[str, Any]:
+        """The cost as stored with its event (the fields given)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class UsageEvent:
+    id: str
+    event_type: str
+    occurred_at: datetime
+    subject: str | None = None
+    description: str | None = None
+    data: dict[str, Any] | None = None
+    costs: tuple[Cost, ...] | None = None
+
+    def cost_docs(self) -> list[dict[str, Any]] | None:
+        return None if self.costs is None else [c.doc() for c in self.costs]
+
+    def doc(self) -> dict[str, Any]:
+        """What identifies the event's content: a replay must match it exactly."""
+        return {"id": self.id, "event_type": self.event_type, "occurred_at": self.occurred_at, "subject": self.subject,
+                "description": self.description, "data": self.data, "costs": self.cost_docs()}
+
+
+@dataclass(frozen=True)
+class UsageBatch:
+    """One customer's events, named by id or by external id: billed together, each event alone."""
+
+    customer_id: str | None
+    customer_external_id: str | None
+    events: list[UsageEvent]
+
+
+@dataclass
+class Outcome:
+    accepted: list[str] = field(default_factory=list)
+    replayed: list[str] = field(default_factory=list)
+    rejected: dict[int, str] = field(default_factory=dict)  # event index -> why it was not recorded
+
+
+Answer = tuple[str, Outcome] | Exception  # (customer id, outcome), or why the whole batch was refused
+
+
+@dataclass(frozen=True)
+class FeeView:
+    id: str
+    product_id: str
+    product_code: str
+    product_version: int
+    price_id: str
+    price_name: str | None
+    asset: str
+    dimensions: dict[str, Any] | None
+    usage_type: str | None
+    volume_field: str | None
+    input_volume: Decimal | None
+    unit_price: Decimal | None
+    volume_rate: Decimal | None
+    package_size: int | None
+    description: str | None
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class EventView:
+    """A stored event with its fees, and what it earned and cost (USD)."""
+
+    id: str
+    customer_id: str
+    event_type: str
+    occurred_at: datetime
+    subject: str | None
+    description: str | None
+    data: dict[str, Any] | None
+    costs: list[dict[str, Any]] | None
+    created_at: datetime
+    fees: list[FeeView]
+    revenue: Decimal
+    cost: Decimal
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    id: str
+    customer_id: str
+    external_id: str | None
+    event_type: str
+    subject: str | None
+    description: str | None
+    occurred_at: datetime
+    created_at: datetime
+    total_fees: Decimal | None
+    fee_currency: str | None
+    has_fees: bool
+    revenue: Decimal
+    cost: Decimal
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    event_id: str | None = None
+    customer_id: str | None = None
+    customer_external_id: str | None = None
+    subject: str | None = None
+    occurred_from: datetime | None = None  # inclusive
+    occurred_before: datetime | None = None  # exclusive
+    event_types: list[str] | None = None
+    has_fees: bool | None = None

@@ -1,0 +1,103 @@
+"""Stages 1 and 2, receive and prefetch: the group's customers found and locked, and everything their
+events will need read once for the whole group.
+
+Customers are locked in one statement, in id order, so several writers never deadlock. Then, for the
+whole group at once: the events already stored under the same ids (for the replay check), every
+wallet account with its changeable grants, each customer's subscribed prices (cached under its
+revision), the entitlement grants that have fallen due, the tier positions the events will move, and
+the exchange rates.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection
+
+from drawdown.core.errors import Invalid
+from drawdown.usage import repository
+from drawdown.usage.cache import HotCache
+from drawdown.usage.group import Customer, Group, Turn
+from drawdown.usage.models import Answer, UsageBatch
+from drawdown.usage.rating import position_keys
+from drawdown.wallets import entitlements
+from drawdown.wallets import repository as wallet_sql
+from drawdown.wallets.ledger import Ledger
+
+
+def receive(
+    conn: Connection, batches: list[UsageBatch], now: datetime, default_limit: Decimal | None, cache: HotCache
+) -> Group:
+    """The group with its customers locked; a batch naming an unknown customer is answered at once."""
+    answers: list[Answer | None] = [None] * len(batches)
+    group = Group(conn, now, default_limit, cache, batches, answers)
+    named = _customer_ids(conn, batches, answers)
+    revisions = repository.lock_customers(conn, sorted(set(named.values())))
+    for i, customer_id in sorted(named.items(), key=lambda item: (item[1], item[0])):
+        if customer_id not in revisions:
+            answers[i] = Invalid.field("customer_id", f"no customer has id {customer_id!r}")
+            continue
+        if customer_id not in group.customers:
+            group.customers[customer_id] = Customer(customer_id, revisions[customer_id], Ledger(conn, customer_id, now))
+        group.turns.append(Turn(i, batches[i], group.customers[customer_id]))
+    return group
+
+
+def _customer_ids(conn: Connection, batches: list[UsageBatch], answers: list[Answer | None]) -> dict[int, str]:
+    """Batch index -> customer id (checked by the lock); unknown external ids get their error."""
+    external = sorted({b.customer_external_id for b in batches if not b.customer_id and b.customer_external_id})
+    found = repository.customer_ids_by_external(conn, external)
+    ids = {}
+    for i, b in enumerate(batches):
+        if b.customer_id:
+            ids[i] = b.customer_id
+        elif b.customer_external_id in found:
+            ids[i] = found[b.customer_external_id]
+        else:
+            answers[i] = Invalid.field("customer_external_id", f"no customer has external_id {b.customer_external_id!r}")
+    return ids
+
+
+def prefetch(group: Group) -> None:
+    conn, customers = group.conn, group.customers
+    ids = sorted(customers)
+    pairs = sorted({(t.customer.id, e.id) for t in group.turns for e in t.batch.events})
+    for customer_id, event_id, digest in repository.stored_events(conn, "request_hash", pairs):
+        customers[customer_id].seen[event_id] = digest
+    _wallets(group, ids)
+    revisions = {c: customers[c].revision for c in ids}
+    for customer_id, prices in group.cache.subscribed_prices(conn, revisions).items():
+        customers[customer_id].prices = prices
+    _entitlements_due(group, revisions)
+    group.positions.prefetch(
+        {key for t in group.turns for e in t.batch.events for key in position_keys(t.customer.id, e, t.customer.prices)}
+    )
+    group.rates = group.cache.rates(conn)
+
+
+def _wallets(group: Group, ids: list[str]) -> None:
+    """Each customer's accounts and changeable grants, read for the whole group in two queries."""
+    accounts = [a for chunk in repository.chunks(ids) for a in wallet_sql.accounts_of(group.conn, chunk)]
+    grants: dict[str, list[Any]] = {}
+    for chunk in repository.chunks([a.id for a in accounts]):
+        for g in wallet_sql.changeable_grants(group.conn, chunk, group.now):
+            grants.setdefault(g.account_id, []).append(g)
+    for a in accounts:
+        group.customers[a.customer_id].ledger.adopt(a, grants.get(a.id, []))
+
+
+def _entitlements_due(group: Group, revisions: dict[str, int]) -> None:
+    """Issue the entitlement grants due: a customer is skipped until its next one can fall due (the
+    others' subscriptions are read in one query)."""
+    due = group.cache.entitlements_due(revisions, group.now)
+    if not due:
+        return
+    rows = entitlements.subscription_rows(group.conn, due)
+    for customer_id in due:
+        ledger = group.customers[customer_id].ledger
+        _, next_due = entitlements.refresh_until(group.conn, customer_id, group.now, ledger, group.default_limit,
+                                                 rows[customer_id])
+        group.cache.entitlements_checked(customer_id, revisions[customer_id], next_due)
+

@@ -1,0 +1,197 @@
+"""The usage room's SQL: customers locked for a group, stored events, subscribed prices, tier
+positions, recurring periods, and the rows a group writes.
+
+Statements on the hot path are built once, here. Lists of ids go in chunks of ``CHUNK`` (SQLite
+allows 32,766 bound parameters; a pair takes two).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, text, true, update
+
+from drawdown.core.money import from_scaled
+from drawdown.db.tables import (
+    asset_rates,
+    customers,
+    event_costs,
+    events,
+    fees,
+    period_charges,
+    product_versions,
+    products,
+    subscription_products,
+    subscriptions,
+    tier_counters,
+)
+from drawdown.usage.models import EventFilter
+
+CHUNK = 2000
+T = TypeVar("T")
+
+_LOCK = (
+    select(customers.c.id, customers.c.revision)
+    .where(customers.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(customers.c.id)
+    .with_for_update()
+)
+_BY_EXTERNAL = select(customers.c.external_id, customers.c.id).where(
+    customers.c.external_id.in_(bindparam("ids", expanding=True))
+)
+_PRICES = (
+    select(
+        subscriptions.c.customer_id, subscriptions.c.id.label("sub_id"), subscriptions.c.started_at,
+        products.c.id, products.c.code, product_versions.c.version, product_versions.c.prices,
+    )
+    .select_from(subscriptions.join(subscription_products).join(product_versions).join(products))
+    .where(subscriptions.c.customer_id.in_(bindparam("customers", expanding=True)), subscriptions.c.status == "active")
+)
+_t = tier_counters.c
+_POSITION = select(_t.quantity).where(
+    _t.customer_id == bindparam("customer"), _t.price_id == bindparam("price"), _t.entry == bindparam("entry"),
+    _t.period_start == bindparam("start"),
+)
+_POSITIONS = select(tier_counters).where(
+    _t.customer_id.in_(bindparam("customers", expanding=True)),
+    _t.price_id.in_(bindparam("prices", expanding=True)),
+    _t.period_start.in_(bindparam("starts", expanding=True)),
+)
+UPDATE_POSITION = (
+    update(tier_counters)
+    .where(_t.customer_id == bindparam("b_customer"), _t.price_id == bindparam("b_price"),
+           _t.entry == bindparam("b_entry"), _t.period_start == bindparam("b_start"))
+    .values(quantity=bindparam("b_quantity"))
+)
+INSERT_POSITION = insert(tier_counters)
+_CHARGED = select(period_charges.c.price_id).where(
+    period_charges.c.subscription_id == bindparam("sub"), period_charges.c.price_id == bindparam("price"),
+    period_charges.c.period_start == bindparam("start"),
+)
+# No RETURNING: SQLAlchemy sends an INSERT … RETURNING executemany to SQLite one row at a time.
+INSERT_EVENTS = insert(events)
+INSERT_FEES = insert(fees)
+INSERT_COSTS = insert(event_costs)
+_RATES_VERSION = select(func.max(asset_rates.c.id), func.count())
+_RATES = select(asset_rates).order_by(asset_rates.c.valid_from.desc(), asset_rates.c.id.desc())
+
+
+def chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    for k in range(0, len(values), CHUNK):
+        yield values[k:k + CHUNK]
+
+
+# ------------------------------------------------------------------------------------ customers
+def customer_ids_by_external(conn: Connection, external_ids: Sequence[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for chunk in chunks(external_ids):
+        found.update({row.external_id: row.id for row in conn.execute(_BY_EXTERNAL, {"ids": list(chunk)})})
+    return found
+
+
+def lock_customers(conn: Connection, customer_ids: Sequence[str]) -> dict[str, int]:
+    """Lock the customers in id order (PostgreSQL row locks always taken in the same order, so several
+    writers never deadlock; SQLite holds its write lock already); their revisions, by id."""
+    revisions: dict[str, int] = {}
+    for chunk in chunks(customer_ids):
+        revisions.update({r.id: r.revision for r in conn.execute(_LOCK, {"ids": list(chunk)})})
+    return revisions
+
+
+# --------------------------------------------------------------------------------------- events
+def stored_events(conn: Connection, column: str, pairs: Sequence[tuple[str, str]]) -> list[Row[Any]]:
+    """(customer, event id, ``column``) of the stored events among ``pairs``, one index probe per pair.
+
+    Measured alternatives: two IN lists make PostgreSQL read every event of the listed customers
+    (3,000 -> 130 events/s by 450,000 stored) and SQLite probe every customer x id combination;
+    a row-value IN is a full scan on SQLite. A join with a VALUES list probes each pair once on both.
+    """
+    out: list[Row[Any]] = []
+    for chunk in chunks(pairs):
+        rows = ", ".join(f"(:c{k}, :e{k})" for k in range(len(chunk)))
+        params = {f"{p}{k}": v for k, pair in enumerate(chunk) for p, v in zip("ce", pair, strict=True)}
+        out.extend(conn.execute(text(
+            f"WITH wanted (c, e) AS (VALUES {rows}) "
+            f"SELECT events.customer_id, events.id, events.{column} FROM wanted "
+            "JOIN events ON events.customer_id = wanted.c AND events.id = wanted.e"
+        ), params).all())
+    return out
+
+
+# ---------------------------------------------------------------------------------------- prices
+def subscribed_price_rows(conn: Connection, customer_ids: Sequence[str]) -> list[Row[Any]]:
+    """The product versions of the customers' active subscriptions, with their price documents."""
+    return [r for chunk in chunks(customer_ids) for r in conn.execute(_PRICES, {"customers": list(chunk)})]
+
+
+def rates_version(conn: Connection) -> tuple[int, int]:
+    """Moves with every change to exchange rates: each one inserts a rate row (rows are never deleted)."""
+    top, count = conn.execute(_RATES_VERSION).one()
+    return int(top or 0), int(count)
+
+
+def all_rates(conn: Connection) -> list[tuple[str, str, Decimal, datetime, datetime | None]]:
+    """Every rate (asset, source, rate, valid_from, valid_to), latest start first (ties: newest)."""
+    return [(r.asset_code, r.source, from_scaled(r.rate), r.valid_from, r.valid_to) for r in conn.execute(_RATES)]
+
+
+# -------------------------------------------------------------------------------- tier positions
+def positions(
+    conn: Connection, customer_ids: Sequence[str], price_ids: Sequence[str], starts: Sequence[datetime]
+) -> list[Row[Any]]:
+    params = {"customers": list(customer_ids), "prices": list(price_ids), "starts": list(starts)}
+    return list(conn.execute(_POSITIONS, params))
+
+
+def position(conn: Connection, customer: str, price: str, entry: int, start: datetime) -> Decimal | None:
+    row = conn.execute(_POSITION, {"customer": customer, "price": price, "entry": entry, "start": start}).first()
+    return None if row is None else from_scaled(row.quantity)
+
+
+def period_charged(conn: Connection, subscription_id: str, price_id: str, start: datetime) -> bool:
+    return conn.execute(_CHARGED, {"sub": subscription_id, "price": price_id, "start": start}).first() is not None
+
+
+# ------------------------------------------------------------------------------- events read back
+def event(conn: Connection, event_id: str, customer_id: str | None) -> Row[Any] | None:
+    q = select(events).where(events.c.id == event_id)
+    if customer_id:
+        q = q.where(events.c.customer_id == customer_id)
+    return conn.execute(q.order_by(events.c.seq).limit(1)).first()
+
+
+def event_fees(conn: Connection, seq: int) -> list[Row[Any]]:
+    return list(conn.execute(select(fees).where(fees.c.event_seq == seq).order_by(fees.c.id)))
+
+
+def events_page(conn: Connection, f: EventFilter, offset: int, limit: int) -> tuple[list[Row[Any]], int]:
+    """Events newest first, with their fee count, fee total and (lowest) fee asset."""
+    e = events.c
+    conds: list[Any] = []
+    for column, value in ((e.id, f.event_id), (e.customer_id, f.customer_id),
+                          (customers.c.external_id, f.customer_external_id), (e.subject, f.subject)):
+        if value:
+            conds.append(column == value)
+    if f.occurred_from:
+        conds.append(e.occurred_at >= f.occurred_from)
+    if f.occurred_before:
+        conds.append(e.occurred_at < f.occurred_before)
+    if f.event_types:
+        conds.append(e.event_type.in_(f.event_types))
+    fee_total = select(func.sum(fees.c.amount)).where(fees.c.event_seq == e.seq).scalar_subquery()
+    fee_count = select(func.count()).where(fees.c.event_seq == e.seq).scalar_subquery()
+    fee_asset = select(func.min(fees.c.asset)).where(fees.c.event_seq == e.seq).scalar_subquery()
+    if f.has_fees is not None:
+        conds.append(fee_count > 0 if f.has_fees else fee_count == 0)
+    where = and_(true(), *conds)
+    base = events.join(customers, customers.c.id == e.customer_id)
+    total = conn.execute(select(func.count()).select_from(base).where(where)).scalar_one()
+    rows = conn.execute(
+        select(events, customers.c.external_id.label("external_id"), fee_total.label("total"), fee_count.label("n"),
+               fee_asset.label("asset"))
+        .select_from(base).where(where).order_by(e.seq.desc()).offset(offset).limit(limit)
+    )
+    return list(rows), int(total)

@@ -1,0 +1,91 @@
+"""One wallet account as held in memory during a unit of work, and the names accounts go by.
+
+An account is addressed by its customer and ``name:ASSET`` key (``default:USD``); inside the database
+it has an id (``wac_…``). Its value is a list of grants plus, below zero, ``debt``; ``reserved`` is
+value promised to recurring fees not yet charged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from drawdown.core import grants as rules
+from drawdown.core.errors import NotFound
+from drawdown.core.money import from_scaled
+
+DEFAULT_ACCOUNT = "default"
+PENDING, LIVE, GONE = "pending", "live", "expired"  # grant states as stored
+ZERO = Decimal(0)
+
+
+def account_key(name: str, asset: str) -> str:
+    return f"{name}:{asset}"
+
+
+def parse_account_key(value: str) -> tuple[str, str]:
+    name, sep, asset = value.partition(":")
+    if not sep or not name or not asset:
+        raise NotFound(f"no wallet account {value!r}; account ids look like 'default:USD'")
+    return name, asset.upper()
+
+
+@dataclass(frozen=True)
+class GrantBasis:
+    """What value drawn from a grant is worth: its purpose and revenue basis (per unit, in ``currency``)."""
+
+    purpose: str
+    revenue: Decimal | None
+    currency: str | None
+
+
+@dataclass
+class AccountState:
+    account_id: str
+    customer_id: str
+    name: str
+    asset: str
+    debt: Decimal
+    overdraft_limit: Decimal | None
+    grants: list[rules.Grant]
+    reserved: Decimal = ZERO
+    touched: set[str] = field(default_factory=set)  # grants drawn since the last write
+    stored_pending: set[str] = field(default_factory=set)  # grants stored as pending
+    created: bool = False  # opened in this unit of work: inserted when written
+    stored: tuple[int, int, int, int] = (0, 0, 0, 0)  # debt, reserved, live and pending totals as last written
+
+    @classmethod
+    def from_rows(cls, row: Any, grant_rows: list[Any]) -> AccountState:
+        return cls(
+            account_id=row.id,
+            customer_id=row.customer_id,
+            name=row.name,
+            asset=row.asset,
+            debt=from_scaled(row.debt),
+            overdraft_limit=None if row.overdraft_limit is None else from_scaled(row.overdraft_limit),
+            grants=[grant_from_row(r) for r in grant_rows],
+            reserved=from_scaled(row.reserved),
+            stored_pending={r.id for r in grant_rows if r.state == PENDING},
+            stored=(row.debt, row.reserved, row.live_total, row.pending_total),
+        )
+
+    def limit_text(self) -> str:
+        return "unlimited" if self.overdraft_limit is None else str(self.overdraft_limit)
+
+
+def grant_from_row(row: Any) -> rules.Grant:
+    return rules.Grant(
+        id=row.id,
+        remaining=from_scaled(row.remaining),
+        effective_at=row.effective_at,
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+        priority=row.priority,
+        purpose=row.purpose,
+    )
+
+
+def basis_from_row(row: Any) -> GrantBasis:
+    revenue = None if row.revenue_basis is None else from_scaled(row.revenue_basis)
+    return GrantBasis(row.purpose, revenue, row.basis_currency)

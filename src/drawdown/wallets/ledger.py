@@ -1,0 +1,254 @@
+"""The ledger of one customer inside one unit of work: credits, debits and reservations planned in
+memory with the pure rules of ``core.grants``, written once at the end by ``ledger_rows``.
+
+The caller holds the customer lock. An account is read the first time it is touched (or adopted
+from rows the caller already read for a whole group). Every planned transaction carries balanced
+postings (``core.ledger``); nothing reaches the database until ``flush`` (or a caller's
+``RowBuffer``), so a refused request is taken back with ``mark``/``undo``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Table
+
+from drawdown.core import grants as rules
+from drawdown.core.ids import GRANT, TRANSACTION, new_id
+from drawdown.core.ledger import EXPIRED, ISSUED, Posting, check_balanced, system_account, wallet_account
+from drawdown.core.money import quantize, to_scaled
+from drawdown.db.rows import RowBuffer
+from drawdown.wallets import repository
+from drawdown.wallets.accounts import ZERO, AccountState, GrantBasis, basis_from_row
+from drawdown.wallets.ledger_rows import collect
+
+
+@dataclass
+class PlannedTransaction:
+    row: dict[str, Any]
+    postings: list[Posting]
+
+
+@dataclass
+class Mark:
+    """Where a ledger stood, so that a refused request can be taken back (see ``undo``)."""
+
+    sizes: tuple[int, int, int]
+    accounts: dict[str, tuple[list[rules.Grant], Decimal, Decimal, set[str]]]
+
+
+class Ledger:
+    def __init__(self, conn: Connection, customer_id: str, now: datetime) -> None:
+        self.conn = conn
+        self.customer_id = customer_id
+        self.now = now
+        self.accounts: dict[str, AccountState] = {}
+        self.new_grants: list[dict[str, Any]] = []
+        self.planned: list[PlannedTransaction] = []
+        self.expired: dict[str, Decimal] = {}
+        self.dependents: list[tuple[Table, dict[str, Any]]] = []
+        self.bases: dict[str, GrantBasis] = {}
+
+    # ------------------------------------------------------------------------ accounts in memory
+    def adopt(self, row: Any, grant_rows: list[Any]) -> AccountState:
+        """Take an account (and its changeable grants) the caller already read, e.g. for a group."""
+        for r in grant_rows:
+            self.bases[r.id] = basis_from_row(r)
+        state = self.accounts[row.id] = AccountState.from_rows(row, grant_rows)
+        return state
+
+    def account(self, account_id: str) -> AccountState:
+        if account_id not in self.accounts:
+            row = repository.account(self.conn, account_id)
+            self.adopt(row, repository.changeable_grants(self.conn, [account_id], self.now))
+        return self.accounts[account_id]
+
+    def find(self, name: str, asset: str) -> str | None:
+        """The id of an account already held here."""
+        return next((a.account_id for a in self.accounts.values() if a.name == name and a.asset == asset), None)
+
+    def open(self, name: str, asset: str, overdraft_limit: Decimal | None) -> str:
+        """A new, empty account, inserted when written (the caller knows it does not exist yet)."""
+        account_id = new_id("wac")
+        self.accounts[account_id] = AccountState(
+            account_id, self.customer_id, name, asset, ZERO, overdraft_limit, [], created=True
+        )
+        return account_id
+
+    def basis(self, grant_id: str) -> GrantBasis | None:
+        return self.bases.get(grant_id)
+
+    def grant(self, account_id: str, grant_id: str) -> rules.Grant | None:
+        return next((g for g in self.account(account_id).grants if g.id == grant_id), None)
+
+    def after_grants(self, table: Table, row: dict[str, Any]) -> None:
+        """A row that refers to a grant planned here: written after the grants."""
+        self.dependents.append((table, row))
+
+    # ----------------------------------------------------------------------------- take back
+    def mark(self) -> Mark:
+        return Mark(
+            (len(self.new_grants), len(self.planned), len(self.dependents)),
+            {aid: (list(a.grants), a.debt, a.reserved, set(a.touched)) for aid, a in self.accounts.items()},
+        )
+
+    def undo(self, mark: Mark) -> None:
+        """Forget everything planned since ``mark`` (nothing has been written yet)."""
+        grants, planned, dependents = mark.sizes
+        del self.new_grants[grants:], self.planned[planned:], self.dependents[dependents:]
+        for account_id in list(self.accounts):
+            if account_id not in mark.accounts:
+                # Read (or opened) after the mark: read again when touched again.
+                del self.accounts[account_id]
+                continue
+            state = self.accounts[account_id]
+            state.grants, state.debt, state.reserved, state.touched = mark.accounts[account_id]
+
+    # --------------------------------------------------------------------------------- spending
+    def shortfall(self, account_id: str, amount: Decimal) -> rules.InsufficientFunds | None:
+        """Why ``amount`` cannot be spent from the account (None: it can, within its overdraft limit)."""
+        a = self.account(account_id)
+        try:
+            rules.check_limit(a.grants, a.debt, a.reserved, a.overdraft_limit, amount, self.now)
+        except rules.InsufficientFunds as exc:
+            return exc
+        return None
+
+    def reserve(self, account_id: str, amount: Decimal, *, funded: bool = False) -> None:
+        """Hold ``amount`` for a fee charged later (recurring usage); raises InsufficientFunds unless
+        the caller has already checked the limit (``funded``)."""
+        a = self.account(account_id)
+        if not funded:
+            rules.check_limit(a.grants, a.debt, a.reserved, a.overdraft_limit, amount, self.now)
+        a.reserved += amount
+
+    def debit(
+        self, account_id: str, amount: Decimal, counter_role: str, txn: dict[str, Any], *,
+        release: Decimal = ZERO, funded: bool = False,
+    ) -> rules.DebitPlan:
+        """Draw ``amount``; raises InsufficientFunds before changing anything.
+
+        ``release`` collects value reserved earlier: the reservation ends and the limit is not checked
+        again for it. ``funded``: the caller has checked the limit for this amount already.
+        """
+        a = self.account(account_id)
+        postings: list[Posting] = []
+        self._settle(a, postings)
+        if release:
+            a.reserved -= release
+        plan = rules.plan_debit(
+            a.grants, a.debt, a.overdraft_limit, amount, self.now, a.reserved, enforce_limit=not (release or funded)
+        )
+        self._draw(a, plan.draws, postings)
+        if plan.debt_added:
+            a.debt += plan.debt_added
+            postings.append(Posting(wallet_account(account_id), -plan.debt_added))
+        postings.append(Posting(system_account(counter_role, a.asset), amount))
+        self._record(a, -amount, txn, postings)
+        return plan
+
+    # -------------------------------------------------------------------------------- crediting
+    def credit(
+        self,
+        account_id: str,
+        amount: Decimal,
+        txn: dict[str, Any],
+        *,
+        purpose: str,
+        effective_at: datetime,
+        expires_at: datetime | None,
+        source_type: str,
+        priority: int = rules.DEFAULT_PRIORITY,
+        basis: tuple[Decimal | None, Decimal | None, str | None] = (None, None, None),
+        carry_from: str | None = None,
+    ) -> str:
+        """A new grant of ``amount`` (plus, for a rollover, the remainder of grant ``carry_from``)."""
+        a = self.account(account_id)
+        postings = [Posting(system_account(ISSUED, a.asset), -amount)]
+        grant_id = new_id(GRANT)
+        carried = self._carry(a, carry_from, grant_id) if carry_from is not None else ZERO
+        total = amount + carried
+        a.grants.append(rules.Grant(grant_id, total, effective_at, expires_at, self.now, priority, purpose))
+        revenue, cost, currency = basis
+        self.bases[grant_id] = GrantBasis(purpose, revenue, currency)
+        self.new_grants.append({
+            "id": grant_id, "account_id": account_id, "amount": to_scaled(total), "purpose": purpose,
+            "priority": priority, "effective_at": effective_at, "expires_at": expires_at,
+            "source_type": source_type, "source_id": txn["transaction_id"], "created_at": self.now,
+            "revenue_basis": None if revenue is None else to_scaled(quantize(revenue)),
+            "cost_basis": None if cost is None else to_scaled(quantize(cost)),
+            "basis_currency": currency,
+        })
+        postings.append(Posting(wallet_account(account_id), amount, grant_id))
+        self._settle(a, postings)
+        self._record(a, amount, txn, postings)
+        return grant_id
+
+    def _carry(self, a: AccountState, carry_from: str, grant_id: str) -> Decimal:
+        """Move what is left of grant ``carry_from`` into the new grant: its own ``rollover``
+        transaction, since value moves between grants and nothing is spent."""
+        old = self.grant(a.account_id, carry_from)
+        carried = old.remaining if old is not None else ZERO
+        if carried:
+            moved: list[Posting] = []
+            self._draw(a, (rules.Draw(carry_from, carried),), moved)
+            moved.append(Posting(wallet_account(a.account_id), carried, grant_id))
+            self._record(a, ZERO, {"transaction_id": f"rollover:{carry_from}", "type": "rollover",
+                                   "description": "Unused entitlement carried into the new period"}, moved)
+        return carried
+
+    # ------------------------------------------------------------------------------ the passage
+    def pass_time(self, a: AccountState) -> None:
+        """Write off what has expired (an expiry transaction per grant with value left)."""
+        keep = []
+        for g in a.grants:
+            if g.expires_at is None or g.expires_at > self.now:
+                keep.append(g)
+                continue
+            self.expired[g.id] = g.remaining
+            if g.remaining > 0:
+                postings = [
+                    Posting(wallet_account(a.account_id), -g.remaining, g.id),
+                    Posting(system_account(EXPIRED, a.asset), g.remaining),
+                ]
+                # Booked at the moment of expiry, whenever the write-off is recorded.
+                self._record(a, -g.remaining, {"transaction_id": f"expiry:{g.id}", "type": "expiry",
+                                               "description": "Credit grant expired", "created_at": g.expires_at,
+                                               "executed_at": g.expires_at}, postings)
+        a.grants = keep
+
+    def flush(self) -> None:
+        """Write everything planned, in one go, inside the caller's transaction."""
+        buffer = RowBuffer()
+        collect(self, buffer)
+        buffer.execute(self.conn)
+
+    # ---------------------------------------------------------------------------------- helpers
+    def _settle(self, a: AccountState, postings: list[Posting]) -> None:
+        plan = rules.plan_settlement(a.grants, a.debt, self.now)
+        if not plan.draws:
+            return
+        self._draw(a, plan.draws, postings)
+        a.debt += plan.debt_added
+        postings.append(Posting(wallet_account(a.account_id), -plan.debt_added))
+
+    def _draw(self, a: AccountState, draws: tuple[rules.Draw, ...], postings: list[Posting]) -> None:
+        a.grants = rules.apply(a.grants, draws)
+        for d in draws:
+            a.touched.add(d.grant_id)
+            postings.append(Posting(wallet_account(a.account_id), -d.amount, d.grant_id))
+
+    def _record(self, a: AccountState, amount: Decimal, txn: dict[str, Any], postings: list[Posting]) -> None:
+        check_balanced(postings)
+        row = {
+            # Every row carries every column: one executemany needs the same keys throughout.
+            "reason": None, "description": None, "metadata": None, "request_hash": None,
+            "id": txn.get("id") or new_id(TRANSACTION),
+            "customer_id": self.customer_id, "account_id": a.account_id, "asset": a.asset,
+            "amount": to_scaled(amount), "created_at": self.now, "executed_at": self.now,
+            **{k: v for k, v in txn.items() if k != "id"},
+        }
+        self.planned.append(PlannedTransaction(row, postings))

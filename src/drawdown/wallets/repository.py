@@ -1,0 +1,257 @@
+"""The wallet room's SQL: accounts, grants, transactions and ledger entries.
+
+Statements used by the event hot path are built once, here, at import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, case, func, insert, select, update
+
+from drawdown.core.errors import NotFound
+from drawdown.core.ids import new_id
+from drawdown.core.money import from_scaled, to_scaled
+from drawdown.db.tables import (
+    asset_rates,
+    entitlement_grants,
+    product_versions,
+    subscription_products,
+    subscriptions,
+    assets,
+    credit_grants,
+    customers,
+    ledger_entries,
+    transactions,
+    wallet_accounts,
+)
+from drawdown.wallets.accounts import GONE, LIVE, PENDING
+from drawdown.wallets.models import GrantFilter
+
+_g = credit_grants.c
+_a = wallet_accounts.c
+
+# Grants that can still change: pending ones, live ones with value left, and used-up ones whose
+# expiry has come (to be marked expired).
+_CHANGEABLE_GRANTS = select(credit_grants).where(
+    _g.account_id.in_(bindparam("accounts", expanding=True)),
+    (_g.state == PENDING) | ((_g.state == LIVE) & ((_g.remaining > 0) | (_g.expires_at <= bindparam("now")))),
+)
+_ACCOUNTS_OF = select(wallet_accounts).where(_a.customer_id.in_(bindparam("customers", expanding=True)))
+
+INSERT_ACCOUNT = insert(wallet_accounts)
+INSERT_GRANT = insert(credit_grants)
+INSERT_TRANSACTION = insert(transactions)
+INSERT_ENTRY = insert(ledger_entries)
+UPDATE_GRANT = (
+    update(credit_grants)
+    .where(_g.id == bindparam("b_id"))
+    .values(remaining=bindparam("b_remaining"), state=bindparam("b_state"))
+)
+EXPIRE_GRANT = (
+    update(credit_grants)
+    .where(_g.id == bindparam("b_id"))
+    .values(remaining=0, state=GONE, expired_amount=bindparam("b_amount"), expired_at=bindparam("b_at"))
+)
+UPDATE_ACCOUNT = (
+    update(wallet_accounts)
+    .where(_a.id == bindparam("b_id"))
+    .values(debt=bindparam("b_debt"), reserved=bindparam("b_reserved"), live_total=bindparam("b_live"),
+            pending_total=bindparam("b_pending"))
+)
+
+
+# ------------------------------------------------------------------------------------ customers
+def lock_customer(conn: Connection, customer_id: str) -> None:
+    """Serialise wallet writes per customer (PostgreSQL row lock; SQLite holds the write lock already)."""
+    row = conn.execute(select(customers.c.id).where(customers.c.id == customer_id).with_for_update()).first()
+    if row is None:
+        raise NotFound(f"customer {customer_id} not found")
+
+
+def customer_exists(conn: Connection, customer_id: str) -> bool:
+    return conn.execute(select(customers.c.id).where(customers.c.id == customer_id)).first() is not None
+
+
+# ------------------------------------------------------------------------------------- accounts
+def asset_exists(conn: Connection, code: str) -> bool:
+    return conn.execute(select(assets.c.code).where(assets.c.code == code)).first() is not None
+
+
+def asset_is_fiat(conn: Connection, code: str) -> bool:
+    row = conn.execute(select(assets.c.is_fiat).where(assets.c.code == code)).first()
+    return bool(row is not None and row.is_fiat)
+
+
+def first_rate_source(conn: Connection, asset: str) -> str | None:
+    return conn.execute(
+        select(asset_rates.c.source).where(asset_rates.c.asset_code == asset).order_by(asset_rates.c.id).limit(1)
+    ).scalar()
+
+
+def ensure_account(
+    conn: Connection, customer_id: str, name: str, asset: str, now: datetime, overdraft_limit: Decimal | None
+) -> str:
+    """The account's id, creating it if needed (idempotent; the caller holds the customer lock)."""
+    row = conn.execute(
+        select(_a.id).where(_a.customer_id == customer_id, _a.name == name, _a.asset == asset)
+    ).first()
+    if row:
+        return str(row.id)
+    account_id = new_id("wac")
+    conn.execute(
+        insert(wallet_accounts).values(
+            id=account_id, customer_id=customer_id, name=name, asset=asset, debt=0, created_at=now,
+            overdraft_limit=None if overdraft_limit is None else to_scaled(overdraft_limit),
+        )
+    )
+    return account_id
+
+
+def account(conn: Connection, account_id: str) -> Row[Any]:
+    return conn.execute(select(wallet_accounts).where(_a.id == account_id)).one()
+
+
+def accounts_of(conn: Connection, customer_ids: Sequence[str]) -> list[Row[Any]]:
+    return list(conn.execute(_ACCOUNTS_OF, {"customers": list(customer_ids)}))
+
+
+def account_by_key(conn: Connection, customer_id: str, name: str, asset: str) -> Row[Any] | None:
+    return conn.execute(
+        select(wallet_accounts).where(_a.customer_id == customer_id, _a.name == name, _a.asset == asset)
+    ).first()
+
+
+def customer_accounts(conn: Connection, customer_id: str) -> list[Row[Any]]:
+    return list(conn.execute(select(wallet_accounts).where(_a.customer_id == customer_id).order_by(_a.name, _a.asset)))
+
+
+def set_overdraft_limit(conn: Connection, account_id: str, limit: Decimal | None) -> None:
+    conn.execute(
+        update(wallet_accounts).where(_a.id == account_id).values(
+            overdraft_limit=None if limit is None else to_scaled(limit)
+        )
+    )
+
+
+def balances(conn: Connection, account_id: str, now: datetime) -> dict[str, Decimal]:
+    """available / pending_in / pending_out from the maintained totals, corrected only by the grants
+    whose effective or expiry time has passed since the account was last written (an indexed look
+    at due grants, never a scan of history)."""
+    row = account(conn, account_id)
+    expired_since = conn.execute(
+        select(func.coalesce(func.sum(_g.remaining), 0)).where(
+            _g.account_id == account_id, _g.state == LIVE, _g.expires_at <= now
+        )
+    ).scalar_one()
+    still_live = case(((_g.expires_at.is_(None)) | (_g.expires_at > now), _g.remaining), else_=0)
+    due = conn.execute(
+        select(
+            func.coalesce(func.sum(_g.remaining), 0).label("all"),
+            func.coalesce(func.sum(still_live), 0).label("live"),
+        ).where(_g.account_id == account_id, _g.state == PENDING, _g.effective_at <= now)
+    ).one()
+    live = int(row.live_total) - int(expired_since) + int(due.live)
+    return {
+        "available": from_scaled(live - int(row.debt) - int(row.reserved)),
+        "pending_in": from_scaled(int(row.pending_total) - int(due.all)),
+        "pending_out": from_scaled(int(row.reserved)),
+    }
+
+
+def accounts_due(conn: Connection, now: datetime, customer_id: str | None = None) -> set[tuple[str, str]]:
+    """(customer, account) pairs with a grant whose effective or expiry time has passed unrecorded."""
+    due = ((_g.state == LIVE) & (_g.expires_at <= now)) | ((_g.state == PENDING) & (_g.effective_at <= now))
+    q = select(_a.customer_id, _g.account_id).select_from(credit_grants.join(wallet_accounts)).where(due).distinct()
+    if customer_id is not None:
+        q = q.where(_a.customer_id == customer_id)
+    return {(r.customer_id, r.account_id) for r in conn.execute(q)}
+
+
+# --------------------------------------------------------------------------------------- grants
+def changeable_grants(conn: Connection, account_ids: Sequence[str], now: datetime) -> list[Row[Any]]:
+    return list(conn.execute(_CHANGEABLE_GRANTS, {"accounts": list(account_ids), "now": now}))
+
+
+def grants_page(
+    conn: Connection, account_id: str, f: GrantFilter, now: datetime, offset: int, limit: int
+) -> tuple[list[Row[Any]], int]:
+    where = [_g.account_id == account_id]
+    if f.purpose:
+        where.append(_g.purpose == f.purpose)
+    if f.exclude_expired:
+        where.append(_g.expires_at.is_(None) | (_g.expires_at > now))
+    if f.effective_from is not None:
+        where.append(_g.effective_at >= f.effective_from)
+    if f.effective_to is not None:
+        where.append(_g.effective_at <= f.effective_to)
+    if f.expired_from is not None:
+        where.append(_g.expires_at >= f.expired_from)
+    if f.expired_to is not None:
+        where.append(_g.expires_at <= f.expired_to)
+    total = conn.execute(select(func.count()).select_from(credit_grants).where(*where)).scalar_one()
+    rows = conn.execute(select(credit_grants).where(*where).order_by(_g.created_at, _g.id).offset(offset).limit(limit))
+    return list(rows), int(total)
+
+
+def grant(conn: Connection, account_id: str, grant_id: str) -> Row[Any] | None:
+    return conn.execute(select(credit_grants).where(_g.id == grant_id, _g.account_id == account_id)).first()
+
+
+def grant_history(conn: Connection, grant_id: str) -> list[Row[Any]]:
+    le, t = ledger_entries.c, transactions.c
+    return list(conn.execute(
+        select(le.amount, le.created_at, t.transaction_id, t.type)
+        .select_from(ledger_entries.join(transactions, t.id == le.transaction_id))
+        .where(le.grant_id == grant_id)
+        .order_by(le.id)
+    ))
+
+
+# ---------------------------------------------------------------------------------- transactions
+def transaction(conn: Connection, customer_id: str, transaction_id: str) -> Row[Any] | None:
+    """A customer's transaction by its (caller-chosen) transaction_id, with its account's name."""
+    t = transactions.c
+    return conn.execute(
+        select(transactions, _a.name)
+        .select_from(transactions.join(wallet_accounts))
+        .where(t.customer_id == customer_id, t.transaction_id == transaction_id)
+    ).first()
+
+
+def transaction_by_key(conn: Connection, customer_id: str, transaction_id: str) -> Row[Any] | None:
+    t = transactions.c
+    return conn.execute(
+        select(transactions).where(t.customer_id == customer_id, t.transaction_id == transaction_id)
+    ).first()
+
+
+# ---------------------------------------------------------------------------------- entitlements
+_ENTITLED = (
+    select(
+        subscriptions.c.customer_id, subscriptions.c.id.label("sub_id"), subscriptions.c.started_at,
+        subscription_products.c.product_id, subscription_products.c.since, product_versions.c.entitlements,
+        product_versions.c.prices,
+    )
+    .select_from(subscriptions.join(subscription_products).join(product_versions))
+    .where(subscriptions.c.customer_id.in_(bindparam("customers", expanding=True)), subscriptions.c.status == "active")
+)
+
+
+def entitled_subscriptions(conn: Connection, customer_ids: list[str]) -> dict[str, list[Row[Any]]]:
+    """Each customer's active subscription products with their versions' entitlements and prices."""
+    out: dict[str, list[Row[Any]]] = {c: [] for c in customer_ids}
+    for k in range(0, len(customer_ids), 2000):
+        for r in conn.execute(_ENTITLED, {"customers": customer_ids[k:k + 2000]}):
+            out[r.customer_id].append(r)
+    return out
+
+
+def entitlement_grants_issued(conn: Connection, subscription_id: str, product_id: str) -> dict[tuple[str, datetime], str]:
+    """(entitlement name, period start) -> grant id, for what has been granted already."""
+    e = entitlement_grants.c
+    rows = conn.execute(select(entitlement_grants).where(e.subscription_id == subscription_id, e.product_id == product_id))
+    return {(g.name, g.period_start): g.grant_id for g in rows}
