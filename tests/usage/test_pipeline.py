@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import delete, func, select
 
 from drawdown.core.errors import Invalid
 from drawdown.customers import service as customers
+from drawdown.customers.models import SubscriptionStatusChange
+from drawdown.db.engine import read, write
+from drawdown.db.tables import events, fees, ledger_entries, transactions, wallet_accounts
 from drawdown.usage import pipeline
 from drawdown.usage.cache import HotCache
 from drawdown.usage.models import Outcome, UsageBatch, UsageEvent
-from drawdown.db.engine import read, write
-from drawdown.db.tables import events, fees, ledger_entries, transactions, wallet_accounts
 from drawdown.wallets.repository import balances
 from tests.worlds import volume_world
 
@@ -37,21 +38,23 @@ def send(conn, customer_id: str, batch: list[UsageEvent], now: datetime, cache: 
 
 
 def test_a_group_judges_each_request_alone_and_writes_only_what_was_accepted(engine) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     code, (a, b, c) = _world(engine, now)
     limit = Decimal(0)
     requests = [
-        UsageBatch(a, None, [ev("a1", 4, now)]),                        # 2 billed
+        UsageBatch(a, None, [ev("a1", 4, now)]),  # 2 billed
         UsageBatch(a, None, [ev("a2", 2, now), ev("a3", "lots", now)]),  # cannot be rated: taken back whole
-        UsageBatch(a, None, [ev("a1", 4, now), ev("a2", 6, now)]),       # replay of a1; a2 is new again: 3 billed
+        UsageBatch(a, None, [ev("a1", 4, now), ev("a2", 6, now)]),  # replay of a1; a2 is new again: 3 billed
         UsageBatch(None, f"{code}-1", [ev("b1", 40, now), ev("b2", 2, now)]),  # b1 is more than b holds
         UsageBatch("cust_nobody", None, [ev("x", 1, now)]),
         UsageBatch(None, "nobody", [ev("y", 1, now)]),
-        UsageBatch(c, None, [ev("c1", 3, now)]),                         # into a new account, unlimited overdraft
+        UsageBatch(c, None, [ev("c1", 3, now)]),  # into a new account, unlimited overdraft
     ]
     with write(engine) as conn:
         cache = HotCache()
-        results = pipeline.bill(conn, requests[:6], now, limit, cache) + pipeline.bill(conn, requests[6:], now, None, cache)
+        results = pipeline.bill(conn, requests[:6], now, limit, cache) + pipeline.bill(
+            conn, requests[6:], now, None, cache
+        )
     assert results[0] == (a, Outcome(accepted=["a1"]))
     assert isinstance(results[1], Invalid) and "events[1]" in str(results[1].errors)
     assert results[2] == (a, Outcome(accepted=["a2"], replayed=["a1"]))
@@ -61,9 +64,14 @@ def test_a_group_judges_each_request_alone_and_writes_only_what_was_accepted(eng
     assert isinstance(results[5], Invalid) and "customer_external_id" in results[5].errors
     assert results[6] == (c, Outcome(accepted=["c1"]))
     with read(engine) as conn:
-        stored = {(r.customer_id, r.id): r.revenue for r in conn.execute(select(events).where(events.c.customer_id.in_([a, b, c])))}
+        stored = {
+            (r.customer_id, r.id): r.revenue
+            for r in conn.execute(select(events).where(events.c.customer_id.in_([a, b, c])))
+        }
         assert set(stored) == {(a, "a1"), (a, "a2"), (b, "b2"), (c, "c1")}
-        accounts = {r.customer_id: r.id for r in conn.execute(select(wallet_accounts).where(wallet_accounts.c.asset == code))}
+        accounts = {
+            r.customer_id: r.id for r in conn.execute(select(wallet_accounts).where(wallet_accounts.c.asset == code))
+        }
         assert balances(conn, accounts[a], now)["available"] == Decimal(5)  # 10 - 2 - 3
         assert balances(conn, accounts[b], now)["available"] == Decimal(9)
         assert balances(conn, accounts[c], now)["available"] == Decimal("-1.5")  # debt in the account opened for it
@@ -79,19 +87,23 @@ def test_a_group_judges_each_request_alone_and_writes_only_what_was_accepted(eng
 
 def test_a_subscription_change_reaches_the_cached_prices(engine) -> None:
     """Prices are cached per customer revision: a cancelled subscription stops billing at once."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     _, (a, _, _) = _world(engine, now)
     cache = HotCache()
     with write(engine) as conn:
         assert send(conn, a, [ev("p1", 2, now)], now, cache).accepted == ["p1"]
-        sub = customers.get_customer(conn, a, now)["subscriptions"][0]["id"]
-        customers.update_subscription(conn, a, sub, "inactive", now, None)
+        sub = customers.get_customer(conn, a, now).subscriptions[0].id
+        customers.update_subscription(conn, SubscriptionStatusChange(a, sub, "inactive"), now, None)
     later = now + timedelta(seconds=1)
     with write(engine) as conn:
         assert send(conn, a, [ev("p2", 2, later)], later, cache).accepted == ["p2"]
     with read(engine) as conn:
-        fees_of = dict(conn.execute(
-            select(events.c.id, func.count(fees.c.id)).outerjoin(fees, fees.c.event_seq == events.c.seq)
-            .where(events.c.customer_id == a).group_by(events.c.id)
-        ).all())
+        fees_of = dict(
+            conn.execute(
+                select(events.c.id, func.count(fees.c.id))
+                .outerjoin(fees, fees.c.event_seq == events.c.seq)
+                .where(events.c.customer_id == a)
+                .group_by(events.c.id)
+            ).all()
+        )
     assert fees_of == {"p1": 1, "p2": 0}  # p2 matched no price: recorded without a fee

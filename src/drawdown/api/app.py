@@ -9,10 +9,10 @@ from drawdown import __version__
 from drawdown.api import assets, customers, events, problems, products, reports, vendors, wallets
 from drawdown.api.deps import Clock, Context, system_clock
 from drawdown.api.jsonio import ExactJSONResponse
+from drawdown.db.engine import make_engine
 from drawdown.logs import configure as configure_logging
 from drawdown.settings import Settings
 from drawdown.usage.service import UsageService
-from drawdown.db.engine import make_engine
 
 DESCRIPTION = """Real-time prepaid usage billing that speaks Credyt's public API v1.0.
 
@@ -24,9 +24,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     settings = settings or Settings()
     configure_logging(settings.log_level)
     engine = engine or make_engine(settings.database_url)
-    app = FastAPI(title="Drawdown", version=__version__, description=DESCRIPTION, default_response_class=ExactJSONResponse)
-    usage = UsageService(engine, clock, settings.overdraft_limit(), group_commit=settings.group_commit,
-                         max_batch=settings.group_commit_max_batch)
+    app = FastAPI(
+        title="Drawdown", version=__version__, description=DESCRIPTION, default_response_class=ExactJSONResponse
+    )
+    usage = UsageService(
+        engine,
+        clock,
+        settings.overdraft_limit(),
+        group_commit=settings.group_commit,
+        max_batch=settings.group_commit_max_batch,
+    )
     app.state.ctx = Context(engine=engine, settings=settings, clock=clock, usage=usage)
     app.state.key_cache = {}
     problems.install(app)
@@ -34,7 +41,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
         app.include_router(module.api)
 
     @app.get("/health", tags=["Operations"], summary="Liveness")
-    def health() -> dict:
+    def health() -> dict[str, str]:
         return {"status": "ok"}
 
     return app

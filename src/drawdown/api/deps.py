@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from fastapi import Request
 from sqlalchemy import Engine
@@ -16,7 +16,7 @@ Clock = Callable[[], datetime]
 
 
 def system_clock() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -32,4 +32,5 @@ class Context:
 
 async def context(request: Request) -> Context:
     # Async: a sync dependency would cost every request a trip to the thread pool.
-    return request.app.state.ctx
+    ctx: Context = request.app.state.ctx
+    return ctx

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from fastapi import Depends, Query, Response
@@ -51,7 +51,7 @@ def _cost(c: CostData) -> models.Cost:
 def _day(value: date | None, end: bool = False) -> datetime | None:
     if value is None:
         return None
-    start = datetime.combine(value, time.min, tzinfo=timezone.utc)
+    start = datetime.combine(value, time.min, tzinfo=UTC)
     return start + timedelta(days=1) if end else start
 
 
@@ -70,8 +70,16 @@ def list_events(
     ctx: Context = Depends(context),
 ) -> ExactJSONResponse:
     types = [t.strip() for t in event_types.split(",") if t.strip()] if event_types else None
-    f = models.EventFilter(event_id, customer_id, customer_external_id, subject, _day(period_from),
-                           _day(period_to, end=True), types, has_fees)
+    f = models.EventFilter(
+        event_id,
+        customer_id,
+        customer_external_id,
+        subject,
+        _day(period_from),
+        _day(period_to, end=True),
+        types,
+        has_fees,
+    )
     with read(ctx.engine) as conn:
         items, total = events.list_events(conn, f, offset, limit)
     return page([_summary(e) for e in items], total, limit, offset)
@@ -79,31 +87,62 @@ def list_events(
 
 @api.get("/events/{eventId}", response_model=GetEventResponse, summary="Get an event with its fees")
 def get_event(
-    eventId: str, customer_id: str | None = Query(None), ctx: Context = Depends(context)  # noqa: N803 - Credyt's name
+    eventId: str,
+    customer_id: str | None = Query(None),
+    ctx: Context = Depends(context),
 ) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
         e = events.get_event(conn, eventId, customer_id)
-    return ExactJSONResponse({
-        "id": e.id, "event_type": e.event_type, "occurred_at": e.occurred_at, "subject": e.subject,
-        "description": e.description, "data": e.data, "costs": e.costs, "customer_id": e.customer_id,
-        "created_at": e.created_at, "fees": [_fee(f) for f in e.fees], "stats": figures(e.revenue, e.cost),
-    })
+    return ExactJSONResponse(
+        {
+            "id": e.id,
+            "event_type": e.event_type,
+            "occurred_at": e.occurred_at,
+            "subject": e.subject,
+            "description": e.description,
+            "data": e.data,
+            "costs": e.costs,
+            "customer_id": e.customer_id,
+            "created_at": e.created_at,
+            "fees": [_fee(f) for f in e.fees],
+            "stats": figures(e.revenue, e.cost),
+        }
+    )
 
 
 def _fee(f: models.FeeView) -> dict[str, Any]:
     return {
-        "id": f.id, "product_id": f.product_id, "product_code": f.product_code, "product_version": f.product_version,
-        "price_id": f.price_id, "price_name": f.price_name, "currency": f.asset, "dimensions": f.dimensions,
-        "usage_type": f.usage_type, "volume_field": f.volume_field, "input_volume": f.input_volume,
-        "unit_price": f.unit_price, "volume_rate": f.volume_rate, "package_size": f.package_size,
-        "description": f.description, "amount": f.amount,
+        "id": f.id,
+        "product_id": f.product_id,
+        "product_code": f.product_code,
+        "product_version": f.product_version,
+        "price_id": f.price_id,
+        "price_name": f.price_name,
+        "currency": f.asset,
+        "dimensions": f.dimensions,
+        "usage_type": f.usage_type,
+        "volume_field": f.volume_field,
+        "input_volume": f.input_volume,
+        "unit_price": f.unit_price,
+        "volume_rate": f.volume_rate,
+        "package_size": f.package_size,
+        "description": f.description,
+        "amount": f.amount,
     }
 
 
 def _summary(e: models.EventSummary) -> dict[str, Any]:
     return {
-        "id": e.id, "customer_id": e.customer_id, "external_id": e.external_id, "event_type": e.event_type,
-        "subject": e.subject, "description": e.description, "occurred_at": e.occurred_at, "created_at": e.created_at,
-        "total_fees": e.total_fees, "fee_currency": e.fee_currency, "has_fees": e.has_fees,
+        "id": e.id,
+        "customer_id": e.customer_id,
+        "external_id": e.external_id,
+        "event_type": e.event_type,
+        "subject": e.subject,
+        "description": e.description,
+        "occurred_at": e.occurred_at,
+        "created_at": e.created_at,
+        "total_fees": e.total_fees,
+        "fee_currency": e.fee_currency,
+        "has_fees": e.has_fees,
         "stats": figures(e.revenue, e.cost),
     }

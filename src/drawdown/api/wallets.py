@@ -26,8 +26,6 @@ from drawdown.wallets import service as wallets
 from drawdown.wallets.models import Adjustment, Charge, GrantFilter, GrantView
 
 api = router("Wallets")
-# Path parameters keep Credyt's camelCase names (they appear in the OpenAPI document).
-# ruff: noqa: N803
 
 
 @api.get("/customers/{customerId}/wallet", response_model=GetWalletResponse, summary="Get a customer's wallet")
@@ -39,9 +37,15 @@ def get_wallet(customerId: str, ctx: Context = Depends(context)) -> ExactJSONRes
     )
 
 
-@api.post("/customers/{customerId}/wallet/adjustments", status_code=201, response_model=CreateAdjustmentResponse,
-          summary="Credit or debit an account")
-def create_adjustment(customerId: str, body: CreateAdjustmentRequest, ctx: Context = Depends(context)) -> ExactJSONResponse:
+@api.post(
+    "/customers/{customerId}/wallet/adjustments",
+    status_code=201,
+    response_model=CreateAdjustmentResponse,
+    summary="Credit or debit an account",
+)
+def create_adjustment(
+    customerId: str, body: CreateAdjustmentRequest, ctx: Context = Depends(context)
+) -> ExactJSONResponse:
     doc = body.model_dump()
     cmd = Adjustment(**doc, digest=fingerprint(doc))
     with write(ctx.engine) as conn:
@@ -52,33 +56,60 @@ def create_adjustment(customerId: str, body: CreateAdjustmentRequest, ctx: Conte
 @api.post("/customers/{customerId}/wallet/charges", status_code=201, summary="Charge an account")
 def create_charge(customerId: str, body: CreateChargeRequest, ctx: Context = Depends(context)) -> ExactJSONResponse:
     doc = body.model_dump()
-    cmd = Charge(body.transaction_id, body.asset, body.amount, body.account_name, body.description, body.metadata,
-                 digest=fingerprint(doc))
+    cmd = Charge(
+        body.transaction_id,
+        body.asset,
+        body.amount,
+        body.account_name,
+        body.description,
+        body.metadata,
+        digest=fingerprint(doc),
+    )
     with write(ctx.engine) as conn:
         wallets.charge(conn, customerId, cmd, ctx.now(), ctx.settings.overdraft_limit())
     return ExactJSONResponse({}, status_code=201)
 
 
-@api.get("/customers/{customerId}/wallet/transactions/{transactionId}", response_model=GetTransactionResponse,
-         summary="Get a transaction")
+@api.get(
+    "/customers/{customerId}/wallet/transactions/{transactionId}",
+    response_model=GetTransactionResponse,
+    summary="Get a transaction",
+)
 def get_transaction(customerId: str, transactionId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
         t = wallets.transaction(conn, customerId, transactionId)
-    return ExactJSONResponse({
-        "id": t.transaction_id, "type": t.type, "account_id": t.account_key, "asset": t.asset, "amount": t.amount,
-        "description": t.description, "metadata": t.metadata, "created_at": t.created_at,
-        "executed_at": t.executed_at,
-    })
+    return ExactJSONResponse(
+        {
+            "id": t.transaction_id,
+            "type": t.type,
+            "account_id": t.account_key,
+            "asset": t.asset,
+            "amount": t.amount,
+            "description": t.description,
+            "metadata": t.metadata,
+            "created_at": t.created_at,
+            "executed_at": t.executed_at,
+        }
+    )
 
 
-@api.get("/customers/{customerId}/wallet/{accountId}", response_model=AccountDetails, summary="Get an account's balances")
+@api.get(
+    "/customers/{customerId}/wallet/{accountId}", response_model=AccountDetails, summary="Get an account's balances"
+)
 def get_account(customerId: str, accountId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
         b = wallets.balance(conn, customerId, accountId, ctx.now())
-    return ExactJSONResponse({
-        "id": b.key, "name": b.name, "asset": b.asset, "available": b.available, "pending_in": b.pending_in,
-        "pending_out": b.pending_out, "overdraft_limit": b.overdraft_limit,
-    })
+    return ExactJSONResponse(
+        {
+            "id": b.key,
+            "name": b.name,
+            "asset": b.asset,
+            "available": b.available,
+            "pending_in": b.pending_in,
+            "pending_out": b.pending_out,
+            "overdraft_limit": b.overdraft_limit,
+        }
+    )
 
 
 @api.patch(
@@ -86,14 +117,19 @@ def get_account(customerId: str, accountId: str, ctx: Context = Depends(context)
     status_code=204,
     summary="Set an account's overdraft limit (Drawdown extension; null = unlimited)",
 )
-def update_account(customerId: str, accountId: str, body: UpdateAccountRequest, ctx: Context = Depends(context)) -> Response:
+def update_account(
+    customerId: str, accountId: str, body: UpdateAccountRequest, ctx: Context = Depends(context)
+) -> Response:
     with write(ctx.engine) as conn:
         wallets.set_overdraft_limit(conn, customerId, accountId, body.overdraft_limit)
     return Response(status_code=204)
 
 
-@api.get("/customers/{customerId}/wallet/{accountId}/grants", response_model=Page[CreditGrantItem],
-         summary="List an account's credit grants")
+@api.get(
+    "/customers/{customerId}/wallet/{accountId}/grants",
+    response_model=Page[CreditGrantItem],
+    summary="List an account's credit grants",
+)
 def list_grants(
     customerId: str,
     accountId: str,
@@ -107,7 +143,9 @@ def list_grants(
     expired_to: datetime | None = Query(None),
     ctx: Context = Depends(context),
 ) -> ExactJSONResponse:
-    f = GrantFilter(purpose, exclude_expired, utc(effective_from), utc(effective_to), utc(expired_from), utc(expired_to))
+    f = GrantFilter(
+        purpose, exclude_expired, utc(effective_from), utc(effective_to), utc(expired_from), utc(expired_to)
+    )
     with read(ctx.engine) as conn:
         items, total = wallets.grants(conn, customerId, accountId, f, offset, limit, ctx.now())
     return page([_grant(g) for g in items], total, limit, offset)
@@ -121,16 +159,27 @@ def list_grants(
 def get_grant(customerId: str, accountId: str, grantId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
         found = wallets.grant_history(conn, customerId, accountId, grantId, ctx.now())
-    history = [{"transaction_id": m.transaction_id, "type": m.type, "amount": m.amount, "at": m.at}
-               for m in found.movements]
+    history = [
+        {"transaction_id": m.transaction_id, "type": m.type, "amount": m.amount, "at": m.at} for m in found.movements
+    ]
     return ExactJSONResponse({**_grant(found.grant), "history": history})
 
 
 def _grant(g: GrantView) -> dict[str, Any]:
     return {
-        "id": g.id, "available": g.available, "amount": g.amount, "expired_amount": g.expired_amount,
-        "state": g.state, "effective_at": g.effective_at, "expires_at": g.expires_at, "expired_at": g.expired_at,
-        "purpose": g.purpose, "priority": g.priority, "source": {"type": g.source_type, "id": g.source_id},
-        "revenue_basis": g.revenue_basis, "cost_basis": g.cost_basis, "basis_currency": g.basis_currency,
+        "id": g.id,
+        "available": g.available,
+        "amount": g.amount,
+        "expired_amount": g.expired_amount,
+        "state": g.state,
+        "effective_at": g.effective_at,
+        "expires_at": g.expires_at,
+        "expired_at": g.expired_at,
+        "purpose": g.purpose,
+        "priority": g.priority,
+        "source": {"type": g.source_type, "id": g.source_id},
+        "revenue_basis": g.revenue_basis,
+        "cost_basis": g.cost_basis,
+        "basis_currency": g.basis_currency,
         "created_at": g.created_at,
     }

@@ -8,9 +8,10 @@ write of one customer is serialised and writes of different customers run in par
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 
@@ -31,7 +32,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8, **_JSON)
 
         @event.listens_for(engine, "connect")
-        def _connect(dbapi_conn, _record):  # noqa: ANN001
+        def _connect(dbapi_conn: Any, _record: Any) -> None:  # the DB-API connection is pysqlite's
             # Take transaction control away from pysqlite; we issue BEGIN ourselves.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()

@@ -52,7 +52,9 @@ def price_costs(conn: Connection, rates: Rates, event: UsageEvent, path: str) ->
         seen.add(cost.id)
         vendor_id = vendors.resolve(conn, cost.vendor_id, cost.vendor_external_id)
         if vendor_id is None:
-            key, value = ("vendor_id", cost.vendor_id) if cost.vendor_id else ("vendor_external_id", cost.vendor_external_id)
+            key, value = (
+                ("vendor_id", cost.vendor_id) if cost.vendor_id else ("vendor_external_id", cost.vendor_external_id)
+            )
             raise Invalid.field(f"{where}.{key}", f"no vendor {value!r}")
         try:
             amount = check_exact(quantize(cost_amount(cost)))
@@ -63,9 +65,20 @@ def price_costs(conn: Connection, rates: Rates, event: UsageEvent, path: str) ->
         currency = (cost.currency or REPORTING).upper()
         usd = rates.value_in(amount, currency, REPORTING, event.occurred_at)
         if usd is None:
-            raise Invalid.field(f"{where}.currency", f"no rate from {currency} to {REPORTING} in force at the event's time")
-        rows.append({"cost_id": cost.id, "vendor_id": vendor_id, "category": cost.category, "amount": to_scaled(amount),
-                     "currency": currency, "amount_usd": to_scaled(quantize(usd)), "occurred_at": event.occurred_at})
+            raise Invalid.field(
+                f"{where}.currency", f"no rate from {currency} to {REPORTING} in force at the event's time"
+            )
+        rows.append(
+            {
+                "cost_id": cost.id,
+                "vendor_id": vendor_id,
+                "category": cost.category,
+                "amount": to_scaled(amount),
+                "currency": currency,
+                "amount_usd": to_scaled(quantize(usd)),
+                "occurred_at": event.occurred_at,
+            }
+        )
     return rows
 
 
@@ -82,8 +95,15 @@ def attribute(
     # An event's costs are attributed to the product of its first fee ('' when it has none).
     product_id = booked[0].fee.priced.product_id if booked else ""
     for cost in cost_rows:
-        turn.rollup.add(at, customer_id, product_id, cost["vendor_id"], cost["category"] or "", ZERO,
-                        from_scaled(cost["amount_usd"]))
+        turn.rollup.add(
+            at,
+            customer_id,
+            product_id,
+            cost["vendor_id"],
+            cost["category"] or "",
+            ZERO,
+            from_scaled(cost["amount_usd"]),
+        )
         group.rows.costs.append((slot, {**cost, "customer_id": customer_id}))
     row = group.rows.events[slot]
     row["revenue"] = to_scaled(quantize(revenue))
@@ -116,8 +136,16 @@ class Rollup:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str, str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
 
-    def add(self, at: datetime, customer_id: str, product_id: str, vendor_id: str, category: str, revenue: Decimal,
-            cost: Decimal) -> None:
+    def add(
+        self,
+        at: datetime,
+        customer_id: str,
+        product_id: str,
+        vendor_id: str,
+        category: str,
+        revenue: Decimal,
+        cost: Decimal,
+    ) -> None:
         day, month = _period_names(at.date())
         targets = [("customer", customer_id, "")]
         if product_id:

@@ -36,7 +36,11 @@ class _Waiting:
 
 class BatchWriter:
     def __init__(
-        self, engine: Engine, clock: Callable[[], datetime], default_limit: Decimal | None, cache: HotCache,
+        self,
+        engine: Engine,
+        clock: Callable[[], datetime],
+        default_limit: Decimal | None,
+        cache: HotCache,
         max_batch: int = 256,
     ) -> None:
         self.engine, self.clock, self.limit, self.cache, self.max_batch = engine, clock, default_limit, cache, max_batch

@@ -32,11 +32,20 @@ def book(
     customer = turn.customer
     turn.added[event.id] = digest
     slot = len(group.rows.events)
-    group.rows.events.append({
-        "id": event.id, "customer_id": customer.id, "event_type": event.event_type, "occurred_at": event.occurred_at,
-        "subject": event.subject, "description": event.description, "data": event.data, "costs": event.cost_docs(),
-        "request_hash": digest, "created_at": group.now,
-    })
+    group.rows.events.append(
+        {
+            "id": event.id,
+            "customer_id": customer.id,
+            "event_type": event.event_type,
+            "occurred_at": event.occurred_at,
+            "subject": event.subject,
+            "description": event.description,
+            "data": event.data,
+            "costs": event.cost_docs(),
+            "request_hash": digest,
+            "created_at": group.now,
+        }
+    )
     booked = []
     for fee in fees:
         fee_id, account_id = new_id(FEE), accounts[fee.asset]
@@ -46,8 +55,12 @@ def book(
         if fee.period is not None:
             customer.ledger.reserve(account_id, fee.amount, funded=True)
         else:
-            txn = {"id": new_id(TRANSACTION), "transaction_id": fee_id, "type": "fee",
-                   "description": fee.priced.price.name}
+            txn = {
+                "id": new_id(TRANSACTION),
+                "transaction_id": fee_id,
+                "type": "fee",
+                "description": fee.priced.price.name,
+            }
             plan = customer.ledger.debit(account_id, fee.amount, REVENUE, txn, funded=True)
         group.rows.fees.append((slot, fee_row(fee_id, customer.id, account_id, fee, group.now)))
         booked.append(BookedFee(fee, account_id, plan))
@@ -62,13 +75,27 @@ def fee_row(fee_id: str, customer_id: str, account_id: str, fee: RatedFee, now: 
         return None if v is None else to_scaled(quantize(v))
 
     return {
-        "id": fee_id, "customer_id": customer_id, "account_id": account_id, "subscription_id": priced.subscription_id,
-        "billing": price.billing, "period_start": fee.period.start if fee.period else None,
-        "period_end": fee.period.end if fee.period else None, "product_id": priced.product_id,
-        "product_code": priced.product_code, "product_version": priced.version, "price_id": price.id,
-        "price_name": price.name, "asset": r.asset, "dimensions": r.dimensions, "usage_type": price.usage_type,
-        "volume_field": price.volume_field, "input_volume": scaled(r.input_volume),
-        "unit_price": scaled(r.value.unit_price), "volume_rate": scaled(r.value.volume_rate),
-        "package_size": r.value.package_size, "description": r.description, "amount": to_scaled(r.amount),
+        "id": fee_id,
+        "customer_id": customer_id,
+        "account_id": account_id,
+        "subscription_id": priced.subscription_id,
+        "billing": price.billing,
+        "period_start": fee.period.start if fee.period else None,
+        "period_end": fee.period.end if fee.period else None,
+        "product_id": priced.product_id,
+        "product_code": priced.product_code,
+        "product_version": priced.version,
+        "price_id": price.id,
+        "price_name": price.name,
+        "asset": r.asset,
+        "dimensions": r.dimensions,
+        "usage_type": price.usage_type,
+        "volume_field": price.volume_field,
+        "input_volume": scaled(r.input_volume),
+        "unit_price": scaled(r.value.unit_price),
+        "volume_rate": scaled(r.value.volume_rate),
+        "package_size": r.value.package_size,
+        "description": r.description,
+        "amount": to_scaled(r.amount),
         "created_at": now,
     }

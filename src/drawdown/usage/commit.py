@@ -30,5 +30,5 @@ def _seqs(group: Group) -> list[int]:
     """The sequence numbers the database gave the event rows just inserted, in row order."""
     events = group.rows.events
     pairs = [(r["customer_id"], r["id"]) for r in events]
-    found = {(c, e): seq for c, e, seq in repository.stored_events(group.conn, "seq", pairs)}
+    found = {(row.customer_id, row.id): row.seq for row in repository.stored_events(group.conn, "seq", pairs)}
     return [found[(r["customer_id"], r["id"])] for r in events]

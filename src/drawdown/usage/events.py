@@ -18,10 +18,18 @@ def get_event(conn: Connection, event_id: str, customer_id: str | None = None) -
     if row is None:
         raise NotFound(f"event {event_id} not found")
     return EventView(
-        id=row.id, customer_id=row.customer_id, event_type=row.event_type, occurred_at=row.occurred_at,
-        subject=row.subject, description=row.description, data=row.data, costs=row.costs, created_at=row.created_at,
+        id=row.id,
+        customer_id=row.customer_id,
+        event_type=row.event_type,
+        occurred_at=row.occurred_at,
+        subject=row.subject,
+        description=row.description,
+        data=row.data,
+        costs=row.costs,
+        created_at=row.created_at,
         fees=[_fee(f) for f in repository.event_fees(conn, row.seq)],
-        revenue=from_scaled(row.revenue), cost=from_scaled(row.cost),
+        revenue=from_scaled(row.revenue),
+        cost=from_scaled(row.cost),
     )
 
 
@@ -29,10 +37,19 @@ def list_events(conn: Connection, f: EventFilter, offset: int, limit: int) -> tu
     rows, total = repository.events_page(conn, f, offset, limit)
     items = [
         EventSummary(
-            id=r.id, customer_id=r.customer_id, external_id=r.external_id, event_type=r.event_type, subject=r.subject,
-            description=r.description, occurred_at=r.occurred_at, created_at=r.created_at,
-            total_fees=from_scaled(r.total) if r.total is not None else None, fee_currency=r.asset,
-            has_fees=bool(r.n), revenue=from_scaled(r.revenue), cost=from_scaled(r.cost),
+            id=r.id,
+            customer_id=r.customer_id,
+            external_id=r.external_id,
+            event_type=r.event_type,
+            subject=r.subject,
+            description=r.description,
+            occurred_at=r.occurred_at,
+            created_at=r.created_at,
+            total_fees=from_scaled(r.total) if r.total is not None else None,
+            fee_currency=r.asset,
+            has_fees=bool(r.n),
+            revenue=from_scaled(r.revenue),
+            cost=from_scaled(r.cost),
         )
         for r in rows
     ]
@@ -44,9 +61,20 @@ def _fee(row: Any) -> FeeView:
         return None if v is None else from_scaled(v)
 
     return FeeView(
-        id=row.id, product_id=row.product_id, product_code=row.product_code, product_version=row.product_version,
-        price_id=row.price_id, price_name=row.price_name, asset=row.asset, dimensions=row.dimensions,
-        usage_type=row.usage_type, volume_field=row.volume_field, input_volume=dec(row.input_volume),
-        unit_price=dec(row.unit_price), volume_rate=dec(row.volume_rate), package_size=row.package_size,
-        description=row.description, amount=from_scaled(row.amount),
+        id=row.id,
+        product_id=row.product_id,
+        product_code=row.product_code,
+        product_version=row.product_version,
+        price_id=row.price_id,
+        price_name=row.price_name,
+        asset=row.asset,
+        dimensions=row.dimensions,
+        usage_type=row.usage_type,
+        volume_field=row.volume_field,
+        input_volume=dec(row.input_volume),
+        unit_price=dec(row.unit_price),
+        volume_rate=dec(row.volume_rate),
+        package_size=row.package_size,
+        description=row.description,
+        amount=from_scaled(row.amount),
     )

@@ -54,7 +54,7 @@ class Rows:
         return len(self.events), len(self.fees), len(self.costs)
 
     def truncate(self, sizes: tuple[int, int, int]) -> None:
-        del self.events[sizes[0]:], self.fees[sizes[1]:], self.costs[sizes[2]:]
+        del self.events[sizes[0] :], self.fees[sizes[1] :], self.costs[sizes[2] :]
 
 
 @dataclass

@@ -47,8 +47,15 @@ class UsageEvent:
 
     def doc(self) -> dict[str, Any]:
         """What identifies the event's content: a replay must match it exactly."""
-        return {"id": self.id, "event_type": self.event_type, "occurred_at": self.occurred_at, "subject": self.subject,
-                "description": self.description, "data": self.data, "costs": self.cost_docs()}
+        return {
+            "id": self.id,
+            "event_type": self.event_type,
+            "occurred_at": self.occurred_at,
+            "subject": self.subject,
+            "description": self.description,
+            "data": self.data,
+            "costs": self.cost_docs(),
+        }
 
 
 @dataclass(frozen=True)

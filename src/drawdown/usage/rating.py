@@ -99,7 +99,11 @@ def position_keys(customer_id: str, event: UsageEvent, prices: list[Priced]) -> 
 
 
 def open_period(
-    conn: Connection, priced: Priced, occurred_at: datetime, now: datetime, seen: dict[tuple[str, str, datetime], Period]
+    conn: Connection,
+    priced: Priced,
+    occurred_at: datetime,
+    now: datetime,
+    seen: dict[tuple[str, str, datetime], Period],
 ) -> Period:
     """The recurring period a fee accrues to: the one it occurred in, unless that one has already
     been charged (a late event), in which case the period open now. ``seen`` remembers the answers
@@ -108,8 +112,10 @@ def open_period(
     key = (priced.subscription_id, priced.price.id, period.start)
     if key not in seen:
         charged = repository.period_charged(conn, priced.subscription_id, priced.price.id, period.start)
-        seen[key] = period if not charged else price_rules.billing_period(
-            priced.cadence, priced.started_at, max(now, period.end)
+        seen[key] = (
+            period
+            if not charged
+            else price_rules.billing_period(priced.cadence, priced.started_at, max(now, period.end))
         )
     return seen[key]
 
@@ -130,8 +136,9 @@ class TierPositions:
         missing = keys - self.values.keys()
         if not missing:
             return
-        rows = repository.positions(self.conn, sorted({k[0] for k in missing}), sorted({k[1] for k in missing}),
-                                    sorted({k[3] for k in missing}))
+        rows = repository.positions(
+            self.conn, sorted({k[0] for k in missing}), sorted({k[1] for k in missing}), sorted({k[3] for k in missing})
+        )
         for r in rows:
             key = (r.customer_id, r.price_id, r.entry, r.period_start)
             if key in missing:
@@ -166,11 +173,28 @@ class TierPositions:
             customer, price, entry, start = key
             quantity = to_scaled(self.values[key])
             if key in self.stored:
-                buffer.add(LAST, repository.UPDATE_POSITION, {"b_customer": customer, "b_price": price,
-                                                              "b_entry": entry, "b_start": start, "b_quantity": quantity})
+                buffer.add(
+                    LAST,
+                    repository.UPDATE_POSITION,
+                    {
+                        "b_customer": customer,
+                        "b_price": price,
+                        "b_entry": entry,
+                        "b_start": start,
+                        "b_quantity": quantity,
+                    },
+                )
             else:
-                buffer.add(LAST, repository.INSERT_POSITION, {"customer_id": customer, "price_id": price, "entry": entry,
-                                                              "period_start": start, "quantity": quantity})
+                buffer.add(
+                    LAST,
+                    repository.INSERT_POSITION,
+                    {
+                        "customer_id": customer,
+                        "price_id": price,
+                        "entry": entry,
+                        "period_start": start,
+                        "quantity": quantity,
+                    },
+                )
                 self.stored.add(key)
         self.changed.clear()
-

@@ -56,7 +56,9 @@ def _customer_ids(conn: Connection, batches: list[UsageBatch], answers: list[Ans
         elif b.customer_external_id in found:
             ids[i] = found[b.customer_external_id]
         else:
-            answers[i] = Invalid.field("customer_external_id", f"no customer has external_id {b.customer_external_id!r}")
+            answers[i] = Invalid.field(
+                "customer_external_id", f"no customer has external_id {b.customer_external_id!r}"
+            )
     return ids
 
 
@@ -64,8 +66,8 @@ def prefetch(group: Group) -> None:
     conn, customers = group.conn, group.customers
     ids = sorted(customers)
     pairs = sorted({(t.customer.id, e.id) for t in group.turns for e in t.batch.events})
-    for customer_id, event_id, digest in repository.stored_events(conn, "request_hash", pairs):
-        customers[customer_id].seen[event_id] = digest
+    for row in repository.stored_events(conn, "request_hash", pairs):
+        customers[row.customer_id].seen[row.id] = row.request_hash
     _wallets(group, ids)
     revisions = {c: customers[c].revision for c in ids}
     for customer_id, prices in group.cache.subscribed_prices(conn, revisions).items():
@@ -97,7 +99,7 @@ def _entitlements_due(group: Group, revisions: dict[str, int]) -> None:
     rows = entitlements.subscription_rows(group.conn, due)
     for customer_id in due:
         ledger = group.customers[customer_id].ledger
-        _, next_due = entitlements.refresh_until(group.conn, customer_id, group.now, ledger, group.default_limit,
-                                                 rows[customer_id])
+        _, next_due = entitlements.refresh_until(
+            group.conn, customer_id, group.now, ledger, group.default_limit, rows[customer_id]
+        )
         group.cache.entitlements_checked(customer_id, revisions[customer_id], next_due)
-

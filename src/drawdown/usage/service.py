@@ -23,8 +23,14 @@ from drawdown.usage.models import Answer, Outcome, UsageBatch
 
 class UsageService:
     def __init__(
-        self, engine: Engine, clock: Callable[[], datetime], default_limit: Decimal | None, *,
-        group_commit: bool = True, max_batch: int = 256, cache: HotCache | None = None,
+        self,
+        engine: Engine,
+        clock: Callable[[], datetime],
+        default_limit: Decimal | None,
+        *,
+        group_commit: bool = True,
+        max_batch: int = 256,
+        cache: HotCache | None = None,
     ) -> None:
         self.engine, self.clock, self.default_limit = engine, clock, default_limit
         self.cache = cache or HotCache()

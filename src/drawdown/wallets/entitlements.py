@@ -23,10 +23,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from drawdown.catalog.rates import rate_in_force
 from drawdown.codec import iso
 from drawdown.core import grants as grant_rules
 from drawdown.core.periods import advance, period_at
-from drawdown.catalog.rates import rate_in_force
 from drawdown.db.tables import entitlement_grants
 from drawdown.wallets import repository
 from drawdown.wallets.accounts import DEFAULT_ACCOUNT
@@ -37,14 +37,14 @@ PURPOSE = {"bundled": grant_rules.BUNDLED, "promotion": grant_rules.PROMOTION}
 
 
 def _periods(
-    e: dict, anchor: datetime, since: datetime, now: datetime, after: datetime | None = None
+    e: dict[str, Any], anchor: datetime, since: datetime, now: datetime, after: datetime | None = None
 ) -> list[tuple[datetime, datetime]]:
     """Periods due by ``now``, starting with the one holding ``after`` (the last granted) if given."""
     life = e["lifecycle"]
     duration, count = life["duration"], life.get("duration_count") or 1
     if life.get("refresh") is None:
         return [(since, advance(since, duration, count, 1))] if since <= now else []
-    out = []
+    out: list[tuple[datetime, datetime]] = []
     k = period_at(anchor, duration, count, after).index if after is not None else 0
     while True:
         start = advance(anchor, duration, count, k)
@@ -67,7 +67,11 @@ def subscription_rows(conn: Connection, customer_ids: list[str]) -> dict[str, li
 
 
 def refresh_until(
-    conn: Connection, customer_id: str, now: datetime, ledger: Ledger, overdraft_limit: Decimal | None,
+    conn: Connection,
+    customer_id: str,
+    now: datetime,
+    ledger: Ledger,
+    overdraft_limit: Decimal | None,
     rows: list[Any] | None = None,
 ) -> tuple[int, datetime | None]:
     """``refresh``, and the first moment after ``now`` at which another grant falls due (None: never,
@@ -91,7 +95,7 @@ def refresh_until(
     return issued, due
 
 
-def _next_start(e: dict, anchor: datetime, since: datetime, now: datetime) -> datetime | None:
+def _next_start(e: dict[str, Any], anchor: datetime, since: datetime, now: datetime) -> datetime | None:
     """When the entitlement's next period after ``now`` begins (None: a one-off already due)."""
     life = e["lifecycle"]
     if anchor > now or since > now:
@@ -102,9 +106,17 @@ def _next_start(e: dict, anchor: datetime, since: datetime, now: datetime) -> da
 
 
 def _refresh_one(
-    conn: Connection, customer_id: str, r: Any, e: dict, done: dict, now: datetime, ledger: Ledger, limit: Decimal | None
+    conn: Connection,
+    customer_id: str,
+    r: Any,
+    e: dict[str, Any],
+    done: dict[tuple[str, datetime], str],
+    now: datetime,
+    ledger: Ledger,
+    limit: Decimal | None,
 ) -> int:
-    last_start, previous = max(((start, gid) for (name, start), gid in done.items() if name == e["name"]), default=(None, None))
+    granted = [(start, gid) for (name, start), gid in done.items() if name == e["name"]]
+    last_start, previous = max(granted) if granted else (None, None)
     periods = _periods(e, r.started_at, r.since or r.started_at, now, last_start)
     rollover = (e["lifecycle"].get("refresh") or {}).get("strategy") == "rollover"
     account_id = repository.ensure_account(conn, customer_id, DEFAULT_ACCOUNT, e["asset"], now, limit)
@@ -118,20 +130,29 @@ def _refresh_one(
         grant_id = ledger.credit(
             account_id,
             amount,
-            {"transaction_id": f"entitlement:{r.sub_id}:{r.product_id}:{e['name']}:{iso(start)}", "type": "entitlement",
-             "description": e["name"]},
+            {
+                "transaction_id": f"entitlement:{r.sub_id}:{r.product_id}:{e['name']}:{iso(start)}",
+                "type": "entitlement",
+                "description": e["name"],
+            },
             purpose=PURPOSE[e["purpose"]],
             effective_at=start,
             expires_at=end,
             source_type="entitlement",
-            priority=e.get("priority") if e.get("priority") is not None else DEFAULT_PRIORITY,
+            priority=int(e["priority"]) if e.get("priority") is not None else DEFAULT_PRIORITY,
             basis=(revenue, _cost(conn, e["asset"], currency, start), currency),
             carry_from=previous if rollover else None,
         )
         ledger.after_grants(
             entitlement_grants,
-            {"subscription_id": r.sub_id, "product_id": r.product_id, "name": e["name"], "period_start": start,
-             "grant_id": grant_id, "created_at": now},
+            {
+                "subscription_id": r.sub_id,
+                "product_id": r.product_id,
+                "name": e["name"],
+                "period_start": start,
+                "grant_id": grant_id,
+                "created_at": now,
+            },
         )
         done[(e["name"], start)] = grant_id
         previous = grant_id
@@ -139,7 +160,7 @@ def _refresh_one(
     return issued
 
 
-def _basis(e: dict, prices: list[dict]) -> tuple[str, Decimal | None]:
+def _basis(e: dict[str, Any], prices: list[dict[str, Any]]) -> tuple[str, Decimal | None]:
     """Revenue per unit (``accounting.revenue_basis``), in the currency of the version's first fixed
     price (the plan's currency), else USD."""
     currency = next((p["pricing"][0]["asset"] for p in prices if p.get("type") == "fixed"), "USD")

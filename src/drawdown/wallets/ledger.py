@@ -126,8 +126,14 @@ class Ledger:
         a.reserved += amount
 
     def debit(
-        self, account_id: str, amount: Decimal, counter_role: str, txn: dict[str, Any], *,
-        release: Decimal = ZERO, funded: bool = False,
+        self,
+        account_id: str,
+        amount: Decimal,
+        counter_role: str,
+        txn: dict[str, Any],
+        *,
+        release: Decimal = ZERO,
+        funded: bool = False,
     ) -> rules.DebitPlan:
         """Draw ``amount``; raises InsufficientFunds before changing anything.
 
@@ -174,14 +180,23 @@ class Ledger:
         a.grants.append(rules.Grant(grant_id, total, effective_at, expires_at, self.now, priority, purpose))
         revenue, cost, currency = basis
         self.bases[grant_id] = GrantBasis(purpose, revenue, currency)
-        self.new_grants.append({
-            "id": grant_id, "account_id": account_id, "amount": to_scaled(total), "purpose": purpose,
-            "priority": priority, "effective_at": effective_at, "expires_at": expires_at,
-            "source_type": source_type, "source_id": txn["transaction_id"], "created_at": self.now,
-            "revenue_basis": None if revenue is None else to_scaled(quantize(revenue)),
-            "cost_basis": None if cost is None else to_scaled(quantize(cost)),
-            "basis_currency": currency,
-        })
+        self.new_grants.append(
+            {
+                "id": grant_id,
+                "account_id": account_id,
+                "amount": to_scaled(total),
+                "purpose": purpose,
+                "priority": priority,
+                "effective_at": effective_at,
+                "expires_at": expires_at,
+                "source_type": source_type,
+                "source_id": txn["transaction_id"],
+                "created_at": self.now,
+                "revenue_basis": None if revenue is None else to_scaled(quantize(revenue)),
+                "cost_basis": None if cost is None else to_scaled(quantize(cost)),
+                "basis_currency": currency,
+            }
+        )
         postings.append(Posting(wallet_account(account_id), amount, grant_id))
         self._settle(a, postings)
         self._record(a, amount, txn, postings)
@@ -196,8 +211,16 @@ class Ledger:
             moved: list[Posting] = []
             self._draw(a, (rules.Draw(carry_from, carried),), moved)
             moved.append(Posting(wallet_account(a.account_id), carried, grant_id))
-            self._record(a, ZERO, {"transaction_id": f"rollover:{carry_from}", "type": "rollover",
-                                   "description": "Unused entitlement carried into the new period"}, moved)
+            self._record(
+                a,
+                ZERO,
+                {
+                    "transaction_id": f"rollover:{carry_from}",
+                    "type": "rollover",
+                    "description": "Unused entitlement carried into the new period",
+                },
+                moved,
+            )
         return carried
 
     # ------------------------------------------------------------------------------ the passage
@@ -215,9 +238,18 @@ class Ledger:
                     Posting(system_account(EXPIRED, a.asset), g.remaining),
                 ]
                 # Booked at the moment of expiry, whenever the write-off is recorded.
-                self._record(a, -g.remaining, {"transaction_id": f"expiry:{g.id}", "type": "expiry",
-                                               "description": "Credit grant expired", "created_at": g.expires_at,
-                                               "executed_at": g.expires_at}, postings)
+                self._record(
+                    a,
+                    -g.remaining,
+                    {
+                        "transaction_id": f"expiry:{g.id}",
+                        "type": "expiry",
+                        "description": "Credit grant expired",
+                        "created_at": g.expires_at,
+                        "executed_at": g.expires_at,
+                    },
+                    postings,
+                )
         a.grants = keep
 
     def flush(self) -> None:
@@ -245,10 +277,17 @@ class Ledger:
         check_balanced(postings)
         row = {
             # Every row carries every column: one executemany needs the same keys throughout.
-            "reason": None, "description": None, "metadata": None, "request_hash": None,
+            "reason": None,
+            "description": None,
+            "metadata": None,
+            "request_hash": None,
             "id": txn.get("id") or new_id(TRANSACTION),
-            "customer_id": self.customer_id, "account_id": a.account_id, "asset": a.asset,
-            "amount": to_scaled(amount), "created_at": self.now, "executed_at": self.now,
+            "customer_id": self.customer_id,
+            "account_id": a.account_id,
+            "asset": a.asset,
+            "amount": to_scaled(amount),
+            "created_at": self.now,
+            "executed_at": self.now,
             **{k: v for k, v in txn.items() if k != "id"},
         }
         self.planned.append(PlannedTransaction(row, postings))

@@ -51,9 +51,18 @@ def collect(ledger: Ledger, buffer: RowBuffer) -> None:
     for p in ledger.planned:
         buffer.add(TRANSACTIONS, sql.INSERT_TRANSACTION, p.row)
         for posting in p.postings:
-            buffer.add(ENTRIES, sql.INSERT_ENTRY, {
-                "transaction_id": p.row["id"], "account": posting.account, "asset": p.row["asset"],
-                "grant_id": posting.grant_id, "amount": to_scaled(posting.amount), "created_at": p.row["created_at"]})
+            buffer.add(
+                ENTRIES,
+                sql.INSERT_ENTRY,
+                {
+                    "transaction_id": p.row["id"],
+                    "account": posting.account,
+                    "asset": p.row["asset"],
+                    "grant_id": posting.grant_id,
+                    "amount": to_scaled(posting.amount),
+                    "created_at": p.row["created_at"],
+                },
+            )
     ledger.dependents.clear()
     ledger.new_grants.clear()
     ledger.planned.clear()
@@ -67,10 +76,17 @@ def _grants(ledger: Ledger, buffer: RowBuffer) -> None:
         remaining = final[g["id"]].remaining if g["id"] in final else ZERO
         gone = g["id"] in ledger.expired
         state = GONE if gone else PENDING if g["effective_at"] > ledger.now else LIVE
-        buffer.add(GRANTS, sql.INSERT_GRANT, {
-            **g, "remaining": to_scaled(remaining), "state": state,
-            "expired_amount": to_scaled(ledger.expired.get(g["id"], ZERO)), "expired_at": ledger.now if gone else None,
-        })
+        buffer.add(
+            GRANTS,
+            sql.INSERT_GRANT,
+            {
+                **g,
+                "remaining": to_scaled(remaining),
+                "state": state,
+                "expired_amount": to_scaled(ledger.expired.get(g["id"], ZERO)),
+                "expired_at": ledger.now if gone else None,
+            },
+        )
 
 
 def _grant_changes(ledger: Ledger, state: AccountState, new_ids: set[str], buffer: RowBuffer) -> None:
@@ -80,8 +96,11 @@ def _grant_changes(ledger: Ledger, state: AccountState, new_ids: set[str], buffe
     arrived = {g.id for g in state.grants if g.id in state.stored_pending and g.effective_at <= now}
     for gid in (state.touched | arrived) - new_ids - set(ledger.expired):
         g = by_id[gid]
-        buffer.add(GRANT_CHANGES, sql.UPDATE_GRANT, {
-            "b_id": gid, "b_remaining": to_scaled(g.remaining), "b_state": PENDING if g.effective_at > now else LIVE})
+        buffer.add(
+            GRANT_CHANGES,
+            sql.UPDATE_GRANT,
+            {"b_id": gid, "b_remaining": to_scaled(g.remaining), "b_state": PENDING if g.effective_at > now else LIVE},
+        )
     state.stored_pending = {g.id for g in state.grants if g.effective_at > now}
     state.touched.clear()
 
@@ -93,13 +112,32 @@ def _account(ledger: Ledger, state: AccountState, buffer: RowBuffer) -> None:
     totals = (to_scaled(state.debt), to_scaled(state.reserved), to_scaled(live), to_scaled(pending))
     unchanged, state.stored = state.stored == totals, totals
     if state.created:
-        buffer.add(ACCOUNTS, sql.INSERT_ACCOUNT, {
-            "id": state.account_id, "customer_id": state.customer_id, "name": state.name, "asset": state.asset,
-            "overdraft_limit": None if state.overdraft_limit is None else to_scaled(state.overdraft_limit),
-            "created_at": now, "debt": totals[0], "reserved": totals[1], "live_total": totals[2],
-            "pending_total": totals[3]})
+        buffer.add(
+            ACCOUNTS,
+            sql.INSERT_ACCOUNT,
+            {
+                "id": state.account_id,
+                "customer_id": state.customer_id,
+                "name": state.name,
+                "asset": state.asset,
+                "overdraft_limit": None if state.overdraft_limit is None else to_scaled(state.overdraft_limit),
+                "created_at": now,
+                "debt": totals[0],
+                "reserved": totals[1],
+                "live_total": totals[2],
+                "pending_total": totals[3],
+            },
+        )
         state.created = False
     elif not unchanged:
-        buffer.add(ACCOUNT_CHANGES, sql.UPDATE_ACCOUNT, {
-            "b_id": state.account_id, "b_debt": totals[0], "b_reserved": totals[1], "b_live": totals[2],
-            "b_pending": totals[3]})
+        buffer.add(
+            ACCOUNT_CHANGES,
+            sql.UPDATE_ACCOUNT,
+            {
+                "b_id": state.account_id,
+                "b_debt": totals[0],
+                "b_reserved": totals[1],
+                "b_live": totals[2],
+                "b_pending": totals[3],
+            },
+        )

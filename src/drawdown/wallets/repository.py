@@ -8,26 +8,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, case, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, func, insert, select, update
 
 from drawdown.core.errors import NotFound
 from drawdown.core.ids import new_id
 from drawdown.core.money import from_scaled, to_scaled
 from drawdown.db.tables import (
     asset_rates,
-    entitlement_grants,
-    product_versions,
-    subscription_products,
-    subscriptions,
     assets,
     credit_grants,
     customers,
+    entitlement_grants,
     ledger_entries,
+    product_versions,
+    subscription_products,
+    subscriptions,
     transactions,
     wallet_accounts,
 )
+from drawdown.db.types import AnyRow
 from drawdown.wallets.accounts import GONE, LIVE, PENDING
 from drawdown.wallets.models import GrantFilter
 
@@ -59,8 +59,12 @@ EXPIRE_GRANT = (
 UPDATE_ACCOUNT = (
     update(wallet_accounts)
     .where(_a.id == bindparam("b_id"))
-    .values(debt=bindparam("b_debt"), reserved=bindparam("b_reserved"), live_total=bindparam("b_live"),
-            pending_total=bindparam("b_pending"))
+    .values(
+        debt=bindparam("b_debt"),
+        reserved=bindparam("b_reserved"),
+        live_total=bindparam("b_live"),
+        pending_total=bindparam("b_pending"),
+    )
 )
 
 
@@ -96,44 +100,47 @@ def ensure_account(
     conn: Connection, customer_id: str, name: str, asset: str, now: datetime, overdraft_limit: Decimal | None
 ) -> str:
     """The account's id, creating it if needed (idempotent; the caller holds the customer lock)."""
-    row = conn.execute(
-        select(_a.id).where(_a.customer_id == customer_id, _a.name == name, _a.asset == asset)
-    ).first()
+    row = conn.execute(select(_a.id).where(_a.customer_id == customer_id, _a.name == name, _a.asset == asset)).first()
     if row:
         return str(row.id)
     account_id = new_id("wac")
     conn.execute(
         insert(wallet_accounts).values(
-            id=account_id, customer_id=customer_id, name=name, asset=asset, debt=0, created_at=now,
+            id=account_id,
+            customer_id=customer_id,
+            name=name,
+            asset=asset,
+            debt=0,
+            created_at=now,
             overdraft_limit=None if overdraft_limit is None else to_scaled(overdraft_limit),
         )
     )
     return account_id
 
 
-def account(conn: Connection, account_id: str) -> Row[Any]:
+def account(conn: Connection, account_id: str) -> AnyRow:
     return conn.execute(select(wallet_accounts).where(_a.id == account_id)).one()
 
 
-def accounts_of(conn: Connection, customer_ids: Sequence[str]) -> list[Row[Any]]:
+def accounts_of(conn: Connection, customer_ids: Sequence[str]) -> list[AnyRow]:
     return list(conn.execute(_ACCOUNTS_OF, {"customers": list(customer_ids)}))
 
 
-def account_by_key(conn: Connection, customer_id: str, name: str, asset: str) -> Row[Any] | None:
+def account_by_key(conn: Connection, customer_id: str, name: str, asset: str) -> AnyRow | None:
     return conn.execute(
         select(wallet_accounts).where(_a.customer_id == customer_id, _a.name == name, _a.asset == asset)
     ).first()
 
 
-def customer_accounts(conn: Connection, customer_id: str) -> list[Row[Any]]:
+def customer_accounts(conn: Connection, customer_id: str) -> list[AnyRow]:
     return list(conn.execute(select(wallet_accounts).where(_a.customer_id == customer_id).order_by(_a.name, _a.asset)))
 
 
 def set_overdraft_limit(conn: Connection, account_id: str, limit: Decimal | None) -> None:
     conn.execute(
-        update(wallet_accounts).where(_a.id == account_id).values(
-            overdraft_limit=None if limit is None else to_scaled(limit)
-        )
+        update(wallet_accounts)
+        .where(_a.id == account_id)
+        .values(overdraft_limit=None if limit is None else to_scaled(limit))
     )
 
 
@@ -172,13 +179,13 @@ def accounts_due(conn: Connection, now: datetime, customer_id: str | None = None
 
 
 # --------------------------------------------------------------------------------------- grants
-def changeable_grants(conn: Connection, account_ids: Sequence[str], now: datetime) -> list[Row[Any]]:
+def changeable_grants(conn: Connection, account_ids: Sequence[str], now: datetime) -> list[AnyRow]:
     return list(conn.execute(_CHANGEABLE_GRANTS, {"accounts": list(account_ids), "now": now}))
 
 
 def grants_page(
     conn: Connection, account_id: str, f: GrantFilter, now: datetime, offset: int, limit: int
-) -> tuple[list[Row[Any]], int]:
+) -> tuple[list[AnyRow], int]:
     where = [_g.account_id == account_id]
     if f.purpose:
         where.append(_g.purpose == f.purpose)
@@ -197,22 +204,24 @@ def grants_page(
     return list(rows), int(total)
 
 
-def grant(conn: Connection, account_id: str, grant_id: str) -> Row[Any] | None:
+def grant(conn: Connection, account_id: str, grant_id: str) -> AnyRow | None:
     return conn.execute(select(credit_grants).where(_g.id == grant_id, _g.account_id == account_id)).first()
 
 
-def grant_history(conn: Connection, grant_id: str) -> list[Row[Any]]:
+def grant_history(conn: Connection, grant_id: str) -> list[AnyRow]:
     le, t = ledger_entries.c, transactions.c
-    return list(conn.execute(
-        select(le.amount, le.created_at, t.transaction_id, t.type)
-        .select_from(ledger_entries.join(transactions, t.id == le.transaction_id))
-        .where(le.grant_id == grant_id)
-        .order_by(le.id)
-    ))
+    return list(
+        conn.execute(
+            select(le.amount, le.created_at, t.transaction_id, t.type)
+            .select_from(ledger_entries.join(transactions, t.id == le.transaction_id))
+            .where(le.grant_id == grant_id)
+            .order_by(le.id)
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------- transactions
-def transaction(conn: Connection, customer_id: str, transaction_id: str) -> Row[Any] | None:
+def transaction(conn: Connection, customer_id: str, transaction_id: str) -> AnyRow | None:
     """A customer's transaction by its (caller-chosen) transaction_id, with its account's name."""
     t = transactions.c
     return conn.execute(
@@ -222,7 +231,7 @@ def transaction(conn: Connection, customer_id: str, transaction_id: str) -> Row[
     ).first()
 
 
-def transaction_by_key(conn: Connection, customer_id: str, transaction_id: str) -> Row[Any] | None:
+def transaction_by_key(conn: Connection, customer_id: str, transaction_id: str) -> AnyRow | None:
     t = transactions.c
     return conn.execute(
         select(transactions).where(t.customer_id == customer_id, t.transaction_id == transaction_id)
@@ -232,8 +241,12 @@ def transaction_by_key(conn: Connection, customer_id: str, transaction_id: str) 
 # ---------------------------------------------------------------------------------- entitlements
 _ENTITLED = (
     select(
-        subscriptions.c.customer_id, subscriptions.c.id.label("sub_id"), subscriptions.c.started_at,
-        subscription_products.c.product_id, subscription_products.c.since, product_versions.c.entitlements,
+        subscriptions.c.customer_id,
+        subscriptions.c.id.label("sub_id"),
+        subscriptions.c.started_at,
+        subscription_products.c.product_id,
+        subscription_products.c.since,
+        product_versions.c.entitlements,
         product_versions.c.prices,
     )
     .select_from(subscriptions.join(subscription_products).join(product_versions))
@@ -241,17 +254,21 @@ _ENTITLED = (
 )
 
 
-def entitled_subscriptions(conn: Connection, customer_ids: list[str]) -> dict[str, list[Row[Any]]]:
+def entitled_subscriptions(conn: Connection, customer_ids: list[str]) -> dict[str, list[AnyRow]]:
     """Each customer's active subscription products with their versions' entitlements and prices."""
-    out: dict[str, list[Row[Any]]] = {c: [] for c in customer_ids}
+    out: dict[str, list[AnyRow]] = {c: [] for c in customer_ids}
     for k in range(0, len(customer_ids), 2000):
-        for r in conn.execute(_ENTITLED, {"customers": customer_ids[k:k + 2000]}):
+        for r in conn.execute(_ENTITLED, {"customers": customer_ids[k : k + 2000]}):
             out[r.customer_id].append(r)
     return out
 
 
-def entitlement_grants_issued(conn: Connection, subscription_id: str, product_id: str) -> dict[tuple[str, datetime], str]:
+def entitlement_grants_issued(
+    conn: Connection, subscription_id: str, product_id: str
+) -> dict[tuple[str, datetime], str]:
     """(entitlement name, period start) -> grant id, for what has been granted already."""
     e = entitlement_grants.c
-    rows = conn.execute(select(entitlement_grants).where(e.subscription_id == subscription_id, e.product_id == product_id))
+    rows = conn.execute(
+        select(entitlement_grants).where(e.subscription_id == subscription_id, e.product_id == product_id)
+    )
     return {(g.name, g.period_start): g.grant_id for g in rows}

@@ -39,14 +39,22 @@ Basis = tuple[Decimal | None, Decimal | None, str | None]
 
 
 # ------------------------------------------------------------------------------------- writes
-def adjust(conn: Connection, customer_id: str, cmd: Adjustment, now: datetime, default_limit: Decimal | None) -> Recorded:
+def adjust(
+    conn: Connection, customer_id: str, cmd: Adjustment, now: datetime, default_limit: Decimal | None
+) -> Recorded:
     digest = cmd.request_hash()
     prior = _replay(conn, customer_id, cmd.transaction_id, digest, "adjustment")
     if prior is not None:
         return Recorded(prior.transaction_id, prior.created_at)
     account_id, ledger = _open(conn, customer_id, cmd.asset, cmd.account_name, now, default_limit)
-    txn = {"transaction_id": cmd.transaction_id, "type": "adjustment", "reason": cmd.reason,
-           "description": cmd.description, "metadata": cmd.metadata, "request_hash": digest}
+    txn = {
+        "transaction_id": cmd.transaction_id,
+        "type": "adjustment",
+        "reason": cmd.reason,
+        "description": cmd.description,
+        "metadata": cmd.metadata,
+        "request_hash": digest,
+    }
     if cmd.amount > 0:
         _credit(conn, ledger, account_id, cmd, txn, now)
     else:
@@ -61,8 +69,13 @@ def charge(conn: Connection, customer_id: str, cmd: Charge, now: datetime, defau
     if _replay(conn, customer_id, cmd.transaction_id, digest, "charge") is not None:
         return
     account_id, ledger = _open(conn, customer_id, cmd.asset, cmd.account_name, now, default_limit)
-    txn = {"transaction_id": cmd.transaction_id, "type": "charge", "description": cmd.description,
-           "metadata": cmd.metadata, "request_hash": digest}
+    txn = {
+        "transaction_id": cmd.transaction_id,
+        "type": "charge",
+        "description": cmd.description,
+        "metadata": cmd.metadata,
+        "request_hash": digest,
+    }
     _debit(ledger, account_id, cmd.amount, REVENUE, txn, "amount")
     ledger.flush()
 
@@ -94,7 +107,9 @@ def _open(
     return account_id, ledger
 
 
-def _credit(conn: Connection, ledger: Ledger, account_id: str, cmd: Adjustment, txn: dict[str, Any], now: datetime) -> None:
+def _credit(
+    conn: Connection, ledger: Ledger, account_id: str, cmd: Adjustment, txn: dict[str, Any], now: datetime
+) -> None:
     effective = cmd.effective_at or now
     if cmd.expires_at is not None and cmd.expires_at <= now:
         raise Invalid.field("expires_at", "must be in the future")
@@ -112,8 +127,14 @@ def _credit(conn: Connection, ledger: Ledger, account_id: str, cmd: Adjustment, 
         basis = unit_basis(conn, asset, effective)
     revenue, cost, currency = basis
     ledger.credit(
-        account_id, amount, txn, purpose=purpose, effective_at=effective, expires_at=cmd.expires_at,
-        source_type="adjustment", basis=(revenue if purpose == grant_rules.PAID else None, cost, currency),
+        account_id,
+        amount,
+        txn,
+        purpose=purpose,
+        effective_at=effective,
+        expires_at=cmd.expires_at,
+        source_type="adjustment",
+        basis=(revenue if purpose == grant_rules.PAID else None, cost, currency),
     )
 
 
@@ -123,7 +144,8 @@ def _debit(ledger: Ledger, account_id: str, amount: Decimal, role: str, txn: dic
     except grant_rules.InsufficientFunds as exc:
         limit = "unlimited" if exc.overdraft_limit is None else exc.overdraft_limit
         raise Invalid.field(
-            path, f"insufficient funds: needs {plain(exc.needed)}, available {plain(exc.available)}, overdraft limit {limit}"
+            path,
+            f"insufficient funds: needs {plain(exc.needed)}, available {plain(exc.available)}, overdraft limit {limit}",
         ) from None
 
 
@@ -155,8 +177,9 @@ def _account_row(conn: Connection, customer_id: str, key: str) -> Any:
 def _balance(conn: Connection, row: Any, now: datetime) -> Balance:
     b = repository.balances(conn, row.id, now)
     limit = None if row.overdraft_limit is None else from_scaled(row.overdraft_limit)
-    return Balance(account_key(row.name, row.asset), row.name, row.asset, b["available"], b["pending_in"],
-                   b["pending_out"], limit)
+    return Balance(
+        account_key(row.name, row.asset), row.name, row.asset, b["available"], b["pending_in"], b["pending_out"], limit
+    )
 
 
 def wallet(conn: Connection, customer_id: str, now: datetime) -> list[Balance]:
@@ -182,8 +205,10 @@ def grant_history(conn: Connection, customer_id: str, key: str, grant_id: str, n
     row = repository.grant(conn, account.id, grant_id)
     if row is None:
         raise NotFound(f"wallet account {key} has no grant {grant_id}")
-    moves = [Movement(h.transaction_id, h.type, from_scaled(h.amount), h.created_at)
-             for h in repository.grant_history(conn, grant_id)]
+    moves = [
+        Movement(h.transaction_id, h.type, from_scaled(h.amount), h.created_at)
+        for h in repository.grant_history(conn, grant_id)
+    ]
     return GrantHistory(grant_view(row, now), moves)
 
 
@@ -197,11 +222,22 @@ def grant_view(r: Any, now: datetime) -> GrantView:
     if state == "live" and r.expires_at is not None and r.expires_at <= now:
         state, remaining, expired, expired_at = "expired", 0, expired + remaining, r.expires_at
     return GrantView(
-        id=r.id, available=from_scaled(remaining) if state == "live" else Decimal(0), amount=from_scaled(r.amount),
-        expired_amount=from_scaled(expired), state=state, effective_at=r.effective_at, expires_at=r.expires_at,
-        expired_at=expired_at, purpose=r.purpose, priority=r.priority, source_type=r.source_type,
-        source_id=r.source_id, revenue_basis=dec(r.revenue_basis), cost_basis=dec(r.cost_basis),
-        basis_currency=r.basis_currency, created_at=r.created_at,
+        id=r.id,
+        available=from_scaled(remaining) if state == "live" else Decimal(0),
+        amount=from_scaled(r.amount),
+        expired_amount=from_scaled(expired),
+        state=state,
+        effective_at=r.effective_at,
+        expires_at=r.expires_at,
+        expired_at=expired_at,
+        purpose=r.purpose,
+        priority=r.priority,
+        source_type=r.source_type,
+        source_id=r.source_id,
+        revenue_basis=dec(r.revenue_basis),
+        cost_basis=dec(r.cost_basis),
+        basis_currency=r.basis_currency,
+        created_at=r.created_at,
     )
 
 
@@ -211,7 +247,13 @@ def transaction(conn: Connection, customer_id: str, transaction_id: str) -> Tran
     if row is None:
         raise NotFound(f"customer {customer_id} has no transaction {transaction_id}")
     return TransactionView(
-        transaction_id=row.transaction_id, type="fee" if row.type == "charge" else row.type,
-        account_key=account_key(row.name, row.asset), asset=row.asset, amount=from_scaled(row.amount),
-        description=row.description, metadata=row.metadata, created_at=row.created_at, executed_at=row.executed_at,
+        transaction_id=row.transaction_id,
+        type="fee" if row.type == "charge" else row.type,
+        account_key=account_key(row.name, row.asset),
+        asset=row.asset,
+        amount=from_scaled(row.amount),
+        description=row.description,
+        metadata=row.metadata,
+        created_at=row.created_at,
+        executed_at=row.executed_at,
     )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
-from drawdown.settings import Settings
 from drawdown.db.engine import make_engine
 from drawdown.db.tables import metadata
+from drawdown.settings import Settings
 
 config = context.config
 
@@ -23,7 +24,7 @@ def run() -> None:
     engine.dispose()
 
 
-def _run_with(connection) -> None:  # noqa: ANN001
+def _run_with(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,

@@ -12,9 +12,8 @@ and ``subscription_products``, so no writer can forget.
 
 from alembic import op
 
-
-revision = '0006'
-down_revision = '0005'
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
