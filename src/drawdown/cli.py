@@ -106,12 +106,12 @@ def revenue_report(
     granularity: str = typer.Option("month", help="day or month"),
 ) -> None:
     """Revenue recognised, marketing cost and breakage per period and grant purpose."""
-    from datetime import date, timedelta
+    from datetime import UTC, date, timedelta
 
     from rich.table import Table
 
-    from drawdown.reports import revenue as reports
     from drawdown.db.engine import make_engine, read
+    from drawdown.reports import revenue as recognition
 
     if granularity not in ("day", "month"):
         raise typer.BadParameter("day or month", param_hint="--granularity")
@@ -120,16 +120,20 @@ def revenue_report(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     settings = Settings()
-    lo = datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
-    hi = datetime(last.year, last.month, last.day, tzinfo=timezone.utc) + timedelta(days=1)
+    lo = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    hi = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
     with read(make_engine(settings.database_url)) as conn:
-        data = reports.revenue(conn, lo, hi, granularity)
+        report = recognition.report(conn, lo, hi, granularity)
     table = Table("period", "asset", "purpose", "consumed", "revenue", "cost", "expired", "breakage", "currency")
-    for row in data["items"]:
-        table.add_row(row["period"], row["asset"], row["purpose"], *(str(row[k]) for k in ("consumed", "revenue", "cost", "expired", "breakage")), row["currency"] or "")
+    for row in report.items:
+        amounts = (row.consumed, row.revenue, row.cost, row.expired, row.breakage)
+        table.add_row(row.period, row.asset, row.purpose, *(str(a) for a in amounts), row.currency or "")
     console.print(table)
-    for total in data["totals"]:
-        console.print(f"{total['currency']}: revenue {total['revenue']}, marketing cost {total['marketing_cost']}, breakage {total['breakage']}")
+    for total in report.totals:
+        console.print(
+            f"{total.currency}: revenue {total.revenue}, marketing cost {total.marketing_cost}, "
+            f"breakage {total.breakage}"
+        )
 
 
 @report.command("margins")
@@ -145,9 +149,9 @@ def margins_report(
 
     from rich.table import Table
 
-    from drawdown.reports.charts import svg
-    from drawdown.reports import profitability
     from drawdown.db.engine import make_engine, read
+    from drawdown.reports import profitability
+    from drawdown.reports.charts import svg_days
 
     if by not in ("customer", "product", "vendor"):
         raise typer.BadParameter("customer, product or vendor", param_hint="--by")
@@ -163,10 +167,11 @@ def margins_report(
         points = profitability.over_time(conn, start, end) if chart else []
     table = Table(by, "revenue", "cost", "net", "margin %", title="USD")
     for row in rows:
-        table.add_row(row["key"] or "(none)", *(str(row[k]) for k in ("gross_revenue", "total_costs", "net_revenue", "margin")))
+        f = row.figures
+        table.add_row(row.key or "(none)", *(str(v) for v in (f.revenue, f.cost, f.net, f.margin)))
     console.print(table)
     if chart:
-        Path(chart).write_text(svg(points, f"Revenue, cost and net (USD) {start or ''} – {end or ''}"))
+        Path(chart).write_text(svg_days(points, f"Revenue, cost and net (USD) {start or ''} – {end or ''}"))
         console.print(f"chart written to {chart}")
 
 

@@ -78,16 +78,24 @@ def customers_stats(
     period_to: date | None = Query(None, description="Last day (UTC, inclusive)"),
     ctx: Context = Depends(context),
 ) -> ExactJSONResponse:
+    from drawdown.api.shapes import reports as shapes
+
     with read(ctx.engine) as conn:
-        result = profitability.customers_page(conn, day(period_from), day(period_to), offset, limit)
-    return ExactJSONResponse({**result, "period_from": day(period_from), "period_to": day(period_to), "limit": limit, "offset": offset})
+        result = shapes.customers_stats(
+            profitability.customers_page(conn, day(period_from), day(period_to), offset, limit)
+        )
+    return ExactJSONResponse(
+        {**result, "period_from": day(period_from), "period_to": day(period_to), "limit": limit, "offset": offset}
+    )
 
 
 @api.get("/customers/{customerId}/stats", response_model=Profitability, summary="A customer's profitability")
 def customer_stats(customerId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+    from drawdown.api.shapes import reports as shapes
+
     with read(ctx.engine) as conn:
         customers.get_customer(conn, customerId, ctx.now())
-        return ExactJSONResponse(profitability.customer(conn, customerId))
+        return ExactJSONResponse(shapes.stats(profitability.customer(conn, customerId)))
 
 
 @api.get("/customers/{customerId}", response_model=GetCustomerResponse, summary="Get a customer")

@@ -68,12 +68,12 @@ def product_stats(
     period_to: date | None = Query(None, description="Last day (UTC, inclusive)"),
     ctx: Context = Depends(context),
 ) -> ExactJSONResponse:
+    from drawdown.api.shapes import reports as shapes
+
     with read(ctx.engine) as conn:
         product = catalog.get_product(conn, productId)
-        rows = profitability.by(conn, "product", day(period_from), day(period_to), product["id"])
-    if rows:
-        return ExactJSONResponse({k: v for k, v in rows[0].items() if k != "key"})
-    return ExactJSONResponse(profitability.figures(Decimal(0), Decimal(0)))
+        figures = profitability.product(conn, product["id"], day(period_from), day(period_to))
+    return ExactJSONResponse(shapes.stats(figures))
 
 
 @api.post(

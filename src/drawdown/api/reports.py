@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -10,9 +10,10 @@ from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from drawdown.api.routing import Context, ExactJSONResponse, context, router
+from drawdown.api.shapes import reports as shapes
 from drawdown.core.errors import Invalid
-from drawdown.reports import revenue as reports
 from drawdown.db.engine import read
+from drawdown.reports import revenue as recognition
 
 api = router("Reports")
 
@@ -44,7 +45,11 @@ class RevenueReport(BaseModel):
     totals: list[RevenueTotals]
 
 
-@api.get("/reports/revenue", response_model=RevenueReport, summary="Revenue recognised, marketing cost and breakage per period")
+@api.get(
+    "/reports/revenue",
+    response_model=RevenueReport,
+    summary="Revenue recognised, marketing cost and breakage per period",
+)
 def revenue(
     period_from: date = Query(..., description="First day (UTC, inclusive)"),
     period_to: date = Query(..., description="Last day (UTC, inclusive)"),
@@ -54,7 +59,8 @@ def revenue(
 ) -> ExactJSONResponse:
     if period_to < period_from:
         raise Invalid.field("period_to", "must not be before period_from")
-    start = datetime.combine(period_from, time.min, tzinfo=timezone.utc)
-    end = datetime.combine(period_to, time.min, tzinfo=timezone.utc) + timedelta(days=1)
+    start = datetime.combine(period_from, time.min, tzinfo=UTC)
+    end = datetime.combine(period_to, time.min, tzinfo=UTC) + timedelta(days=1)
     with read(ctx.engine) as conn:
-        return ExactJSONResponse(reports.revenue(conn, start, end, granularity, customer_id))
+        report = recognition.report(conn, start, end, granularity, customer_id)
+    return ExactJSONResponse(shapes.revenue_report(report))

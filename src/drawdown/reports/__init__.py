@@ -1,0 +1,8 @@
+"""Reports: what the business earns.
+
+* ``profitability`` — **margins**: revenue, cost, net and margin per customer, product and vendor
+  (from the rollups every event adds to), and the rollup writes themselves;
+* ``revenue`` — **revenue recognition**: value consumed, marketing cost and breakage per period;
+* ``charts`` — an SVG chart of margins over time;
+* ``models`` — the typed results; ``repository`` — all their SQL.
+"""
