@@ -9,16 +9,17 @@ from drawdown.core.errors import Conflict
 from drawdown.settings import Settings
 from drawdown.apikeys import service as api_keys
 from drawdown.catalog import service as catalog
+from drawdown.catalog.models import NewAsset, NewProduct, StartingRate
 from drawdown.customers import service as customers
 from drawdown.wallets import service as wallet_ops
 from drawdown.db.engine import make_engine, write
 from drawdown.db.migrate import upgrade
 
-PRODUCT = {
-    "name": "AI Chat",
-    "code": "ai-chat",
-    "publish": True,
-    "prices": [
+PRODUCT = NewProduct(
+    name="AI Chat",
+    code="ai-chat",
+    publish=True,
+    prices=[
         {
             "name": "Chat tokens",
             "type": "usage_based",
@@ -41,7 +42,7 @@ PRODUCT = {
             ],
         }
     ],
-}
+)
 
 
 def seed(settings: Settings) -> tuple[str, str]:
@@ -52,8 +53,8 @@ def seed(settings: Settings) -> tuple[str, str]:
         try:
             catalog.create_asset(
                 conn,
-                {"code": "CREDITS", "name": "Credits", "precision": 2, "label": "Credits", "symbol": "¢",
-                 "rates": [{"source": "USD", "rate": Decimal("0.01")}]},
+                NewAsset(code="CREDITS", name="Credits", precision=2, label="Credits", symbol="¢",
+                         rates=(StartingRate("USD", Decimal("0.01")),)),
                 now,
             )
         except Conflict:

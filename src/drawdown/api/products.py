@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from fastapi import Depends, Query, Request, Response
 
 from drawdown.api import idempotency
 from drawdown.api.idempotency import IdempotencyKey
-
 from drawdown.api.routing import Context, ExactJSONResponse, Limit, Offset, context, page, router, version_param
 from drawdown.api.schemas.catalog import (
     CreateProductRequest,
@@ -21,19 +21,21 @@ from drawdown.api.schemas.catalog import (
     ProductSubscriber,
     UpdateProductVersionRequest,
 )
-from drawdown.api.schemas.events import SimulateUsageRequest, SimulateUsageResponse
-from drawdown.core.simulate import simulate
 from drawdown.api.schemas.common import Page
+from drawdown.api.schemas.events import SimulateUsageRequest, SimulateUsageResponse
 from drawdown.api.schemas.vendors import Profitability
+from drawdown.api.shapes import catalog as shape
 from drawdown.api.vendors import day
 from drawdown.catalog import service as catalog
-from drawdown.reports import profitability
+from drawdown.catalog.models import NewProduct, NewVersion, VersionUpdate
+from drawdown.core.simulate import simulate
 from drawdown.db.engine import read, write
+from drawdown.reports import profitability
 
 api = router("Products")
 
 
-def _doc(model) -> dict:  # noqa: ANN001
+def _doc(model: CreateProductRequest | CreateProductVersionRequest) -> dict[str, Any]:
     return model.model_dump(exclude_none=True)
 
 
@@ -42,7 +44,14 @@ def create_product(
     body: CreateProductRequest, request: Request, key: str | None = IdempotencyKey, ctx: Context = Depends(context)
 ) -> ExactJSONResponse:
     doc = _doc(body)
-    return idempotency.create(ctx, request, key, doc, lambda conn: catalog.create_product(conn, doc, ctx.now()))
+    # Prices and entitlements travel as the documents a version stores (the request's, minus nulls).
+    command = NewProduct(
+        code=body.code, name=body.name, prices=doc["prices"], entitlements=doc.get("entitlements") or [],
+        publish=bool(body.publish),
+    )
+    return idempotency.create(
+        ctx, request, key, doc, lambda conn: shape.version_created(catalog.create_product(conn, command, ctx.now()))
+    )
 
 
 @api.get("/products", response_model=Page[GetProductDataResponse], summary="List products")
@@ -51,29 +60,40 @@ def list_products(
 ) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
         items, total = catalog.list_products(conn, offset, limit, code)
-    return page(items, total, limit, offset)
+    return page([shape.product_summary(p) for p in items], total, limit, offset)
 
 
-@api.get("/products/{productId}/subscribers", response_model=Page[ProductSubscriber], summary="List a product's subscribers")
-def get_subscribers(productId: str, offset: int = Offset, limit: int = Limit, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+@api.get(
+    "/products/{productId}/subscribers", response_model=Page[ProductSubscriber], summary="List a product's subscribers"
+)
+def get_subscribers(
+    productId: str,  # noqa: N803 - Credyt's path parameter name
+    offset: int = Offset,
+    limit: int = Limit,
+    ctx: Context = Depends(context),
+) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
         items, total = catalog.subscribers(conn, productId, offset, limit, ctx.now())
-    return page(items, total, limit, offset)
+    return page([shape.subscriber(s) for s in items], total, limit, offset)
 
 
-@api.get("/products/{productId}/stats", response_model=Profitability, summary="A product's profitability (Drawdown extension)")
+@api.get(
+    "/products/{productId}/stats",
+    response_model=Profitability,
+    summary="A product's profitability (Drawdown extension)",
+)
 def product_stats(
-    productId: str,  # noqa: N803
+    productId: str,  # noqa: N803 - Credyt's path parameter name
     period_from: date | None = Query(None, description="First day (UTC, inclusive)"),
     period_to: date | None = Query(None, description="Last day (UTC, inclusive)"),
     ctx: Context = Depends(context),
 ) -> ExactJSONResponse:
-    from drawdown.api.shapes import reports as shapes
-
     with read(ctx.engine) as conn:
         product = catalog.get_product(conn, productId)
-        figures = profitability.product(conn, product["id"], day(period_from), day(period_to))
-    return ExactJSONResponse(shapes.stats(figures))
+        rows = profitability.by(conn, "product", day(period_from), day(period_to), product.id)
+    if rows:
+        return ExactJSONResponse({k: v for k, v in rows[0].items() if k != "key"})
+    return ExactJSONResponse(profitability.figures(Decimal(0), Decimal(0)))
 
 
 @api.post(
@@ -81,53 +101,86 @@ def product_stats(
     response_model=SimulateUsageResponse,
     summary="Price sample events against a version, writing nothing",
 )
-def simulate_usage(productId: str, version: str, body: SimulateUsageRequest, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+def simulate_usage(
+    productId: str,  # noqa: N803 - Credyt's path parameter name
+    version: str,
+    body: SimulateUsageRequest,
+    ctx: Context = Depends(context),
+) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
-        doc = catalog.get_version(conn, productId, version_param(version))
-    fees, warnings = simulate(doc["prices"], [e.model_dump(exclude_none=True) for e in body.events])
+        found = catalog.get_version(conn, productId, version_param(version))
+    fees, warnings = simulate(found.prices, [e.model_dump(exclude_none=True) for e in body.events])
     return ExactJSONResponse({"fees": fees, "warnings": warnings})
 
 
 @api.get("/products/{productId}", response_model=GetProductResponse, summary="Get a product")
-def get_product(productId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+def get_product(
+    productId: str,  # noqa: N803 - Credyt's path parameter name
+    ctx: Context = Depends(context),
+) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
-        return ExactJSONResponse(catalog.get_product(conn, productId))
+        return ExactJSONResponse(shape.product(catalog.get_product(conn, productId)))
 
 
 @api.delete("/products/{productId}", status_code=204, summary="Delete a product whose versions are all drafts")
-def delete_product(productId: str, ctx: Context = Depends(context)) -> Response:  # noqa: N803
+def delete_product(
+    productId: str,  # noqa: N803 - Credyt's path parameter name
+    ctx: Context = Depends(context),
+) -> Response:
     with write(ctx.engine) as conn:
         catalog.delete_product(conn, productId)
     return Response(status_code=204)
 
 
-@api.post("/products/{productId}", status_code=201, response_model=CreateProductResponse, summary="Create a new version")
+@api.post(
+    "/products/{productId}", status_code=201, response_model=CreateProductResponse, summary="Create a new version"
+)
 def create_version(
-    productId: str,  # noqa: N803
+    productId: str,  # noqa: N803 - Credyt's path parameter name
     body: CreateProductVersionRequest,
     request: Request,
     key: str | None = IdempotencyKey,
     ctx: Context = Depends(context),
 ) -> ExactJSONResponse:
     doc = _doc(body)
-    return idempotency.create(ctx, request, key, doc, lambda conn: catalog.create_version(conn, productId, doc, ctx.now()))
+    command = NewVersion(prices=doc["prices"], entitlements=doc.get("entitlements") or [], publish=bool(body.publish))
+    return idempotency.create(
+        ctx, request, key, doc,
+        lambda conn: shape.version_created(catalog.create_version(conn, productId, command, ctx.now())),
+    )
 
 
-@api.get("/products/{productId}/{version}", response_model=GetProductVersionResponse, summary="Get a version (or 'default')")
-def get_version(productId: str, version: str, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+@api.get(
+    "/products/{productId}/{version}", response_model=GetProductVersionResponse, summary="Get a version (or 'default')"
+)
+def get_version(
+    productId: str,  # noqa: N803 - Credyt's path parameter name
+    version: str,
+    ctx: Context = Depends(context),
+) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
-        return ExactJSONResponse(catalog.get_version(conn, productId, version_param(version)))
+        return ExactJSONResponse(shape.product_version(catalog.get_version(conn, productId, version_param(version))))
 
 
 @api.patch("/products/{productId}/{version}", status_code=204, summary="Publish a version or make it the default")
-def update_version(productId: str, version: str, body: UpdateProductVersionRequest, ctx: Context = Depends(context)) -> Response:  # noqa: N803
+def update_version(
+    productId: str,  # noqa: N803 - Credyt's path parameter name
+    version: str,
+    body: UpdateProductVersionRequest,
+    ctx: Context = Depends(context),
+) -> Response:
+    command = VersionUpdate(publish=body.publish, make_default=bool(body.make_default))
     with write(ctx.engine) as conn:
-        catalog.update_version(conn, productId, version_param(version), body.model_dump())
+        catalog.update_version(conn, productId, version_param(version), command)
     return Response(status_code=204)
 
 
 @api.delete("/products/{productId}/{version}", status_code=204, summary="Archive a version")
-def archive_version(productId: str, version: str, ctx: Context = Depends(context)) -> Response:  # noqa: N803
+def archive_version(
+    productId: str,  # noqa: N803 - Credyt's path parameter name
+    version: str,
+    ctx: Context = Depends(context),
+) -> Response:
     with write(ctx.engine) as conn:
         catalog.archive_version(conn, productId, version_param(version))
     return Response(status_code=204)

@@ -33,6 +33,7 @@ from sqlalchemy import bindparam, insert, select, tuple_, update
 from drawdown.bench.server import serve
 from drawdown.core.ids import new_id
 from drawdown.catalog import service as catalog
+from drawdown.catalog.models import NewAsset, NewProduct, StartingRate
 from drawdown.customers import service as customers
 from drawdown.reports import profitability
 from drawdown.usage import pipeline as usage
@@ -42,9 +43,9 @@ from drawdown.db.migrate import upgrade
 from drawdown.db.tables import credit_grants, events, fees, ledger_entries, products, subscriptions, transactions, wallet_accounts
 
 MODELS = ("large", "small", "vision", "audio")
-PRODUCT = {
-    "name": "Bench", "code": "bench", "publish": True,
-    "prices": [
+PRODUCT = NewProduct(
+    name="Bench", code="bench", publish=True,
+    prices=[
         {"name": "Tokens", "type": "usage_based", "billing_model": {"type": "real_time"},
          "usage_calculation": {"event_type": "completion", "usage_type": "volume", "volume_field": "tokens", "billable_dimensions": ["model"]},
          "pricing": [{"asset": "CRED", "values": [
@@ -54,7 +55,7 @@ PRODUCT = {
          "usage_calculation": {"event_type": "completion", "usage_type": "volume", "volume_field": "images"},
          "pricing": [{"asset": "CRED", "values": [{"volume_rate": Decimal("0.5"), "package_size": 10}]}]},
     ],
-}
+)
 
 
 def build_world(url: str, n_customers: int) -> list[str]:
@@ -62,7 +63,8 @@ def build_world(url: str, n_customers: int) -> list[str]:
     now = datetime.now(timezone.utc)
     ids = []
     with write(engine) as conn:
-        catalog.create_asset(conn, {"code": "CRED", "name": "Credits", "rates": [{"source": "USD", "rate": Decimal("0.01")}]}, now)
+        usd = (StartingRate("USD", Decimal("0.01")),)
+        catalog.create_asset(conn, NewAsset(code="CRED", name="Credits", rates=usd), now)
         catalog.create_product(conn, PRODUCT, now)
         for i in range(n_customers):
             cid = customers.create_customer(conn, {"name": f"c{i}", "subscriptions": [{"products": [{"code": "bench"}]}]}, now, None)["id"]

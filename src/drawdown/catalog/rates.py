@@ -1,9 +1,10 @@
 """Exchange rates of custom assets: schedules, the rate in force, quotes.
 
 A rate is the price of one unit of the asset in a fiat ``source`` currency (fiat currencies may have
-rates too, e.g. EUR in USD, which value non-USD costs and revenue in the reporting currency), valid from ``valid_from``
-until ``valid_to`` (open-ended when null). The rate in force at a time is the latest-starting rate that
-covers it. Adding a rate that starts while an open rate is in force closes that rate at its start.
+rates too, e.g. EUR in USD, which value non-USD costs and revenue in the reporting currency), valid
+from ``valid_from`` until ``valid_to`` (open-ended when null). The rate in force at a time is the
+latest-starting rate that covers it. Adding a rate that starts while an open rate is in force closes
+that rate at its start.
 
 Conversions into an asset round **down** to the asset's ``precision`` (a customer is never credited
 more units than were paid for); the fiat amount is kept exactly on the grant as its revenue basis.
@@ -11,87 +12,60 @@ more units than were paid for); the fiat amount is kept exactly on the grant as 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Row
 
+from drawdown.catalog import repository as repo
+from drawdown.catalog.models import NewRate, Quote, QuoteRequest, Rate
 from drawdown.core.errors import Conflict, Invalid, NotFound
 from drawdown.core.money import from_scaled, quantize, to_scaled
-from drawdown.db.tables import asset_rates, assets
 
+__all__ = ["REPORTING", "Rate", "add_rate", "convert", "quote", "rate_in_force", "value_in"]
 
-@dataclass(frozen=True)
-class Rate:
-    source: str
-    rate: Decimal
-    valid_from: datetime
-    valid_to: datetime | None
+REPORTING = "USD"
 
-
-# Built once: this runs for every fee and cost on the event hot path.
-_r = asset_rates.c
-_IN_FORCE = (
-    select(asset_rates)
-    .where(
-        _r.asset_code == bindparam("asset"),
-        _r.source == bindparam("source"),
-        _r.valid_from <= bindparam("at", type_=_r.valid_from.type),
-        (_r.valid_to.is_(None)) | (_r.valid_to > bindparam("at", type_=_r.valid_from.type)),
-    )
-    .order_by(_r.valid_from.desc(), _r.id.desc())
-    .limit(1)
-)
+Factor = tuple[str, Decimal] | None
+"""How to value one currency in another: ("*", rate), ("/", rate), or None when no rate links them."""
 
 
 def rate_in_force(conn: Connection, asset: str, source: str, at: datetime) -> Rate | None:
-    row = conn.execute(_IN_FORCE, {"asset": asset, "source": source, "at": at}).first()
+    row = repo.rate_in_force(conn, asset, source, at)
     return None if row is None else Rate(row.source, from_scaled(row.rate), row.valid_from, row.valid_to)
 
 
-def _asset(conn: Connection, code: str):  # noqa: ANN202
-    row = conn.execute(select(assets).where(assets.c.code == code.upper())).first()
+def _asset(conn: Connection, code: str) -> Row[Any]:
+    row = repo.asset(conn, code.upper())
     if row is None:
         raise NotFound(f"asset {code} not found")
     return row
 
 
-def add_rate(conn: Connection, code: str, body: dict, now: datetime) -> None:
+def add_rate(conn: Connection, code: str, command: NewRate, now: datetime) -> None:
+    """Schedule a rate; a retry of the same rate changes nothing."""
     asset = _asset(conn, code)
-    source = body["source"].upper()
-    fiat = conn.execute(select(assets.c.is_fiat).where(assets.c.code == source)).scalar()
-    if not fiat:
+    source = command.source.upper()
+    if not repo.is_fiat(conn, source):
         raise Invalid.field("source", f"{source!r} is not a known fiat currency")
     if source == asset.code:
         raise Conflict(f"{asset.code} is worth exactly one of itself")
-    start = body.get("valid_from") or now
-    end = body.get("valid_to")
+    start = command.valid_from or now
+    end = command.valid_to
     if end is not None and end <= start:
         raise Invalid.field("valid_to", "must be after valid_from")
-    r = asset_rates.c
-    same = conn.execute(
-        select(r.id).where(
-            r.asset_code == asset.code, r.source == source, r.valid_from == start, r.rate == to_scaled(body["rate"]),
-            (r.valid_to.is_(None)) if end is None else (r.valid_to == end),
-        )
-    ).first()
-    if same is not None:
+    scaled = to_scaled(command.rate)
+    if repo.rate_scheduled(conn, asset.code, source, scaled, start, end):
         return  # a retried request: the rate is already scheduled
     # The open rate in force when the new one starts ends there.
-    conn.execute(
-        update(asset_rates)
-        .where(r.asset_code == asset.code, r.source == source, r.valid_to.is_(None), r.valid_from < start)
-        .values(valid_to=start)
-    )
-    conn.execute(
-        insert(asset_rates).values(
-            asset_code=asset.code, source=source, rate=to_scaled(body["rate"]), valid_from=start, valid_to=end, created_at=now
-        )
-    )
+    repo.close_open_rate(conn, asset.code, source, start)
+    repo.insert_rate(conn, asset.code, source, scaled, start, end, now)
 
 
-def convert(conn: Connection, code: str, source: str, amount: Decimal, at: datetime, path: str = "source") -> tuple[Decimal, Rate]:
+def convert(
+    conn: Connection, code: str, source: str, amount: Decimal, at: datetime, path: str = "source"
+) -> tuple[Decimal, Rate]:
     """``amount`` of ``source`` in units of asset ``code`` at the rate in force (rounded down)."""
     asset = _asset(conn, code)
     found = rate_in_force(conn, asset.code, source.upper(), at)
@@ -101,24 +75,25 @@ def convert(conn: Connection, code: str, source: str, amount: Decimal, at: datet
     return units, found
 
 
-def quote(conn: Connection, code: str, body: dict, now: datetime) -> dict:
-    at = body.get("exchange_at") or now
-    units, found = convert(conn, code, body["source"], body["amount"], at)
-    return {
-        "source": found.source,
-        "source_amount": body["amount"],
-        "destination": code.upper(),
-        "destination_amount": units,
-        "rate": found.rate,
-        "inverse_rate": quantize(Decimal(1) / found.rate),
-    }
-
-
-REPORTING = "USD"
+def quote(conn: Connection, code: str, command: QuoteRequest, now: datetime) -> Quote:
+    units, found = convert(conn, code, command.source, command.amount, command.exchange_at or now)
+    return Quote(
+        source=found.source,
+        source_amount=command.amount,
+        destination=code.upper(),
+        destination_amount=units,
+        rate=found.rate,
+        inverse_rate=quantize(Decimal(1) / found.rate),
+    )
 
 
 def value_in(
-    conn: Connection, amount: Decimal, currency: str, target: str, at: datetime, cache: dict | None = None
+    conn: Connection,
+    amount: Decimal,
+    currency: str,
+    target: str,
+    at: datetime,
+    cache: dict[tuple[str, str, datetime], Factor] | None = None,
 ) -> Decimal | None:
     """``amount`` of ``currency`` in ``target`` at the rates in force (exact; None when no rate links
     them). Tries the direct rate, then the inverse of the target's rate in the currency. ``cache``
@@ -129,14 +104,17 @@ def value_in(
     if cache is not None and key in cache:
         factor = cache[key]
     else:
-        direct = rate_in_force(conn, currency, target, at)
-        if direct is not None:
-            factor = ("*", direct.rate)
-        else:
-            inverse = rate_in_force(conn, target, currency, at)
-            factor = ("/", inverse.rate) if inverse is not None else None
+        factor = _factor(conn, currency, target, at)
         if cache is not None:
             cache[key] = factor
     if factor is None:
         return None
     return amount * factor[1] if factor[0] == "*" else amount / factor[1]
+
+
+def _factor(conn: Connection, currency: str, target: str, at: datetime) -> Factor:
+    direct = rate_in_force(conn, currency, target, at)
+    if direct is not None:
+        return ("*", direct.rate)
+    inverse = rate_in_force(conn, target, currency, at)
+    return ("/", inverse.rate) if inverse is not None else None

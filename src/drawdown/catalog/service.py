@@ -1,4 +1,4 @@
-"""Assets, products and product versions."""
+"""Assets, products and product versions: the catalog's rules."""
 
 from __future__ import annotations
 
@@ -6,109 +6,113 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Row
 
+from drawdown.catalog import repository as repo
+from drawdown.catalog.models import (
+    Asset,
+    AssetCreated,
+    AssetSummary,
+    Document,
+    NewAsset,
+    NewProduct,
+    NewVersion,
+    Product,
+    ProductSummary,
+    ProductVersion,
+    RatePeriod,
+    RateSchedule,
+    Subscriber,
+    VersionCreated,
+    VersionRef,
+    VersionUpdate,
+)
 from drawdown.core import catalog as rules
 from drawdown.core.errors import Conflict, Invalid, NotFound
 from drawdown.core.ids import PRICE, PRODUCT, PRODUCT_VERSION, new_id
 from drawdown.core.money import from_scaled, quantize, to_scaled
 from drawdown.core.periods import EPOCH
-from drawdown.db.tables import (
-    asset_rates,
-    assets,
-    customers,
-    product_versions,
-    products,
-    subscription_products,
-    subscriptions,
-)
 
 DRAFT, PUBLISHED, ARCHIVED = "draft", "published", "archived"
+DEFAULT_PRECISION = 2
+
+Errors = dict[str, list[str]]
 
 
 # ----------------------------------------------------------------------------------------- assets
-def create_asset(conn: Connection, body: dict[str, Any], now: datetime) -> dict:
-    code = body["code"].upper()
-    if conn.execute(select(assets.c.code).where(assets.c.code == code)).first():
+def create_asset(conn: Connection, command: NewAsset, now: datetime) -> AssetCreated:
+    code = command.code.upper()
+    if repo.asset(conn, code) is not None:
         raise Conflict(f"asset {code} already exists")
-    errors: dict[str, list[str]] = {}
-    rates = []
-    for i, r in enumerate(body.get("rates") or []):
-        source = r["source"].upper()
-        row = conn.execute(select(assets.c.is_fiat).where(assets.c.code == source)).first()
-        if row is None or not row.is_fiat:
+    starting = _starting_rates(conn, command)
+    precision = command.precision if command.precision is not None else DEFAULT_PRECISION
+    repo.insert_asset(conn, code, command.name, precision, command.label or code, command.symbol, now)
+    # A starting rate is the asset's rate from the beginning (historic quotes and grants use it).
+    repo.insert_rates(conn, code, starting, EPOCH, now)
+    return AssetCreated(code=code, created_at=now)
+
+
+def _starting_rates(conn: Connection, command: NewAsset) -> list[tuple[str, int]]:
+    """(source, scaled rate) per starting rate; Invalid naming every bad one."""
+    errors: Errors = {}
+    out = []
+    for i, r in enumerate(command.rates):
+        source = r.source.upper()
+        if not repo.is_fiat(conn, source):
             errors.setdefault(f"rates[{i}].source", []).append(f"{source!r} is not a known fiat currency")
             continue
-        rate = r["rate"] if r.get("rate") is not None else quantize(Decimal(1) / r["inverse_rate"])
+        rate = r.rate if r.rate is not None else quantize(Decimal(1) / _given(r.inverse_rate))
         if rate == 0:
             errors.setdefault(f"rates[{i}].inverse_rate", []).append("is too large to express as a rate")
             continue
-        # A starting rate is the asset's rate from the beginning (historic quotes and grants use it).
-        rates.append({"asset_code": code, "source": source, "rate": to_scaled(rate), "valid_from": EPOCH, "created_at": now})
+        out.append((source, to_scaled(rate)))
     if errors:
         raise Invalid(errors)
-    conn.execute(
-        insert(assets).values(
-            code=code,
-            name=body["name"],
-            precision=body.get("precision") if body.get("precision") is not None else 2,
-            label=body.get("label") or code,
-            symbol=body.get("symbol"),
-            is_fiat=False,
-            created_at=now,
-        )
-    )
-    if rates:
-        conn.execute(insert(asset_rates), rates)
-    return {"code": code, "created_at": now}
+    return out
 
 
-def list_assets(conn: Connection, offset: int, limit: int) -> tuple[list[dict], int]:
-    total = conn.execute(select(func.count()).select_from(assets)).scalar_one()
-    rows = conn.execute(select(assets.c.code, assets.c.name).order_by(assets.c.code).offset(offset).limit(limit))
-    return [{"code": r.code, "name": r.name} for r in rows], total
+def _given(value: Decimal | None) -> Decimal:
+    if value is None:
+        raise Invalid.field("rates", "give rate or inverse_rate")
+    return value
 
 
-def get_asset(conn: Connection, code: str) -> dict:
-    row = conn.execute(select(assets).where(assets.c.code == code.upper())).first()
+def list_assets(conn: Connection, offset: int, limit: int) -> tuple[list[AssetSummary], int]:
+    total = repo.count_assets(conn)
+    return [AssetSummary(r.code, r.name) for r in repo.page_assets(conn, offset, limit)], total
+
+
+def get_asset(conn: Connection, code: str) -> Asset:
+    row = repo.asset(conn, code.upper())
     if row is None:
         raise NotFound(f"asset {code} not found")
-    schedules: dict[str, list[dict]] = {}
-    for r in conn.execute(
-        select(asset_rates).where(asset_rates.c.asset_code == row.code).order_by(asset_rates.c.valid_from.desc())
-    ):
+    # Grouped by source in the order each source first appears among the rates, latest start first.
+    periods: dict[str, list[RatePeriod]] = {}
+    for r in repo.rates_of(conn, row.code):
         rate = from_scaled(r.rate)
-        schedules.setdefault(r.source, []).append(
-            {"valid_from": r.valid_from, "valid_to": r.valid_to, "rate": rate, "inverse_rate": quantize(Decimal(1) / rate)}
-        )
-    return {
-        "code": row.code,
-        "name": row.name,
-        "precision": row.precision,
-        "label": row.label,
-        "symbol": row.symbol,
-        "rates": [{"source": s, "schedule": sched} for s, sched in schedules.items()],
-        "created_at": row.created_at,
-    }
+        periods.setdefault(r.source, []).append(RatePeriod(r.valid_from, r.valid_to, rate, quantize(Decimal(1) / rate)))
+    return Asset(
+        code=row.code,
+        name=row.name,
+        precision=row.precision,
+        label=row.label,
+        symbol=row.symbol,
+        schedules=tuple(RateSchedule(source, tuple(p)) for source, p in periods.items()),
+        created_at=row.created_at,
+    )
 
 
 # --------------------------------------------------------------------------------------- products
-def _prepare_prices(conn: Connection, prices: list[dict], entitlements: list[dict]) -> list[dict]:
-    errors: dict[str, list[str]] = {}
-    known = {r.code for r in conn.execute(select(assets.c.code))}
-    out = []
-    for i, doc in enumerate(prices):
-        doc = {**doc, "id": new_id(PRICE)}
-        for key, messages in rules.check_price(doc, f"prices[{i}]").items():
-            errors.setdefault(key, []).extend(messages)
-        for j, pricing in enumerate(doc.get("pricing") or []):
-            pricing["asset"] = pricing["asset"].upper()
-            if pricing["asset"] not in known:
-                errors.setdefault(f"prices[{i}].pricing[{j}].asset", []).append(f"unknown asset {pricing['asset']!r}")
-        out.append(doc)
+def _documents(conn: Connection, prices: list[Document], entitlements: list[Document]) -> tuple[list[Document], ...]:
+    """(prices, entitlements) as a version stores them: each price with a fresh id, asset codes in
+    upper case; Invalid naming every problem. The caller's documents are left as they were."""
+    errors: Errors = {}
+    known = repo.asset_codes(conn)
+    out = [_price(doc, i, known, errors) for i, doc in enumerate(prices)]
+    kept = []
     names: set[str] = set()
     for i, e in enumerate(entitlements):
-        e["asset"] = e["asset"].upper()
+        e = {**e, "asset": e["asset"].upper()}
         if e["asset"] not in known:
             errors.setdefault(f"entitlements[{i}].asset", []).append(f"unknown asset {e['asset']!r}")
         if e["name"] in names:
@@ -116,190 +120,153 @@ def _prepare_prices(conn: Connection, prices: list[dict], entitlements: list[dic
         names.add(e["name"])
         if Decimal(str(e["amount"])) <= 0:
             errors.setdefault(f"entitlements[{i}].amount", []).append("must be more than zero")
+        kept.append(e)
     if errors:
         raise Invalid(errors)
-    return out
+    return out, kept
 
 
-def _product_row(conn: Connection, product_id: str) -> Any:
-    row = conn.execute(
-        select(products).where((products.c.id == product_id) | (products.c.code == product_id))
-    ).first()
+def _price(doc: Document, i: int, known: set[str], errors: Errors) -> Document:
+    doc = {**doc, "id": new_id(PRICE)}
+    for key, messages in rules.check_price(doc, f"prices[{i}]").items():
+        errors.setdefault(key, []).extend(messages)
+    if doc.get("pricing"):
+        doc["pricing"] = [{**p, "asset": p["asset"].upper()} for p in doc["pricing"]]
+    for j, pricing in enumerate(doc.get("pricing") or []):
+        if pricing["asset"] not in known:
+            errors.setdefault(f"prices[{i}].pricing[{j}].asset", []).append(f"unknown asset {pricing['asset']!r}")
+    return doc
+
+
+def _product(conn: Connection, product_id: str) -> Row[Any]:
+    row = repo.product(conn, product_id)
     if row is None:
         raise NotFound(f"product {product_id} not found")
     return row
 
 
-def create_product(conn: Connection, body: dict[str, Any], now: datetime) -> dict:
-    if conn.execute(select(products.c.id).where(products.c.code == body["code"])).first():
-        raise Conflict(f"a product with code {body['code']!r} already exists")
-    entitlements = body.get("entitlements") or []
-    prices = _prepare_prices(conn, body["prices"], entitlements)
+def create_product(conn: Connection, command: NewProduct, now: datetime) -> VersionCreated:
+    if repo.product_code_taken(conn, command.code):
+        raise Conflict(f"a product with code {command.code!r} already exists")
+    prices, entitlements = _documents(conn, command.prices, command.entitlements)
     product_id = new_id(PRODUCT)
-    conn.execute(insert(products).values(id=product_id, code=body["code"], name=body["name"], created_at=now))
-    return _insert_version(conn, product_id, body["code"], 1, prices, entitlements, bool(body.get("publish")), now)
+    repo.insert_product(conn, product_id, command.code, command.name, now)
+    return _add_version(conn, product_id, command.code, 1, prices, entitlements, command.publish, now)
 
 
-def _insert_version(
-    conn: Connection, product_id: str, code: str, version: int, prices: list[dict], entitlements: list[dict],
+def create_version(conn: Connection, product_id: str, command: NewVersion, now: datetime) -> VersionCreated:
+    product = _product(conn, product_id)
+    prices, entitlements = _documents(conn, command.prices, command.entitlements)
+    number = repo.last_version(conn, product.id) + 1
+    return _add_version(conn, product.id, product.code, number, prices, entitlements, command.publish, now)
+
+
+def _add_version(
+    conn: Connection, product_id: str, code: str, number: int, prices: list[Document], entitlements: list[Document],
     publish: bool, now: datetime,
-) -> dict:
-    has_default = conn.execute(
-        select(product_versions.c.id).where(product_versions.c.product_id == product_id, product_versions.c.is_default)
-    ).first()
-    is_default = publish and not has_default
-    conn.execute(
-        insert(product_versions).values(
-            id=new_id(PRODUCT_VERSION),
-            product_id=product_id,
-            version=version,
-            status=PUBLISHED if publish else DRAFT,
-            is_default=is_default,
-            prices=prices,
-            entitlements=entitlements,
-            created_at=now,
-        )
+) -> VersionCreated:
+    # A product's first published version is its default.
+    is_default = publish and not repo.has_default_version(conn, product_id)
+    status = PUBLISHED if publish else DRAFT
+    repo.insert_version(
+        conn, new_id(PRODUCT_VERSION), product_id, number, status, is_default, prices, entitlements, now
     )
-    return {"id": product_id, "code": code, "version": version, "status": PUBLISHED if publish else DRAFT, "is_default": is_default}
+    return VersionCreated(product_id=product_id, code=code, version=number, status=status, is_default=is_default)
 
 
-def create_version(conn: Connection, product_id: str, body: dict[str, Any], now: datetime) -> dict:
-    product = _product_row(conn, product_id)
-    entitlements = body.get("entitlements") or []
-    prices = _prepare_prices(conn, body["prices"], entitlements)
-    last = conn.execute(
-        select(func.max(product_versions.c.version)).where(product_versions.c.product_id == product.id)
-    ).scalar_one()
-    return _insert_version(conn, product.id, product.code, (last or 0) + 1, prices, entitlements, bool(body.get("publish")), now)
+def list_products(conn: Connection, offset: int, limit: int, code: str | None) -> tuple[list[ProductSummary], int]:
+    total = repo.count_products(conn, code)
+    return [ProductSummary(r.id, r.code, r.name) for r in repo.page_products(conn, offset, limit, code)], total
 
 
-def list_products(conn: Connection, offset: int, limit: int, code: str | None) -> tuple[list[dict], int]:
-    where = products.c.code == code if code else True
-    total = conn.execute(select(func.count()).select_from(products).where(where)).scalar_one()
-    rows = conn.execute(select(products).where(where).order_by(products.c.created_at, products.c.id).offset(offset).limit(limit))
-    return [{"id": r.id, "code": r.code, "name": r.name} for r in rows], total
-
-
-def version_row(conn: Connection, product_id: str, version: int | str) -> Any:
-    product = _product_row(conn, product_id)
-    q = select(product_versions).where(product_versions.c.product_id == product.id)
-    q = q.where(product_versions.c.is_default) if version == "default" else q.where(product_versions.c.version == int(version))
-    row = conn.execute(q).first()
+def version_row(conn: Connection, product_id: str, version: VersionRef) -> tuple[Row[Any], Row[Any]]:
+    """(product row, version row) of a product named by id or code; NotFound when either is missing."""
+    product = _product(conn, product_id)
+    row = repo.version(conn, product.id, None if version == "default" else int(version))
     if row is None:
         raise NotFound(f"product {product_id} has no version {version}")
     return product, row
 
 
-def _version_doc(product: Any, row: Any) -> dict:
-    return {
-        "id": product.id,
-        "version": row.version,
-        "code": product.code,
-        "name": product.name,
-        "prices": row.prices,
-        "entitlements": row.entitlements,
-        "status": row.status,
-        "is_default": row.is_default,
-    }
+def _version(product: Row[Any], row: Row[Any]) -> ProductVersion:
+    return ProductVersion(
+        product_id=product.id,
+        code=product.code,
+        name=product.name,
+        version=row.version,
+        status=row.status,
+        is_default=row.is_default,
+        prices=row.prices,
+        entitlements=row.entitlements,
+        created_at=row.created_at,
+    )
 
 
-def get_version(conn: Connection, product_id: str, version: int | str) -> dict:
-    product, row = version_row(conn, product_id, version)
-    return _version_doc(product, row)
+def get_version(conn: Connection, product_id: str, version: VersionRef) -> ProductVersion:
+    return _version(*version_row(conn, product_id, version))
 
 
-def get_product(conn: Connection, product_id: str) -> dict:
-    product = _product_row(conn, product_id)
-    rows = conn.execute(
-        select(product_versions).where(product_versions.c.product_id == product.id).order_by(product_versions.c.version.desc())
-    ).all()
-    default = next((r for r in rows if r.is_default), None)
-    return {
-        "id": product.id,
-        "code": product.code,
-        "name": product.name,
-        "default_version": None
-        if default is None
-        else {"version": default.version, "entitlements": default.entitlements, "prices": default.prices},
-        "versions": [{"version": r.version, "created_at": r.created_at, "status": r.status} for r in rows],
-    }
+def get_product(conn: Connection, product_id: str) -> Product:
+    product = _product(conn, product_id)
+    versions = tuple(_version(product, r) for r in repo.versions_of(conn, product.id))
+    default = next((v for v in versions if v.is_default), None)
+    return Product(id=product.id, code=product.code, name=product.name, default=default, versions=versions)
 
 
-def update_version(conn: Connection, product_id: str, version: int | str, body: dict[str, Any]) -> None:
+def update_version(conn: Connection, product_id: str, version: VersionRef, command: VersionUpdate) -> None:
+    """Publish a version and/or make it the default; a published version never returns to draft."""
     product, row = version_row(conn, product_id, version)
     status = row.status
-    if body.get("publish"):
+    if command.publish:
         if status == ARCHIVED:
             raise Conflict(f"version {row.version} is archived and cannot be published")
         status = PUBLISHED
-    elif body.get("publish") is False and status == PUBLISHED:
+    elif command.publish is False and status == PUBLISHED:
         raise Conflict(f"version {row.version} is published; a published version cannot return to draft")
-    make_default = bool(body.get("make_default"))
+    make_default = command.make_default
     if make_default and status != PUBLISHED:
         raise Conflict("only a published version can be the default")
-    has_default = conn.execute(
-        select(product_versions.c.id).where(product_versions.c.product_id == product.id, product_versions.c.is_default)
-    ).first()
-    if status == PUBLISHED and not has_default:
+    if status == PUBLISHED and not repo.has_default_version(conn, product.id):
         make_default = True  # a product's first published version is its default
     if make_default:
-        conn.execute(update(product_versions).where(product_versions.c.product_id == product.id).values(is_default=False))
-    conn.execute(
-        update(product_versions)
-        .where(product_versions.c.id == row.id)
-        .values(status=status, is_default=make_default or (row.is_default and status == PUBLISHED))
-    )
+        repo.clear_default(conn, product.id)
+    repo.set_version_state(conn, row.id, status, make_default or (row.is_default and status == PUBLISHED))
 
 
-def archive_version(conn: Connection, product_id: str, version: int | str) -> None:
+def archive_version(conn: Connection, product_id: str, version: VersionRef) -> None:
     _, row = version_row(conn, product_id, version)
-    conn.execute(update(product_versions).where(product_versions.c.id == row.id).values(status=ARCHIVED, is_default=False))
+    repo.set_version_state(conn, row.id, ARCHIVED, False)
 
 
 def delete_product(conn: Connection, product_id: str) -> None:
-    product = _product_row(conn, product_id)
-    statuses = {r.status for r in conn.execute(select(product_versions.c.status).where(product_versions.c.product_id == product.id))}
-    used = conn.execute(select(subscription_products.c.subscription_id).where(subscription_products.c.product_id == product.id)).first()
-    if statuses - {DRAFT} or used:
+    """Only a product never published nor subscribed to can go; others are archived version by version."""
+    product = _product(conn, product_id)
+    if repo.version_statuses(conn, product.id) - {DRAFT} or repo.has_subscriptions(conn, product.id):
         raise Conflict("only a product whose versions are all drafts can be deleted; archive its versions instead")
-    conn.execute(delete(product_versions).where(product_versions.c.product_id == product.id))
-    conn.execute(delete(products).where(products.c.id == product.id))
+    repo.delete_product(conn, product.id)
 
 
-def subscribers(conn: Connection, product_id: str, offset: int, limit: int, now: datetime) -> tuple[list[dict], int]:
-    product = _product_row(conn, product_id)
-    base = (
-        subscription_products.join(subscriptions, subscriptions.c.id == subscription_products.c.subscription_id)
-        .join(customers, customers.c.id == subscriptions.c.customer_id)
-        .join(product_versions, product_versions.c.id == subscription_products.c.version_id)
+def subscribers(
+    conn: Connection, product_id: str, offset: int, limit: int, now: datetime
+) -> tuple[list[Subscriber], int]:
+    product = _product(conn, product_id)
+    total = repo.count_subscribers(conn, product.id)
+    rows = repo.page_subscribers(conn, product.id, offset, limit)
+    return [_subscriber(r, product.id, now) for r in rows], total
+
+
+def _subscriber(r: Row[Any], product_id: str, now: datetime) -> Subscriber:
+    # An active subscription that starts later is reported as scheduled.
+    status = "scheduled" if r.status == "active" and r.started_at > now else r.status
+    return Subscriber(
+        customer_id=r.customer_id,
+        customer_name=r.name,
+        external_id=r.external_id,
+        email=r.email,
+        subscription_id=r.subscription_id,
+        subscription_status=status,
+        started_at=r.started_at,
+        renews_at=r.renews_at,
+        product_id=product_id,
+        version=r.version,
     )
-    where = subscription_products.c.product_id == product.id
-    total = conn.execute(select(func.count()).select_from(base).where(where)).scalar_one()
-    rows = conn.execute(
-        select(
-            customers.c.id.label("customer_id"), customers.c.name, customers.c.external_id, customers.c.email,
-            subscriptions.c.id.label("subscription_id"), subscriptions.c.status, subscriptions.c.started_at,
-            subscriptions.c.renews_at, product_versions.c.version,
-        )
-        .select_from(base)
-        .where(where)
-        .order_by(subscriptions.c.created_at, subscriptions.c.id)
-        .offset(offset)
-        .limit(limit)
-    )
-    items = [
-        {
-            "customer_id": r.customer_id,
-            "customer_name": r.name,
-            "external_id": r.external_id,
-            "email": r.email,
-            "subscription_id": r.subscription_id,
-            "subscription_status": "scheduled" if r.status == "active" and r.started_at > now else r.status,
-            "started_at": r.started_at,
-            "renews_at": r.renews_at,
-            "product_rate_plan_id": product.id,
-            "version": r.version,
-        }
-        for r in rows
-    ]
-    return items, total

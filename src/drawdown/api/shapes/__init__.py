@@ -1,0 +1,1 @@
+"""Typed results shaped into Credyt's JSON, one module per room."""

@@ -1,0 +1,241 @@
+"""The catalog's SQL: assets, exchange rates, products, versions and who subscribes to them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
+
+from drawdown.db.tables import (
+    asset_rates,
+    assets,
+    customers,
+    product_versions,
+    products,
+    subscription_products,
+    subscriptions,
+)
+
+# ----------------------------------------------------------------------------------------- assets
+
+
+def asset(conn: Connection, code: str) -> Row[Any] | None:
+    return conn.execute(select(assets).where(assets.c.code == code)).first()
+
+
+def is_fiat(conn: Connection, code: str) -> bool:
+    """False for an unknown code too."""
+    return bool(conn.execute(select(assets.c.is_fiat).where(assets.c.code == code)).scalar())
+
+
+def insert_asset(
+    conn: Connection, code: str, name: str, precision: int, label: str, symbol: str | None, now: datetime
+) -> None:
+    conn.execute(
+        insert(assets).values(
+            code=code, name=name, precision=precision, label=label, symbol=symbol, is_fiat=False, created_at=now
+        )
+    )
+
+
+def count_assets(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(assets)).scalar_one())
+
+
+def page_assets(conn: Connection, offset: int, limit: int) -> list[Row[Any]]:
+    return list(conn.execute(select(assets.c.code, assets.c.name).order_by(assets.c.code).offset(offset).limit(limit)))
+
+
+def asset_codes(conn: Connection) -> set[str]:
+    return {r.code for r in conn.execute(select(assets.c.code))}
+
+
+# ---------------------------------------------------------------------------------- exchange rates
+_r = asset_rates.c
+# Built once: this runs for every fee and cost on the event hot path.
+_IN_FORCE = (
+    select(asset_rates)
+    .where(
+        _r.asset_code == bindparam("asset"),
+        _r.source == bindparam("source"),
+        _r.valid_from <= bindparam("at", type_=_r.valid_from.type),
+        (_r.valid_to.is_(None)) | (_r.valid_to > bindparam("at", type_=_r.valid_from.type)),
+    )
+    .order_by(_r.valid_from.desc(), _r.id.desc())
+    .limit(1)
+)
+
+
+def rate_in_force(conn: Connection, asset_code: str, source: str, at: datetime) -> Row[Any] | None:
+    return conn.execute(_IN_FORCE, {"asset": asset_code, "source": source, "at": at}).first()
+
+
+def rates_of(conn: Connection, asset_code: str) -> list[Row[Any]]:
+    """Every rate of an asset, latest start first."""
+    return list(conn.execute(select(asset_rates).where(_r.asset_code == asset_code).order_by(_r.valid_from.desc())))
+
+
+def rate_scheduled(
+    conn: Connection, asset_code: str, source: str, scaled_rate: int, start: datetime, end: datetime | None
+) -> bool:
+    """Whether exactly this rate (value and validity) is already scheduled."""
+    found = conn.execute(
+        select(_r.id).where(
+            _r.asset_code == asset_code,
+            _r.source == source,
+            _r.valid_from == start,
+            _r.rate == scaled_rate,
+            (_r.valid_to.is_(None)) if end is None else (_r.valid_to == end),
+        )
+    ).first()
+    return found is not None
+
+
+def close_open_rate(conn: Connection, asset_code: str, source: str, at: datetime) -> None:
+    """The open-ended rate that started before ``at`` ends at ``at``."""
+    conn.execute(
+        update(asset_rates)
+        .where(_r.asset_code == asset_code, _r.source == source, _r.valid_to.is_(None), _r.valid_from < at)
+        .values(valid_to=at)
+    )
+
+
+def insert_rate(
+    conn: Connection, asset_code: str, source: str, scaled_rate: int, start: datetime, end: datetime | None,
+    now: datetime,
+) -> None:
+    conn.execute(
+        insert(asset_rates).values(
+            asset_code=asset_code, source=source, rate=scaled_rate, valid_from=start, valid_to=end, created_at=now
+        )
+    )
+
+
+def insert_rates(
+    conn: Connection, asset_code: str, scaled_rates: list[tuple[str, int]], start: datetime, now: datetime
+) -> None:
+    """Open-ended rates from ``start``, one per (source, scaled rate)."""
+    if scaled_rates:
+        conn.execute(
+            insert(asset_rates),
+            [
+                {"asset_code": asset_code, "source": s, "rate": rate, "valid_from": start, "created_at": now}
+                for s, rate in scaled_rates
+            ],
+        )
+
+
+# --------------------------------------------------------------------------------------- products
+_v = product_versions.c
+
+
+def product(conn: Connection, id_or_code: str) -> Row[Any] | None:
+    return conn.execute(
+        select(products).where((products.c.id == id_or_code) | (products.c.code == id_or_code))
+    ).first()
+
+
+def product_code_taken(conn: Connection, code: str) -> bool:
+    return conn.execute(select(products.c.id).where(products.c.code == code)).first() is not None
+
+
+def insert_product(conn: Connection, product_id: str, code: str, name: str, now: datetime) -> None:
+    conn.execute(insert(products).values(id=product_id, code=code, name=name, created_at=now))
+
+
+def count_products(conn: Connection, code: str | None) -> int:
+    where = products.c.code == code if code else True
+    return int(conn.execute(select(func.count()).select_from(products).where(where)).scalar_one())
+
+
+def page_products(conn: Connection, offset: int, limit: int, code: str | None) -> list[Row[Any]]:
+    where = products.c.code == code if code else True
+    q = select(products).where(where).order_by(products.c.created_at, products.c.id).offset(offset).limit(limit)
+    return list(conn.execute(q))
+
+
+def delete_product(conn: Connection, product_id: str) -> None:
+    conn.execute(delete(product_versions).where(_v.product_id == product_id))
+    conn.execute(delete(products).where(products.c.id == product_id))
+
+
+def has_subscriptions(conn: Connection, product_id: str) -> bool:
+    q = select(subscription_products.c.subscription_id).where(subscription_products.c.product_id == product_id)
+    return conn.execute(q).first() is not None
+
+
+# --------------------------------------------------------------------------------------- versions
+def has_default_version(conn: Connection, product_id: str) -> bool:
+    return conn.execute(select(_v.id).where(_v.product_id == product_id, _v.is_default)).first() is not None
+
+
+def last_version(conn: Connection, product_id: str) -> int:
+    """The highest version number of a product (0 when it has none)."""
+    return int(conn.execute(select(func.max(_v.version)).where(_v.product_id == product_id)).scalar_one() or 0)
+
+
+def insert_version(
+    conn: Connection, version_id: str, product_id: str, version: int, status: str, is_default: bool,
+    prices: list[dict[str, Any]], entitlements: list[dict[str, Any]], now: datetime,
+) -> None:
+    conn.execute(
+        insert(product_versions).values(
+            id=version_id, product_id=product_id, version=version, status=status, is_default=is_default,
+            prices=prices, entitlements=entitlements, created_at=now,
+        )
+    )
+
+
+def version(conn: Connection, product_id: str, number: int | None) -> Row[Any] | None:
+    """Version ``number`` of a product, or its default version when ``number`` is None."""
+    q = select(product_versions).where(_v.product_id == product_id)
+    q = q.where(_v.is_default) if number is None else q.where(_v.version == number)
+    return conn.execute(q).first()
+
+
+def versions_of(conn: Connection, product_id: str) -> list[Row[Any]]:
+    """A product's versions, latest first."""
+    return list(conn.execute(select(product_versions).where(_v.product_id == product_id).order_by(_v.version.desc())))
+
+
+def version_statuses(conn: Connection, product_id: str) -> set[str]:
+    return {r.status for r in conn.execute(select(_v.status).where(_v.product_id == product_id))}
+
+
+def clear_default(conn: Connection, product_id: str) -> None:
+    conn.execute(update(product_versions).where(_v.product_id == product_id).values(is_default=False))
+
+
+def set_version_state(conn: Connection, version_id: str, status: str, is_default: bool) -> None:
+    conn.execute(update(product_versions).where(_v.id == version_id).values(status=status, is_default=is_default))
+
+
+# ------------------------------------------------------------------------------------ subscribers
+_SUBSCRIBERS = (
+    subscription_products.join(subscriptions, subscriptions.c.id == subscription_products.c.subscription_id)
+    .join(customers, customers.c.id == subscriptions.c.customer_id)
+    .join(product_versions, _v.id == subscription_products.c.version_id)
+)
+
+
+def count_subscribers(conn: Connection, product_id: str) -> int:
+    where = subscription_products.c.product_id == product_id
+    return int(conn.execute(select(func.count()).select_from(_SUBSCRIBERS).where(where)).scalar_one())
+
+
+def page_subscribers(conn: Connection, product_id: str, offset: int, limit: int) -> list[Row[Any]]:
+    """Subscriptions to a product with their customer and version, oldest subscription first."""
+    q = (
+        select(
+            customers.c.id.label("customer_id"), customers.c.name, customers.c.external_id, customers.c.email,
+            subscriptions.c.id.label("subscription_id"), subscriptions.c.status, subscriptions.c.started_at,
+            subscriptions.c.renews_at, _v.version,
+        )
+        .select_from(_SUBSCRIBERS)
+        .where(subscription_products.c.product_id == product_id)
+        .order_by(subscriptions.c.created_at, subscriptions.c.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(conn.execute(q))
