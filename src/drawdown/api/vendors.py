@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from fastapi import Depends, Query, Request
 
@@ -11,8 +12,9 @@ from drawdown.api.idempotency import IdempotencyKey
 from drawdown.api.routing import Context, ExactJSONResponse, Limit, Offset, context, page, router
 from drawdown.api.schemas.common import Page
 from drawdown.api.schemas.vendors import CreateVendorRequest, CreateVendorResponse, VendorStats, VendorSummary
-from drawdown.vendors import service as vendors
 from drawdown.db.engine import read
+from drawdown.vendors import service as vendors
+from drawdown.vendors.models import NewVendor, Vendor, VendorCosts
 
 api = router("Vendors")
 
@@ -21,12 +23,25 @@ def day(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _vendor(v: Vendor) -> dict[str, Any]:
+    return {"id": v.id, "external_id": v.external_id, "name": v.name, "created_at": v.created_at}
+
+
+def _created(v: Vendor) -> dict[str, Any]:
+    return {"id": v.id, "created_at": v.created_at}
+
+
+def _costs(c: VendorCosts) -> dict[str, Any]:
+    return {"total_costs": c.total, "categories": [{"category": x.category, "cost": x.cost} for x in c.categories]}
+
+
 @api.post("/vendors", status_code=201, response_model=CreateVendorResponse, summary="Create a vendor")
 def create_vendor(
     body: CreateVendorRequest, request: Request, key: str | None = IdempotencyKey, ctx: Context = Depends(context)
 ) -> ExactJSONResponse:
     doc = body.model_dump(exclude_none=True)
-    return idempotency.create(ctx, request, key, doc, lambda conn: vendors.create(conn, doc, ctx.now()))
+    command = NewVendor(name=body.name, external_id=body.external_id)
+    return idempotency.create(ctx, request, key, doc, lambda conn: _created(vendors.create(conn, command, ctx.now())))
 
 
 @api.get("/vendors", response_model=Page[VendorSummary], summary="List vendors")
@@ -35,22 +50,26 @@ def list_vendors(
 ) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
         items, total = vendors.list_vendors(conn, offset, limit, external_id)
-    return page(items, total, limit, offset)
+    return page([_vendor(v) for v in items], total, limit, offset)
 
 
 @api.get("/vendors/{vendorId}", response_model=VendorSummary, summary="Get a vendor")
-def get_vendor(vendorId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+def get_vendor(
+    vendorId: str,  # noqa: N803 - Credyt's path parameter name
+    ctx: Context = Depends(context),
+) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
-        return ExactJSONResponse(vendors.get(conn, vendorId))
+        return ExactJSONResponse(_vendor(vendors.get(conn, vendorId)))
 
 
 @api.get("/vendors/{vendorId}/stats", response_model=VendorStats, summary="A vendor's costs by category")
 def vendor_stats(
-    vendorId: str,  # noqa: N803
+    vendorId: str,  # noqa: N803 - Credyt's path parameter name
     period_from: date | None = Query(None, description="First day (UTC, inclusive)"),
     period_to: date | None = Query(None, description="Last day (UTC, inclusive)"),
     category: str | None = Query(None),
     ctx: Context = Depends(context),
 ) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
-        return ExactJSONResponse(vendors.stats(conn, vendorId, day(period_from), day(period_to), category))
+        costs = vendors.stats(conn, vendorId, day(period_from), day(period_to), category)
+    return ExactJSONResponse(_costs(costs))

@@ -1,0 +1,39 @@
+"""The vendors room's SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, select
+
+from drawdown.db.tables import vendors
+
+_c = vendors.c
+
+
+def id_by_external_id(conn: Connection, external_id: str | None) -> str | None:
+    return conn.execute(select(_c.id).where(_c.external_id == external_id)).scalar()
+
+
+def id_if_exists(conn: Connection, vendor_id: str) -> str | None:
+    return conn.execute(select(_c.id).where(_c.id == vendor_id)).scalar()
+
+
+def insert_vendor(conn: Connection, vendor_id: str, name: str, external_id: str | None, now: datetime) -> None:
+    conn.execute(insert(vendors).values(id=vendor_id, name=name, external_id=external_id, created_at=now))
+
+
+def vendor(conn: Connection, vendor_id: str) -> Row[Any] | None:
+    return conn.execute(select(vendors).where(_c.id == vendor_id)).first()
+
+
+def count(conn: Connection, external_id: str | None) -> int:
+    where = _c.external_id == external_id if external_id else True
+    return int(conn.execute(select(func.count()).select_from(vendors).where(where)).scalar_one())
+
+
+def page(conn: Connection, offset: int, limit: int, external_id: str | None) -> list[Row[Any]]:
+    """Vendors (only the one with ``external_id`` when given), oldest first."""
+    where = _c.external_id == external_id if external_id else True
+    return list(conn.execute(select(vendors).where(where).order_by(_c.created_at, _c.id).offset(offset).limit(limit)))
