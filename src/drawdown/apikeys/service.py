@@ -6,10 +6,10 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
 
+from drawdown.apikeys import repository as repo
 from drawdown.core.ids import API_KEY, new_id
-from drawdown.db.tables import api_keys
 
 
 def hash_secret(secret: str) -> str:
@@ -17,16 +17,18 @@ def hash_secret(secret: str) -> str:
 
 
 def create(conn: Connection, name: str, now: datetime, secret: str | None = None) -> tuple[str, str]:
-    """(key id, secret). The secret is returned once; only its hash is stored."""
+    """(key id, secret). The secret is returned once; only its hash is stored. Creating a key for a
+    secret that already has one answers that key (a bootstrap key given in settings is created once)."""
     secret = secret or "key_" + secrets.token_urlsafe(32)
     digest = hash_secret(secret)
-    existing = conn.execute(select(api_keys.c.id).where(api_keys.c.secret_hash == digest)).scalar()
+    existing = repo.key_id_by_hash(conn, digest)
     if existing:
         return existing, secret
     key_id = new_id(API_KEY)
-    conn.execute(insert(api_keys).values(id=key_id, name=name, secret_hash=digest, created_at=now))
+    repo.insert_key(conn, key_id, name, digest, now)
     return key_id, secret
 
 
 def verify(conn: Connection, secret: str) -> str | None:
-    return conn.execute(select(api_keys.c.id).where(api_keys.c.secret_hash == hash_secret(secret))).scalar()
+    """The id of the key with this secret, or None."""
+    return repo.key_id_by_hash(conn, hash_secret(secret))
