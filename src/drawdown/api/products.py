@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from fastapi import Depends, Query, Request, Response
@@ -88,12 +87,12 @@ def product_stats(
     period_to: date | None = Query(None, description="Last day (UTC, inclusive)"),
     ctx: Context = Depends(context),
 ) -> ExactJSONResponse:
+    from drawdown.api.shapes import reports as shapes
+
     with read(ctx.engine) as conn:
         product = catalog.get_product(conn, productId)
-        rows = profitability.by(conn, "product", day(period_from), day(period_to), product.id)
-    if rows:
-        return ExactJSONResponse({k: v for k, v in rows[0].items() if k != "key"})
-    return ExactJSONResponse(profitability.figures(Decimal(0), Decimal(0)))
+        figures = profitability.product(conn, product.id, day(period_from), day(period_to))
+    return ExactJSONResponse(shapes.stats(figures))
 
 
 @api.post(
