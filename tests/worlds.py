@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from drawdown.catalog import service as catalog
 from drawdown.catalog.models import NewAsset, NewProduct
 from drawdown.customers import service as customers
+from drawdown.customers.models import NewCustomer, NewSubscription, ProductRef
 from drawdown.wallets import service as wallets
 from drawdown.wallets.models import Adjustment
 from drawdown.db.engine import write
@@ -29,8 +30,9 @@ def volume_world(
             {"name": "u", "type": "usage_based", "billing_model": {"type": "real_time"},
              "usage_calculation": {"event_type": "u", "usage_type": "volume", "volume_field": "n"},
              "pricing": [{"asset": code, "values": [{"volume_rate": rate}]}]}]), now)
-        ids = [customers.create_customer(conn, {"name": f"{code}-{i}", "external_id": f"{code}-{i}",
-                                                "subscriptions": [{"products": [{"code": code}]}]}, now, Decimal(0))["id"]
+        subscription = NewSubscription((ProductRef(code=code),))
+        ids = [customers.create_customer(conn, NewCustomer(name=f"{code}-{i}", external_id=f"{code}-{i}",
+                                                           subscriptions=(subscription,)), now, Decimal(0)).id
                for i in range(n_customers)]
         for cid in ids[:funded]:
             wallets.adjust(conn, cid, Adjustment("t", code, funds, "gift"), now, Decimal(0))

@@ -11,6 +11,7 @@ from drawdown.apikeys import service as api_keys
 from drawdown.catalog import service as catalog
 from drawdown.catalog.models import NewAsset, NewProduct, StartingRate
 from drawdown.customers import service as customers
+from drawdown.customers.models import NewCustomer, NewSubscription, ProductRef
 from drawdown.wallets import service as wallet_ops
 from drawdown.db.engine import make_engine, write
 from drawdown.db.migrate import upgrade
@@ -67,11 +68,11 @@ def seed(settings: Settings) -> tuple[str, str]:
         if customer_id is None:
             customer_id = customers.create_customer(
                 conn,
-                {"name": "Demo Customer", "external_id": "demo-customer", "email": "demo@example.com",
-                 "subscriptions": [{"products": [{"code": "ai-chat", "version": "default"}]}]},
+                NewCustomer(name="Demo Customer", external_id="demo-customer", email="demo@example.com",
+                            subscriptions=(NewSubscription((ProductRef(code="ai-chat", version="default"),)),)),
                 now,
                 settings.overdraft_limit(),
-            )["id"]
+            ).id
         wallet_ops.create_adjustment(
             conn,
             customer_id,

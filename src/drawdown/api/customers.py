@@ -23,23 +23,61 @@ from drawdown.api.schemas.customers import (
     UpdateSubscriptionProductRequest,
     UpdateSubscriptionRequest,
 )
-from drawdown.core.errors import NotFound
 from drawdown.api.schemas.vendors import CustomerStatsPage, Profitability
+from drawdown.api.shapes import customers as shape
 from drawdown.api.vendors import day
+from drawdown.core.errors import NotFound
 from drawdown.customers import service as customers
-from drawdown.reports import profitability
+from drawdown.customers.models import (
+    CustomerFilter,
+    CustomerUpdate,
+    ExternalAccount,
+    NewCustomer,
+    NewSubscription,
+    ProductRef,
+    SubscriptionStatusChange,
+    VersionMove,
+)
 from drawdown.db.engine import read, write
+from drawdown.reports import profitability
 
 api = router("Customers")
+
+
+def _new_subscription(body: CreateSubscription) -> NewSubscription:
+    return NewSubscription(
+        products=tuple(ProductRef(id=p.id, code=p.code, version=p.version) for p in body.products),
+        starts_at=body.starts_at,
+        renews_at=body.renews_at,
+        return_url=body.return_url,
+        failure_url=body.failure_url,
+    )
+
+
+def _new_customer(body: CreateCustomerRequest) -> NewCustomer:
+    accounts = body.external_accounts
+    return NewCustomer(
+        name=body.name,
+        external_id=body.external_id,
+        email=body.email,
+        metadata=body.metadata,
+        external_accounts=None if accounts is None else tuple(
+            ExternalAccount(a.provider, a.provider_id) for a in accounts
+        ),
+        subscriptions=tuple(_new_subscription(sub) for sub in body.subscriptions or ()),
+    )
 
 
 @api.post("/customers", status_code=201, response_model=CreateCustomerResponse, summary="Create a customer")
 def create_customer(
     body: CreateCustomerRequest, request: Request, key: str | None = IdempotencyKey, ctx: Context = Depends(context)
 ) -> ExactJSONResponse:
-    doc = body.model_dump(exclude_none=True)
+    command = _new_customer(body)
     limit, url = ctx.settings.overdraft_limit(), ctx.settings.public_url
-    return idempotency.create(ctx, request, key, doc, lambda conn: customers.create_customer(conn, doc, ctx.now(), limit, url))
+    return idempotency.create(
+        ctx, request, key, body.model_dump(exclude_none=True),
+        lambda conn: shape.customer_created(customers.create_customer(conn, command, ctx.now(), limit, url)),
+    )
 
 
 @api.get(
@@ -64,10 +102,9 @@ def list_customers(
             if found is None:
                 raise NotFound(f"no customer has external_id {external_id!r}")
             return RedirectResponse(f"/customers/{found}", status_code=303)
-        items, total = customers.list_customers(
-            conn, offset, limit, {"id": customer_id, "email": email, "name": name, "status": status}
-        )
-    return page(items, total, limit, offset)
+        filters = CustomerFilter(id=customer_id, email=email, name=name, status=status)
+        items, total = customers.list_customers(conn, offset, limit, filters)
+    return page([shape.customer_summary(c) for c in items], total, limit, offset)
 
 
 @api.get("/customers/stats", response_model=CustomerStatsPage, summary="Profitability per customer over a period")
@@ -99,39 +136,53 @@ def customer_stats(customerId: str, ctx: Context = Depends(context)) -> ExactJSO
 
 
 @api.get("/customers/{customerId}", response_model=GetCustomerResponse, summary="Get a customer")
-def get_customer(customerId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+def get_customer(customerId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803 - Credyt's name
     with read(ctx.engine) as conn:
-        return ExactJSONResponse(customers.get_customer(conn, customerId, ctx.now()))
+        return ExactJSONResponse(shape.customer(customers.get_customer(conn, customerId, ctx.now())))
 
 
 @api.patch("/customers/{customerId}", status_code=204, summary="Update a customer")
-def update_customer(customerId: str, body: UpdateCustomerRequest, ctx: Context = Depends(context)) -> Response:  # noqa: N803
+def update_customer(
+    customerId: str, body: UpdateCustomerRequest, ctx: Context = Depends(context)  # noqa: N803 - Credyt's name
+) -> Response:
+    command = CustomerUpdate(name=body.name, external_id=body.external_id, email=body.email)
     with write(ctx.engine) as conn:
-        customers.update_customer(conn, customerId, body.model_dump(exclude_none=True))
+        customers.update_customer(conn, customerId, command)
     return Response(status_code=204)
 
 
-@api.post("/customers/{customerId}/subscriptions", status_code=201, response_model=CustomerSubscription, summary="Subscribe a customer")
+@api.post(
+    "/customers/{customerId}/subscriptions", status_code=201, response_model=CustomerSubscription,
+    summary="Subscribe a customer",
+)
 def create_subscription(
-    customerId: str,  # noqa: N803
+    customerId: str,  # noqa: N803 - Credyt's name
     body: CreateSubscription,
     request: Request,
     key: str | None = IdempotencyKey,
     ctx: Context = Depends(context),
 ) -> ExactJSONResponse:
-    doc = body.model_dump(exclude_none=True)
+    command = _new_subscription(body)
     limit, url = ctx.settings.overdraft_limit(), ctx.settings.public_url
     return idempotency.create(
-        ctx, request, key, doc, lambda conn: customers.create_subscription(conn, customerId, doc, ctx.now(), limit, url)
+        ctx, request, key, body.model_dump(exclude_none=True),
+        lambda conn: shape.subscription(
+            customers.create_subscription(conn, customerId, command, ctx.now(), limit, url)
+        ),
     )
 
 
-@api.patch("/customers/{customerId}/subscriptions/{subscriptionId}", status_code=204, summary="Activate or deactivate a subscription")
-def update_subscription(customerId: str, subscriptionId: str, body: UpdateSubscriptionRequest, ctx: Context = Depends(context)) -> Response:  # noqa: N803
+@api.patch(
+    "/customers/{customerId}/subscriptions/{subscriptionId}", status_code=204,
+    summary="Activate or deactivate a subscription",
+)
+def update_subscription(
+    customerId: str, subscriptionId: str, body: UpdateSubscriptionRequest,  # noqa: N803 - Credyt's names
+    ctx: Context = Depends(context),
+) -> Response:
+    command = SubscriptionStatusChange(customerId, subscriptionId, body.status)
     with write(ctx.engine) as conn:
-        customers.update_subscription(
-            conn, customerId, subscriptionId, body.status, ctx.now(), ctx.settings.overdraft_limit(), ctx.settings.public_url
-        )
+        customers.update_subscription(conn, command, ctx.now(), ctx.settings.overdraft_limit(), ctx.settings.public_url)
     return Response(status_code=204)
 
 
@@ -141,10 +192,10 @@ def update_subscription(customerId: str, subscriptionId: str, body: UpdateSubscr
     summary="Move a subscription to another version of a product",
 )
 def update_subscription_product(
-    customerId: str, subscriptionId: str, productId: str, body: UpdateSubscriptionProductRequest, ctx: Context = Depends(context)  # noqa: N803
+    customerId: str, subscriptionId: str, productId: str,  # noqa: N803 - Credyt's names
+    body: UpdateSubscriptionProductRequest, ctx: Context = Depends(context),
 ) -> Response:
+    command = VersionMove(customerId, subscriptionId, productId, body.version)
     with write(ctx.engine) as conn:
-        customers.update_subscription_product(
-            conn, customerId, subscriptionId, productId, body.version, ctx.now(), ctx.settings.overdraft_limit()
-        )
+        customers.update_subscription_product(conn, command, ctx.now(), ctx.settings.overdraft_limit())
     return Response(status_code=204)

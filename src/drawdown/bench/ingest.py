@@ -35,6 +35,7 @@ from drawdown.core.ids import new_id
 from drawdown.catalog import service as catalog
 from drawdown.catalog.models import NewAsset, NewProduct, StartingRate
 from drawdown.customers import service as customers
+from drawdown.customers.models import NewCustomer, NewSubscription, ProductRef
 from drawdown.reports import profitability
 from drawdown.usage import pipeline as usage
 from drawdown.wallets import service as wallet_ops
@@ -67,7 +68,8 @@ def build_world(url: str, n_customers: int) -> list[str]:
         catalog.create_asset(conn, NewAsset(code="CRED", name="Credits", rates=usd), now)
         catalog.create_product(conn, PRODUCT, now)
         for i in range(n_customers):
-            cid = customers.create_customer(conn, {"name": f"c{i}", "subscriptions": [{"products": [{"code": "bench"}]}]}, now, None)["id"]
+            command = NewCustomer(name=f"c{i}", subscriptions=(NewSubscription((ProductRef(code="bench"),)),))
+            cid = customers.create_customer(conn, command, now, None).id
             for k, (reason, amount, expires) in enumerate((("gift", "100000", None), ("external_topup", "1000000", None),
                                                           ("gift", "50000", now + timedelta(days=30)))):
                 wallet_ops.create_adjustment(conn, cid, {"transaction_id": f"seed-{k}", "asset": "CRED", "amount": Decimal(amount),

@@ -1,5 +1,5 @@
 """Period billing for one customer, under its lock: fixed fees due at period starts and recurring
-usage charged at period ends (docs/pricing.md). ``jobs.billing_cycle`` runs it for every customer; a
+usage charged at period ends (docs/pricing.md). ``billing.job`` runs it for every customer; a
 new subscription runs ``collect_fixed`` at once.
 
 Every charge writes a ``period_charges`` row keyed by (subscription, price, period start): a period
@@ -8,134 +8,99 @@ is charged once however often, or however late, this runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import structlog
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Row
 
+from drawdown.billing import repository as repo
+from drawdown.billing.models import ACTION_REQUIRED, ACTIVE, FixedCollected
 from drawdown.core import catalog as price_rules
 from drawdown.core.ids import FEE, TRANSACTION, new_id
 from drawdown.core.ledger import REVENUE
 from drawdown.core.money import from_scaled, to_scaled
-from drawdown.db.tables import fees, period_charges, product_versions, products, subscription_products, subscriptions
-from drawdown.wallets.books import DEFAULT_ACCOUNT, Books, ensure_account, subscriptions_changed
+from drawdown.wallets.accounts import DEFAULT_ACCOUNT
+from drawdown.wallets.ledger import Ledger
+from drawdown.wallets.repository import ensure_account
 
 log = structlog.get_logger()
-ACTIVE, ACTION_REQUIRED = "active", "action_required"
 
 
-@dataclass
-class Report:
-    fixed_charged: int = 0
-    usage_charged: int = 0
-    entitlements_granted: int = 0
-    action_required: list[str] = field(default_factory=list)
+def close_usage(conn: Connection, customer_id: str, now: datetime) -> int:
+    """Charge the customer's recurring usage of every ended period; returns the charges made.
 
-
-def close_usage(conn: Connection, customer_id: str, now: datetime, report: Report) -> None:
-    groups = conn.execute(
-        select(
-            fees.c.subscription_id, fees.c.price_id, fees.c.price_name, fees.c.period_start, fees.c.account_id,
-            func.sum(fees.c.amount).label("total"),
-        )
-        .where(
-            fees.c.customer_id == customer_id,
-            fees.c.billing == price_rules.RECURRING,
-            fees.c.charge_id.is_(None),
-            fees.c.period_end <= now,
-        )
-        .group_by(fees.c.subscription_id, fees.c.price_id, fees.c.price_name, fees.c.period_start, fees.c.account_id)
-    ).all()
+    Usage fees were reserved as they accrued; the charge debits and releases that reservation.
+    """
+    groups = repo.usage_due(conn, customer_id, now)
     if not groups:
-        return
-    books = Books(conn, customer_id, now)
+        return 0
+    ledger = Ledger(conn, customer_id, now)
     for g in groups:
         total = from_scaled(int(g.total))
         charge_id = new_id("chg")
-        books.debit(
-            g.account_id, total, REVENUE,
-            {"id": new_id(TRANSACTION), "transaction_id": charge_id, "type": "fee", "description": f"{g.price_name} (period usage)"},
-            release=total,
+        description = f"{g.price_name} (period usage)"
+        txn = {"id": new_id(TRANSACTION), "transaction_id": charge_id, "type": "fee", "description": description}
+        ledger.debit(g.account_id, total, REVENUE, txn, release=total)
+        repo.insert_period_charge(
+            conn, subscription_id=g.subscription_id, price_id=g.price_id, period_start=g.period_start, kind="usage",
+            customer_id=customer_id, transaction_id=charge_id, amount=int(g.total), now=now,
         )
-        conn.execute(
-            insert(period_charges).values(
-                subscription_id=g.subscription_id, price_id=g.price_id, period_start=g.period_start, kind="usage",
-                customer_id=customer_id, transaction_id=charge_id, amount=int(g.total), created_at=now,
-            )
-        )
-        conn.execute(
-            update(fees)
-            .where(
-                fees.c.customer_id == customer_id,
-                fees.c.subscription_id == g.subscription_id,
-                fees.c.price_id == g.price_id,
-                fees.c.period_start == g.period_start,
-                fees.c.charge_id.is_(None),
-            )
-            .values(charge_id=charge_id)
-        )
-        report.usage_charged += 1
-    books.flush()
+        repo.mark_usage_charged(conn, customer_id, g.subscription_id, g.price_id, g.period_start, charge_id)
+    ledger.flush()
+    return len(groups)
 
 
-def _fixed_prices(conn: Connection, sub_id: str) -> list[tuple[object, price_rules.FixedPrice]]:
-    rows = conn.execute(
-        select(
-            products.c.id, products.c.code, product_versions.c.version, product_versions.c.prices, subscription_products.c.since
-        )
-        .select_from(subscription_products.join(product_versions).join(products))
-        .where(subscription_products.c.subscription_id == sub_id)
-    ).all()
+def _fixed_prices(conn: Connection, sub_id: str) -> list[tuple[Row[Any], price_rules.FixedPrice]]:
+    rows = repo.subscribed_versions(conn, sub_id)
     return [(r, price_rules.fixed_price(doc)) for r in rows for doc in r.prices if doc.get("type") == "fixed"]
 
 
 def collect_fixed(
-    conn: Connection, sub_id: str, now: datetime, overdraft_limit: Decimal | None, public_url: str, report: Report
-) -> None:
-    """Charge every fixed fee of the subscription that is due and not yet charged (customer locked)."""
-    sub = conn.execute(select(subscriptions).where(subscriptions.c.id == sub_id)).one()
-    charged = {
-        (r.price_id, r.period_start)
-        for r in conn.execute(select(period_charges.c.price_id, period_charges.c.period_start).where(period_charges.c.subscription_id == sub_id))
-    }
-    books = Books(conn, sub.customer_id, now)
-    blocked = False
+    conn: Connection, sub_id: str, now: datetime, overdraft_limit: Decimal | None, public_url: str
+) -> FixedCollected:
+    """Charge every fixed fee of the subscription that is due and not yet charged (customer locked).
+
+    Fees are charged in order and the first that does not fit stops the run: the subscription then
+    needs a payment (``action_required``) until a run collects everything due.
+    """
+    sub = repo.subscription(conn, sub_id)
+    charged = repo.charged_periods(conn, sub_id)
+    ledger = Ledger(conn, sub.customer_id, now)
+    count, blocked = 0, False
     for product, fixed in _fixed_prices(conn, sub_id):
         for start, end in price_rules.due_periods(fixed, sub.started_at, now, product.since):
             if (fixed.id, start) in charged:
                 continue
             account_id = ensure_account(conn, sub.customer_id, DEFAULT_ACCOUNT, fixed.asset, now, overdraft_limit)
-            if not books.can_spend(account_id, fixed.amount):
+            if ledger.shortfall(account_id, fixed.amount) is not None:
                 blocked = True
                 break
             fee_id = new_id(FEE)
-            books.debit(
-                account_id, fixed.amount, REVENUE,
-                {"id": new_id(TRANSACTION), "transaction_id": fee_id, "type": "fee", "description": fixed.name},
+            txn = {"id": new_id(TRANSACTION), "transaction_id": fee_id, "type": "fee", "description": fixed.name}
+            ledger.debit(account_id, fixed.amount, REVENUE, txn)
+            repo.insert_fixed_fee(conn, fee_id, sub, account_id, product, fixed, (start, end), now)
+            repo.insert_period_charge(
+                conn, subscription_id=sub_id, price_id=fixed.id, period_start=start, kind="fixed",
+                customer_id=sub.customer_id, transaction_id=fee_id, amount=to_scaled(fixed.amount), now=now,
             )
-            conn.execute(insert(fees).values(
-                id=fee_id, event_seq=None, subscription_id=sub_id, billing=fixed.cadence.kind, period_start=start, period_end=end,
-                customer_id=sub.customer_id, account_id=account_id, product_id=product.id, product_code=product.code,
-                product_version=product.version, price_id=fixed.id, price_name=fixed.name, asset=fixed.asset, usage_type="fixed",
-                amount=to_scaled(fixed.amount), description=fixed.name, charge_id=fee_id, created_at=now,
-            ))
-            conn.execute(insert(period_charges).values(
-                subscription_id=sub_id, price_id=fixed.id, period_start=start, kind="fixed", customer_id=sub.customer_id,
-                transaction_id=fee_id, amount=to_scaled(fixed.amount), created_at=now,
-            ))
-            report.fixed_charged += 1
+            count += 1
         if blocked:
             break
-    books.flush()
+    ledger.flush()
+    return FixedCollected(count, blocked, *_follow_status(conn, sub, blocked, public_url))
+
+
+def _follow_status(conn: Connection, sub: Row[Any], blocked: bool, public_url: str) -> tuple[bool, bool]:
+    """Move the subscription to action_required or back to active; (blocked now, reactivated now)."""
     if blocked and sub.status != ACTION_REQUIRED:
-        actions = [{"type": "payment", "redirect_url": f"{public_url.rstrip('/')}/portal/subscriptions/{sub_id}/payment"}]
-        conn.execute(update(subscriptions).where(subscriptions.c.id == sub_id).values(status=ACTION_REQUIRED, required_actions=actions))
-        subscriptions_changed(conn, sub.customer_id)
-        report.action_required.append(sub_id)
-        log.info("subscription_action_required", subscription_id=sub_id)
-    elif not blocked and sub.status == ACTION_REQUIRED:
-        conn.execute(update(subscriptions).where(subscriptions.c.id == sub_id).values(status=ACTIVE, required_actions=None))
-        subscriptions_changed(conn, sub.customer_id)
-        log.info("subscription_reactivated", subscription_id=sub_id)
+        url = f"{public_url.rstrip('/')}/portal/subscriptions/{sub.id}/payment"
+        repo.set_status(conn, sub.id, ACTION_REQUIRED, [{"type": "payment", "redirect_url": url}])
+        log.info("subscription_action_required", subscription_id=sub.id)
+        return True, False
+    if not blocked and sub.status == ACTION_REQUIRED:
+        repo.set_status(conn, sub.id, ACTIVE, None)
+        log.info("subscription_reactivated", subscription_id=sub.id)
+        return False, True
+    return False, False

@@ -1,0 +1,150 @@
+"""The billing room's SQL: the fees a period closes, the ``period_charges`` that make a period charged
+once, and the subscriptions the job visits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, func, insert, select, update
+
+from drawdown.billing.models import ACTION_REQUIRED, ACTIVE
+from drawdown.core import catalog as price_rules
+from drawdown.core.money import to_scaled
+from drawdown.db.tables import fees, period_charges, product_versions, products, subscription_products, subscriptions
+
+_f = fees.c
+_s = subscriptions.c
+_BILLED = (ACTIVE, ACTION_REQUIRED)  # statuses whose fees keep coming due
+
+
+# ------------------------------------------------------------------------------------ usage fees
+def _uncharged_usage(now: datetime) -> ColumnElement[bool]:
+    return (_f.billing == price_rules.RECURRING) & _f.charge_id.is_(None) & (_f.period_end <= now)
+
+
+def usage_due(conn: Connection, customer_id: str, now: datetime) -> list[Row[Any]]:
+    """Recurring usage fees of ended periods not charged yet, summed per (subscription, price, period, account)."""
+    keys = (_f.subscription_id, _f.price_id, _f.price_name, _f.period_start, _f.account_id)
+    return list(
+        conn.execute(
+            select(*keys, func.sum(_f.amount).label("total"))
+            .where(_f.customer_id == customer_id, _uncharged_usage(now))
+            .group_by(*keys)
+        )
+    )
+
+
+def mark_usage_charged(
+    conn: Connection, customer_id: str, subscription_id: str, price_id: str, period_start: datetime, charge_id: str
+) -> None:
+    conn.execute(
+        update(fees)
+        .where(
+            _f.customer_id == customer_id,
+            _f.subscription_id == subscription_id,
+            _f.price_id == price_id,
+            _f.period_start == period_start,
+            _f.charge_id.is_(None),
+        )
+        .values(charge_id=charge_id)
+    )
+
+
+def insert_fixed_fee(
+    conn: Connection,
+    fee_id: str,
+    sub: Row[Any],
+    account_id: str,
+    product: Row[Any],
+    fixed: price_rules.FixedPrice,
+    period: tuple[datetime, datetime | None],
+    now: datetime,
+) -> None:
+    """A fixed fee is its own charge (``charge_id`` is the fee); ``product`` is a ``subscribed_versions`` row."""
+    conn.execute(
+        insert(fees).values(
+            id=fee_id, event_seq=None, subscription_id=sub.id, billing=fixed.cadence.kind, period_start=period[0],
+            period_end=period[1], customer_id=sub.customer_id, account_id=account_id, product_id=product.id,
+            product_code=product.code, product_version=product.version, price_id=fixed.id, price_name=fixed.name,
+            asset=fixed.asset, usage_type="fixed", amount=to_scaled(fixed.amount), description=fixed.name,
+            charge_id=fee_id, created_at=now,
+        )
+    )
+
+
+# --------------------------------------------------------------------------------- period charges
+def charged_periods(conn: Connection, subscription_id: str) -> set[tuple[str, datetime]]:
+    """(price id, period start) of every period already charged on the subscription."""
+    rows = conn.execute(
+        select(period_charges.c.price_id, period_charges.c.period_start).where(
+            period_charges.c.subscription_id == subscription_id
+        )
+    )
+    return {(r.price_id, r.period_start) for r in rows}
+
+
+def insert_period_charge(
+    conn: Connection,
+    *,
+    subscription_id: str,
+    price_id: str,
+    period_start: datetime,
+    kind: str,
+    customer_id: str,
+    transaction_id: str,
+    amount: int,
+    now: datetime,
+) -> None:
+    """``amount`` is scaled (``core.money.to_scaled``)."""
+    conn.execute(
+        insert(period_charges).values(
+            subscription_id=subscription_id, price_id=price_id, period_start=period_start, kind=kind,
+            customer_id=customer_id, transaction_id=transaction_id, amount=amount, created_at=now,
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------- subscriptions
+def subscription(conn: Connection, subscription_id: str) -> Row[Any]:
+    return conn.execute(select(subscriptions).where(_s.id == subscription_id)).one()
+
+
+def subscribed_versions(conn: Connection, subscription_id: str) -> list[Row[Any]]:
+    """The subscription's products: id, code, version, prices and since (when that version took over)."""
+    return list(
+        conn.execute(
+            select(
+                products.c.id, products.c.code, product_versions.c.version, product_versions.c.prices,
+                subscription_products.c.since,
+            )
+            .select_from(subscription_products.join(product_versions).join(products))
+            .where(subscription_products.c.subscription_id == subscription_id)
+        )
+    )
+
+
+def set_status(
+    conn: Connection, subscription_id: str, status: str, required_actions: list[dict[str, str]] | None
+) -> None:
+    conn.execute(
+        update(subscriptions).where(_s.id == subscription_id).values(status=status, required_actions=required_actions)
+    )
+
+
+def billed_subscriptions(conn: Connection, customer_id: str, now: datetime) -> list[str]:
+    """The customer's started subscriptions whose fixed fees keep coming due."""
+    return list(
+        conn.execute(
+            select(_s.id).where(_s.customer_id == customer_id, _s.status.in_(_BILLED), _s.started_at <= now)
+        ).scalars()
+    )
+
+
+def customers_with_usage_due(conn: Connection, now: datetime) -> set[str]:
+    return set(conn.execute(select(_f.customer_id).where(_uncharged_usage(now))).scalars())
+
+
+def customers_billed(conn: Connection, now: datetime) -> set[str]:
+    """Customers with a started subscription whose fixed fees keep coming due."""
+    return set(conn.execute(select(_s.customer_id).where(_s.status.in_(_BILLED), _s.started_at <= now)).scalars())
