@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, bindparam, delete, func, insert, select, update
 
 from drawdown.db.tables import (
     asset_rates,
@@ -144,15 +144,18 @@ def insert_product(conn: Connection, product_id: str, code: str, name: str, now:
     conn.execute(insert(products).values(id=product_id, code=code, name=name, created_at=now))
 
 
+def _with_code(code: str | None) -> list[ColumnElement[bool]]:
+    """The filter on a product code, when one is given."""
+    return [products.c.code == code] if code else []
+
+
 def count_products(conn: Connection, code: str | None) -> int:
-    where = products.c.code == code if code else True
-    return int(conn.execute(select(func.count()).select_from(products).where(where)).scalar_one())
+    return int(conn.execute(select(func.count()).select_from(products).where(*_with_code(code))).scalar_one())
 
 
 def page_products(conn: Connection, offset: int, limit: int, code: str | None) -> list[Row[Any]]:
-    where = products.c.code == code if code else True
-    q = select(products).where(where).order_by(products.c.created_at, products.c.id).offset(offset).limit(limit)
-    return list(conn.execute(q))
+    q = select(products).where(*_with_code(code)).order_by(products.c.created_at, products.c.id)
+    return list(conn.execute(q.offset(offset).limit(limit)))
 
 
 def delete_product(conn: Connection, product_id: str) -> None:

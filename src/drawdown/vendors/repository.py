@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select
+from sqlalchemy import ColumnElement, Connection, Row, func, insert, select
 
 from drawdown.db.tables import vendors
 
@@ -28,12 +28,17 @@ def vendor(conn: Connection, vendor_id: str) -> Row[Any] | None:
     return conn.execute(select(vendors).where(_c.id == vendor_id)).first()
 
 
+def _with_external_id(external_id: str | None) -> list[ColumnElement[bool]]:
+    """The filter on an external id, when one is given."""
+    return [_c.external_id == external_id] if external_id else []
+
+
 def count(conn: Connection, external_id: str | None) -> int:
-    where = _c.external_id == external_id if external_id else True
-    return int(conn.execute(select(func.count()).select_from(vendors).where(where)).scalar_one())
+    q = select(func.count()).select_from(vendors).where(*_with_external_id(external_id))
+    return int(conn.execute(q).scalar_one())
 
 
 def page(conn: Connection, offset: int, limit: int, external_id: str | None) -> list[Row[Any]]:
     """Vendors (only the one with ``external_id`` when given), oldest first."""
-    where = _c.external_id == external_id if external_id else True
-    return list(conn.execute(select(vendors).where(where).order_by(_c.created_at, _c.id).offset(offset).limit(limit)))
+    q = select(vendors).where(*_with_external_id(external_id)).order_by(_c.created_at, _c.id)
+    return list(conn.execute(q.offset(offset).limit(limit)))
