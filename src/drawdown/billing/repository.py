@@ -15,6 +15,7 @@ from drawdown.db.tables import fees, period_charges, product_versions, products,
 
 _f = fees.c
 _s = subscriptions.c
+_sp = subscription_products.c
 _BILLED = (ACTIVE, ACTION_REQUIRED)  # statuses whose fees keep coming due
 
 
@@ -118,7 +119,10 @@ def subscribed_versions(conn: Connection, subscription_id: str) -> list[Row[Any]
                 products.c.id, products.c.code, product_versions.c.version, product_versions.c.prices,
                 subscription_products.c.since,
             )
-            .select_from(subscription_products.join(product_versions).join(products))
+            .select_from(
+                subscription_products.join(product_versions, product_versions.c.id == _sp.version_id)
+                .join(products, products.c.id == _sp.product_id)
+            )
             .where(subscription_products.c.subscription_id == subscription_id)
         )
     )

@@ -134,7 +134,13 @@ def subscribed_products(conn: Connection, subscription_id: str) -> list[Row[Any]
     return list(
         conn.execute(
             select(products.c.id, products.c.code, product_versions.c.version)
-            .select_from(subscription_products.join(products).join(product_versions))
+            # Explicit ON clauses: product_versions also refers to products, and joined through products it
+            # would bring every version of the product, not the one subscribed to.
+            .select_from(
+                subscription_products.join(products, products.c.id == _sp.product_id).join(
+                    product_versions, product_versions.c.id == _sp.version_id
+                )
+            )
             .where(_sp.subscription_id == subscription_id)
             .order_by(products.c.code)
         )
