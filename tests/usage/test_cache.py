@@ -1,0 +1,180 @@
+"""The HotCache invalidation rule: every entry is stamped with a database version, never cleared by hand.
+
+Subscription writes of any kind (services or raw SQL) move ``customers.revision`` through the
+triggers of migration 0006; rate changes move ``rates_version``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, text
+
+from drawdown.catalog import rates
+from drawdown.catalog import service as catalog
+from drawdown.catalog.models import NewRate, NewVersion
+from drawdown.customers import service as customers
+from drawdown.customers.models import NewSubscription, ProductRef, SubscriptionStatusChange, VersionMove
+from drawdown.db.engine import read, write
+from drawdown.db.tables import customers as customer_rows
+from drawdown.db.tables import product_versions, products, subscription_products
+from drawdown.usage import pipeline, repository
+from drawdown.usage.cache import HotCache
+from drawdown.usage.models import UsageBatch, UsageEvent
+from drawdown.wallets import service as wallets
+from drawdown.wallets.models import Adjustment, GrantFilter
+from tests.direct import make_asset, make_customer, make_product, usage_price
+
+D = Decimal
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def revision(conn: Connection, cid: str) -> int:
+    return int(conn.execute(select(customer_rows.c.revision).where(customer_rows.c.id == cid)).scalar_one())
+
+
+def rates_of(cache: HotCache, conn: Connection, cid: str) -> list[Decimal]:
+    """The volume rates of the customer's cached prices, read under its current revision."""
+    found = cache.subscribed_prices(conn, {cid: revision(conn, cid)})[cid]
+    return sorted(p.price.entries[0].values[0].volume_rate or D(0) for p in found)
+
+
+def _version_id(conn: Connection, product_code: str, version: int = 1) -> tuple[str, str]:
+    row = conn.execute(select(products.c.id, product_versions.c.id.label("vid")).join(product_versions)
+                       .where(products.c.code == product_code, product_versions.c.version == version)).one()
+    return row.id, row.vid
+
+
+def _world(conn: Connection, now: datetime) -> tuple[str, str, str, str]:
+    """(asset, product charging 1 per unit, customer subscribed to it, the subscription id)."""
+    asset = make_asset(conn, now)
+    product = make_product(conn, now, [usage_price(asset, [{"volume_rate": "1"}])])
+    cid = make_customer(conn, now, product)
+    return asset, product, cid, customers.get_customer(conn, cid, now).subscriptions[0].id
+
+
+def test_service_writes_move_the_revision_and_the_cached_prices_follow(engine: Engine) -> None:
+    now = _now()
+    cache = HotCache()
+    with write(engine) as conn:
+        asset, product, cid, sub = _world(conn, now)
+        assert rates_of(cache, conn, cid) == [D(1)]
+        other = make_product(conn, now, [usage_price(asset, [{"volume_rate": "2"}])])
+        before = revision(conn, cid)
+        added = customers.create_subscription(conn, cid, NewSubscription((ProductRef(code=other),)), now, D(0))
+        assert revision(conn, cid) > before
+        assert rates_of(cache, conn, cid) == [D(1), D(2)]
+        product_id, _ = _version_id(conn, product)
+        catalog.create_version(conn, product_id, NewVersion([usage_price(asset, [{"volume_rate": "5"}])], publish=True),
+                               now)
+        before = revision(conn, cid)
+        customers.update_subscription_product(conn, VersionMove(cid, sub, product_id, 2), now, D(0))
+        assert revision(conn, cid) > before
+        assert rates_of(cache, conn, cid) == [D(2), D(5)]  # the moved product now prices at version 2
+        before = revision(conn, cid)
+        customers.update_subscription(conn, SubscriptionStatusChange(cid, sub, "inactive"), now, D(0))
+        assert revision(conn, cid) > before
+        assert rates_of(cache, conn, cid) == [D(2)]  # the cancelled subscription's price is gone
+        before = revision(conn, cid)
+        customers.update_subscription(conn, SubscriptionStatusChange(cid, added.id, "inactive"), now, D(0))
+        assert revision(conn, cid) > before
+        assert rates_of(cache, conn, cid) == []
+
+
+def test_raw_sql_subscription_writes_move_the_revision(engine: Engine) -> None:
+    now = _now()
+    cache = HotCache()
+    with write(engine) as conn:
+        _, product, cid, sub = _world(conn, now)
+        product_id, version_id = _version_id(conn, product)
+        assert rates_of(cache, conn, cid) == [D(1)]
+        steps: list[tuple[str, dict[str, Any], list[Decimal]]] = [
+            ("UPDATE subscriptions SET status = 'inactive' WHERE id = :s", {"s": sub}, []),
+            ("UPDATE subscriptions SET status = 'active' WHERE id = :s", {"s": sub}, [D(1)]),
+            ("DELETE FROM subscription_products WHERE subscription_id = :s", {"s": sub}, []),
+            ("INSERT INTO subscription_products (subscription_id, product_id, version_id) VALUES (:s, :p, :v)",
+             {"s": sub, "p": product_id, "v": version_id}, [D(1)]),
+            ("UPDATE subscription_products SET since = :t WHERE subscription_id = :s", {"s": sub, "t": now}, [D(1)]),
+        ]
+        for sql, params, expected in steps:
+            before = revision(conn, cid)
+            conn.execute(text(sql), params)
+            assert revision(conn, cid) == before + 1, sql
+            assert rates_of(cache, conn, cid) == expected, sql
+
+
+def test_a_raw_status_change_stops_billing_at_once(engine: Engine) -> None:
+    now = _now()
+    cache = HotCache()
+    with write(engine) as conn:
+        asset, _, cid, sub = _world(conn, now)
+    with write(engine) as conn:
+        wallets.adjust(conn, cid, Adjustment("in", asset, D(10), "gift"), now, D(0))
+        pipeline.bill(conn, [UsageBatch(cid, None, [UsageEvent("a", "u", now, data={"n": 2})])], now, D(0), cache)
+        conn.execute(text("UPDATE subscriptions SET status = 'inactive' WHERE id = :s"), {"s": sub})
+    with write(engine) as conn:
+        pipeline.bill(conn, [UsageBatch(cid, None, [UsageEvent("b", "u", now, data={"n": 2})])], now, D(0), cache)
+    with read(engine) as conn:
+        assert wallets.balance(conn, cid, f"default:{asset}", now).available == D(8)  # "b" found no price
+
+
+def test_a_new_rate_moves_the_rates_version_and_the_cache_answers_with_it(engine: Engine) -> None:
+    now = _now()
+    cache = HotCache()
+    with write(engine) as conn:
+        asset = make_asset(conn, now, usd_rate=D("0.5"))
+        version = repository.rates_version(conn)
+        held = cache.rates(conn)
+        assert held.in_force(asset, "USD", now) == D("0.5")
+        assert cache.rates(conn) is held  # nothing changed: not read again
+        rates.add_rate(conn, asset, NewRate("USD", D("0.75"), valid_from=now), now)
+        assert repository.rates_version(conn) != version
+        fresh = cache.rates(conn)
+        assert fresh is not held
+        assert (fresh.in_force(asset, "USD", now), fresh.in_force(asset, "USD", now - timedelta(days=1))) == (
+            D("0.75"), D("0.5"))
+        assert fresh.value_in(D(3), asset, "USD", now) == D("2.25")
+        moved = repository.rates_version(conn)
+        rates.add_rate(conn, asset, NewRate("USD", D("0.75"), valid_from=now), now)  # a retry changes nothing
+        assert repository.rates_version(conn) == moved and cache.rates(conn) is fresh
+
+
+def test_entitlements_are_due_again_when_the_revision_moves_or_their_time_comes(engine: Engine) -> None:
+    now = _now()
+    cache = HotCache()
+    with write(engine) as conn:
+        _, _, cid, sub = _world(conn, now)
+        rev = revision(conn, cid)
+        assert cache.entitlements_due({cid: rev}, now) == [cid]  # never checked
+        cache.entitlements_checked(cid, rev, now + timedelta(hours=1))
+        assert cache.entitlements_due({cid: rev}, now) == []
+        assert cache.entitlements_due({cid: rev}, now + timedelta(hours=1)) == [cid]
+        conn.execute(text("UPDATE subscriptions SET renews_at = :t WHERE id = :s"), {"t": now + timedelta(days=9),
+                                                                                      "s": sub})
+        assert cache.entitlements_due({cid: revision(conn, cid)}, now) == [cid]
+
+
+def test_an_entitlement_product_linked_by_raw_sql_is_granted_by_the_next_bill(engine: Engine) -> None:
+    now = _now()
+    cache = HotCache()
+    with write(engine) as conn:
+        asset, _, cid, sub = _world(conn, now)
+        extra = make_product(conn, now, [usage_price(asset, [{"volume_rate": "3"}])], [
+            {"name": "monthly", "asset": asset, "amount": "7", "purpose": "promotion",
+             "lifecycle": {"duration": "month", "refresh": {"strategy": "expire_and_replace"}}}])
+        extra_id, extra_version = _version_id(conn, extra)
+    with write(engine) as conn:  # the cache learns nothing falls due for a long while
+        pipeline.bill(conn, [UsageBatch(cid, None, [])], now, D(0), cache)
+        conn.execute(subscription_products.insert().values(subscription_id=sub, product_id=extra_id,
+                                                           version_id=extra_version))
+    later = now + timedelta(minutes=1)
+    with write(engine) as conn:
+        pipeline.bill(conn, [UsageBatch(cid, None, [])], later, D(0), cache)
+    with read(engine) as conn:
+        views, total = wallets.grants(conn, cid, f"default:{asset}", GrantFilter(), 0, 10, later)
+    assert total == 1 and (views[0].amount, views[0].source_type, views[0].effective_at) == (D(7), "entitlement", now)
