@@ -204,3 +204,24 @@ def test_an_expired_grant_is_written_off_when_the_ledger_next_flushes(engine: En
         assert (history.grant.state, history.grant.expired_amount, history.grant.available) == ("expired", D(4), D(0))
         assert wallets.balance(conn, cid, key, later).available == D(2)
         assert unbalanced(conn, cid) == []
+
+
+@pytest.mark.parametrize(
+    ("cmd", "field"),
+    [
+        (Adjustment("z", "X", D(0), "gift"), "amount"),
+        (Adjustment("d", "X", D(-1), "other", currency="USD"), "currency"),
+        (Adjustment("e", "X", D(-1), "other", expires_at=datetime(2100, 1, 1, tzinfo=UTC)), "expires_at"),
+    ],
+)
+def test_the_service_refuses_what_the_api_refuses_whoever_calls_it(engine: Engine, cmd: Adjustment, field: str) -> None:
+    now = _now()
+    asset, cid = _world(engine, now)
+    with write(engine) as conn:
+        wallets.adjust(conn, cid, Adjustment("seed", asset, D(5), "gift"), now, LIMIT)
+    with pytest.raises(Invalid) as refused, write(engine) as conn:
+        wallets.adjust(conn, cid, Adjustment(cmd.transaction_id, asset, cmd.amount, cmd.reason, currency=cmd.currency,
+                                             expires_at=cmd.expires_at), now, LIMIT)
+    assert field in refused.value.errors
+    with read(engine) as conn:
+        assert wallets.balance(conn, cid, f"default:{asset}", now).available == D(5)

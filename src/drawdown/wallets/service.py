@@ -42,6 +42,7 @@ Basis = tuple[Decimal | None, Decimal | None, str | None]
 def adjust(
     conn: Connection, customer_id: str, cmd: Adjustment, now: datetime, default_limit: Decimal | None
 ) -> Recorded:
+    _check(cmd)
     digest = cmd.request_hash()
     prior = _replay(conn, customer_id, cmd.transaction_id, digest, "adjustment")
     if prior is not None:
@@ -62,6 +63,15 @@ def adjust(
         _debit(ledger, account_id, -cmd.amount, role, txn, "amount")
     ledger.flush()
     return Recorded(cmd.transaction_id, now)
+
+
+def _check(cmd: Adjustment) -> None:
+    """What every caller must respect, whichever door it came in by (the API checks the same first)."""
+    if cmd.amount == 0:
+        raise Invalid.field("amount", "must not be zero")
+    if cmd.amount < 0 and (cmd.currency or cmd.effective_at or cmd.expires_at):
+        field = "currency" if cmd.currency else "effective_at" if cmd.effective_at else "expires_at"
+        raise Invalid.field(field, "applies to credits (positive amounts) only")
 
 
 def charge(conn: Connection, customer_id: str, cmd: Charge, now: datetime, default_limit: Decimal | None) -> None:
