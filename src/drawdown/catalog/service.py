@@ -72,6 +72,7 @@ def _starting_rates(conn: Connection, command: NewAsset) -> list[tuple[str, int]
 
 
 def _given(value: Decimal | None) -> Decimal:
+    # The API refuses a starting rate with neither; a direct caller gets the same answer.
     if value is None:
         raise Invalid.field("rates", "give rate or inverse_rate")
     return value
