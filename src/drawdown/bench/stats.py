@@ -12,9 +12,11 @@ import os
 import random
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.progress import Progress
@@ -23,10 +25,10 @@ from sqlalchemy import insert, text
 from drawdown.bench.server import serve
 from drawdown.db.engine import make_engine, write
 from drawdown.db.migrate import upgrade
-from drawdown.usage.attribution import Rollup
 from drawdown.db.tables import customers, events, products, rollups, vendors
+from drawdown.usage.rollup import Rollup
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 CATEGORIES = ("inference", "compute", "storage")
 
 
@@ -45,15 +47,18 @@ def fresh_database(backend: str, root: Path) -> str:
     return admin_url.rsplit("/", 1)[0] + "/drawdown_stats_bench"
 
 
-def populate(url: str, n_events: int, n_customers: int, days: int, seed: int = 7) -> dict:
+def populate(url: str, n_events: int, n_customers: int, days: int, seed: int = 7) -> dict[str, Any]:
     rng = random.Random(seed)
     engine = make_engine(url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     customer_ids = [f"cust_bench{i:021d}" for i in range(n_customers)]
     product_ids = [f"prp_bench{i:022d}" for i in range(5)]
     vendor_ids = [f"vnd_bench{i:022d}" for i in range(4)]
     with write(engine) as conn:
-        conn.execute(insert(customers), [{"id": c, "name": f"Customer {i}", "created_at": now} for i, c in enumerate(customer_ids)])
+        conn.execute(
+            insert(customers),
+            [{"id": c, "name": f"Customer {i}", "created_at": now} for i, c in enumerate(customer_ids)],
+        )
         conn.execute(insert(products), [{"id": p, "code": p, "name": p, "created_at": now} for p in product_ids])
         conn.execute(insert(vendors), [{"id": v, "name": v, "created_at": now} for v in vendor_ids])
     rollup = Rollup()
@@ -71,7 +76,15 @@ def populate(url: str, n_events: int, n_customers: int, days: int, seed: int = 7
                 rows.append({"id": f"e{k}", "customer_id": customer, "event_type": "call", "occurred_at": at,
                              "request_hash": "-", "created_at": at, "revenue": revenue, "cost": cost})
                 rollup.add(at, customer, product_ids[k % 5], "", "", Decimal(revenue).scaleb(-9), Decimal(0))
-                rollup.add(at, customer, product_ids[k % 5], vendor_ids[k % 4], CATEGORIES[k % 3], Decimal(0), Decimal(cost).scaleb(-9))
+                rollup.add(
+                    at,
+                    customer,
+                    product_ids[k % 5],
+                    vendor_ids[k % 4],
+                    CATEGORIES[k % 3],
+                    Decimal(0),
+                    Decimal(cost).scaleb(-9),
+                )
             with write(engine) as conn:
                 conn.execute(insert(events), rows)
             progress.advance(task, len(rows))
@@ -92,17 +105,17 @@ def populate(url: str, n_events: int, n_customers: int, days: int, seed: int = 7
             "product_ids": product_ids}
 
 
-def measure(url: str, world: dict, requests: int = 200, seed: int = 11) -> dict:
+def measure(url: str, world: dict[str, Any], requests: int = 200, seed: int = 11) -> dict[str, Any]:
     rng = random.Random(seed)
     served = serve(url)
     base, secret = served.base, served.secret
     days = world["days"]
 
-    def month() -> dict:
+    def month() -> dict[str, str]:
         first = START + timedelta(days=rng.randrange(max(days - 30, 1)))
         return {"period_from": first.date().isoformat(), "period_to": (first + timedelta(days=29)).date().isoformat()}
 
-    endpoints = {
+    endpoints: dict[str, Callable[[], tuple[str, dict[str, str]]]] = {
         "GET /customers/{id}/stats": lambda: (f"/customers/{rng.choice(world['customer_ids'])}/stats", {}),
         "GET /customers/stats (30 days, page of 20)": lambda: ("/customers/stats", month()),
         "GET /customers/stats (whole history)": lambda: ("/customers/stats", {}),
@@ -130,7 +143,7 @@ def measure(url: str, world: dict, requests: int = 200, seed: int = 11) -> dict:
     return results
 
 
-def run(backend: str, n_events: int, n_customers: int, days: int, out: Path) -> dict:
+def run(backend: str, n_events: int, n_customers: int, days: int, out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     url = fresh_database(backend, out)
     upgrade(url)
@@ -139,7 +152,7 @@ def run(backend: str, n_events: int, n_customers: int, days: int, out: Path) -> 
     report = {
         "backend": backend, "cores": os.cpu_count(), "events": n_events, "customers": n_customers, "days": days,
         "rollup_rows": world["rollup_rows"], "insert_seconds": world["insert_seconds"], "endpoints": timings,
-        "at": datetime.now(timezone.utc).isoformat(),
+        "at": datetime.now(UTC).isoformat(),
     }
     (out / f"stats-{backend}.json").write_text(json.dumps(report, indent=2))
     return report

@@ -9,11 +9,9 @@ value in USD (it is owed), and a recurring fee reserved for later counts at the 
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -21,14 +19,11 @@ from drawdown.catalog.rates import REPORTING
 from drawdown.core.errors import Invalid
 from drawdown.core.grants import BUNDLED, PAID
 from drawdown.core.money import MoneyError, check_exact, from_scaled, quantize, to_scaled
-from drawdown.reports import profitability
+from drawdown.usage.booking import BookedFee
 from drawdown.usage.cache import Rates
+from drawdown.usage.group import Group, Turn
 from drawdown.usage.models import Cost, UsageEvent
 from drawdown.vendors import service as vendors
-
-if TYPE_CHECKING:
-    from drawdown.usage.booking import BookedFee
-    from drawdown.usage.group import Group, Turn
 
 ZERO = Decimal(0)
 
@@ -122,48 +117,3 @@ def fee_revenue(rates: Rates, turn: Turn, booked: BookedFee, at: datetime) -> De
         if basis is not None and basis.purpose in (PAID, BUNDLED) and basis.revenue is not None:
             total += rates.value_in(draw.amount * basis.revenue, basis.currency or REPORTING, REPORTING, at) or ZERO
     return total
-
-
-@lru_cache(maxsize=4096)
-def _period_names(day: date) -> tuple[str, str]:
-    """The rollup day and month names of a UTC day (every fee asks)."""
-    return day.strftime("%Y-%m-%d"), day.strftime("%Y-%m")
-
-
-class Rollup:
-    """Profitability added up over a batch, written once per rollup row at the end."""
-
-    def __init__(self) -> None:
-        self.rows: dict[tuple[str, str, str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-
-    def add(
-        self,
-        at: datetime,
-        customer_id: str,
-        product_id: str,
-        vendor_id: str,
-        category: str,
-        revenue: Decimal,
-        cost: Decimal,
-    ) -> None:
-        day, month = _period_names(at.date())
-        targets = [("customer", customer_id, "")]
-        if product_id:
-            targets.append(("product", product_id, ""))
-        if vendor_id:
-            targets.append(("vendor", vendor_id, category))
-        for kind, key, sub in targets:
-            for grain, period in (("day", day), ("month", month)):
-                row = self.rows[(f"{kind}_{grain}", key, sub, period)]
-                row[0] += revenue
-                row[1] += cost
-
-    def merge(self, other: Rollup) -> None:
-        for key, (revenue, cost) in other.rows.items():
-            row = self.rows[key]
-            row[0] += revenue
-            row[1] += cost
-
-    def flush(self, conn: Connection) -> None:
-        profitability.add_all(conn, {k: (v[0], v[1]) for k, v in self.rows.items()})
-        self.rows.clear()

@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import Connection
 
 from drawdown.core.periods import Period
-from drawdown.usage.attribution import Rollup
 from drawdown.usage.cache import HotCache, Priced, Rates
 from drawdown.usage.models import Answer, Outcome, UsageBatch
-from drawdown.usage.rating import TierPositions
+from drawdown.usage.positions import TierPositions
+from drawdown.usage.rollup import Rollup
 from drawdown.wallets.ledger import Ledger
 
 

@@ -8,7 +8,9 @@ change.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
 
 from sqlalchemy import Table, insert
 
@@ -27,13 +29,24 @@ from drawdown.db.rows import (
 from drawdown.wallets import repository as sql
 from drawdown.wallets.accounts import GONE, LIVE, PENDING, ZERO, AccountState
 
-if TYPE_CHECKING:
-    from drawdown.wallets.ledger import Ledger
+
+class Planned(Protocol):
+    """What the writer reads from a ``wallets.ledger.Ledger`` (which writes itself through ``collect``)."""
+
+    now: datetime
+    accounts: dict[str, AccountState]
+    new_grants: list[dict[str, Any]]
+    planned: list[Any]  # PlannedTransaction: .row and .postings
+    expired: dict[str, Decimal]
+    dependents: list[tuple[Table, dict[str, Any]]]
+
+    def pass_time(self, a: AccountState) -> None: ...
+
 
 _inserts: dict[Table, Any] = {}  # insert statements of grant dependents, built once per table
 
 
-def collect(ledger: Ledger, buffer: RowBuffer) -> None:
+def collect(ledger: Planned, buffer: RowBuffer) -> None:
     """Hand every row planned in ``ledger`` to ``buffer`` (for the caller to execute, possibly
     together with other customers' rows), and forget the plan."""
     for state in ledger.accounts.values():
@@ -69,7 +82,7 @@ def collect(ledger: Ledger, buffer: RowBuffer) -> None:
     ledger.expired.clear()
 
 
-def _grants(ledger: Ledger, buffer: RowBuffer) -> None:
+def _grants(ledger: Planned, buffer: RowBuffer) -> None:
     """New grants, with what is left of them after this unit of work."""
     final = {g.id: g for a in ledger.accounts.values() for g in a.grants}
     for g in ledger.new_grants:
@@ -89,7 +102,7 @@ def _grants(ledger: Ledger, buffer: RowBuffer) -> None:
         )
 
 
-def _grant_changes(ledger: Ledger, state: AccountState, new_ids: set[str], buffer: RowBuffer) -> None:
+def _grant_changes(ledger: Planned, state: AccountState, new_ids: set[str], buffer: RowBuffer) -> None:
     """Stored grants drawn from, and pending ones whose time has come (rewritten as live)."""
     now = ledger.now
     by_id = {g.id: g for g in state.grants}
@@ -105,7 +118,7 @@ def _grant_changes(ledger: Ledger, state: AccountState, new_ids: set[str], buffe
     state.touched.clear()
 
 
-def _account(ledger: Ledger, state: AccountState, buffer: RowBuffer) -> None:
+def _account(ledger: Planned, state: AccountState, buffer: RowBuffer) -> None:
     now = ledger.now
     live = sum((g.remaining for g in state.grants if g.effective_at <= now), ZERO)
     pending = sum((g.remaining for g in state.grants if g.effective_at > now), ZERO)
