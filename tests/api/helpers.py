@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +10,7 @@ from tests.conftest import unique
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def iso(t: datetime) -> str:
@@ -19,7 +19,9 @@ def iso(t: datetime) -> str:
 
 def make_asset(client: Any, rate: str = "0.01") -> str:
     code = unique("C").upper().replace("-", "")[:12]
-    client.assets.create({"code": code, "name": "Credits", "precision": 2, "rates": [{"source": "USD", "rate": Decimal(rate)}]})
+    client.assets.create(
+        {"code": code, "name": "Credits", "precision": 2, "rates": [{"source": "USD", "rate": Decimal(rate)}]}
+    )
     return code
 
 
@@ -43,8 +45,16 @@ def token_product(client: Any, asset: str, **overrides: Any) -> dict:
                     {
                         "asset": asset,
                         "values": [
-                            {"name": "Large", "dimensions": {"model": "large"}, "values": [{"volume_rate": Decimal("0.000003")}]},
-                            {"name": "Small", "dimensions": {"model": "small"}, "values": [{"volume_rate": Decimal("0.000001")}]},
+                            {
+                                "name": "Large",
+                                "dimensions": {"model": "large"},
+                                "values": [{"volume_rate": Decimal("0.000003")}],
+                            },
+                            {
+                                "name": "Small",
+                                "dimensions": {"model": "small"},
+                                "values": [{"volume_rate": Decimal("0.000001")}],
+                            },
                         ],
                     }
                 ],
@@ -56,7 +66,11 @@ def token_product(client: Any, asset: str, **overrides: Any) -> dict:
 
 
 def customer_on(client: Any, product_code: str, **fields: Any) -> str:
-    body = {"name": "Ada", "external_id": unique("ext"), "subscriptions": [{"products": [{"code": product_code, "version": "default"}]}]}
+    body = {
+        "name": "Ada",
+        "external_id": unique("ext"),
+        "subscriptions": [{"products": [{"code": product_code, "version": "default"}]}],
+    }
     body.update(fields)
     return client.customers.create(body)["id"]
 

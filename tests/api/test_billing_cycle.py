@@ -3,33 +3,56 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from drawdown.billing.job import run_due
 from tests.api.helpers import iso, make_asset
 from tests.conftest import unique
 
-T0 = datetime(2026, 1, 31, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 31, 10, 0, tzinfo=UTC)
 
 
 def hybrid(client, credits: str) -> dict:  # noqa: ANN001
-    return client.products.create({
-        "name": "Studio", "code": unique("studio"), "publish": True,
-        "prices": [
-            {"name": "Plan", "type": "fixed", "billing_model": {"type": "recurring", "recurring": {"interval": "month"}},
-             "pricing": [{"asset": "USD", "values": [{"unit_price": Decimal("20")}]}]},
-            {"name": "Jobs", "type": "usage_based", "billing_model": {"type": "real_time"},
-             "usage_calculation": {"event_type": "job", "usage_type": "unit"},
-             "pricing": [{"asset": credits, "values": [{"unit_price": Decimal("1")}]}]},
-            {"name": "Tokens", "type": "usage_based", "pricing_model": "tiered",
-             "billing_model": {"type": "recurring", "recurring": {"interval": "month"}},
-             "tiering": {"basis": "volume", "period": "custom"},
-             "usage_calculation": {"event_type": "tokens", "usage_type": "volume", "volume_field": "n"},
-             "pricing": [{"asset": credits, "values": [{"volume_rate": Decimal("0.01"), "up_to": 1000},
-                                                        {"volume_rate": Decimal("0.005")}]}]},
-        ],
-    })
+    return client.products.create(
+        {
+            "name": "Studio",
+            "code": unique("studio"),
+            "publish": True,
+            "prices": [
+                {
+                    "name": "Plan",
+                    "type": "fixed",
+                    "billing_model": {"type": "recurring", "recurring": {"interval": "month"}},
+                    "pricing": [{"asset": "USD", "values": [{"unit_price": Decimal("20")}]}],
+                },
+                {
+                    "name": "Jobs",
+                    "type": "usage_based",
+                    "billing_model": {"type": "real_time"},
+                    "usage_calculation": {"event_type": "job", "usage_type": "unit"},
+                    "pricing": [{"asset": credits, "values": [{"unit_price": Decimal("1")}]}],
+                },
+                {
+                    "name": "Tokens",
+                    "type": "usage_based",
+                    "pricing_model": "tiered",
+                    "billing_model": {"type": "recurring", "recurring": {"interval": "month"}},
+                    "tiering": {"basis": "volume", "period": "custom"},
+                    "usage_calculation": {"event_type": "tokens", "usage_type": "volume", "volume_field": "n"},
+                    "pricing": [
+                        {
+                            "asset": credits,
+                            "values": [
+                                {"volume_rate": Decimal("0.01"), "up_to": 1000},
+                                {"volume_rate": Decimal("0.005")},
+                            ],
+                        }
+                    ],
+                },
+            ],
+        }
+    )
 
 
 def account(client, customer_id: str, asset: str) -> dict:  # noqa: ANN001
@@ -43,8 +66,12 @@ def test_hybrid_plan_over_three_periods(server, client, clock) -> None:
     clock.pinned = T0
     customer_id = client.customers.create({"name": "Studio Co", "external_id": unique("ext")})["id"]
     wallet = client.wallets.customer_wallet_ops
-    wallet.create_adjustment(customer_id, {"transaction_id": unique(), "asset": "USD", "amount": Decimal("100"), "reason": "external_topup"})
-    wallet.create_adjustment(customer_id, {"transaction_id": unique(), "asset": credits, "amount": Decimal("10000"), "reason": "gift"})
+    wallet.create_adjustment(
+        customer_id, {"transaction_id": unique(), "asset": "USD", "amount": Decimal("100"), "reason": "external_topup"}
+    )
+    wallet.create_adjustment(
+        customer_id, {"transaction_id": unique(), "asset": credits, "amount": Decimal("10000"), "reason": "gift"}
+    )
 
     sub = client.customers.create_subscription(customer_id, {"products": [{"code": product["code"]}]})
     assert sub["status"] == "active"
@@ -63,7 +90,11 @@ def test_hybrid_plan_over_three_periods(server, client, clock) -> None:
     client.events.send_usage({"customer_id": customer_id, "events": p1})
     fees = [client.events.get(e["id"])["fees"][0] for e in p1]
     assert [Decimal(str(f["amount"])) for f in fees] == [1, 1, 1, Decimal("6"), Decimal("6.5")]  # 400x0.01 + 500x0.005
-    assert account(client, customer_id, credits) == {"available": Decimal("9984.5"), "pending_in": 0, "pending_out": Decimal("12.5")}
+    assert account(client, customer_id, credits) == {
+        "available": Decimal("9984.5"),
+        "pending_in": 0,
+        "pending_out": Decimal("12.5"),
+    }
 
     simulated = client.products.simulate_usage(product["id"], 1, {"events": p1})
     assert [Decimal(str(f["amount"])) for f in simulated["fees"]] == [Decimal(str(f["amount"])) for f in fees]
@@ -72,7 +103,7 @@ def test_hybrid_plan_over_three_periods(server, client, clock) -> None:
     assert run_due(server.engine, clock(), None, "http://x", {customer_id}).usage_charged == 0
 
     # Period 2 starts 28 February: usage of period 1 is charged, the plan renews.
-    clock.pinned = datetime(2026, 2, 28, 10, 0, tzinfo=timezone.utc)
+    clock.pinned = datetime(2026, 2, 28, 10, 0, tzinfo=UTC)
     report = run_due(server.engine, clock(), None, "http://x", {customer_id})
     assert (report.usage_charged, report.fixed_charged) == (1, 1)
     again = run_due(server.engine, clock(), None, "http://x", {customer_id})
@@ -86,17 +117,19 @@ def test_hybrid_plan_over_three_periods(server, client, clock) -> None:
     assert Decimal(str(client.events.get(p2[0]["id"])["fees"][0]["amount"])) == 8
 
     # Period 3 starts 31 March (anchored to the 31st, not to 28 February).
-    clock.pinned = datetime(2026, 3, 30, 10, 0, tzinfo=timezone.utc)
+    clock.pinned = datetime(2026, 3, 30, 10, 0, tzinfo=UTC)
     assert run_due(server.engine, clock(), None, "http://x", {customer_id}).fixed_charged == 0
-    clock.pinned = datetime(2026, 3, 31, 10, 0, tzinfo=timezone.utc)
+    clock.pinned = datetime(2026, 3, 31, 10, 0, tzinfo=UTC)
     report = run_due(server.engine, clock(), None, "http://x", {customer_id})
     assert (report.usage_charged, report.fixed_charged) == (1, 1)
     assert account(client, customer_id, credits)["available"] == Decimal("9984.5") - 8 - 1
     assert account(client, customer_id, "USD")["available"] == 40
 
     # The customer takes $40 back; at the next renewal the plan cannot be paid.
-    wallet.create_adjustment(customer_id, {"transaction_id": unique(), "asset": "USD", "amount": Decimal("-40"), "reason": "external_refund"})
-    clock.pinned = datetime(2026, 4, 30, 10, 0, tzinfo=timezone.utc)
+    wallet.create_adjustment(
+        customer_id, {"transaction_id": unique(), "asset": "USD", "amount": Decimal("-40"), "reason": "external_refund"}
+    )
+    clock.pinned = datetime(2026, 4, 30, 10, 0, tzinfo=UTC)
     report = run_due(server.engine, clock(), 0, "http://drawdown.test", {customer_id})
     assert report.action_required
     got = client.customers.get(customer_id)["subscriptions"][0]
@@ -107,7 +140,9 @@ def test_hybrid_plan_over_three_periods(server, client, clock) -> None:
     client.events.send_usage({"customer_id": customer_id, "events": [blocked]})
     assert client.events.get(blocked["id"])["fees"] == []
     # Funded again, the next run collects the fee and reactivates the subscription.
-    wallet.create_adjustment(customer_id, {"transaction_id": unique(), "asset": "USD", "amount": Decimal("25"), "reason": "external_topup"})
+    wallet.create_adjustment(
+        customer_id, {"transaction_id": unique(), "asset": "USD", "amount": Decimal("25"), "reason": "external_topup"}
+    )
     run_due(server.engine, clock(), 0, "http://drawdown.test", {customer_id})
     assert client.customers.get(customer_id)["subscriptions"][0]["status"] == "active"
     assert account(client, customer_id, "USD")["available"] == 5
@@ -116,13 +151,13 @@ def test_hybrid_plan_over_three_periods(server, client, clock) -> None:
 def test_catch_up_after_downtime_charges_each_missed_period_once(server, client, clock) -> None:
     credits = make_asset(client)
     product = hybrid(client, credits)
-    clock.pinned = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    clock.pinned = datetime(2026, 1, 1, tzinfo=UTC)
     customer_id = client.customers.create({"name": "Late"})["id"]
     client.wallets.customer_wallet_ops.create_adjustment(
         customer_id, {"transaction_id": unique(), "asset": "USD", "amount": Decimal("100"), "reason": "gift"}
     )
     client.customers.create_subscription(customer_id, {"products": [{"code": product["code"]}]})
-    clock.pinned = datetime(2026, 4, 15, tzinfo=timezone.utc)  # three renewals missed
+    clock.pinned = datetime(2026, 4, 15, tzinfo=UTC)  # three renewals missed
     assert run_due(server.engine, clock(), None, "http://x", {customer_id}).fixed_charged == 3
     assert run_due(server.engine, clock(), None, "http://x", {customer_id}).fixed_charged == 0
     assert account(client, customer_id, "USD")["available"] == 20
@@ -131,7 +166,7 @@ def test_catch_up_after_downtime_charges_each_missed_period_once(server, client,
 def test_future_start_is_scheduled_and_billed_from_then(server, client, clock) -> None:
     credits = make_asset(client)
     product = hybrid(client, credits)
-    clock.pinned = datetime(2026, 5, 1, tzinfo=timezone.utc)
+    clock.pinned = datetime(2026, 5, 1, tzinfo=UTC)
     customer_id = client.customers.create({"name": "Soon"})["id"]
     client.wallets.customer_wallet_ops.create_adjustment(
         customer_id, {"transaction_id": unique(), "asset": "USD", "amount": Decimal("30"), "reason": "gift"}
@@ -143,7 +178,7 @@ def test_future_start_is_scheduled_and_billed_from_then(server, client, clock) -
     assert account(client, customer_id, "USD")["available"] == 30
     subs = client.products.get_subscribers(product["id"])["items"]
     assert [s["subscription_status"] for s in subs] == ["scheduled"]
-    clock.pinned = datetime(2026, 5, 10, tzinfo=timezone.utc)
+    clock.pinned = datetime(2026, 5, 10, tzinfo=UTC)
     assert run_due(server.engine, clock(), None, "http://x", {customer_id}).fixed_charged == 1
     assert client.customers.get(customer_id)["subscriptions"][0]["status"] == "active"
 
@@ -151,7 +186,7 @@ def test_future_start_is_scheduled_and_billed_from_then(server, client, clock) -
 def test_version_move_starts_the_new_plan_fee_at_the_next_period(server, client, clock) -> None:
     credits = make_asset(client)
     product = hybrid(client, credits)
-    clock.pinned = datetime(2026, 1, 15, tzinfo=timezone.utc)
+    clock.pinned = datetime(2026, 1, 15, tzinfo=UTC)
     customer_id = client.customers.create({"name": "Mover"})["id"]
     client.wallets.customer_wallet_ops.create_adjustment(
         customer_id, {"transaction_id": unique(), "asset": "USD", "amount": Decimal("100"), "reason": "gift"}
@@ -161,11 +196,11 @@ def test_version_move_starts_the_new_plan_fee_at_the_next_period(server, client,
     prices = [{k: v for k, v in p.items() if k != "id"} for p in prices]
     prices[0]["pricing"][0]["values"][0]["unit_price"] = Decimal("30")
     client.products.create_version(product["id"], {"prices": prices, "publish": True})
-    clock.pinned = datetime(2026, 2, 20, tzinfo=timezone.utc)
+    clock.pinned = datetime(2026, 2, 20, tzinfo=UTC)
     run_due(server.engine, clock(), None, "http://x", {customer_id})  # February at $20 (version 1)
     client.customers.update_subscription_product(customer_id, sub["id"], product["id"], {"version": 2})
     assert run_due(server.engine, clock(), None, "http://x", {customer_id}).fixed_charged == 0
     assert account(client, customer_id, "USD")["available"] == 60
-    clock.pinned = datetime(2026, 3, 15, tzinfo=timezone.utc)
+    clock.pinned = datetime(2026, 3, 15, tzinfo=UTC)
     assert run_due(server.engine, clock(), None, "http://x", {customer_id}).fixed_charged == 1
     assert account(client, customer_id, "USD")["available"] == 30

@@ -26,7 +26,11 @@ def test_asset_product_customer_gift_events_fees_and_balance(client) -> None:
     adj = gift(client, customer_id, asset, "100")
     assert available(client, customer_id, asset) == Decimal("100")
 
-    e1, e2, e3 = event(model="large", tokens=1_000_000), event(model="small", tokens=333), event(model="medium", tokens=5)
+    e1, e2, e3 = (
+        event(model="large", tokens=1_000_000),
+        event(model="small", tokens=333),
+        event(model="medium", tokens=5),
+    )
     client.events.send_usage({"customer_id": customer_id, "events": [e1, e2, e3]})
 
     fees1 = client.events.get(e1["id"])["fees"]
@@ -34,7 +38,9 @@ def test_asset_product_customer_gift_events_fees_and_balance(client) -> None:
     assert len(fees1) == 1 and Decimal(str(fees1[0]["amount"])) == Decimal("3")
     assert fees1[0]["dimensions"] == {"model": "large"} and fees1[0]["usage_type"] == "volume"
     assert fees1[0]["product_code"] == product["code"] and fees1[0]["product_version"] == 1
-    assert Decimal(str(fees1[0]["input_volume"])) == 1_000_000 and Decimal(str(fees1[0]["volume_rate"])) == Decimal("0.000003")
+    assert Decimal(str(fees1[0]["input_volume"])) == 1_000_000 and Decimal(str(fees1[0]["volume_rate"])) == Decimal(
+        "0.000003"
+    )
     assert Decimal(str(fees2[0]["amount"])) == Decimal("0.000333")
     # An event no price matches (no wildcard for "medium") is stored without fees.
     assert client.events.get(e3["id"])["fees"] == []
@@ -57,7 +63,9 @@ def test_a_millionth_per_token_over_a_million_tokens_is_exactly_one(client) -> N
     product = token_product(client, asset)
     customer_id = customer_on(client, product["code"])
     gift(client, customer_id, asset, "10")
-    client.events.send_usage({"customer_id": customer_id, "events": [event(model="small", tokens=1) for _ in range(10)]})
+    client.events.send_usage(
+        {"customer_id": customer_id, "events": [event(model="small", tokens=1) for _ in range(10)]}
+    )
     one = event(model="small", tokens=999_990)
     client.events.send_usage({"customer_id": customer_id, "events": [one]})
     assert available(client, customer_id, asset) == Decimal("9")
@@ -97,8 +105,19 @@ def test_unit_and_volume_with_min_and_max_per_event(client) -> None:
                 "type": "usage_based",
                 "billing_model": {"type": "real_time"},
                 "usage_calculation": {"event_type": "chat", "usage_type": "unit_and_volume", "volume_field": "tokens"},
-                "pricing": [{"asset": asset, "values": [{"unit_price": Decimal("0.05"), "volume_rate": Decimal("0.0001"),
-                                                           "min_amount": Decimal("0.06"), "max_amount": Decimal("1")}]}],
+                "pricing": [
+                    {
+                        "asset": asset,
+                        "values": [
+                            {
+                                "unit_price": Decimal("0.05"),
+                                "volume_rate": Decimal("0.0001"),
+                                "min_amount": Decimal("0.06"),
+                                "max_amount": Decimal("1"),
+                            }
+                        ],
+                    }
+                ],
             }
         ],
     }

@@ -30,7 +30,9 @@ def test_concurrent_retries_create_one_customer(server) -> None:
     body = {"name": name}
 
     def send(_: int) -> tuple[int, str]:
-        with httpx.Client(base_url=server.url, headers={"X-CREDYT-API-KEY": server.key, "Idempotency-Key": key}, timeout=60) as c:
+        with httpx.Client(
+            base_url=server.url, headers={"X-CREDYT-API-KEY": server.key, "Idempotency-Key": key}, timeout=60
+        ) as c:
             resp = c.post("/customers", json=body)
             return resp.status_code, resp.json().get("id", "")
 
@@ -46,10 +48,18 @@ def test_retried_product_create_with_key(http, client) -> None:
     asset = make_asset(client)
     key = unique("idem")
     body = {
-        "name": "P", "code": unique("p"), "publish": True,
-        "prices": [{"name": "u", "type": "usage_based", "billing_model": {"type": "real_time"},
-                    "usage_calculation": {"event_type": "x", "usage_type": "unit"},
-                    "pricing": [{"asset": asset, "values": [{"unit_price": 0.1}]}]}],
+        "name": "P",
+        "code": unique("p"),
+        "publish": True,
+        "prices": [
+            {
+                "name": "u",
+                "type": "usage_based",
+                "billing_model": {"type": "real_time"},
+                "usage_calculation": {"event_type": "x", "usage_type": "unit"},
+                "pricing": [{"asset": asset, "values": [{"unit_price": 0.1}]}],
+            }
+        ],
     }
     first = http.post("/products", json=body, headers={"Idempotency-Key": key})
     again = http.post("/products", json=body, headers={"Idempotency-Key": key})

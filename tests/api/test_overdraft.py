@@ -42,9 +42,16 @@ def test_overdraft_limit_allows_debt_and_a_later_credit_settles_it(http, client)
     resp = http.patch(f"/customers/{customer_id}/wallet/default:{asset}", json={"overdraft_limit": "4"})
     assert resp.status_code == 204
     gift(client, customer_id, asset, "1")
-    assert http.post("/events", json={"customer_id": customer_id, "events": [event(model="large", tokens=1_000_000)]}).status_code == 204
+    assert (
+        http.post(
+            "/events", json={"customer_id": customer_id, "events": [event(model="large", tokens=1_000_000)]}
+        ).status_code
+        == 204
+    )
     assert available(client, customer_id, asset) == Decimal("-2")
-    refused = http.post("/events", json={"customer_id": customer_id, "events": [event(model="large", tokens=1_000_000)]})
+    refused = http.post(
+        "/events", json={"customer_id": customer_id, "events": [event(model="large", tokens=1_000_000)]}
+    )
     assert refused.status_code == 422  # would need debt 5 > limit 4
     gift(client, customer_id, asset, "10")
     assert available(client, customer_id, asset) == Decimal("8")
@@ -60,7 +67,12 @@ def test_grants_are_drawn_by_priority_then_expiry(http, client) -> None:
     gift(client, customer_id, asset, "2", expires_at="2099-01-01T00:00:00Z")
     gift(client, customer_id, asset, "2", expires_at="2098-01-01T00:00:00Z")
     gift(client, customer_id, asset, "2")
-    assert http.post("/events", json={"customer_id": customer_id, "events": [event(model="large", tokens=1_000_000)]}).status_code == 204
+    assert (
+        http.post(
+            "/events", json={"customer_id": customer_id, "events": [event(model="large", tokens=1_000_000)]}
+        ).status_code
+        == 204
+    )
     grants = {g["expires_at"]: Decimal(str(g["available"])) for g in _grants(client, customer_id, asset)}
     assert grants == {"2098-01-01T00:00:00Z": 0, "2099-01-01T00:00:00Z": 1, None: 2}
 

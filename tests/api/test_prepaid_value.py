@@ -4,14 +4,14 @@ promotion, with usage every day, checked grant by grant each day and against han
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 from drawdown.billing.job import run_due
 from tests.api.helpers import iso, make_asset
 from tests.conftest import unique
 
-T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
 OUTAGE = {5, 6, 7}  # no job runs and no usage on these days
 
 
@@ -26,23 +26,45 @@ def usage_on(day: int) -> int:
 
 
 def plan(client, credits: str) -> dict:  # noqa: ANN001
-    return client.products.create({
-        "name": "Creator", "code": unique("creator"), "publish": True,
-        "prices": [
-            {"name": "Plan", "type": "fixed", "billing_model": {"type": "recurring", "recurring": {"interval": "month"}},
-             "pricing": [{"asset": "USD", "values": [{"unit_price": D("20")}]}]},
-            {"name": "Generation", "type": "usage_based", "billing_model": {"type": "real_time"},
-             "usage_calculation": {"event_type": "generate", "usage_type": "volume", "volume_field": "credits"},
-             "pricing": [{"asset": credits, "values": [{"volume_rate": D("1")}]}]},
-        ],
-        "entitlements": [
-            {"name": "Monthly credits", "asset": credits, "amount": D("1000"), "purpose": "bundled",
-             "lifecycle": {"duration": "month", "refresh": {"strategy": "rollover"}},
-             "accounting": {"revenue_basis": D("0.015"), "cost_basis": "auto"}},
-            {"name": "Daily free credits", "asset": credits, "amount": D("100"), "purpose": "promotion",
-             "lifecycle": {"duration": "day", "refresh": {"strategy": "expire_and_replace"}}},
-        ],
-    })
+    return client.products.create(
+        {
+            "name": "Creator",
+            "code": unique("creator"),
+            "publish": True,
+            "prices": [
+                {
+                    "name": "Plan",
+                    "type": "fixed",
+                    "billing_model": {"type": "recurring", "recurring": {"interval": "month"}},
+                    "pricing": [{"asset": "USD", "values": [{"unit_price": D("20")}]}],
+                },
+                {
+                    "name": "Generation",
+                    "type": "usage_based",
+                    "billing_model": {"type": "real_time"},
+                    "usage_calculation": {"event_type": "generate", "usage_type": "volume", "volume_field": "credits"},
+                    "pricing": [{"asset": credits, "values": [{"volume_rate": D("1")}]}],
+                },
+            ],
+            "entitlements": [
+                {
+                    "name": "Monthly credits",
+                    "asset": credits,
+                    "amount": D("1000"),
+                    "purpose": "bundled",
+                    "lifecycle": {"duration": "month", "refresh": {"strategy": "rollover"}},
+                    "accounting": {"revenue_basis": D("0.015"), "cost_basis": "auto"},
+                },
+                {
+                    "name": "Daily free credits",
+                    "asset": credits,
+                    "amount": D("100"),
+                    "purpose": "promotion",
+                    "lifecycle": {"duration": "day", "refresh": {"strategy": "expire_and_replace"}},
+                },
+            ],
+        }
+    )
 
 
 class Model:
@@ -96,10 +118,22 @@ def test_forty_days_of_entitlements_promotions_and_usage(server, client, clock, 
     clock.pinned = T0
     customer_id = client.customers.create({"name": "Creator Co"})["id"]
     wallet = client.wallets.customer_wallet_ops
-    wallet.create_adjustment(customer_id, {"transaction_id": unique(), "asset": "USD", "amount": D("100"), "reason": "external_topup"})
-    wallet.create_adjustment(customer_id, {"transaction_id": unique(), "asset": credits, "amount": D("500"), "reason": "external_topup"})
-    wallet.create_adjustment(customer_id, {"transaction_id": unique(), "asset": credits, "amount": D("100"), "reason": "external_topup",
-                                           "expires_at": iso(T0 + timedelta(days=10))})
+    wallet.create_adjustment(
+        customer_id, {"transaction_id": unique(), "asset": "USD", "amount": D("100"), "reason": "external_topup"}
+    )
+    wallet.create_adjustment(
+        customer_id, {"transaction_id": unique(), "asset": credits, "amount": D("500"), "reason": "external_topup"}
+    )
+    wallet.create_adjustment(
+        customer_id,
+        {
+            "transaction_id": unique(),
+            "asset": credits,
+            "amount": D("100"),
+            "reason": "external_topup",
+            "expires_at": iso(T0 + timedelta(days=10)),
+        },
+    )
     client.customers.create_subscription(customer_id, {"products": [{"code": product["code"]}]})
     model = Model()
     only = {customer_id}
@@ -116,7 +150,12 @@ def test_forty_days_of_entitlements_promotions_and_usage(server, client, clock, 
         amount = usage_on(day)
         clock.pinned = midnight + timedelta(hours=12)
         if amount:
-            ev = {"id": unique("gen"), "event_type": "generate", "occurred_at": iso(clock.pinned), "data": {"credits": amount}}
+            ev = {
+                "id": unique("gen"),
+                "event_type": "generate",
+                "occurred_at": iso(clock.pinned),
+                "data": {"credits": amount},
+            }
             client.events.send_usage({"customer_id": customer_id, "events": [ev]})
             model.use(day, amount)
         # Grant by grant, every day.
@@ -124,7 +163,11 @@ def test_forty_days_of_entitlements_promotions_and_usage(server, client, clock, 
         live = [g for g in items if g["state"] == "live"]
         promo = [g for g in live if g["purpose"] == "promotion"]
         bundled = [g for g in live if g["purpose"] == "bundled"]
-        paid = [g for g in live if g["purpose"] == "paid" and (g["expires_at"] is None or g["expires_at"] > iso(clock.pinned))]
+        paid = [
+            g
+            for g in live
+            if g["purpose"] == "paid" and (g["expires_at"] is None or g["expires_at"] > iso(clock.pinned))
+        ]
         if day in OUTAGE:
             assert promo == [], day
         else:
@@ -152,7 +195,9 @@ def test_forty_days_of_entitlements_promotions_and_usage(server, client, clock, 
     assert months[0]["state"] == "expired" and D(str(months[0]["expired_amount"])) == 0  # carried, not written off
 
     # The revenue report against the hand sums.
-    report = http.get("/reports/revenue", params={"period_from": "2026-03-01", "period_to": "2026-04-30", "customer_id": customer_id}).json()
+    report = http.get(
+        "/reports/revenue", params={"period_from": "2026-03-01", "period_to": "2026-04-30", "customer_id": customer_id}
+    ).json()
     rows = {(r["period"], r["purpose"]): r for r in report["items"] if r["asset"] == credits}
     for month in ("2026-03", "2026-04"):
         paid_units = model.consumed["paid"].get(month, D(0))
@@ -168,7 +213,9 @@ def test_forty_days_of_entitlements_promotions_and_usage(server, client, clock, 
         assert D(str(rows[(month, "promotion")]["revenue"])) == 0
     assert D(str(rows[("2026-03", "paid")]["breakage"])) == D("100") * D("0.02")
     credits_totals = next(t for t in report["totals"] if t["currency"] == "USD")
-    expected_revenue = sum(model.consumed["paid"].values(), D(0)) * D("0.02") + sum(model.consumed["bundled"].values(), D(0)) * D("0.015")
+    expected_revenue = sum(model.consumed["paid"].values(), D(0)) * D("0.02") + sum(
+        model.consumed["bundled"].values(), D(0)
+    ) * D("0.015")
     # USD itself is also paid value consumed (the $20 plan fees: 20 x 1 per month, two months).
     assert D(str(credits_totals["revenue"])) == expected_revenue + D("40")
     assert D(str(credits_totals["breakage"])) == D("2")

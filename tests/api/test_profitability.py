@@ -3,7 +3,7 @@ partly by promotional and partly by paid credit; every figure equals a hand comp
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal as D
 
 import pytest
@@ -12,27 +12,48 @@ from corehttp.exceptions import HttpResponseError, ResourceExistsError
 from tests.api.helpers import make_asset
 from tests.conftest import unique
 
-DAY = datetime(2026, 9, 15, 12, 0, tzinfo=timezone.utc)
+DAY = datetime(2026, 9, 15, 12, 0, tzinfo=UTC)
 
 
 def money(stats: dict) -> tuple:
-    return tuple(D(str(stats[k])) for k in ("gross_revenue", "total_costs", "net_revenue", "margin")) + (stats["currency"],)
+    return tuple(D(str(stats[k])) for k in ("gross_revenue", "total_costs", "net_revenue", "margin")) + (
+        stats["currency"],
+    )
 
 
 def test_event_customer_product_and_vendor_stats(client, http, clock) -> None:
     clock.pinned = DAY
-    client.assets.add_rate("EUR", {"source": "USD", "rate": D("1.10"), "valid_from": "2026-09-01T00:00:00Z", "valid_to": "2026-10-01T00:00:00Z"})
+    client.assets.add_rate(
+        "EUR",
+        {"source": "USD", "rate": D("1.10"), "valid_from": "2026-09-01T00:00:00Z", "valid_to": "2026-10-01T00:00:00Z"},
+    )
     credits = make_asset(client, rate="0.01")
-    product = client.products.create({
-        "name": "Calls", "code": unique("calls"), "publish": True,
-        "prices": [{"name": "Call", "type": "usage_based", "billing_model": {"type": "real_time"},
+    product = client.products.create(
+        {
+            "name": "Calls",
+            "code": unique("calls"),
+            "publish": True,
+            "prices": [
+                {
+                    "name": "Call",
+                    "type": "usage_based",
+                    "billing_model": {"type": "real_time"},
                     "usage_calculation": {"event_type": "call", "usage_type": "unit"},
-                    "pricing": [{"asset": credits, "values": [{"unit_price": D("60")}]}]}],
-    })
-    customer_id = client.customers.create({"name": "Margins Inc", "subscriptions": [{"products": [{"code": product["code"]}]}]})["id"]
+                    "pricing": [{"asset": credits, "values": [{"unit_price": D("60")}]}],
+                }
+            ],
+        }
+    )
+    customer_id = client.customers.create(
+        {"name": "Margins Inc", "subscriptions": [{"products": [{"code": product["code"]}]}]}
+    )["id"]
     wallet = client.wallets.customer_wallet_ops
-    wallet.create_adjustment(customer_id, {"transaction_id": unique(), "asset": credits, "amount": D("100"), "reason": "gift"})
-    wallet.create_adjustment(customer_id, {"transaction_id": unique(), "asset": credits, "amount": D("200"), "reason": "external_topup"})
+    wallet.create_adjustment(
+        customer_id, {"transaction_id": unique(), "asset": credits, "amount": D("100"), "reason": "gift"}
+    )
+    wallet.create_adjustment(
+        customer_id, {"transaction_id": unique(), "asset": credits, "amount": D("200"), "reason": "external_topup"}
+    )
     openai_ext = unique("openai")
     client.vendors.vendors_ops.create_vendor({"name": "OpenAI", "external_id": openai_ext})
     gpu = client.vendors.vendors_ops.create_vendor({"name": "GPU Cloud"})["id"]
@@ -43,9 +64,13 @@ def test_event_customer_product_and_vendor_stats(client, http, clock) -> None:
         return {"id": unique("call"), "event_type": "call", "occurred_at": "2026-09-15T12:00:00Z", "costs": list(costs)}
 
     e1 = call({"id": "c1", "vendor_external_id": openai_ext, "category": "inference", "amount": D("0.12")})
-    e2 = call({"id": "c1", "vendor_external_id": openai_ext, "category": "inference", "amount": D("0.05")},
-              {"id": "c2", "vendor_id": gpu, "category": "compute", "amount": D("0.10"), "currency": "EUR"})
-    e3 = call({"id": "c1", "vendor_id": gpu, "category": "compute", "units": 2, "unit_price": D("0.05"), "currency": "EUR"})
+    e2 = call(
+        {"id": "c1", "vendor_external_id": openai_ext, "category": "inference", "amount": D("0.05")},
+        {"id": "c2", "vendor_id": gpu, "category": "compute", "amount": D("0.10"), "currency": "EUR"},
+    )
+    e3 = call(
+        {"id": "c1", "vendor_id": gpu, "category": "compute", "units": 2, "unit_price": D("0.05"), "currency": "EUR"}
+    )
     client.events.send_usage({"customer_id": customer_id, "events": [e1, e2, e3]})
 
     # e1: 60 promotional credits -> no revenue. e2: 40 promotional + 20 paid -> 20 x 0.01. e3: 60 paid.
@@ -68,7 +93,9 @@ def test_event_customer_product_and_vendor_stats(client, http, clock) -> None:
     openai = client.vendors.vendors_ops.list_vendors(external_id=openai_ext)["items"][0]["id"]
     o = client.vendors.vendors_ops.get_vendor_stats(openai)
     assert D(str(o["total_costs"])) == D("0.17") and o["categories"] == [{"category": "inference", "cost": 0.17}]
-    g = client.vendors.vendors_ops.get_vendor_stats(gpu, period_from="2026-09-15", period_to="2026-09-15", category="compute")
+    g = client.vendors.vendors_ops.get_vendor_stats(
+        gpu, period_from="2026-09-15", period_to="2026-09-15", category="compute"
+    )
     assert D(str(g["total_costs"])) == D("0.22")
     assert D(str(client.vendors.vendors_ops.get_vendor_stats(gpu, category="storage")["total_costs"])) == 0
 

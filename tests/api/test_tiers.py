@@ -13,14 +13,24 @@ from tests.conftest import unique
 
 def product(client, asset: str, model: str, values: list, **calc) -> dict:  # noqa: ANN001
     usage = {"event_type": "completion", "usage_type": "volume", "volume_field": "tokens", **calc}
-    price = {"name": f"{model} tokens", "type": "usage_based", "pricing_model": model, "billing_model": {"type": "real_time"},
-             "usage_calculation": usage, "pricing": [{"asset": asset, "values": values}]}
+    price = {
+        "name": f"{model} tokens",
+        "type": "usage_based",
+        "pricing_model": model,
+        "billing_model": {"type": "real_time"},
+        "usage_calculation": usage,
+        "pricing": [{"asset": asset, "values": values}],
+    }
     if model in ("tiered", "bulk"):
         price["tiering"] = {"basis": "volume", "period": "lifetime"}
     return client.products.create({"name": model, "code": unique(model), "publish": True, "prices": [price]})
 
 
-TIERS = [{"volume_rate": Decimal("0.01"), "up_to": 500}, {"volume_rate": Decimal("0.005"), "up_to": 1000}, {"volume_rate": Decimal("0.001")}]
+TIERS = [
+    {"volume_rate": Decimal("0.01"), "up_to": 500},
+    {"volume_rate": Decimal("0.005"), "up_to": 1000},
+    {"volume_rate": Decimal("0.001")},
+]
 
 
 def fee(client, ev: dict) -> Decimal:  # noqa: ANN001
@@ -44,7 +54,11 @@ def test_bulk_and_package(client) -> None:
     pack = product(client, asset, "package", [{"unit_price": Decimal("3"), "package_size": 100}])
     for p, sizes, expected in (
         (bulk, [400, 200, 500], [Decimal("4"), Decimal("1"), Decimal("0.5")]),
-        (pack, [50, 50, 1, 250], [Decimal("3"), Decimal("0"), Decimal("3"), Decimal("6")]),  # 101..351 starts packages 3 and 4
+        (
+            pack,
+            [50, 50, 1, 250],
+            [Decimal("3"), Decimal("0"), Decimal("3"), Decimal("6")],
+        ),  # 101..351 starts packages 3 and 4
     ):
         customer_id = customer_on(client, p["code"])
         gift(client, customer_id, asset, "100")
@@ -55,13 +69,26 @@ def test_bulk_and_package(client) -> None:
 
 def test_custom_usage_expression(client, http) -> None:
     asset = make_asset(client)
-    p = client.products.create({
-        "name": "custom", "code": unique("custom"), "publish": True,
-        "prices": [{"name": "weighted tokens", "type": "usage_based", "billing_model": {"type": "real_time"},
-                    "usage_calculation": {"event_type": "completion", "usage_type": "custom",
-                                          "volume_aggregation": "input + 4 * output"},
-                    "pricing": [{"asset": asset, "values": [{"volume_rate": Decimal("0.001")}]}]}],
-    })
+    p = client.products.create(
+        {
+            "name": "custom",
+            "code": unique("custom"),
+            "publish": True,
+            "prices": [
+                {
+                    "name": "weighted tokens",
+                    "type": "usage_based",
+                    "billing_model": {"type": "real_time"},
+                    "usage_calculation": {
+                        "event_type": "completion",
+                        "usage_type": "custom",
+                        "volume_aggregation": "input + 4 * output",
+                    },
+                    "pricing": [{"asset": asset, "values": [{"volume_rate": Decimal("0.001")}]}],
+                }
+            ],
+        }
+    )
     customer_id = customer_on(client, p["code"])
     gift(client, customer_id, asset, "10")
     ev = event(input=1000, output=250)
@@ -98,13 +125,24 @@ def test_concurrent_events_on_a_tiered_price_bill_as_in_sequence(server, client)
 def test_each_dimensional_entry_has_its_own_tiers_and_position(client) -> None:
     asset = make_asset(client)
     values = [
-        {"dimensions": {"model": "large"}, "values": [{"volume_rate": Decimal("0.02"), "up_to": 100}, {"volume_rate": Decimal("0.01")}]},
-        {"dimensions": {"model": "*"}, "values": [{"volume_rate": Decimal("0.002"), "up_to": 100}, {"volume_rate": Decimal("0.001")}]},
+        {
+            "dimensions": {"model": "large"},
+            "values": [{"volume_rate": Decimal("0.02"), "up_to": 100}, {"volume_rate": Decimal("0.01")}],
+        },
+        {
+            "dimensions": {"model": "*"},
+            "values": [{"volume_rate": Decimal("0.002"), "up_to": 100}, {"volume_rate": Decimal("0.001")}],
+        },
     ]
     p = product(client, asset, "tiered", values, billable_dimensions=["model"])
     customer_id = customer_on(client, p["code"])
     gift(client, customer_id, asset, "100")
-    evs = [event(model="large", tokens=80), event(model="small", tokens=80), event(model="large", tokens=40), event(model="small", tokens=40)]
+    evs = [
+        event(model="large", tokens=80),
+        event(model="small", tokens=80),
+        event(model="large", tokens=40),
+        event(model="small", tokens=40),
+    ]
     client.events.send_usage({"customer_id": customer_id, "events": evs})
     # large: 80 x 0.02, then 20 x 0.02 + 20 x 0.01; small: 80 x 0.002, then 20 x 0.002 + 20 x 0.001
     assert [fee(client, e) for e in evs] == [Decimal("1.6"), Decimal("0.16"), Decimal("0.6"), Decimal("0.06")]

@@ -126,25 +126,69 @@ def test_adjustment_errors(http, client) -> None:
 @pytest.mark.parametrize(
     "price_patch, field",
     [
-        ({"pricing_model": "tiered", "pricing": [{"asset": "USD", "values": [{"volume_rate": 1}, {"volume_rate": 0.5}]}]},
-         "prices[0].pricing[0].values[0].up_to"),
-        ({"pricing_model": "tiered", "pricing": [{"asset": "USD", "values": [{"volume_rate": 1, "up_to": 10},
-                                                                              {"volume_rate": 0.5, "up_to": 5}, {"volume_rate": 0.1}]}]},
-         "prices[0].pricing[0].values[1].up_to"),
-        ({"pricing_model": "package", "pricing": [{"asset": "USD", "values": [{"unit_price": 1}]}]},
-         "prices[0].pricing[0].values[0].package_size"),
+        (
+            {
+                "pricing_model": "tiered",
+                "pricing": [{"asset": "USD", "values": [{"volume_rate": 1}, {"volume_rate": 0.5}]}],
+            },
+            "prices[0].pricing[0].values[0].up_to",
+        ),
+        (
+            {
+                "pricing_model": "tiered",
+                "pricing": [
+                    {
+                        "asset": "USD",
+                        "values": [
+                            {"volume_rate": 1, "up_to": 10},
+                            {"volume_rate": 0.5, "up_to": 5},
+                            {"volume_rate": 0.1},
+                        ],
+                    }
+                ],
+            },
+            "prices[0].pricing[0].values[1].up_to",
+        ),
+        (
+            {"pricing_model": "package", "pricing": [{"asset": "USD", "values": [{"unit_price": 1}]}]},
+            "prices[0].pricing[0].values[0].package_size",
+        ),
         ({"pricing_model": "tiered", "tiering": {"basis": "custom"}}, "prices[0].tiering.basis"),
         ({"tiering": {"period": "monthly"}}, "prices[0].tiering"),
-        ({"usage_calculation": {"event_type": "x", "usage_type": "custom", "volume_aggregation": "__import__('os')"}},
-         "prices[0].usage_calculation.volume_aggregation"),
-        ({"usage_calculation": {"event_type": "x", "usage_type": "custom", "volume_aggregation": "tokens ** 2"}},
-         "prices[0].usage_calculation.volume_aggregation"),
-        ({"type": "fixed", "billing_model": {"type": "real_time"}, "pricing": [{"asset": "USD", "values": [{"unit_price": 20}]}]},
-         "prices[0].billing_model.type"),
-        ({"usage_calculation": {"event_type": "x", "usage_type": "volume"}}, "prices[0].usage_calculation.volume_field"),
+        (
+            {
+                "usage_calculation": {
+                    "event_type": "x",
+                    "usage_type": "custom",
+                    "volume_aggregation": "__import__('os')",
+                }
+            },
+            "prices[0].usage_calculation.volume_aggregation",
+        ),
+        (
+            {"usage_calculation": {"event_type": "x", "usage_type": "custom", "volume_aggregation": "tokens ** 2"}},
+            "prices[0].usage_calculation.volume_aggregation",
+        ),
+        (
+            {
+                "type": "fixed",
+                "billing_model": {"type": "real_time"},
+                "pricing": [{"asset": "USD", "values": [{"unit_price": 20}]}],
+            },
+            "prices[0].billing_model.type",
+        ),
+        (
+            {"usage_calculation": {"event_type": "x", "usage_type": "volume"}},
+            "prices[0].usage_calculation.volume_field",
+        ),
         ({"pricing": [{"asset": "NOPE", "values": [{"volume_rate": 1}]}]}, "prices[0].pricing[0].asset"),
-        ({"usage_calculation": {"event_type": "x", "usage_type": "volume", "volume_field": "v"},
-          "pricing": [{"asset": "USD", "values": [{"unit_price": 1}]}]}, "prices[0].pricing[0].values[0].volume_rate"),
+        (
+            {
+                "usage_calculation": {"event_type": "x", "usage_type": "volume", "volume_field": "v"},
+                "pricing": [{"asset": "USD", "values": [{"unit_price": 1}]}],
+            },
+            "prices[0].pricing[0].values[0].volume_rate",
+        ),
         ({"pricing": [{"asset": "USD", "values": [{"volume_rate": -1}]}]}, "prices[0].pricing[0].values"),
     ],
 )

@@ -1,26 +1,46 @@
 """Grant consumption order, overdraft limits and ledger balance; property-tested with Hypothesis."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drawdown.core.grants import Grant, InsufficientFunds, apply, available, consumption_order, plan_debit, plan_settlement
+from drawdown.core.grants import (
+    Grant,
+    InsufficientFunds,
+    apply,
+    available,
+    consumption_order,
+    plan_debit,
+    plan_settlement,
+)
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def g(id_: str, remaining: str, priority: int = 100, expires: int | None = None, effective: int = 0, created: int = 0) -> Grant:
+def g(
+    id_: str, remaining: str, priority: int = 100, expires: int | None = None, effective: int = 0, created: int = 0
+) -> Grant:
     return Grant(
-        id_, D(remaining), T0 + timedelta(days=effective), None if expires is None else T0 + timedelta(days=expires),
-        T0 + timedelta(seconds=created), priority,
+        id_,
+        D(remaining),
+        T0 + timedelta(days=effective),
+        None if expires is None else T0 + timedelta(days=expires),
+        T0 + timedelta(seconds=created),
+        priority,
     )
 
 
 def test_order_priority_then_expiry_then_age() -> None:
-    grants = [g("late", "1", expires=30), g("never", "1"), g("soon", "1", expires=10), g("prio", "1", priority=1), g("old", "1", created=-5)]
+    grants = [
+        g("late", "1", expires=30),
+        g("never", "1"),
+        g("soon", "1", expires=10),
+        g("prio", "1", priority=1),
+        g("old", "1", created=-5),
+    ]
     assert [x.id for x in consumption_order(grants, T0)] == ["prio", "soon", "late", "old", "never"]
 
 
@@ -51,7 +71,9 @@ amounts = st.decimals(min_value=D("0.000000001"), max_value=D("1000"), places=9)
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.tuples(amounts, st.integers(0, 3), st.one_of(st.none(), st.integers(-3, 30)), st.integers(-3, 3)), max_size=8),
+    st.lists(
+        st.tuples(amounts, st.integers(0, 3), st.one_of(st.none(), st.integers(-3, 30)), st.integers(-3, 3)), max_size=8
+    ),
     st.lists(amounts, max_size=12),
     st.one_of(st.none(), amounts),
 )

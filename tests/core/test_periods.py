@@ -1,11 +1,11 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from drawdown.core.catalog import Cadence, FixedPrice, due_periods
 from drawdown.core.periods import add_months, advance, calendar_period, period_at
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def d(*a: int) -> datetime:
@@ -14,7 +14,13 @@ def d(*a: int) -> datetime:
 
 def test_month_ends_are_calendar_correct_from_the_anchor() -> None:
     anchor = d(2026, 1, 31)
-    assert [advance(anchor, "month", 1, k) for k in range(5)] == [d(2026, 1, 31), d(2026, 2, 28), d(2026, 3, 31), d(2026, 4, 30), d(2026, 5, 31)]
+    assert [advance(anchor, "month", 1, k) for k in range(5)] == [
+        d(2026, 1, 31),
+        d(2026, 2, 28),
+        d(2026, 3, 31),
+        d(2026, 4, 30),
+        d(2026, 5, 31),
+    ]
     assert add_months(d(2028, 1, 31), 1) == d(2028, 2, 29)  # leap year
     assert advance(d(2024, 2, 29), "year", 1, 1) == d(2025, 2, 28)
     assert advance(anchor, "month", 3, 1) == d(2026, 4, 30)

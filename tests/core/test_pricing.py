@@ -23,7 +23,12 @@ def price(usage_type: str, entries, dims=(), volume_field="v") -> UsagePrice:  #
         ("volume", PriceValue(volume_rate=D("2"), package_size=3), {"v": 1}, D("0.666666667")),
         ("volume", PriceValue(volume_rate=D("0.4")), {"v": "2.5"}, D("1")),
         ("unit_and_volume", PriceValue(unit_price=D("0.05"), volume_rate=D("0.0001")), {"v": 2000}, D("0.25")),
-        ("unit_and_volume", PriceValue(unit_price=D("0.05"), volume_rate=D("0.0001"), min_amount=D("0.06")), {"v": 1}, D("0.06")),
+        (
+            "unit_and_volume",
+            PriceValue(unit_price=D("0.05"), volume_rate=D("0.0001"), min_amount=D("0.06")),
+            {"v": 1},
+            D("0.06"),
+        ),
         ("volume", PriceValue(volume_rate=D("1"), max_amount=D("10")), {"v": 11}, D("10")),
         ("volume", PriceValue(volume_rate=D("1"), max_amount=D("10")), {"v": 10}, D("10")),
         ("volume", PriceValue(volume_rate=D("1")), {"v": 0}, D("0")),
@@ -137,7 +142,10 @@ def test_tiers_by_package_basis_count_started_packages() -> None:
 
 
 def test_min_and_max_bound_a_tiered_event() -> None:
-    values = (PriceValue(volume_rate=D("0.01"), up_to=D(10), min_amount=D("0.05"), max_amount=D("0.5")), PriceValue(volume_rate=D("0.1")))
+    values = (
+        PriceValue(volume_rate=D("0.01"), up_to=D(10), min_amount=D("0.05"), max_amount=D("0.5")),
+        PriceValue(volume_rate=D("0.1")),
+    )
     p = tiered("tiered", values)
     assert rate(p, {"v": 1}, D(0)).amount == D("0.05")
     assert rate(p, {"v": 100}, D(0)).amount == D("0.5")
@@ -147,8 +155,14 @@ def test_custom_usage_expressions() -> None:
     from drawdown.core.expressions import Expression
 
     p = UsagePrice(
-        "prc_c", "c", "e", "custom", "USD", (PriceEntry((PriceValue(unit_price=D("0.5"), volume_rate=D("0.001")),)),),
-        unit_expression=Expression("1 if cached == false else 0"), volume_expression=Expression("input + 4 * output"),
+        "prc_c",
+        "c",
+        "e",
+        "custom",
+        "USD",
+        (PriceEntry((PriceValue(unit_price=D("0.5"), volume_rate=D("0.001")),)),),
+        unit_expression=Expression("1 if cached == false else 0"),
+        volume_expression=Expression("input + 4 * output"),
     )
     rated = rate(p, {"input": 1000, "output": 250, "cached": False})
     assert rated.amount == D("0.5") + D("2")

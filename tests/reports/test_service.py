@@ -61,15 +61,21 @@ def stored(conn: Connection, key: str) -> dict[tuple[str, str, str], tuple[int, 
 
 def test_add_all_adds_to_existing_rows_and_creates_new_ones(conn: Connection) -> None:
     c = uid("cus")
-    profitability.add_all(conn, {
-        ("customer_day", c, "", "2191-01-05"): (D("1.5"), D("0.25")),
-        ("customer_month", c, "", "2191-01"): (D("1.5"), D("0.25")),
-    })
-    profitability.add_all(conn, {
-        ("customer_day", c, "", "2191-01-05"): (D("2.000000001"), D("0")),
-        ("customer_day", c, "", "2191-01-06"): (D("0"), D("3")),
-        ("customer_month", c, "", "2191-01"): (D("2.000000001"), D("3")),
-    })
+    profitability.add_all(
+        conn,
+        {
+            ("customer_day", c, "", "2191-01-05"): (D("1.5"), D("0.25")),
+            ("customer_month", c, "", "2191-01"): (D("1.5"), D("0.25")),
+        },
+    )
+    profitability.add_all(
+        conn,
+        {
+            ("customer_day", c, "", "2191-01-05"): (D("2.000000001"), D("0")),
+            ("customer_day", c, "", "2191-01-06"): (D("0"), D("3")),
+            ("customer_month", c, "", "2191-01"): (D("2.000000001"), D("3")),
+        },
+    )
     profitability.add_all(conn, {})  # nothing to add: no statement, no error
     assert stored(conn, c) == {
         ("customer_day", "", "2191-01-05"): (3_500_000_001, 250_000_000),
@@ -80,11 +86,14 @@ def test_add_all_adds_to_existing_rows_and_creates_new_ones(conn: Connection) ->
 
 def test_add_all_rounds_each_delta_to_nine_places_half_even(conn: Connection) -> None:
     v = uid("ven")
-    profitability.add_all(conn, {
-        ("vendor_day", v, "gpu", "2191-01-05"): (D("0"), D("0.0000000005")),  # tie: to even (0)
-        ("vendor_day", v, "llm", "2191-01-05"): (D("0"), D("0.0000000015")),  # tie: to even (2)
-        ("vendor_day", v, "net", "2191-01-05"): (D("0"), D("0.00000000151")),  # above the tie: up
-    })
+    profitability.add_all(
+        conn,
+        {
+            ("vendor_day", v, "gpu", "2191-01-05"): (D("0"), D("0.0000000005")),  # tie: to even (0)
+            ("vendor_day", v, "llm", "2191-01-05"): (D("0"), D("0.0000000015")),  # tie: to even (2)
+            ("vendor_day", v, "net", "2191-01-05"): (D("0"), D("0.00000000151")),  # above the tie: up
+        },
+    )
     assert stored(conn, v) == {
         ("vendor_day", "gpu", "2191-01-05"): (0, 0),
         ("vendor_day", "llm", "2191-01-05"): (0, 2),
@@ -131,16 +140,22 @@ def test_add_all_writes_rows_in_key_order(conn: Connection) -> None:
         ("2026-03-01", "2026-03-30", [("day", "2026-03-01", "2026-03-30")]),
         ("2026-03-07", "2026-03-07", [("day", "2026-03-07", "2026-03-07")]),
         # edges on both sides of whole months
-        ("2026-01-15", "2026-04-10", [
-            ("day", "2026-01-15", "2026-01-31"), ("day", "2026-04-01", "2026-04-10"), ("month", "2026-02", "2026-03")]),
+        (
+            "2026-01-15",
+            "2026-04-10",
+            [("day", "2026-01-15", "2026-01-31"), ("day", "2026-04-01", "2026-04-10"), ("month", "2026-02", "2026-03")],
+        ),
         ("2026-01-01", "2026-03-15", [("day", "2026-03-01", "2026-03-15"), ("month", "2026-01", "2026-02")]),
         ("2026-01-20", "2026-03-31", [("day", "2026-01-20", "2026-01-31"), ("month", "2026-02", "2026-03")]),
         # neighbouring months with no whole month between them
         ("2026-01-31", "2026-02-01", [("day", "2026-01-31", "2026-01-31"), ("day", "2026-02-01", "2026-02-01")]),
         # across a year end, both ways
         ("2026-12-15", "2027-01-01", [("day", "2026-12-15", "2026-12-31"), ("day", "2027-01-01", "2027-01-01")]),
-        ("2026-11-15", "2027-02-10", [
-            ("day", "2026-11-15", "2026-11-30"), ("day", "2027-02-01", "2027-02-10"), ("month", "2026-12", "2027-01")]),
+        (
+            "2026-11-15",
+            "2027-02-10",
+            [("day", "2026-11-15", "2026-11-30"), ("day", "2027-02-01", "2027-02-10"), ("month", "2026-12", "2027-01")],
+        ),
         ("2026-12-01", "2027-01-31", [("month", "2026-12", "2027-01")]),
         # February: 29 days in leap years (2028, 2000), 28 otherwise (2027, 1900)
         ("2028-02-01", "2028-02-29", [("month", "2028-02", "2028-02")]),
@@ -148,8 +163,11 @@ def test_add_all_writes_rows_in_key_order(conn: Connection) -> None:
         ("2027-02-01", "2027-02-28", [("month", "2027-02", "2027-02")]),
         ("2000-02-01", "2000-02-29", [("month", "2000-02", "2000-02")]),
         ("1900-02-01", "1900-02-28", [("month", "1900-02", "1900-02")]),
-        ("2028-01-31", "2028-03-01", [
-            ("day", "2028-01-31", "2028-01-31"), ("day", "2028-03-01", "2028-03-01"), ("month", "2028-02", "2028-02")]),
+        (
+            "2028-01-31",
+            "2028-03-01",
+            [("day", "2028-01-31", "2028-01-31"), ("day", "2028-03-01", "2028-03-01"), ("month", "2028-02", "2028-02")],
+        ),
         ("2026-02-01", "2028-02-29", [("month", "2026-02", "2028-02")]),
         # open ends and an empty range
         (None, None, [("month", "0001-01", "9999-12")]),
@@ -184,19 +202,30 @@ def test_figures_net_and_margin(revenue: str, cost: str, net: str, margin: str) 
     assert (f.revenue, f.cost, f.net, f.margin, f.currency) == (D(revenue), D(cost), D(net), D(margin), "USD")
     assert f.margin.as_tuple().exponent == (0 if D(revenue) == 0 else -2)
     assert profitability.figures(D(revenue), D(cost)) == {
-        "gross_revenue": D(revenue), "total_costs": D(cost), "net_revenue": D(net), "margin": D(margin),
+        "gross_revenue": D(revenue),
+        "total_costs": D(cost),
+        "net_revenue": D(net),
+        "margin": D(margin),
         "currency": "USD",
     }
     assert list(profitability.figures(D(revenue), D(cost))) == [
-        "gross_revenue", "total_costs", "net_revenue", "margin", "currency"]
+        "gross_revenue",
+        "total_costs",
+        "net_revenue",
+        "margin",
+        "currency",
+    ]
 
 
 # ------------------------------------------------------------------------------------ rollup reads
 
 
 def rollup(conn: Connection, kind: str, key: str, period: str, revenue: str, cost: str, sub: str = "") -> None:
-    conn.execute(insert(rollups).values(
-        kind=kind, key=key, sub=sub, period=period, revenue=to_scaled(D(revenue)), cost=to_scaled(D(cost))))
+    conn.execute(
+        insert(rollups).values(
+            kind=kind, key=key, sub=sub, period=period, revenue=to_scaled(D(revenue)), cost=to_scaled(D(cost))
+        )
+    )
 
 
 @pytest.fixture
@@ -304,12 +333,23 @@ def ledger(conn: Connection) -> dict[str, str]:
     bundled one valued in EUR (0.005) and a paid one without a basis; draws, refunds, expiries."""
     code = "R" + uuid.uuid4().hex[:8].upper()
     customer, account = uid("cus"), uid("acc")
-    conn.execute(insert(assets).values(
-        code=code, name="Report credits", precision=2, label="credits", symbol=None, is_fiat=False, created_at=at(1, 1),
-    ))
+    conn.execute(
+        insert(assets).values(
+            code=code,
+            name="Report credits",
+            precision=2,
+            label="credits",
+            symbol=None,
+            is_fiat=False,
+            created_at=at(1, 1),
+        )
+    )
     conn.execute(insert(customers).values(id=customer, name="Ledger Ltd", created_at=at(1, 1)))
-    conn.execute(insert(wallet_accounts).values(
-        id=account, customer_id=customer, name="default", asset=code, debt=0, created_at=at(1, 1)))
+    conn.execute(
+        insert(wallet_accounts).values(
+            id=account, customer_id=customer, name="default", asset=code, debt=0, created_at=at(1, 1)
+        )
+    )
     grants = {
         "paid": ("paid", "0.01", None, "USD"),
         "promo": ("promotion", None, "0.002", "USD"),
@@ -318,25 +358,61 @@ def ledger(conn: Connection) -> dict[str, str]:
     }
     ids = {name: uid("grt") for name in grants}
     for name, (purpose, revenue_basis, cost_basis, currency) in grants.items():
-        conn.execute(insert(credit_grants).values(
-            id=ids[name], account_id=account, amount=to_scaled(D(100)), remaining=to_scaled(D(100)), purpose=purpose,
-            priority=100, effective_at=at(1, 1), source_type="test", source_id=name, created_at=at(1, 1),
-            revenue_basis=to_scaled(D(revenue_basis)) if revenue_basis else None,
-            cost_basis=to_scaled(D(cost_basis)) if cost_basis else None, basis_currency=currency))
+        conn.execute(
+            insert(credit_grants).values(
+                id=ids[name],
+                account_id=account,
+                amount=to_scaled(D(100)),
+                remaining=to_scaled(D(100)),
+                purpose=purpose,
+                priority=100,
+                effective_at=at(1, 1),
+                source_type="test",
+                source_id=name,
+                created_at=at(1, 1),
+                revenue_basis=to_scaled(D(revenue_basis)) if revenue_basis else None,
+                cost_basis=to_scaled(D(cost_basis)) if cost_basis else None,
+                basis_currency=currency,
+            )
+        )
 
     def tx(kind: str, when: datetime, draws: dict[str, str], reason: str | None = None) -> None:
         tx_id = uid("txn")
         total = sum((D(v) for v in draws.values()), D(0))
-        conn.execute(insert(transactions).values(
-            id=tx_id, customer_id=customer, transaction_id=tx_id, type=kind, account_id=account, asset=code,
-            amount=to_scaled(total), reason=reason, created_at=when))
+        conn.execute(
+            insert(transactions).values(
+                id=tx_id,
+                customer_id=customer,
+                transaction_id=tx_id,
+                type=kind,
+                account_id=account,
+                asset=code,
+                amount=to_scaled(total),
+                reason=reason,
+                created_at=when,
+            )
+        )
         for grant, amount in draws.items():
-            conn.execute(insert(ledger_entries).values(
-                transaction_id=tx_id, account=f"wallet:{account}", asset=code, grant_id=ids[grant],
-                amount=to_scaled(D(amount)), created_at=when))
-        conn.execute(insert(ledger_entries).values(  # the other side: never counted
-            transaction_id=tx_id, account=f"system:revenue:{code}", asset=code, grant_id=None,
-            amount=-to_scaled(total), created_at=when))
+            conn.execute(
+                insert(ledger_entries).values(
+                    transaction_id=tx_id,
+                    account=f"wallet:{account}",
+                    asset=code,
+                    grant_id=ids[grant],
+                    amount=to_scaled(D(amount)),
+                    created_at=when,
+                )
+            )
+        conn.execute(
+            insert(ledger_entries).values(  # the other side: never counted
+                transaction_id=tx_id,
+                account=f"system:revenue:{code}",
+                asset=code,
+                grant_id=None,
+                amount=-to_scaled(total),
+                created_at=when,
+            )
+        )
 
     tx("adjustment", at(1, 2), {"paid": "100", "promo": "100", "bundled": "100", "bare": "100"})  # value in
     tx("fee", at(1, 10), {"paid": "-30", "promo": "-20"})
@@ -380,6 +456,9 @@ def test_revenue_recognition_by_day_and_for_nobody(conn: Connection, ledger: dic
     start, end = datetime(2191, 1, 1, tzinfo=UTC), datetime(2191, 2, 1, tzinfo=UTC)
     report = revenue.report(conn, start, end, "day", ledger["customer"])
     assert [(r.period, r.purpose, r.consumed) for r in report.items] == [
-        ("2191-01-10", "paid", D(30)), ("2191-01-10", "promotion", D(20)), ("2191-01-25", "paid", D("2.5"))]
+        ("2191-01-10", "paid", D(30)),
+        ("2191-01-10", "promotion", D(20)),
+        ("2191-01-25", "paid", D("2.5")),
+    ]
     empty = revenue.report(conn, start, end, "day", uid("cus"))
     assert (empty.items, empty.totals) == ((), ())

@@ -8,7 +8,8 @@ refuses the second, whose whole transaction (its effect included) rolls back int
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import Header, Request
 from sqlalchemy import Connection, insert, select
@@ -24,7 +25,7 @@ IdempotencyKey = Header(None, alias="Idempotency-Key", max_length=255, descripti
 
 
 def create(
-    ctx: Context, request: Request, key: str | None, body: Any, action: Callable[[Connection], dict]
+    ctx: Context, request: Request, key: str | None, body: Any, action: Callable[[Connection], dict[str, Any]]
 ) -> ExactJSONResponse:
     path = request.url.path
     digest = fingerprint(body)
@@ -32,7 +33,9 @@ def create(
         if key:
             row = conn.execute(
                 select(idempotency_keys).where(
-                    idempotency_keys.c.key == key, idempotency_keys.c.method == request.method, idempotency_keys.c.path == path
+                    idempotency_keys.c.key == key,
+                    idempotency_keys.c.method == request.method,
+                    idempotency_keys.c.path == path,
                 )
             ).first()
             if row is not None:

@@ -6,13 +6,15 @@ models exactly. Responses are encoded by msgspec with Decimals written as plain 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from drawdown.codec import dumps, loads
 from drawdown.core.errors import Invalid
+
 
 class ExactJSONResponse(Response):
     media_type = "application/json"
@@ -49,7 +51,7 @@ def nul_paths(value: Any, path: str = "") -> list[str]:
 
 
 class DecimalRoute(APIRoute):
-    def get_route_handler(self) -> Callable:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:

@@ -15,11 +15,32 @@ from drawdown.core.errors import DomainError, Invalid
 
 log = structlog.get_logger()
 
-_TAGS = {"usage_based", "fixed", "real_time", "recurring", "one_time", "bool", "int", "str", "decimal", "float", "constrained-str", "constrained-int", "constrained-decimal", "literal"}
+_TAGS = {
+    "usage_based",
+    "fixed",
+    "real_time",
+    "recurring",
+    "one_time",
+    "bool",
+    "int",
+    "str",
+    "decimal",
+    "float",
+    "constrained-str",
+    "constrained-int",
+    "constrained-decimal",
+    "literal",
+}
 _TITLES = {400: "Bad request", 401: "Unauthorized", 404: "Not found", 405: "Method not allowed", 409: "Conflict"}
 
 
-def problem(status: int, detail: str, request: Request | None = None, errors: dict[str, list[str]] | None = None, **extra: Any) -> ProblemResponse:
+def problem(
+    status: int,
+    detail: str,
+    request: Request | None = None,
+    errors: dict[str, list[str]] | None = None,
+    **extra: Any,
+) -> ProblemResponse:
     body: dict[str, Any] = {
         "type": f"https://drawdown.dev/problems/{status}",
         "title": "Validation failed" if errors is not None else _TITLES.get(status, "Error"),
@@ -35,7 +56,7 @@ def problem(status: int, detail: str, request: Request | None = None, errors: di
     return ProblemResponse(body, status_code=status, headers=headers)
 
 
-def field_path(loc: tuple | list, body: Any = None) -> str:
+def field_path(loc: tuple[Any, ...] | list[Any], body: Any = None) -> str:
     """The caller's field path for a pydantic error location (``events[0].data.tokens``).
 
     Pydantic puts union and validator tags (``usage_based``, ``list[PriceValue]``, ``int``) into
@@ -71,8 +92,8 @@ def field_path(loc: tuple | list, body: Any = None) -> str:
     return ".".join(parts) or "body"
 
 
-def _message(err: dict) -> str:
-    msg = err.get("msg", "invalid")
+def _message(err: dict[str, Any]) -> str:
+    msg: str = err.get("msg", "invalid")
     return msg.removeprefix("Value error, ")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,8 +12,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from drawdown.api.deps import Context, context
 from drawdown.api.jsonio import DecimalRoute, ExactJSONResponse
 from drawdown.api.schemas.common import ProblemDetails, ValidationProblem
-from drawdown.core.errors import DomainError, NotFound
 from drawdown.apikeys import service as api_keys
+from drawdown.core.errors import DomainError, NotFound
 from drawdown.db.engine import read
 
 _api_key = APIKeyHeader(name="X-CREDYT-API-KEY", auto_error=False, description="Your Drawdown API key")
@@ -63,7 +63,7 @@ def router(tag: str) -> APIRouter:
     return APIRouter(tags=[tag], route_class=DecimalRoute, dependencies=[Depends(authenticate)], responses=ERRORS)
 
 
-def page(items: list, total: int, limit: int, offset: int) -> ExactJSONResponse:
+def page(items: list[Any], total: int, limit: int, offset: int) -> ExactJSONResponse:
     return ExactJSONResponse({"items": items, "total_count": total, "limit": limit, "offset": offset})
 
 
@@ -75,7 +75,7 @@ def utc(value: datetime | None) -> datetime | None:
     """Query datetimes without a zone are read as UTC."""
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def version_param(version: str) -> int | str:

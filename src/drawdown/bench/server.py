@@ -18,7 +18,7 @@ import httpx
 class Served:
     base: str  # http://127.0.0.1:<port>
     secret: str  # the bootstrap API key
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
 
     @property
     def headers(self) -> dict[str, str]:

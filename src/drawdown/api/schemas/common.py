@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC as UTC_ZONE
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
 
@@ -29,7 +30,7 @@ def _non_negative(value: Decimal) -> Decimal:
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must carry a time zone (use Z for UTC)")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC_ZONE)
 
 
 Amount = Annotated[Decimal, AfterValidator(_exact)]
@@ -38,7 +39,9 @@ UTC = Annotated[datetime, AfterValidator(_utc)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=2000)]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-AssetCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")]
+AssetCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")
+]
 Metadata = dict[Annotated[str, StringConstraints(max_length=200)], Annotated[str, StringConstraints(max_length=2000)]]
 
 

@@ -10,6 +10,7 @@ from pydantic import Field, PlainValidator, StringConstraints, WithJsonSchema, m
 
 from drawdown.api.schemas.common import UTC, Amount, Key, Model
 
+
 def _data_value(value: Any) -> Any:
     if isinstance(value, (bool, int, Decimal)):
         return value
@@ -52,7 +53,7 @@ class CostData(Model):
     currency: str | None = None
 
     @model_validator(mode="after")
-    def _amount(self) -> "CostData":
+    def _amount(self) -> CostData:
         if self.amount is None and not (self.units is not None and self.unit_price is not None) and not (
             self.input_volume is not None and self.volume_rate is not None
         ):
@@ -78,7 +79,7 @@ class UsageRequest(Model):
     events: list[UsageEvent] = Field(min_length=1, max_length=1000)
 
     @model_validator(mode="after")
-    def _customer(self) -> "UsageRequest":
+    def _customer(self) -> UsageRequest:
         if not self.customer_id and not self.customer_external_id:
             raise ValueError("give customer_id or customer_external_id")
         return self
@@ -131,7 +132,7 @@ class GetEventResponse(Model):
     customer_id: str
     created_at: datetime
     fees: list[EventFee]
-    stats: "ProfitabilityStats | None" = None
+    stats: ProfitabilityStats | None = None
 
 
 class ListEventsItem(Model):
@@ -146,4 +147,4 @@ class ListEventsItem(Model):
     total_fees: Decimal | None = None
     fee_currency: str | None = None
     has_fees: bool
-    stats: "ProfitabilityStats | None" = None
+    stats: ProfitabilityStats | None = None

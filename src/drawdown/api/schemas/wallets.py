@@ -24,11 +24,12 @@ class CreateAdjustmentRequest(Model):
     expires_at: UTC | None = None
     metadata: Metadata | None = None
     currency: AssetCode | None = Field(
-        None, description="Drawdown extension: the amount is in this fiat currency, credited in `asset` at the rate in force"
+        None,
+        description="Drawdown extension: the amount is in this fiat currency, credited in `asset` at the rate in force",
     )
 
     @model_validator(mode="after")
-    def _shape(self) -> "CreateAdjustmentRequest":
+    def _shape(self) -> CreateAdjustmentRequest:
         if self.amount == 0:
             raise ValueError("amount: must not be zero")
         if self.amount < 0 and (self.effective_at or self.expires_at):
