@@ -21,6 +21,7 @@ from drawdown.customers.models import (
     NewSubscription,
     ProductRef,
     SubscribedProduct,
+    Subscription,
     SubscriptionStatusChange,
     VersionMove,
 )
@@ -29,6 +30,10 @@ from tests.customers import world
 
 D = Decimal
 NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
+
+
+def by_id(s: Subscription) -> str:
+    return s.id
 
 
 def _sub(*codes: str, starts_at: datetime | None = None, renews_at: datetime | None = None) -> NewSubscription:
@@ -58,7 +63,8 @@ def test_create_with_subscriptions_provisions_an_account_per_asset(engine: Engin
         assert customers.find_by_external_id(conn, got.summary.external_id or "") == created.id
     assert (got.summary.name, got.summary.email, got.summary.active_subscription_count) == ("Ada", "ada@example.com", 2)
     assert (got.metadata, got.external_accounts) == ({"tier": "gold"}, (ExternalAccount("stripe", "cus_1"),))
-    assert got.subscriptions == created.subscriptions
+    # Created in the same instant, so listed in no particular order.
+    assert sorted(got.subscriptions, key=by_id) == sorted(created.subscriptions, key=by_id)
     assert plan_id in {p.id for s in got.subscriptions for p in s.products}
 
 

@@ -125,8 +125,9 @@ def customer_subscription(conn: Connection, customer_id: str, subscription_id: s
 
 
 def subscription_ids(conn: Connection, customer_id: str) -> list[str]:
-    """The customer's subscriptions, oldest first."""
-    return list(conn.execute(select(_s.id).where(_s.customer_id == customer_id).order_by(_s.created_at)).scalars())
+    """The customer's subscriptions, oldest first (those created together in the id's order, so always the same)."""
+    q = select(_s.id).where(_s.customer_id == customer_id).order_by(_s.created_at, _s.id)
+    return list(conn.execute(q).scalars())
 
 
 def subscribed_products(conn: Connection, subscription_id: str) -> list[Row[Any]]:
