@@ -12,7 +12,8 @@ from drawdown.catalog import service as catalog
 from drawdown.catalog.models import NewAsset, NewProduct, StartingRate
 from drawdown.customers import service as customers
 from drawdown.customers.models import NewCustomer, NewSubscription, ProductRef
-from drawdown.wallets import service as wallet_ops
+from drawdown.wallets import service as wallets
+from drawdown.wallets.models import Adjustment
 from drawdown.db.engine import make_engine, write
 from drawdown.db.migrate import upgrade
 
@@ -73,14 +74,8 @@ def seed(settings: Settings) -> tuple[str, str]:
                 now,
                 settings.overdraft_limit(),
             ).id
-        wallet_ops.create_adjustment(
-            conn,
-            customer_id,
-            {"transaction_id": "demo-welcome-gift", "asset": "CREDITS", "amount": Decimal("10000"), "reason": "gift",
-             "description": "Welcome credits", "account_name": None, "effective_at": None, "expires_at": None, "metadata": None},
-            now,
-            settings.overdraft_limit(),
-        )
+        gift = Adjustment("demo-welcome-gift", "CREDITS", Decimal("10000"), "gift", description="Welcome credits")
+        wallets.adjust(conn, customer_id, gift, now, settings.overdraft_limit())
         _, secret = api_keys.create(conn, "demo", now)
     engine.dispose()
     return secret, customer_id

@@ -37,8 +37,11 @@ from drawdown.catalog.models import NewAsset, NewProduct, StartingRate
 from drawdown.customers import service as customers
 from drawdown.customers.models import NewCustomer, NewSubscription, ProductRef
 from drawdown.reports import profitability
-from drawdown.usage import pipeline as usage
-from drawdown.wallets import service as wallet_ops
+from drawdown.usage import pipeline
+from drawdown.usage.cache import HotCache
+from drawdown.usage.models import UsageBatch, UsageEvent
+from drawdown.wallets import service as wallets
+from drawdown.wallets.models import Adjustment
 from drawdown.db.engine import make_engine, write
 from drawdown.db.migrate import upgrade
 from drawdown.db.tables import credit_grants, events, fees, ledger_entries, products, subscriptions, transactions, wallet_accounts
@@ -72,17 +75,17 @@ def build_world(url: str, n_customers: int) -> list[str]:
             cid = customers.create_customer(conn, command, now, None).id
             for k, (reason, amount, expires) in enumerate((("gift", "100000", None), ("external_topup", "1000000", None),
                                                           ("gift", "50000", now + timedelta(days=30)))):
-                wallet_ops.create_adjustment(conn, cid, {"transaction_id": f"seed-{k}", "asset": "CRED", "amount": Decimal(amount),
-                                                         "reason": reason, "expires_at": expires}, now, None)
+                seed = Adjustment(f"seed-{k}", "CRED", Decimal(amount), reason, expires_at=expires)
+                wallets.adjust(conn, cid, seed, now, None)
             ids.append(cid)
     engine.dispose()
     return ids
 
 
-def make_events(n: int, rng: random.Random) -> list[dict]:
+def make_events(n: int, rng: random.Random) -> list[UsageEvent]:
     now = datetime.now(timezone.utc)
-    return [{"id": f"ev-{secrets.token_hex(8)}", "event_type": "completion", "occurred_at": now,
-             "data": {"model": rng.choice(MODELS), "tokens": rng.randrange(100, 5000), "images": rng.randrange(0, 3)}}
+    return [UsageEvent(f"ev-{secrets.token_hex(8)}", "completion", now,
+                       data={"model": rng.choice(MODELS), "tokens": rng.randrange(100, 5000), "images": rng.randrange(0, 3)})
             for _ in range(n)]
 
 
@@ -157,10 +160,12 @@ def ceiling(url: str, ids: list[str], n: int, rng: random.Random, batch: int = 1
 def naive(url: str, ids: list[str], n: int, rng: random.Random) -> float:
     engine = make_engine(url)
     evs = make_events(n, rng)
+    cache = HotCache()
     start = time.perf_counter()
     for ev in evs:
         with write(engine) as conn:
-            usage.send_usage(conn, rng.choice(ids), [ev], datetime.now(timezone.utc), None)
+            answer = pipeline.bill(conn, [UsageBatch(rng.choice(ids), None, [ev])], datetime.now(timezone.utc), None, cache)[0]
+            assert not isinstance(answer, Exception), answer
     rate = n / (time.perf_counter() - start)
     engine.dispose()
     return rate
@@ -170,16 +175,17 @@ def engine_rate(url: str, ids: list[str], n: int, rng: random.Random, per_txn: i
     """Events grouped many per transaction (one request per customer), billed as the batching writer does."""
     engine = make_engine(url)
     rss: dict[str, int] = {}
+    cache = HotCache()
     start = time.perf_counter()
     done = 0
     while done < n:
         evs = make_events(min(per_txn, n - done), rng)
-        groups: dict[str, list[dict]] = {}
+        groups: dict[str, list[UsageEvent]] = {}
         for ev in evs:
             groups.setdefault(rng.choice(ids), []).append(ev)
         with write(engine) as conn:
-            requests = [usage.Request(cid, None, batch) for cid, batch in groups.items()]
-            for result in usage.bill(conn, requests, datetime.now(timezone.utc), None):
+            batches = [UsageBatch(cid, None, batch) for cid, batch in groups.items()]
+            for result in pipeline.bill(conn, batches, datetime.now(timezone.utc), None, cache):
                 assert not isinstance(result, Exception), result
         done += len(evs)
         if rss_at is not None and done >= rss_at and "at_first" not in rss:
@@ -196,8 +202,9 @@ def http_phase(url: str, ids: list[str], n: int, clients: int, latency_samples: 
     try:
         headers = served.headers
 
-        def body(ev: dict, cid: str) -> dict:
-            return {"customer_id": cid, "events": [{**ev, "occurred_at": ev["occurred_at"].isoformat()}]}
+        def body(ev: UsageEvent, cid: str) -> dict:
+            doc = {"id": ev.id, "event_type": ev.event_type, "occurred_at": ev.occurred_at.isoformat(), "data": ev.data}
+            return {"customer_id": cid, "events": [doc]}
 
         # Latency of one synchronous event at low load.
         rng = random.Random(3)
