@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, event, insert, select
 
+from drawdown.api.shapes import reports as shapes
 from drawdown.core.money import to_scaled
 from drawdown.db.tables import (
     assets,
@@ -201,14 +202,14 @@ def test_figures_net_and_margin(revenue: str, cost: str, net: str, margin: str) 
     f = profitability.of(D(revenue), D(cost))
     assert (f.revenue, f.cost, f.net, f.margin, f.currency) == (D(revenue), D(cost), D(net), D(margin), "USD")
     assert f.margin.as_tuple().exponent == (0 if D(revenue) == 0 else -2)
-    assert profitability.figures(D(revenue), D(cost)) == {
+    assert shapes.stats(f) == {
         "gross_revenue": D(revenue),
         "total_costs": D(cost),
         "net_revenue": D(net),
         "margin": D(margin),
         "currency": "USD",
     }
-    assert list(profitability.figures(D(revenue), D(cost))) == [
+    assert list(shapes.stats(f)) == [
         "gross_revenue",
         "total_costs",
         "net_revenue",

@@ -11,8 +11,9 @@ from drawdown.api.problems import problem
 from drawdown.api.routing import Context, ExactJSONResponse, Limit, Offset, context, page, router
 from drawdown.api.schemas.common import Page
 from drawdown.api.schemas.events import CostData, GetEventResponse, ListEventsItem, UsageEvent, UsageRequest
+from drawdown.api.shapes.reports import stats
 from drawdown.db.engine import read
-from drawdown.reports.profitability import figures
+from drawdown.reports.profitability import of
 from drawdown.usage import events, models
 
 api = router("Events")
@@ -105,7 +106,7 @@ def get_event(
             "customer_id": e.customer_id,
             "created_at": e.created_at,
             "fees": [_fee(f) for f in e.fees],
-            "stats": figures(e.revenue, e.cost),
+            "stats": stats(of(e.revenue, e.cost)),
         }
     )
 
@@ -144,5 +145,5 @@ def _summary(e: models.EventSummary) -> dict[str, Any]:
         "total_fees": e.total_fees,
         "fee_currency": e.fee_currency,
         "has_fees": e.has_fees,
-        "stats": figures(e.revenue, e.cost),
+        "stats": stats(of(e.revenue, e.cost)),
     }

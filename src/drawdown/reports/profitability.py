@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import calendar
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -37,16 +36,6 @@ RollupKey = tuple[str, str, str, str]
 def of(revenue: Decimal, cost: Decimal) -> Figures:
     """Figures in the reporting currency."""
     return Figures(revenue, cost, REPORTING)
-
-
-def figures(revenue: Decimal, cost: Decimal) -> dict[str, Any]:
-    """Credyt's stats object for ``of(revenue, cost)``.
-
-    Kept for ``usage/events.py``, which still builds API documents; new code takes ``of`` and lets
-    ``api/`` shape the result."""
-    f = of(revenue, cost)
-    return {"gross_revenue": f.revenue, "total_costs": f.cost, "net_revenue": f.net, "margin": f.margin,
-            "currency": f.currency}
 
 
 def _scaled(revenue: int, cost: int) -> Figures:
