@@ -12,9 +12,9 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Iterator
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -22,10 +22,10 @@ import uvicorn
 from sqlalchemy import Engine
 
 from drawdown.api.app import create_app
-from drawdown.settings import Settings
 from drawdown.apikeys import service as api_keys
 from drawdown.db.engine import make_engine, write
 from drawdown.db.migrate import upgrade
+from drawdown.settings import Settings
 
 PG_URL = os.environ.get("DRAWDOWN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
@@ -76,7 +76,7 @@ class Clock:
         self.pinned: datetime | None = None
 
     def __call__(self) -> datetime:
-        return self.pinned or datetime.now(timezone.utc)
+        return self.pinned or datetime.now(UTC)
 
 
 @dataclass
@@ -100,7 +100,7 @@ def server(engine: Engine, database_url: str) -> Iterator[Server]:
     clock = Clock()
     app = create_app(settings, engine=engine, clock=clock)
     with write(engine) as conn:
-        _, secret = api_keys.create(conn, "tests", datetime.now(timezone.utc))
+        _, secret = api_keys.create(conn, "tests", datetime.now(UTC))
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     srv = uvicorn.Server(config)
@@ -123,7 +123,7 @@ def clock(server: Server) -> Iterator[Clock]:
 
 
 @pytest.fixture
-def client(server: Server):  # noqa: ANN201
+def client(server: Server):  # noqa: ANN201 - a pytest fixture
     from corehttp.credentials import ServiceKeyCredential
     from credytapi import CredytApiClient
 
@@ -132,7 +132,7 @@ def client(server: Server):  # noqa: ANN201
 
 
 @pytest.fixture
-def http(server: Server):  # noqa: ANN201
+def http(server: Server):  # noqa: ANN201 - a pytest fixture
     import httpx
 
     with httpx.Client(base_url=server.url, headers={"X-CREDYT-API-KEY": server.key}, timeout=30) as c:
@@ -151,12 +151,22 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     for b in BACKENDS:
         if f"[{b}" in report.nodeid or f"-{b}]" in report.nodeid or f"-{b}-" in report.nodeid:
-            outcome = "passed" if report.passed and report.when == "call" else "failed" if report.failed else "skipped" if report.skipped else None
+            outcome = (
+                "passed"
+                if report.passed and report.when == "call"
+                else "failed"
+                if report.failed
+                else "skipped"
+                if report.skipped
+                else None
+            )
             if outcome:
                 _per_backend[b][outcome] += 1
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001 - pytest hook arguments
     terminalreporter.section("database backends")
     for b, counts in _per_backend.items():
-        terminalreporter.write_line(f"{b:>10}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
+        terminalreporter.write_line(
+            f"{b:>10}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
+        )

@@ -9,7 +9,7 @@ from drawdown.bench.server import serve
 from drawdown.cli import app
 
 
-def test_cli_commands(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_cli_commands(tmp_path, monkeypatch) -> None:  # noqa: ANN001 - pytest fixtures
     monkeypatch.setenv("DRAWDOWN_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
     runner = CliRunner()
     made = runner.invoke(app, ["api-keys", "create", "--name", "ops"])
@@ -27,16 +27,16 @@ def test_cli_commands(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     bad = runner.invoke(app, ["report", "revenue", "--from", "2026-13-01", "--to", "2026-12-31"])
     assert bad.exit_code != 0
     # One billed event, so the margins have a figure and the chart a point.
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     from drawdown.customers import service as customers
+    from drawdown.db.engine import make_engine, write
     from drawdown.usage import pipeline
     from drawdown.usage.cache import HotCache
     from drawdown.usage.models import UsageBatch, UsageEvent
-    from drawdown.db.engine import make_engine, write
 
     engine = make_engine(f"sqlite:///{tmp_path}/cli.db")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with write(engine) as conn:
         customer = customers.find_by_external_id(conn, "demo-customer")
         ev = UsageEvent("cli-1", "chat_completed", now, data={"model": "gpt-large", "tokens": 1000})
@@ -50,7 +50,7 @@ def test_cli_commands(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     assert runner.invoke(app, ["report", "margins", "--by", "planet"]).exit_code != 0
 
 
-def test_serve_with_two_workers_bills_events(tmp_path) -> None:  # noqa: ANN001
+def test_serve_with_two_workers_bills_events(tmp_path) -> None:  # noqa: ANN001 - pytest fixture
     """`drawdown serve` with DRAWDOWN_WORKERS=2: each worker process builds its app from the environment."""
     served = serve(f"sqlite:///{tmp_path}/w.db", workers=2)
     base, headers = served.base, served.headers
@@ -58,8 +58,12 @@ def test_serve_with_two_workers_bills_events(tmp_path) -> None:  # noqa: ANN001
         customer = httpx.post(f"{base}/customers", json={"name": "w"}, headers=headers).json()["id"]
         for k in range(20):  # a new connection each: the kernel may hand it to either worker
             ev = {"id": f"w{k}", "event_type": "x", "occurred_at": "2026-11-25T00:00:00Z"}
-            resp = httpx.post(f"{base}/events", json={"customer_id": customer, "events": [ev]}, headers=headers, timeout=10)
+            resp = httpx.post(
+                f"{base}/events", json={"customer_id": customer, "events": [ev]}, headers=headers, timeout=10
+            )
             assert resp.status_code == 204, resp.text
-        assert httpx.get(f"{base}/events", params={"customer_id": customer}, headers=headers).json()["total_count"] == 20
+        assert (
+            httpx.get(f"{base}/events", params={"customer_id": customer}, headers=headers).json()["total_count"] == 20
+        )
     finally:
         assert served.stop() == 0

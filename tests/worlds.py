@@ -13,9 +13,9 @@ from drawdown.catalog import service as catalog
 from drawdown.catalog.models import NewAsset, NewProduct
 from drawdown.customers import service as customers
 from drawdown.customers.models import NewCustomer, NewSubscription, ProductRef
+from drawdown.db.engine import write
 from drawdown.wallets import service as wallets
 from drawdown.wallets.models import Adjustment
-from drawdown.db.engine import write
 
 
 def volume_world(

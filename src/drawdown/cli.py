@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import typer
 from rich.console import Console
@@ -22,7 +22,7 @@ console = Console()
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @app.command()
@@ -60,12 +60,20 @@ def serve(
         from drawdown.billing.job import start_loop
 
         start_loop(engine, _now, settings.job_interval_seconds, settings.overdraft_limit(), settings.public_url)
-    where = {"host": host or settings.host, "port": port or settings.port, "log_level": settings.log_level}
+    bind_host = host or settings.host
+    bind_port = port or settings.port
     if workers > 1:
         # Each worker process builds its own application (engine, pool, batching writer).
-        uvicorn.run("drawdown.api.app:app_from_environment", factory=True, workers=workers, **where)
+        uvicorn.run(
+            "drawdown.api.app:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=bind_host,
+            port=bind_port,
+            log_level=settings.log_level,
+        )
     else:
-        uvicorn.run(create_app(settings, engine), **where)
+        uvicorn.run(create_app(settings, engine), host=bind_host, port=bind_port, log_level=settings.log_level)
 
 
 @keys.command("create")
@@ -192,8 +200,13 @@ def bench_stats(
     if backend not in ("sqlite", "postgresql"):
         raise typer.BadParameter("sqlite or postgresql", param_hint="--backend")
     result = run(backend, events, customers, days, Path("var/bench"))
-    table = Table("endpoint", "p50 ms", "p99 ms", "max ms",
-                  title=f"{backend}: {events:,} events, {result['rollup_rows']:,} rollup rows, {result['cores']} cores")
+    table = Table(
+        "endpoint",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        title=f"{backend}: {events:,} events, {result['rollup_rows']:,} rollup rows, {result['cores']} cores",
+    )
     for name, t in result["endpoints"].items():
         table.add_row(name, str(t["p50_ms"]), str(t["p99_ms"]), str(t["max_ms"]))
     console.print(table)
@@ -208,9 +221,8 @@ def bench_ingest(
     """Ingestion throughput against the database's ceiling, naive and HTTP (writes var/bench/ingest-*.json)."""
     from pathlib import Path
 
-    from rich.table import Table
-
     from rich.progress import Progress
+    from rich.table import Table
 
     from drawdown.bench.ingest import PHASES, run
 
@@ -232,10 +244,14 @@ def bench_ingest(
     table.add_row("engine/ceiling (100 customers)", f"{best / r['ceiling_events_per_s']:.2f}")
     table.add_row("engine/naive (100 customers)", f"{best / r['naive_events_per_s']:.1f}")
     table.add_row(f"HTTP, {r['http']['clients']} clients (events/s)", str(r["http"]["events_per_s"]))
-    table.add_row("HTTP single event p50 / p99 / p99.9 (ms)", " / ".join(str(v) for v in r["http"]["latency_ms"].values()))
+    table.add_row(
+        "HTTP single event p50 / p99 / p99.9 (ms)", " / ".join(str(v) for v in r["http"]["latency_ms"].values())
+    )
     two = r["http_2_workers"]
     table.add_row(f"HTTP, {two['clients']} clients, 2 workers (events/s)", str(two["events_per_s"]))
-    table.add_row("HTTP, 2 workers, single event p50 / p99 / p99.9 (ms)", " / ".join(str(v) for v in two["latency_ms"].values()))
+    table.add_row(
+        "HTTP, 2 workers, single event p50 / p99 / p99.9 (ms)", " / ".join(str(v) for v in two["latency_ms"].values())
+    )
     if "memory" in r:
         m = r["memory"]
         table.add_row(f"memory run, {m['events']:,} events (events/s)", str(m["events_per_s"]))
@@ -258,8 +274,9 @@ def demo() -> None:
     typer.echo(f"curl -s -H 'X-CREDYT-API-KEY: {secret}' {base}/customers/{customer_id}/wallet")
     typer.echo(
         f"curl -s -X POST -H 'X-CREDYT-API-KEY: {secret}' -H 'Content-Type: application/json' {base}/events "
-        f"-d '{{\"customer_external_id\":\"demo-customer\",\"events\":[{{\"id\":\"evt-'$(date +%s%N)'\","
-        f"\"event_type\":\"chat_completed\",\"occurred_at\":\"'$(date -u +%FT%TZ)'\",\"data\":{{\"model\":\"gpt-large\",\"tokens\":1500}}}}]}}'"
+        f'-d \'{{"customer_external_id":"demo-customer","events":[{{"id":"evt-\'$(date +%s%N)\'",'
+        f'"event_type":"chat_completed","occurred_at":"\'$(date -u +%FT%TZ)\'",'
+        f'"data":{{"model":"gpt-large","tokens":1500}}}}]}}\''
     )
     typer.echo(f"curl -s -H 'X-CREDYT-API-KEY: {secret}' '{base}/events?customer_id={customer_id}'")
 

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from drawdown.core.errors import Conflict
-from drawdown.settings import Settings
 from drawdown.apikeys import service as api_keys
 from drawdown.catalog import service as catalog
 from drawdown.catalog.models import NewAsset, NewProduct, StartingRate
+from drawdown.core.errors import Conflict
 from drawdown.customers import service as customers
 from drawdown.customers.models import NewCustomer, NewSubscription, ProductRef
-from drawdown.wallets import service as wallets
-from drawdown.wallets.models import Adjustment
 from drawdown.db.engine import make_engine, write
 from drawdown.db.migrate import upgrade
+from drawdown.settings import Settings
+from drawdown.wallets import service as wallets
+from drawdown.wallets.models import Adjustment
 
 PRODUCT = NewProduct(
     name="AI Chat",
@@ -36,9 +36,21 @@ PRODUCT = NewProduct(
                 {
                     "asset": "CREDITS",
                     "values": [
-                        {"name": "Large model", "dimensions": {"model": "gpt-large"}, "values": [{"volume_rate": Decimal("0.002")}]},
-                        {"name": "Small model", "dimensions": {"model": "gpt-small"}, "values": [{"volume_rate": Decimal("0.0005")}]},
-                        {"name": "Other models", "dimensions": {"model": "*"}, "values": [{"volume_rate": Decimal("0.001")}]},
+                        {
+                            "name": "Large model",
+                            "dimensions": {"model": "gpt-large"},
+                            "values": [{"volume_rate": Decimal("0.002")}],
+                        },
+                        {
+                            "name": "Small model",
+                            "dimensions": {"model": "gpt-small"},
+                            "values": [{"volume_rate": Decimal("0.0005")}],
+                        },
+                        {
+                            "name": "Other models",
+                            "dimensions": {"model": "*"},
+                            "values": [{"volume_rate": Decimal("0.001")}],
+                        },
                     ],
                 }
             ],
@@ -50,13 +62,19 @@ PRODUCT = NewProduct(
 def seed(settings: Settings) -> tuple[str, str]:
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with write(engine) as conn:
         try:
             catalog.create_asset(
                 conn,
-                NewAsset(code="CREDITS", name="Credits", precision=2, label="Credits", symbol="¢",
-                         rates=(StartingRate("USD", Decimal("0.01")),)),
+                NewAsset(
+                    code="CREDITS",
+                    name="Credits",
+                    precision=2,
+                    label="Credits",
+                    symbol="¢",
+                    rates=(StartingRate("USD", Decimal("0.01")),),
+                ),
                 now,
             )
         except Conflict:
@@ -69,8 +87,12 @@ def seed(settings: Settings) -> tuple[str, str]:
         if customer_id is None:
             customer_id = customers.create_customer(
                 conn,
-                NewCustomer(name="Demo Customer", external_id="demo-customer", email="demo@example.com",
-                            subscriptions=(NewSubscription((ProductRef(code="ai-chat", version="default"),)),)),
+                NewCustomer(
+                    name="Demo Customer",
+                    external_id="demo-customer",
+                    email="demo@example.com",
+                    subscriptions=(NewSubscription((ProductRef(code="ai-chat", version="default"),)),),
+                ),
                 now,
                 settings.overdraft_limit(),
             ).id

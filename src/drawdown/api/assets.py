@@ -57,7 +57,7 @@ def list_assets(offset: int = Offset, limit: int = Limit, ctx: Context = Depends
 
 @api.get("/assets/{assetCode}", response_model=GetAssetResponse, summary="Get an asset")
 def get_asset(
-    assetCode: str,  # noqa: N803 - Credyt's path parameter name
+    assetCode: str,
     ctx: Context = Depends(context),
 ) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
@@ -66,7 +66,7 @@ def get_asset(
 
 @api.post("/assets/{assetCode}/rates", status_code=204, summary="Add an exchange rate (may start in the future)")
 def add_rate(
-    assetCode: str,  # noqa: N803 - Credyt's path parameter name
+    assetCode: str,
     body: AddAssetRateRequest,
     ctx: Context = Depends(context),
 ) -> Response:
@@ -80,7 +80,7 @@ def add_rate(
     "/assets/{assetCode}/quote", response_model=QuoteAssetResponse, summary="Convert a fiat amount into the asset"
 )
 def quote(
-    assetCode: str,  # noqa: N803 - Credyt's path parameter name
+    assetCode: str,
     body: QuoteAssetRequest,
     ctx: Context = Depends(context),
 ) -> ExactJSONResponse:

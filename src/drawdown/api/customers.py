@@ -127,7 +127,7 @@ def customers_stats(
 
 
 @api.get("/customers/{customerId}/stats", response_model=Profitability, summary="A customer's profitability")
-def customer_stats(customerId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803
+def customer_stats(customerId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:
     from drawdown.api.shapes import reports as shapes
 
     with read(ctx.engine) as conn:
@@ -136,15 +136,13 @@ def customer_stats(customerId: str, ctx: Context = Depends(context)) -> ExactJSO
 
 
 @api.get("/customers/{customerId}", response_model=GetCustomerResponse, summary="Get a customer")
-def get_customer(customerId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:  # noqa: N803 - Credyt's name
+def get_customer(customerId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
         return ExactJSONResponse(shape.customer(customers.get_customer(conn, customerId, ctx.now())))
 
 
 @api.patch("/customers/{customerId}", status_code=204, summary="Update a customer")
-def update_customer(
-    customerId: str, body: UpdateCustomerRequest, ctx: Context = Depends(context)  # noqa: N803 - Credyt's name
-) -> Response:
+def update_customer(customerId: str, body: UpdateCustomerRequest, ctx: Context = Depends(context)) -> Response:
     command = CustomerUpdate(name=body.name, external_id=body.external_id, email=body.email)
     with write(ctx.engine) as conn:
         customers.update_customer(conn, customerId, command)
@@ -156,7 +154,7 @@ def update_customer(
     summary="Subscribe a customer",
 )
 def create_subscription(
-    customerId: str,  # noqa: N803 - Credyt's name
+    customerId: str,
     body: CreateSubscription,
     request: Request,
     key: str | None = IdempotencyKey,
@@ -177,7 +175,7 @@ def create_subscription(
     summary="Activate or deactivate a subscription",
 )
 def update_subscription(
-    customerId: str, subscriptionId: str, body: UpdateSubscriptionRequest,  # noqa: N803 - Credyt's names
+    customerId: str, subscriptionId: str, body: UpdateSubscriptionRequest,
     ctx: Context = Depends(context),
 ) -> Response:
     command = SubscriptionStatusChange(customerId, subscriptionId, body.status)
@@ -192,7 +190,7 @@ def update_subscription(
     summary="Move a subscription to another version of a product",
 )
 def update_subscription_product(
-    customerId: str, subscriptionId: str, productId: str,  # noqa: N803 - Credyt's names
+    customerId: str, subscriptionId: str, productId: str,
     body: UpdateSubscriptionProductRequest, ctx: Context = Depends(context),
 ) -> Response:
     command = VersionMove(customerId, subscriptionId, productId, body.version)

@@ -66,7 +66,7 @@ def list_products(
     "/products/{productId}/subscribers", response_model=Page[ProductSubscriber], summary="List a product's subscribers"
 )
 def get_subscribers(
-    productId: str,  # noqa: N803 - Credyt's path parameter name
+    productId: str,
     offset: int = Offset,
     limit: int = Limit,
     ctx: Context = Depends(context),
@@ -82,7 +82,7 @@ def get_subscribers(
     summary="A product's profitability (Drawdown extension)",
 )
 def product_stats(
-    productId: str,  # noqa: N803 - Credyt's path parameter name
+    productId: str,
     period_from: date | None = Query(None, description="First day (UTC, inclusive)"),
     period_to: date | None = Query(None, description="Last day (UTC, inclusive)"),
     ctx: Context = Depends(context),
@@ -101,7 +101,7 @@ def product_stats(
     summary="Price sample events against a version, writing nothing",
 )
 def simulate_usage(
-    productId: str,  # noqa: N803 - Credyt's path parameter name
+    productId: str,
     version: str,
     body: SimulateUsageRequest,
     ctx: Context = Depends(context),
@@ -114,7 +114,7 @@ def simulate_usage(
 
 @api.get("/products/{productId}", response_model=GetProductResponse, summary="Get a product")
 def get_product(
-    productId: str,  # noqa: N803 - Credyt's path parameter name
+    productId: str,
     ctx: Context = Depends(context),
 ) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
@@ -123,7 +123,7 @@ def get_product(
 
 @api.delete("/products/{productId}", status_code=204, summary="Delete a product whose versions are all drafts")
 def delete_product(
-    productId: str,  # noqa: N803 - Credyt's path parameter name
+    productId: str,
     ctx: Context = Depends(context),
 ) -> Response:
     with write(ctx.engine) as conn:
@@ -135,7 +135,7 @@ def delete_product(
     "/products/{productId}", status_code=201, response_model=CreateProductResponse, summary="Create a new version"
 )
 def create_version(
-    productId: str,  # noqa: N803 - Credyt's path parameter name
+    productId: str,
     body: CreateProductVersionRequest,
     request: Request,
     key: str | None = IdempotencyKey,
@@ -153,7 +153,7 @@ def create_version(
     "/products/{productId}/{version}", response_model=GetProductVersionResponse, summary="Get a version (or 'default')"
 )
 def get_version(
-    productId: str,  # noqa: N803 - Credyt's path parameter name
+    productId: str,
     version: str,
     ctx: Context = Depends(context),
 ) -> ExactJSONResponse:
@@ -163,7 +163,7 @@ def get_version(
 
 @api.patch("/products/{productId}/{version}", status_code=204, summary="Publish a version or make it the default")
 def update_version(
-    productId: str,  # noqa: N803 - Credyt's path parameter name
+    productId: str,
     version: str,
     body: UpdateProductVersionRequest,
     ctx: Context = Depends(context),
@@ -176,7 +176,7 @@ def update_version(
 
 @api.delete("/products/{productId}/{version}", status_code=204, summary="Archive a version")
 def archive_version(
-    productId: str,  # noqa: N803 - Credyt's path parameter name
+    productId: str,
     version: str,
     ctx: Context = Depends(context),
 ) -> Response:

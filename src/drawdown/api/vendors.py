@@ -55,7 +55,7 @@ def list_vendors(
 
 @api.get("/vendors/{vendorId}", response_model=VendorSummary, summary="Get a vendor")
 def get_vendor(
-    vendorId: str,  # noqa: N803 - Credyt's path parameter name
+    vendorId: str,
     ctx: Context = Depends(context),
 ) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
@@ -64,7 +64,7 @@ def get_vendor(
 
 @api.get("/vendors/{vendorId}/stats", response_model=VendorStats, summary="A vendor's costs by category")
 def vendor_stats(
-    vendorId: str,  # noqa: N803 - Credyt's path parameter name
+    vendorId: str,
     period_from: date | None = Query(None, description="First day (UTC, inclusive)"),
     period_to: date | None = Query(None, description="Last day (UTC, inclusive)"),
     category: str | None = Query(None),

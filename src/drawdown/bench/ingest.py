@@ -22,49 +22,85 @@ import secrets
 import statistics
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import httpx
 from sqlalchemy import bindparam, insert, select, tuple_, update
 
 from drawdown.bench.server import serve
-from drawdown.core.ids import new_id
 from drawdown.catalog import service as catalog
 from drawdown.catalog.models import NewAsset, NewProduct, StartingRate
+from drawdown.core.ids import new_id
 from drawdown.customers import service as customers
 from drawdown.customers.models import NewCustomer, NewSubscription, ProductRef
+from drawdown.db.engine import make_engine, write
+from drawdown.db.migrate import upgrade
+from drawdown.db.tables import (
+    credit_grants,
+    events,
+    fees,
+    ledger_entries,
+    products,
+    subscriptions,
+    transactions,
+    wallet_accounts,
+)
 from drawdown.reports import profitability
 from drawdown.usage import pipeline
 from drawdown.usage.cache import HotCache
 from drawdown.usage.models import UsageBatch, UsageEvent
 from drawdown.wallets import service as wallets
 from drawdown.wallets.models import Adjustment
-from drawdown.db.engine import make_engine, write
-from drawdown.db.migrate import upgrade
-from drawdown.db.tables import credit_grants, events, fees, ledger_entries, products, subscriptions, transactions, wallet_accounts
 
 MODELS = ("large", "small", "vision", "audio")
 PRODUCT = NewProduct(
-    name="Bench", code="bench", publish=True,
+    name="Bench",
+    code="bench",
+    publish=True,
     prices=[
-        {"name": "Tokens", "type": "usage_based", "billing_model": {"type": "real_time"},
-         "usage_calculation": {"event_type": "completion", "usage_type": "volume", "volume_field": "tokens", "billable_dimensions": ["model"]},
-         "pricing": [{"asset": "CRED", "values": [
-             {"dimensions": {"model": m}, "values": [{"volume_rate": Decimal(r)}]}
-             for m, r in (("large", "0.00003"), ("small", "0.000001"), ("vision", "0.00002"), ("*", "0.00001"))]}]},
-        {"name": "Requests", "type": "usage_based", "billing_model": {"type": "real_time"},
-         "usage_calculation": {"event_type": "completion", "usage_type": "volume", "volume_field": "images"},
-         "pricing": [{"asset": "CRED", "values": [{"volume_rate": Decimal("0.5"), "package_size": 10}]}]},
+        {
+            "name": "Tokens",
+            "type": "usage_based",
+            "billing_model": {"type": "real_time"},
+            "usage_calculation": {
+                "event_type": "completion",
+                "usage_type": "volume",
+                "volume_field": "tokens",
+                "billable_dimensions": ["model"],
+            },
+            "pricing": [
+                {
+                    "asset": "CRED",
+                    "values": [
+                        {"dimensions": {"model": m}, "values": [{"volume_rate": Decimal(r)}]}
+                        for m, r in (
+                            ("large", "0.00003"),
+                            ("small", "0.000001"),
+                            ("vision", "0.00002"),
+                            ("*", "0.00001"),
+                        )
+                    ],
+                }
+            ],
+        },
+        {
+            "name": "Requests",
+            "type": "usage_based",
+            "billing_model": {"type": "real_time"},
+            "usage_calculation": {"event_type": "completion", "usage_type": "volume", "volume_field": "images"},
+            "pricing": [{"asset": "CRED", "values": [{"volume_rate": Decimal("0.5"), "package_size": 10}]}],
+        },
     ],
 )
 
 
 def build_world(url: str, n_customers: int) -> list[str]:
     engine = make_engine(url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ids = []
     with write(engine) as conn:
         usd = (StartingRate("USD", Decimal("0.01")),)
@@ -73,8 +109,13 @@ def build_world(url: str, n_customers: int) -> list[str]:
         for i in range(n_customers):
             command = NewCustomer(name=f"c{i}", subscriptions=(NewSubscription((ProductRef(code="bench"),)),))
             cid = customers.create_customer(conn, command, now, None).id
-            for k, (reason, amount, expires) in enumerate((("gift", "100000", None), ("external_topup", "1000000", None),
-                                                          ("gift", "50000", now + timedelta(days=30)))):
+            for k, (reason, amount, expires) in enumerate(
+                (
+                    ("gift", "100000", None),
+                    ("external_topup", "1000000", None),
+                    ("gift", "50000", now + timedelta(days=30)),
+                )
+            ):
                 seed = Adjustment(f"seed-{k}", "CRED", Decimal(amount), reason, expires_at=expires)
                 wallets.adjust(conn, cid, seed, now, None)
             ids.append(cid)
@@ -83,10 +124,16 @@ def build_world(url: str, n_customers: int) -> list[str]:
 
 
 def make_events(n: int, rng: random.Random) -> list[UsageEvent]:
-    now = datetime.now(timezone.utc)
-    return [UsageEvent(f"ev-{secrets.token_hex(8)}", "completion", now,
-                       data={"model": rng.choice(MODELS), "tokens": rng.randrange(100, 5000), "images": rng.randrange(0, 3)})
-            for _ in range(n)]
+    now = datetime.now(UTC)
+    return [
+        UsageEvent(
+            f"ev-{secrets.token_hex(8)}",
+            "completion",
+            now,
+            data={"model": rng.choice(MODELS), "tokens": rng.randrange(100, 5000), "images": rng.randrange(0, 3)},
+        )
+        for _ in range(n)
+    ]
 
 
 def ceiling(url: str, ids: list[str], n: int, rng: random.Random, batch: int = 1000) -> float:
@@ -99,7 +146,7 @@ def ceiling(url: str, ids: list[str], n: int, rng: random.Random, batch: int = 1
     grant update, an account update and the customer and product rollups of the day and month.
     """
     engine = make_engine(url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     day, month = now.strftime("%Y-%m-%d"), now.strftime("%Y-%m")
     with write(engine) as conn:
         account = {a.customer_id: a.id for a in conn.execute(select(wallet_accounts))}
@@ -107,9 +154,16 @@ def ceiling(url: str, ids: list[str], n: int, rng: random.Random, batch: int = 1
         sub = {r.customer_id: r.id for r in conn.execute(select(subscriptions))}
         product = conn.execute(select(products.c.id)).scalar_one()
     g, a = credit_grants.c, wallet_accounts.c
-    grant_update = update(credit_grants).where(g.id == bindparam("b_id")).values(remaining=g.remaining - bindparam("b_n"), state="live")
-    account_update = update(wallet_accounts).where(a.id == bindparam("b_id")).values(
-        debt=0, reserved=0, live_total=a.live_total - bindparam("b_n"), pending_total=0)
+    grant_update = (
+        update(credit_grants)
+        .where(g.id == bindparam("b_id"))
+        .values(remaining=g.remaining - bindparam("b_n"), state="live")
+    )
+    account_update = (
+        update(wallet_accounts)
+        .where(a.id == bindparam("b_id"))
+        .values(debt=0, reserved=0, live_total=a.live_total - bindparam("b_n"), pending_total=0)
+    )
     start = time.perf_counter()
     for base in range(0, n, batch):
         ev, fe, tx, le = [], [], [], []
@@ -119,38 +173,120 @@ def ceiling(url: str, ids: list[str], n: int, rng: random.Random, batch: int = 1
             used[cust] = used.get(cust, 0) + 1
             account_id = account[cust]
             eid = f"c-{k}-{secrets.token_hex(4)}"
-            ev.append({"id": eid, "customer_id": cust, "event_type": "completion", "occurred_at": now, "subject": None,
-                       "description": None, "data": {"model": "large", "tokens": 1000, "images": 1}, "costs": None,
-                       "request_hash": "x" * 64, "created_at": now, "revenue": 1, "cost": 0})
+            ev.append(
+                {
+                    "id": eid,
+                    "customer_id": cust,
+                    "event_type": "completion",
+                    "occurred_at": now,
+                    "subject": None,
+                    "description": None,
+                    "data": {"model": "large", "tokens": 1000, "images": 1},
+                    "costs": None,
+                    "request_hash": "x" * 64,
+                    "created_at": now,
+                    "revenue": 1,
+                    "cost": 0,
+                }
+            )
             for price in ("tokens", "requests"):
                 fid, tid = new_id("fee"), new_id("txn")
-                fe.append({"id": fid, "customer_id": cust, "account_id": account_id, "subscription_id": sub[cust], "billing": "real_time",
-                           "period_start": None, "period_end": None, "product_id": product, "product_code": "bench", "product_version": 1,
-                           "price_id": price, "price_name": price, "asset": "CRED", "dimensions": {"model": "large"},
-                           "usage_type": "volume", "volume_field": price, "input_volume": 1, "unit_price": None, "volume_rate": 1,
-                           "package_size": None, "description": price, "amount": 1, "created_at": now, "_event": len(ev) - 1})
-                tx.append({"reason": None, "description": price, "metadata": None, "request_hash": None, "id": tid,
-                           "customer_id": cust, "account_id": account_id, "asset": "CRED", "amount": -1, "created_at": now,
-                           "executed_at": now, "transaction_id": fid, "type": "fee"})
-                le.append({"transaction_id": tid, "account": "system:revenue:CRED", "asset": "CRED", "grant_id": None, "amount": 1,
-                           "created_at": now})
+                fe.append(
+                    {
+                        "id": fid,
+                        "customer_id": cust,
+                        "account_id": account_id,
+                        "subscription_id": sub[cust],
+                        "billing": "real_time",
+                        "period_start": None,
+                        "period_end": None,
+                        "product_id": product,
+                        "product_code": "bench",
+                        "product_version": 1,
+                        "price_id": price,
+                        "price_name": price,
+                        "asset": "CRED",
+                        "dimensions": {"model": "large"},
+                        "usage_type": "volume",
+                        "volume_field": price,
+                        "input_volume": 1,
+                        "unit_price": None,
+                        "volume_rate": 1,
+                        "package_size": None,
+                        "description": price,
+                        "amount": 1,
+                        "created_at": now,
+                        "_event": len(ev) - 1,
+                    }
+                )
+                tx.append(
+                    {
+                        "reason": None,
+                        "description": price,
+                        "metadata": None,
+                        "request_hash": None,
+                        "id": tid,
+                        "customer_id": cust,
+                        "account_id": account_id,
+                        "asset": "CRED",
+                        "amount": -1,
+                        "created_at": now,
+                        "executed_at": now,
+                        "transaction_id": fid,
+                        "type": "fee",
+                    }
+                )
+                le.append(
+                    {
+                        "transaction_id": tid,
+                        "account": "system:revenue:CRED",
+                        "asset": "CRED",
+                        "grant_id": None,
+                        "amount": 1,
+                        "created_at": now,
+                    }
+                )
                 if price == "tokens" or k % 3:
-                    le.append({"transaction_id": tid, "account": f"wallet:{account_id}", "asset": "CRED",
-                               "grant_id": grant[account_id], "amount": -1, "created_at": now})
-        rollup = [{"kind": f"{kind}_{grain}", "key": key, "sub": "", "period": period, "revenue": 1, "cost": 0}
-                  for kind, keys in (("customer", sorted(used)), ("product", [product]))
-                  for key in keys for grain, period in (("day", day), ("month", month))]
+                    le.append(
+                        {
+                            "transaction_id": tid,
+                            "account": f"wallet:{account_id}",
+                            "asset": "CRED",
+                            "grant_id": grant[account_id],
+                            "amount": -1,
+                            "created_at": now,
+                        }
+                    )
+        rollup = [
+            {"kind": f"{kind}_{grain}", "key": key, "sub": "", "period": period, "revenue": 1, "cost": 0}
+            for kind, keys in (("customer", sorted(used)), ("product", [product]))
+            for key in keys
+            for grain, period in (("day", day), ("month", month))
+        ]
         with write(engine) as conn:
             conn.execute(grant_update, [{"b_id": grant[account[c]], "b_n": m} for c, m in sorted(used.items())])
             conn.execute(account_update, [{"b_id": account[c], "b_n": m} for c, m in sorted(used.items())])
             conn.execute(insert(transactions), tx)
             conn.execute(insert(ledger_entries), le)
             conn.execute(insert(events), ev)
-            seqs = {(r.customer_id, r.id): r.seq for r in conn.execute(
-                select(events.c.customer_id, events.c.id, events.c.seq)
-                .where(tuple_(events.c.customer_id, events.c.id).in_([(e["customer_id"], e["id"]) for e in ev])))}
-            conn.execute(insert(fees), [{**{k: v for k, v in f.items() if k != "_event"},
-                                         "event_seq": seqs[(ev[f["_event"]]["customer_id"], ev[f["_event"]]["id"])]} for f in fe])
+            seqs = {
+                (r.customer_id, r.id): r.seq
+                for r in conn.execute(
+                    select(events.c.customer_id, events.c.id, events.c.seq).where(
+                        tuple_(events.c.customer_id, events.c.id).in_([(e["customer_id"], e["id"]) for e in ev])
+                    )
+                )
+            }
+            conn.execute(
+                insert(fees),
+                [
+                    {
+                        **{k: v for k, v in f.items() if k != "_event"},
+                        "event_seq": seqs[(ev[f["_event"]]["customer_id"], ev[f["_event"]]["id"])],
+                    }
+                    for f in fe
+                ],
+            )
             conn.execute(profitability._upsert(conn), rollup)
     rate = n / (time.perf_counter() - start)
     engine.dispose()
@@ -164,14 +300,16 @@ def naive(url: str, ids: list[str], n: int, rng: random.Random) -> float:
     start = time.perf_counter()
     for ev in evs:
         with write(engine) as conn:
-            answer = pipeline.bill(conn, [UsageBatch(rng.choice(ids), None, [ev])], datetime.now(timezone.utc), None, cache)[0]
+            answer = pipeline.bill(conn, [UsageBatch(rng.choice(ids), None, [ev])], datetime.now(UTC), None, cache)[0]
             assert not isinstance(answer, Exception), answer
     rate = n / (time.perf_counter() - start)
     engine.dispose()
     return rate
 
 
-def engine_rate(url: str, ids: list[str], n: int, rng: random.Random, per_txn: int = 1000, rss_at: int | None = None) -> tuple[float, dict]:
+def engine_rate(
+    url: str, ids: list[str], n: int, rng: random.Random, per_txn: int = 1000, rss_at: int | None = None
+) -> tuple[float, dict[str, int]]:
     """Events grouped many per transaction (one request per customer), billed as the batching writer does."""
     engine = make_engine(url)
     rss: dict[str, int] = {}
@@ -185,7 +323,7 @@ def engine_rate(url: str, ids: list[str], n: int, rng: random.Random, per_txn: i
             groups.setdefault(rng.choice(ids), []).append(ev)
         with write(engine) as conn:
             batches = [UsageBatch(cid, None, batch) for cid, batch in groups.items()]
-            for result in pipeline.bill(conn, batches, datetime.now(timezone.utc), None, cache):
+            for result in pipeline.bill(conn, batches, datetime.now(UTC), None, cache):
                 assert not isinstance(result, Exception), result
         done += len(evs)
         if rss_at is not None and done >= rss_at and "at_first" not in rss:
@@ -196,13 +334,15 @@ def engine_rate(url: str, ids: list[str], n: int, rng: random.Random, per_txn: i
     return rate, rss
 
 
-def http_phase(url: str, ids: list[str], n: int, clients: int, latency_samples: int, workers: int = 1) -> dict:
+def http_phase(
+    url: str, ids: list[str], n: int, clients: int, latency_samples: int, workers: int = 1
+) -> dict[str, Any]:
     served = serve(url, workers)
     base = served.base
     try:
         headers = served.headers
 
-        def body(ev: UsageEvent, cid: str) -> dict:
+        def body(ev: UsageEvent, cid: str) -> dict[str, object]:
             doc = {"id": ev.id, "event_type": ev.event_type, "occurred_at": ev.occurred_at.isoformat(), "data": ev.data}
             return {"customer_id": cid, "events": [doc]}
 
@@ -234,26 +374,46 @@ def http_phase(url: str, ids: list[str], n: int, clients: int, latency_samples: 
 
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
         start = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
         rate = per_client * clients / (time.perf_counter() - start)
-        return {"events_per_s": round(rate), "clients": clients, "workers": workers, "errors": len(errors),
-                "latency_ms": {"p50": round(statistics.median(timings), 2), "p99": pct(0.99), "p99.9": pct(0.999)}}
+        return {
+            "events_per_s": round(rate),
+            "clients": clients,
+            "workers": workers,
+            "errors": len(errors),
+            "latency_ms": {"p50": round(statistics.median(timings), 2), "p99": pct(0.99), "p99.9": pct(0.999)},
+        }
     finally:
         served.stop()
 
 
-PHASES = ("ceiling", "naive", "engine, 1 customer", "engine, 100 customers", "engine, 10,000 customers", "http",
-          "http, 2 workers", "memory")
+PHASES = (
+    "ceiling",
+    "naive",
+    "engine, 1 customer",
+    "engine, 100 customers",
+    "engine, 10,000 customers",
+    "http",
+    "http, 2 workers",
+    "memory",
+)
 
 
-def run(backend: str, n: int, out: Path, memory_events: int, step: Callable[[str], None] = lambda name: None) -> dict:
+def run(
+    backend: str, n: int, out: Path, memory_events: int, step: Callable[[str], None] = lambda name: None
+) -> dict[str, Any]:
     """Every measure, in order; ``step(name)`` is called as each phase begins (progress)."""
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(1)
-    result: dict = {"backend": backend, "cores": os.cpu_count(), "events": n, "at": datetime.now(timezone.utc).isoformat()}
+    result: dict[str, Any] = {
+        "backend": backend,
+        "cores": os.cpu_count(),
+        "events": n,
+        "at": datetime.now(UTC).isoformat(),
+    }
     worlds = {}
     for customers_n in (1, 100, 10_000):
         url = _next(backend, out, customers_n)
@@ -265,26 +425,32 @@ def run(backend: str, n: int, out: Path, memory_events: int, step: Callable[[str
     step(PHASES[1])
     result["naive_events_per_s"] = round(naive(url100, ids100, max(n // 10, 200), rng))
     result["engine_events_per_s"] = {}
-    for phase, (customers_n, (url, ids)) in zip(PHASES[2:5], worlds.items()):
+    for phase, (customers_n, (url, ids)) in zip(PHASES[2:5], worlds.items(), strict=True):
         step(phase)
         rate, _ = engine_rate(url, ids, n, rng)
         result["engine_events_per_s"][str(customers_n)] = round(rate)
     step(PHASES[5])
     result["http"] = http_phase(url100, ids100, max(n // 5, 400), clients=8, latency_samples=min(n, 2000))
     step(PHASES[6])
-    result["http_2_workers"] = http_phase(url100, ids100, max(n // 5, 400), clients=8, latency_samples=min(n, 2000), workers=2)
+    result["http_2_workers"] = http_phase(
+        url100, ids100, max(n // 5, 400), clients=8, latency_samples=min(n, 2000), workers=2
+    )
     if memory_events:
         step(PHASES[7])
         # In a fresh process: the peak RSS of this one already holds the worlds built above.
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             rate, rss = pool.apply(_memory_run, (url100, ids100, memory_events))
-        result["memory"] = {"events": memory_events, "events_per_s": round(rate), "peak_rss_kb_at_100k": rss.get("at_first"),
-                            "peak_rss_kb_at_end": rss["at_end"]}
+        result["memory"] = {
+            "events": memory_events,
+            "events_per_s": round(rate),
+            "peak_rss_kb_at_100k": rss.get("at_first"),
+            "peak_rss_kb_at_end": rss["at_end"],
+        }
     (out / f"ingest-{backend}.json").write_text(json.dumps(result, indent=2))
     return result
 
 
-def _memory_run(url: str, ids: list[str], n: int) -> tuple[float, dict]:
+def _memory_run(url: str, ids: list[str], n: int) -> tuple[float, dict[str, int]]:
     return engine_rate(url, ids, n, random.Random(7), rss_at=min(100_000, n))
 
 

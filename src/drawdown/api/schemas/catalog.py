@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
@@ -26,7 +26,7 @@ class StartingExchangeRate(Model):
     inverse_rate: NonNegativeAmount | None = None
 
     @model_validator(mode="after")
-    def _one_rate(self) -> "StartingExchangeRate":
+    def _one_rate(self) -> StartingExchangeRate:
         if self.rate is None and self.inverse_rate is None:
             raise ValueError("give rate or inverse_rate")
         if (self.rate is not None and self.rate == 0) or (self.inverse_rate is not None and self.inverse_rate == 0):
@@ -93,7 +93,7 @@ class DimensionalPrice(Strict):
 
 class UsageBasedAssetPricing(Model):
     asset: AssetCode
-    values: Union[list[DimensionalPrice], list[PriceValue]] = Field(min_length=1)
+    values: list[DimensionalPrice] | list[PriceValue] = Field(min_length=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -139,7 +139,7 @@ class OneTimeBilling(Model):
     one_time: OneTimeDetail | None = None
 
 
-BillingModel = Annotated[Union[RealTimeBilling, RecurringBilling, OneTimeBilling], Field(discriminator="type")]
+BillingModel = Annotated[RealTimeBilling | RecurringBilling | OneTimeBilling, Field(discriminator="type")]
 
 
 class Tiering(Model):
@@ -180,7 +180,7 @@ class FixedPrice(PriceBase):
     pricing: list[FixedAssetPricing] = Field(min_length=1)
 
 
-Price = Annotated[Union[UsageBasedPrice, FixedPrice], Field(discriminator="type")]
+Price = Annotated[UsageBasedPrice | FixedPrice, Field(discriminator="type")]
 
 
 class EntitlementRefresh(Model):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
 from drawdown.api.schemas.common import UTC, Key, Metadata, Model, Name
 
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-Version = Union[Annotated[int, Field(ge=1)], Literal["default"]]
+Version = Annotated[int, Field(ge=1)] | Literal["default"]
 
 
 class SubscriptionProduct(Model):
@@ -19,7 +19,7 @@ class SubscriptionProduct(Model):
     version: Version | None = None
 
     @model_validator(mode="after")
-    def _named(self) -> "SubscriptionProduct":
+    def _named(self) -> SubscriptionProduct:
         if not self.id and not self.code:
             raise ValueError("give the product's id or code")
         return self
