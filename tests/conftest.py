@@ -123,7 +123,7 @@ def clock(server: Server) -> Iterator[Clock]:
 
 
 @pytest.fixture
-def client(server: Server):  # noqa: ANN201 - a pytest fixture
+def client(server: Server):
     from corehttp.credentials import ServiceKeyCredential
     from credytapi import CredytApiClient
 
@@ -132,7 +132,7 @@ def client(server: Server):  # noqa: ANN201 - a pytest fixture
 
 
 @pytest.fixture
-def http(server: Server):  # noqa: ANN201 - a pytest fixture
+def http(server: Server):
     import httpx
 
     with httpx.Client(base_url=server.url, headers={"X-CREDYT-API-KEY": server.key}, timeout=30) as c:
@@ -164,7 +164,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
                 _per_backend[b][outcome] += 1
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001 - pytest hook arguments
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     terminalreporter.section("database backends")
     for b, counts in _per_backend.items():
         terminalreporter.write_line(

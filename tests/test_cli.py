@@ -9,7 +9,7 @@ from drawdown.bench.server import serve
 from drawdown.cli import app
 
 
-def test_cli_commands(tmp_path, monkeypatch) -> None:  # noqa: ANN001 - pytest fixtures
+def test_cli_commands(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("DRAWDOWN_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
     runner = CliRunner()
     made = runner.invoke(app, ["api-keys", "create", "--name", "ops"])
@@ -50,7 +50,7 @@ def test_cli_commands(tmp_path, monkeypatch) -> None:  # noqa: ANN001 - pytest f
     assert runner.invoke(app, ["report", "margins", "--by", "planet"]).exit_code != 0
 
 
-def test_serve_with_two_workers_bills_events(tmp_path) -> None:  # noqa: ANN001 - pytest fixture
+def test_serve_with_two_workers_bills_events(tmp_path) -> None:
     """`drawdown serve` with DRAWDOWN_WORKERS=2: each worker process builds its app from the environment."""
     served = serve(f"sqlite:///{tmp_path}/w.db", workers=2)
     base, headers = served.base, served.headers

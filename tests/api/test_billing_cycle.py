@@ -13,7 +13,7 @@ from tests.conftest import unique
 T0 = datetime(2026, 1, 31, 10, 0, tzinfo=UTC)
 
 
-def hybrid(client, credits: str) -> dict:  # noqa: ANN001 - the test client
+def hybrid(client, credits: str) -> dict:
     return client.products.create(
         {
             "name": "Studio",
@@ -55,7 +55,7 @@ def hybrid(client, credits: str) -> dict:  # noqa: ANN001 - the test client
     )
 
 
-def account(client, customer_id: str, asset: str) -> dict:  # noqa: ANN001 - the test client
+def account(client, customer_id: str, asset: str) -> dict:
     got = client.wallets.customer_wallet_ops.get_account(customer_id, f"default:{asset}")
     return {k: Decimal(str(got[k])) for k in ("available", "pending_in", "pending_out")}
 

@@ -45,7 +45,7 @@ def test_versions_draft_publish_default_archive_and_delete(client, http) -> None
         client.products.get(draft["id"])
 
 
-def _prices(client, pid: str) -> list:  # noqa: ANN001 - the test client
+def _prices(client, pid: str) -> list:
     prices = client.products.get_version(pid, 1)["prices"]
     return [{k: v for k, v in p.items() if k != "id"} for p in prices]
 

@@ -14,7 +14,7 @@ schema = schemathesis.openapi.from_dict(create_app(Settings(database_url="sqlite
 
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_server_errors(case, server) -> None:  # noqa: ANN001 - Schemathesis case and pytest fixture
+def test_no_server_errors(case, server) -> None:
     response = case.call(base_url=server.url, headers={"X-CREDYT-API-KEY": server.key})
     assert response.status_code < 500, (case.method, case.formatted_path, response.status_code, response.text)
     if response.status_code >= 400:

@@ -13,18 +13,18 @@ from tests.api.helpers import available, customer_on, event, gift, make_asset, t
 from tests.conftest import unique
 
 
-def post(server, path: str, body: dict) -> int:  # noqa: ANN001 - the server fixture
+def post(server, path: str, body: dict) -> int:
     with httpx.Client(base_url=server.url, headers={"X-CREDYT-API-KEY": server.key}, timeout=60) as c:
         return c.post(path, json=body).status_code
 
 
-def balance(server, customer_id: str, asset: str) -> Decimal:  # noqa: ANN001 - the server fixture
+def balance(server, customer_id: str, asset: str) -> Decimal:
     with httpx.Client(base_url=server.url, headers={"X-CREDYT-API-KEY": server.key}) as c:
         return Decimal(str(c.get(f"/customers/{customer_id}/wallet/default:{asset}").json()["available"]))
 
 
 @pytest.fixture
-def funded(client):  # noqa: ANN001, ANN201 - a pytest fixture
+def funded(client):
     asset = make_asset(client)
     product = token_product(client, asset)
     customer_id = customer_on(client, product["code"])

@@ -7,7 +7,7 @@ from decimal import Decimal
 from tests.api.helpers import available, customer_on, event, gift, make_asset, token_product
 
 
-def _grants(client, customer_id: str, asset: str) -> list[dict]:  # noqa: ANN001 - the test client
+def _grants(client, customer_id: str, asset: str) -> list[dict]:
     return client.wallets.customer_wallet_ops.get_credit_grants(customer_id, f"default:{asset}")["items"]
 
 

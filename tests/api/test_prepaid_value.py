@@ -25,7 +25,7 @@ def usage_on(day: int) -> int:
     return 150 if day % 3 == 0 else 60
 
 
-def plan(client, credits: str) -> dict:  # noqa: ANN001 - the test client
+def plan(client, credits: str) -> dict:
     return client.products.create(
         {
             "name": "Creator",
@@ -107,7 +107,7 @@ class Model:
         assert left == 0
 
 
-def grants_by_source(client, customer_id: str, credits: str) -> dict:  # noqa: ANN001 - the test client
+def grants_by_source(client, customer_id: str, credits: str) -> dict:
     items = client.wallets.customer_wallet_ops.get_credit_grants(customer_id, f"default:{credits}", limit=500)["items"]
     return items
 

@@ -11,7 +11,7 @@ from tests.api.helpers import customer_on, event, gift, make_asset
 from tests.conftest import unique
 
 
-def product(client, asset: str, model: str, values: list, **calc) -> dict:  # noqa: ANN001 - the test client
+def product(client, asset: str, model: str, values: list, **calc) -> dict:
     usage = {"event_type": "completion", "usage_type": "volume", "volume_field": "tokens", **calc}
     price = {
         "name": f"{model} tokens",
@@ -33,7 +33,7 @@ TIERS = [
 ]
 
 
-def fee(client, ev: dict) -> Decimal:  # noqa: ANN001 - the test client
+def fee(client, ev: dict) -> Decimal:
     return Decimal(str(client.events.get(ev["id"])["fees"][0]["amount"]))
 
 

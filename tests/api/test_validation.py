@@ -9,7 +9,7 @@ from tests.api.helpers import available, customer_on, event, gift, make_asset, t
 from tests.conftest import unique
 
 
-def _problem(resp) -> dict:  # noqa: ANN001 - an HTTP response
+def _problem(resp) -> dict:
     assert resp.headers["content-type"].startswith("application/problem+json"), resp.text
     return resp.json()
 

@@ -21,7 +21,7 @@ from drawdown.core.expressions import EvaluationError, Expression, ExpressionErr
         ("a", {"a": "2.5"}, D("2.5")),
     ],
 )
-def test_evaluates_exactly(source, data, expected) -> None:  # noqa: ANN001 - parametrized values
+def test_evaluates_exactly(source, data, expected) -> None:
     assert Expression(source)(data) == expected
 
 
@@ -43,7 +43,7 @@ def test_evaluates_exactly(source, data, expected) -> None:  # noqa: ANN001 - pa
         "True",
     ],
 )
-def test_refuses_everything_else_at_creation(source) -> None:  # noqa: ANN001 - parametrized value
+def test_refuses_everything_else_at_creation(source) -> None:
     with pytest.raises(ExpressionError):
         Expression(source)
 

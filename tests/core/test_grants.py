@@ -77,7 +77,7 @@ amounts = st.decimals(min_value=D("0.000000001"), max_value=D("1000"), places=9)
     st.lists(amounts, max_size=12),
     st.one_of(st.none(), amounts),
 )
-def test_debits_conserve_value_and_respect_the_limit(grant_specs, debits, limit) -> None:  # noqa: ANN001 - Hypothesis-drawn values
+def test_debits_conserve_value_and_respect_the_limit(grant_specs, debits, limit) -> None:
     grants = [
         Grant(f"g{i}", amt, T0 + timedelta(days=eff), None if exp is None else T0 + timedelta(days=exp), T0, prio)
         for i, (amt, prio, exp, eff) in enumerate(grant_specs)

@@ -38,7 +38,7 @@ def test_month_ends_are_calendar_correct_from_the_anchor() -> None:
         (d(2027, 1, 31), 12, d(2027, 1, 31)),
     ],
 )
-def test_period_at_boundaries(at, index, start) -> None:  # noqa: ANN001 - parametrized values
+def test_period_at_boundaries(at, index, start) -> None:
     period = period_at(d(2026, 1, 31), "month", 1, at)
     assert (period.index, period.start) == (index, start)
     assert period.start <= at < period.end

@@ -7,7 +7,7 @@ import pytest
 from drawdown.core.pricing import PriceEntry, PriceValue, RatingError, UsagePrice, rate
 
 
-def price(usage_type: str, entries, dims=(), volume_field="v") -> UsagePrice:  # noqa: ANN001 - literal price specs
+def price(usage_type: str, entries, dims=(), volume_field="v") -> UsagePrice:
     return UsagePrice("prc_1", "p", "e", usage_type, "USD", tuple(entries), volume_field, tuple(dims))
 
 
@@ -34,7 +34,7 @@ def price(usage_type: str, entries, dims=(), volume_field="v") -> UsagePrice:  #
         ("volume", PriceValue(volume_rate=D("1")), {"v": 0}, D("0")),
     ],
 )
-def test_amounts(usage_type, value, data, expected) -> None:  # noqa: ANN001 - parametrized values
+def test_amounts(usage_type, value, data, expected) -> None:
     rated = rate(price(usage_type, [PriceEntry((value,))]), data)
     assert rated is not None and rated.amount == expected
 
@@ -60,14 +60,14 @@ def test_booleans_and_numbers_match_dimensions_as_text() -> None:
 
 
 @pytest.mark.parametrize("data", [{}, {"v": True}, {"v": "x"}, {"v": -1}, {"v": "NaN"}])
-def test_unusable_volume_names_the_field(data) -> None:  # noqa: ANN001 - parametrized value
+def test_unusable_volume_names_the_field(data) -> None:
     with pytest.raises(RatingError) as seen:
         rate(price("volume", [PriceEntry((PriceValue(volume_rate=D("1")),))]), data)
     assert seen.value.field == "data.v"
 
 
 # ------------------------------------------------------------------------------- tiered models
-def tiers(*spec) -> tuple[PriceValue, ...]:  # noqa: ANN002 - literal tier specs
+def tiers(*spec) -> tuple[PriceValue, ...]:
     """spec: (up_to or None, rate) pairs, rate per unit of the basis."""
     return tuple(PriceValue(volume_rate=D(r), up_to=None if u is None else D(u)) for u, r in spec)
 
@@ -75,7 +75,7 @@ def tiers(*spec) -> tuple[PriceValue, ...]:  # noqa: ANN002 - literal tier specs
 TOKENS = tiers((1000, "0.01"), (5000, "0.008"), (None, "0.005"))
 
 
-def tiered(model: str, values=TOKENS, basis=None) -> UsagePrice:  # noqa: ANN001 - literal price specs
+def tiered(model: str, values=TOKENS, basis=None) -> UsagePrice:
     return UsagePrice("prc_t", "t", "e", "volume", "USD", (PriceEntry(values),), "v", (), model, basis)
 
 
@@ -93,7 +93,7 @@ def tiered(model: str, values=TOKENS, basis=None) -> UsagePrice:  # noqa: ANN001
         (0, 0, D("0")),
     ],
 )
-def test_graduated_tiers_at_and_across_every_edge(position, volume, expected) -> None:  # noqa: ANN001 - parametrized values
+def test_graduated_tiers_at_and_across_every_edge(position, volume, expected) -> None:
     rated = rate(tiered("tiered"), {"v": volume}, D(position))
     assert rated.amount == expected and rated.quantity == D(volume)
 
@@ -108,7 +108,7 @@ def test_graduated_tiers_at_and_across_every_edge(position, volume, expected) ->
         (4000, 1001, D("5.005")),  # total 5001: tier 3
     ],
 )
-def test_bulk_prices_every_unit_at_the_tier_the_total_reaches(position, volume, expected) -> None:  # noqa: ANN001 - parametrized values
+def test_bulk_prices_every_unit_at_the_tier_the_total_reaches(position, volume, expected) -> None:
     assert rate(tiered("bulk"), {"v": volume}, D(position)).amount == expected
 
 
@@ -129,7 +129,7 @@ def test_fractional_rates_in_tiers_are_exact() -> None:
         (150, 250, D("4")),  # 151..400: packages 2, 3 and 4; 2 already started -> 3 and 4
     ],
 )
-def test_package_charges_each_started_package_once(position, volume, expected) -> None:  # noqa: ANN001 - parametrized values
+def test_package_charges_each_started_package_once(position, volume, expected) -> None:
     p = tiered("package", (PriceValue(unit_price=D("2"), package_size=100),))
     assert rate(p, {"v": volume}, D(position)).amount == expected
 

@@ -19,7 +19,7 @@ from drawdown.wallets.repository import balances
 from tests.worlds import volume_world
 
 
-def _world(engine, now: datetime) -> tuple[str, list[str]]:  # noqa: ANN001 - a SQLAlchemy engine
+def _world(engine, now: datetime) -> tuple[str, list[str]]:
     code, ids = volume_world(engine, now, Decimal("0.5"), 3, Decimal(10), funded=2)
     with write(engine) as conn:
         # The third customer's account is gone: billing must open it (in memory, written with the group).
@@ -31,7 +31,7 @@ def ev(eid: str, n: object, now: datetime) -> UsageEvent:
     return UsageEvent(eid, "u", now, data={"n": n})
 
 
-def send(conn, customer_id: str, batch: list[UsageEvent], now: datetime, cache: HotCache) -> Outcome:  # noqa: ANN001 - a SQLAlchemy connection
+def send(conn, customer_id: str, batch: list[UsageEvent], now: datetime, cache: HotCache) -> Outcome:
     answer = pipeline.bill(conn, [UsageBatch(customer_id, None, batch)], now, None, cache)[0]
     assert not isinstance(answer, Exception), answer
     return answer[1]

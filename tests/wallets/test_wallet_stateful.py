@@ -86,7 +86,7 @@ def test_wallet_invariants_under_random_operations(engine) -> None:
             lasts=st.one_of(st.none(), st.integers(1, 240)),
             reason=st.sampled_from(["gift", "external_topup"]),
         )
-        def grant(self, amount, effective, lasts, reason) -> None:  # noqa: ANN001 - Hypothesis-drawn values
+        def grant(self, amount, effective, lasts, reason) -> None:
             start = self.now + timedelta(hours=effective)
             expires = None if lasts is None else start + timedelta(hours=lasts)
             if expires is not None and expires <= self.now:
@@ -96,7 +96,7 @@ def test_wallet_invariants_under_random_operations(engine) -> None:
                 wallets.adjust(conn, self.customer, cmd, self.now, Decimal(0))
 
         @rule(amount=amounts)
-        def use(self, amount) -> None:  # noqa: ANN001 - Hypothesis-drawn value
+        def use(self, amount) -> None:
             try:
                 with write(engine) as conn:
                     wallets.charge(conn, self.customer, Charge(uuid.uuid4().hex, asset, amount), self.now, Decimal(0))
@@ -104,7 +104,7 @@ def test_wallet_invariants_under_random_operations(engine) -> None:
                 pass  # refused past the overdraft limit: nothing written
 
         @rule(hours=st.integers(1, 60))
-        def wait(self, hours) -> None:  # noqa: ANN001 - Hypothesis-drawn value
+        def wait(self, hours) -> None:
             self.now += timedelta(hours=hours)
 
         @rule()

@@ -79,7 +79,7 @@ def start_loop(
                         "billing_cycle", fixed=report.fixed_charged, usage=report.usage_charged,
                         action_required=report.action_required,
                     )
-            except Exception:  # noqa: BLE001 - the loop must survive a bad run; the next run retries
+            except Exception:  # the loop must survive a bad run; the next run retries
                 log.exception("billing_cycle_failed")
 
     threading.Thread(target=loop, name="billing-cycle", daemon=True).start()

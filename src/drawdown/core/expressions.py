@@ -162,7 +162,7 @@ def _number(value: Any, what: str) -> Decimal:
     return value
 
 
-def _eval(node: ast.AST, data: Mapping[str, object]) -> Any:  # noqa: C901 - one branch per node kind
+def _eval(node: ast.AST, data: Mapping[str, object]) -> Any:
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):

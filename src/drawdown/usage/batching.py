@@ -83,7 +83,7 @@ class BatchWriter:
         try:
             with write(self.engine) as conn:
                 answers = pipeline.bill(conn, batches, self.clock(), self.limit, self.cache)
-        except Exception:  # noqa: BLE001 - the group's transaction failed: bill each batch alone
+        except Exception:  # the group's transaction failed: bill each batch alone
             log.exception("group_commit_failed", batches=len(batches))
             self.groups_failed += 1
             answers = [self._alone(b) for b in batches]
