@@ -16,8 +16,8 @@ from drawdown.core.money import from_scaled
 from drawdown.db.engine import read, write
 from drawdown.db.tables import tier_counters
 from drawdown.usage import pipeline
-from drawdown.usage.attribution import price_costs
 from drawdown.usage.cache import HotCache
+from drawdown.usage.costs import price_costs
 from drawdown.usage.events import get_event
 from drawdown.usage.models import Cost, Outcome, UsageBatch, UsageEvent
 from drawdown.usage.rating import rate_event

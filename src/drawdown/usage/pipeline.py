@@ -8,7 +8,7 @@ events; the batching writer hands over every batch waiting) and, inside the call
 then, for each batch in lock order and each of its events:
 
 3. **replay** (``replay.py``): an event id seen before is answered as before, or refused if changed;
-4. **rate** (``rating.py``, costs in ``attribution.py``): the fees it makes and its costs in USD;
+4. **rate** (``rating.py``, ``costs.py``): the fees it makes, and its vendor costs in USD;
 5. **fund** (``funding.py``): all its fees fit within the overdraft limit, or it is refused whole;
 6. **book** (``booking.py``): the event and fee rows, tier positions, debits and reservations;
 7. **attribute** (``attribution.py``): its revenue and costs, on the event and in the rollups;
@@ -29,10 +29,11 @@ from decimal import Decimal
 
 from sqlalchemy import Connection
 
-from drawdown.usage.attribution import attribute, price_costs
+from drawdown.usage.attribution import attribute
 from drawdown.usage.booking import book
 from drawdown.usage.cache import HotCache
 from drawdown.usage.commit import commit
+from drawdown.usage.costs import price_costs
 from drawdown.usage.funding import fund
 from drawdown.usage.group import Group, Turn
 from drawdown.usage.models import Answer, UsageBatch, UsageEvent
