@@ -1,4 +1,4 @@
-"""Assets, products and product versions: the catalog's rules."""
+"""Assets, products and product versions: the catalog's price_rules."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from drawdown.catalog.models import (
     VersionRef,
     VersionUpdate,
 )
-from drawdown.core import catalog as rules
+from drawdown.core import catalog as price_rules
 from drawdown.core.errors import Conflict, Invalid, NotFound
 from drawdown.core.ids import PRICE, PRODUCT, PRODUCT_VERSION, new_id
 from drawdown.core.money import from_scaled, quantize, to_scaled
@@ -129,7 +129,7 @@ def _documents(conn: Connection, prices: list[Document], entitlements: list[Docu
 
 def _price(doc: Document, i: int, known: set[str], errors: Errors) -> Document:
     doc = {**doc, "id": new_id(PRICE)}
-    for key, messages in rules.check_price(doc, f"prices[{i}]").items():
+    for key, messages in price_rules.check_price(doc, f"prices[{i}]").items():
         errors.setdefault(key, []).extend(messages)
     if doc.get("pricing"):
         doc["pricing"] = [{**p, "asset": p["asset"].upper()} for p in doc["pricing"]]
@@ -163,8 +163,14 @@ def create_version(conn: Connection, product_id: str, command: NewVersion, now: 
 
 
 def _add_version(
-    conn: Connection, product_id: str, code: str, number: int, prices: list[Document], entitlements: list[Document],
-    publish: bool, now: datetime,
+    conn: Connection,
+    product_id: str,
+    code: str,
+    number: int,
+    prices: list[Document],
+    entitlements: list[Document],
+    publish: bool,
+    now: datetime,
 ) -> VersionCreated:
     # A product's first published version is its default.
     is_default = publish and not repo.has_default_version(conn, product_id)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from drawdown.core import grants as rules
+from drawdown.core import grants as grant_rules
 from drawdown.core.errors import NotFound
 from drawdown.core.money import from_scaled
 
@@ -48,7 +48,7 @@ class AccountState:
     asset: str
     debt: Decimal
     overdraft_limit: Decimal | None
-    grants: list[rules.Grant]
+    grants: list[grant_rules.Grant]
     reserved: Decimal = ZERO
     touched: set[str] = field(default_factory=set)  # grants drawn since the last write
     stored_pending: set[str] = field(default_factory=set)  # grants stored as pending
@@ -74,8 +74,8 @@ class AccountState:
         return "unlimited" if self.overdraft_limit is None else str(self.overdraft_limit)
 
 
-def grant_from_row(row: Any) -> rules.Grant:
-    return rules.Grant(
+def grant_from_row(row: Any) -> grant_rules.Grant:
+    return grant_rules.Grant(
         id=row.id,
         remaining=from_scaled(row.remaining),
         effective_at=row.effective_at,

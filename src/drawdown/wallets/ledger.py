@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from drawdown.core import grants as rules
+from drawdown.core import grants as grant_rules
 from drawdown.core.ids import GRANT, TRANSACTION, new_id
 from drawdown.core.ledger import EXPIRED, ISSUED, Posting, check_balanced, system_account, wallet_account
 from drawdown.core.money import quantize, to_scaled
@@ -37,7 +37,7 @@ class Mark:
     """Where a ledger stood, so that a refused request can be taken back (see ``undo``)."""
 
     sizes: tuple[int, int, int]
-    accounts: dict[str, tuple[list[rules.Grant], Decimal, Decimal, set[str]]]
+    accounts: dict[str, tuple[list[grant_rules.Grant], Decimal, Decimal, set[str]]]
 
 
 class Ledger:
@@ -81,7 +81,7 @@ class Ledger:
     def basis(self, grant_id: str) -> GrantBasis | None:
         return self.bases.get(grant_id)
 
-    def grant(self, account_id: str, grant_id: str) -> rules.Grant | None:
+    def grant(self, account_id: str, grant_id: str) -> grant_rules.Grant | None:
         return next((g for g in self.account(account_id).grants if g.id == grant_id), None)
 
     def after_grants(self, table: Table, row: dict[str, Any]) -> None:
@@ -108,12 +108,12 @@ class Ledger:
             state.grants, state.debt, state.reserved, state.touched = mark.accounts[account_id]
 
     # --------------------------------------------------------------------------------- spending
-    def shortfall(self, account_id: str, amount: Decimal) -> rules.InsufficientFunds | None:
+    def shortfall(self, account_id: str, amount: Decimal) -> grant_rules.InsufficientFunds | None:
         """Why ``amount`` cannot be spent from the account (None: it can, within its overdraft limit)."""
         a = self.account(account_id)
         try:
-            rules.check_limit(a.grants, a.debt, a.reserved, a.overdraft_limit, amount, self.now)
-        except rules.InsufficientFunds as exc:
+            grant_rules.check_limit(a.grants, a.debt, a.reserved, a.overdraft_limit, amount, self.now)
+        except grant_rules.InsufficientFunds as exc:
             return exc
         return None
 
@@ -122,7 +122,7 @@ class Ledger:
         the caller has already checked the limit (``funded``)."""
         a = self.account(account_id)
         if not funded:
-            rules.check_limit(a.grants, a.debt, a.reserved, a.overdraft_limit, amount, self.now)
+            grant_rules.check_limit(a.grants, a.debt, a.reserved, a.overdraft_limit, amount, self.now)
         a.reserved += amount
 
     def debit(
@@ -134,7 +134,7 @@ class Ledger:
         *,
         release: Decimal = ZERO,
         funded: bool = False,
-    ) -> rules.DebitPlan:
+    ) -> grant_rules.DebitPlan:
         """Draw ``amount``; raises InsufficientFunds before changing anything.
 
         ``release`` collects value reserved earlier: the reservation ends and the limit is not checked
@@ -145,7 +145,7 @@ class Ledger:
         self._settle(a, postings)
         if release:
             a.reserved -= release
-        plan = rules.plan_debit(
+        plan = grant_rules.plan_debit(
             a.grants, a.debt, a.overdraft_limit, amount, self.now, a.reserved, enforce_limit=not (release or funded)
         )
         self._draw(a, plan.draws, postings)
@@ -167,7 +167,7 @@ class Ledger:
         effective_at: datetime,
         expires_at: datetime | None,
         source_type: str,
-        priority: int = rules.DEFAULT_PRIORITY,
+        priority: int = grant_rules.DEFAULT_PRIORITY,
         basis: tuple[Decimal | None, Decimal | None, str | None] = (None, None, None),
         carry_from: str | None = None,
     ) -> str:
@@ -177,7 +177,7 @@ class Ledger:
         grant_id = new_id(GRANT)
         carried = self._carry(a, carry_from, grant_id) if carry_from is not None else ZERO
         total = amount + carried
-        a.grants.append(rules.Grant(grant_id, total, effective_at, expires_at, self.now, priority, purpose))
+        a.grants.append(grant_rules.Grant(grant_id, total, effective_at, expires_at, self.now, priority, purpose))
         revenue, cost, currency = basis
         self.bases[grant_id] = GrantBasis(purpose, revenue, currency)
         self.new_grants.append(
@@ -209,7 +209,7 @@ class Ledger:
         carried = old.remaining if old is not None else ZERO
         if carried:
             moved: list[Posting] = []
-            self._draw(a, (rules.Draw(carry_from, carried),), moved)
+            self._draw(a, (grant_rules.Draw(carry_from, carried),), moved)
             moved.append(Posting(wallet_account(a.account_id), carried, grant_id))
             self._record(
                 a,
@@ -260,15 +260,15 @@ class Ledger:
 
     # ---------------------------------------------------------------------------------- helpers
     def _settle(self, a: AccountState, postings: list[Posting]) -> None:
-        plan = rules.plan_settlement(a.grants, a.debt, self.now)
+        plan = grant_rules.plan_settlement(a.grants, a.debt, self.now)
         if not plan.draws:
             return
         self._draw(a, plan.draws, postings)
         a.debt += plan.debt_added
         postings.append(Posting(wallet_account(a.account_id), -plan.debt_added))
 
-    def _draw(self, a: AccountState, draws: tuple[rules.Draw, ...], postings: list[Posting]) -> None:
-        a.grants = rules.apply(a.grants, draws)
+    def _draw(self, a: AccountState, draws: tuple[grant_rules.Draw, ...], postings: list[Posting]) -> None:
+        a.grants = grant_rules.apply(a.grants, draws)
         for d in draws:
             a.touched.add(d.grant_id)
             postings.append(Posting(wallet_account(a.account_id), -d.amount, d.grant_id))
