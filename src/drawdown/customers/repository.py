@@ -1,7 +1,7 @@
 """The customers room's SQL: customers, their subscriptions and the products these name.
 
-Writes to ``subscriptions`` and ``subscription_products`` move ``customers.revision`` by database
-trigger (migration 0006); nothing here needs to.
+Writes to ``subscriptions``, ``subscription_products`` (migration 0006) and ``subscription_product_versions``
+(0008) move ``customers.revision`` by database trigger; nothing here needs to.
 """
 
 from __future__ import annotations
@@ -12,11 +12,19 @@ from typing import Any
 from sqlalchemy import Connection, Row, ScalarSelect, and_, exists, func, insert, select, update
 
 from drawdown.customers.models import ACTIVE, INACTIVE, CustomerFilter
-from drawdown.db.tables import customers, product_versions, products, subscription_products, subscriptions
+from drawdown.db.tables import (
+    customers,
+    product_versions,
+    products,
+    subscription_product_versions,
+    subscription_products,
+    subscriptions,
+)
 
 _c = customers.c
 _s = subscriptions.c
 _sp = subscription_products.c
+_h = subscription_product_versions.c
 
 
 # -------------------------------------------------------------------------------------- customers
@@ -168,10 +176,30 @@ def holds_product(conn: Connection, subscription_id: str, product_id: str) -> bo
     return conn.execute(link).first() is not None
 
 
+def open_version(
+    conn: Connection, subscription_id: str, product_id: str, version_id: str, valid_from: datetime
+) -> None:
+    """Record that the subscription's product is on ``version_id`` from ``valid_from`` (the open window)."""
+    conn.execute(
+        insert(subscription_product_versions).values(
+            subscription_id=subscription_id, product_id=product_id, version_id=version_id, valid_from=valid_from,
+        )
+    )
+
+
 def move_version(conn: Connection, subscription_id: str, product_id: str, version_id: str, now: datetime) -> None:
-    """Point the subscription's product at another version, from ``now``."""
+    """Point the subscription's product at another version, from ``now``; its version history follows."""
     conn.execute(
         update(subscription_products)
         .where(_sp.subscription_id == subscription_id, _sp.product_id == product_id)
         .values(version_id=version_id, since=now)
     )
+    held = (_h.subscription_id == subscription_id) & (_h.product_id == product_id) & _h.valid_until.is_(None)
+    # A window not yet begun (a move before the subscription starts, or a second move in the same instant)
+    # never priced anything: it takes the new version rather than closing empty.
+    replaced = conn.execute(
+        update(subscription_product_versions).where(held, _h.valid_from >= now).values(version_id=version_id)
+    ).rowcount
+    if not replaced:
+        conn.execute(update(subscription_product_versions).where(held).values(valid_until=now))
+        open_version(conn, subscription_id, product_id, version_id, now)

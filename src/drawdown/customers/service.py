@@ -199,6 +199,7 @@ def _subscribe(
     )
     for product, row in resolved:
         repo.link_product(conn, sub_id, product.id, row.id)
+        repo.open_version(conn, sub_id, product.id, row.id, starts)
         for asset in price_rules.price_assets(row.prices) + [e["asset"] for e in row.entitlements]:
             ensure_account(conn, customer_id, DEFAULT_ACCOUNT, asset, now, overdraft_limit)
     if starts <= now:

@@ -127,6 +127,19 @@ subscription_products = Table(
     Column("since", UTCDateTime),
 )
 
+# The versions each subscribed product has been on: a late event is priced with the version whose
+# window [valid_from, valid_until) holds its occurred_at. The open row (valid_until NULL) is the version
+# subscription_products points at; a version move closes it and opens the next.
+subscription_product_versions = Table(
+    "subscription_product_versions",
+    metadata,
+    Column("subscription_id", ID, ForeignKey("subscriptions.id"), primary_key=True),
+    Column("product_id", ID, ForeignKey("products.id"), primary_key=True),
+    Column("valid_from", UTCDateTime, primary_key=True),
+    Column("version_id", ID, ForeignKey("product_versions.id"), nullable=False),
+    Column("valid_until", UTCDateTime),
+)
+
 wallet_accounts = Table(
     "wallet_accounts",
     metadata,
