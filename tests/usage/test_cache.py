@@ -1,7 +1,7 @@
 """The HotCache invalidation rule: every entry is stamped with a database version, never cleared by hand.
 
 Subscription writes of any kind (services or raw SQL) move ``customers.revision`` through the
-triggers of migration 0006; rate changes move ``rates_version``.
+triggers of migrations 0006 and 0008 (the version history); rate changes move ``rates_version``.
 """
 
 from __future__ import annotations
@@ -96,10 +96,16 @@ def test_raw_sql_subscription_writes_move_the_revision(engine: Engine) -> None:
         steps: list[tuple[str, dict[str, Any], list[Decimal]]] = [
             ("UPDATE subscriptions SET status = 'inactive' WHERE id = :s", {"s": sub}, []),
             ("UPDATE subscriptions SET status = 'active' WHERE id = :s", {"s": sub}, [D(1)]),
-            ("DELETE FROM subscription_products WHERE subscription_id = :s", {"s": sub}, []),
+            # Prices come from the version history (migration 0008); the current link still moves the revision.
+            ("DELETE FROM subscription_products WHERE subscription_id = :s", {"s": sub}, [D(1)]),
             ("INSERT INTO subscription_products (subscription_id, product_id, version_id) VALUES (:s, :p, :v)",
              {"s": sub, "p": product_id, "v": version_id}, [D(1)]),
             ("UPDATE subscription_products SET since = :t WHERE subscription_id = :s", {"s": sub, "t": now}, [D(1)]),
+            ("DELETE FROM subscription_product_versions WHERE subscription_id = :s", {"s": sub}, []),
+            ("INSERT INTO subscription_product_versions (subscription_id, product_id, version_id, valid_from) "
+             "VALUES (:s, :p, :v, :t)", {"s": sub, "p": product_id, "v": version_id, "t": now}, [D(1)]),
+            ("UPDATE subscription_product_versions SET valid_until = :t WHERE subscription_id = :s",
+             {"s": sub, "t": now + timedelta(days=1)}, [D(1)]),
         ]
         for sql, params, expected in steps:
             before = revision(conn, cid)

@@ -4,9 +4,10 @@
 database in the same transaction that uses it, and an entry whose stamp differs is read again:
 
 * a customer's **subscribed prices** and the **next moment an entitlement falls due** are stamped with
-  ``customers.revision``, read under the customer's row lock. Database triggers (migration 0006) move
-  the revision on every INSERT, UPDATE or DELETE of ``subscriptions`` and ``subscription_products``, so
-  no writer, present or future, can change a subscription without the cache seeing it;
+  ``customers.revision``, read under the customer's row lock. Database triggers (migrations 0006 and
+  0008) move the revision on every INSERT, UPDATE or DELETE of ``subscriptions``,
+  ``subscription_products`` and ``subscription_product_versions``, so no writer, present or future, can
+  change a subscription without the cache seeing it;
 * **exchange rates** are stamped with the rates version (the highest rate id and the row count, read
   once per group): every rate change inserts a row, and rate rows are never deleted;
 * **parsed price documents** are keyed by price id: a price's document never changes (a new version
@@ -35,7 +36,8 @@ LIMIT = 100_000  # entries per map
 
 @dataclass(frozen=True)
 class Priced:
-    """A usage price a customer is subscribed to, with where it comes from."""
+    """A usage price a customer is (or was) subscribed to, with where it comes from and the window
+    ``[valid_from, valid_until)`` its version was in force on the subscription."""
 
     product_id: str
     product_code: str
@@ -43,7 +45,12 @@ class Priced:
     price: UsagePrice
     cadence: price_rules.Cadence
     subscription_id: str
-    started_at: datetime
+    started_at: datetime  # the subscription's: billing and tier periods stay anchored on it across versions
+    valid_from: datetime
+    valid_until: datetime | None  # None: the version in force now
+
+    def in_force(self, at: datetime) -> bool:
+        return self.valid_from <= at and (self.valid_until is None or at < self.valid_until)
 
 
 class Rates:
@@ -83,8 +90,9 @@ class HotCache:
 
     # ------------------------------------------------------------------------- subscribed prices
     def subscribed_prices(self, conn: Connection, revisions: dict[str, int]) -> dict[str, list[Priced]]:
-        """Every usage price of each customer's active subscriptions (customer -> revision read under
-        its lock); the customers not cached under that revision are read in one query."""
+        """Every usage price of every version each customer's active subscriptions have been on
+        (customer -> revision read under its lock), each with its window; the customers not cached under
+        that revision are read in one query."""
         out: dict[str, list[Priced]] = {}
         missing = []
         for customer_id, revision in revisions.items():
@@ -108,7 +116,8 @@ class HotCache:
             for doc in r.prices:
                 if doc.get("type") == "usage_based":
                     price, cadence = self.parsed(doc)
-                    out[r.customer_id].append(Priced(r.id, r.code, r.version, price, cadence, r.sub_id, r.started_at))
+                    out[r.customer_id].append(Priced(r.id, r.code, r.version, price, cadence, r.sub_id, r.started_at,
+                                                     r.valid_from, r.valid_until))
         return out
 
     def parsed(self, doc: dict[str, Any]) -> tuple[UsagePrice, price_rules.Cadence]:

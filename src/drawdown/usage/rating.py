@@ -1,6 +1,7 @@
 """Stage 3, rate: the fees one event makes under the customer's subscribed prices.
 
-An event is priced at the tier positions it would take; nothing moves until it is booked. A recurring
+An event is priced by the versions in force when it occurred (a late event after a version move by the
+version before it), at the tier positions it would take; nothing moves until it is booked. A recurring
 price's fee accrues to its billing period (charged at the period's end by ``billing.cycle``).
 """
 
@@ -50,7 +51,7 @@ def rate_event(group: Group, customer_id: str, prices: list[Priced], event: Usag
     local: dict[PositionKey, Decimal] = {}
     for priced in prices:
         price = priced.price
-        if price.event_type != event.event_type or event.occurred_at < priced.started_at:
+        if price.event_type != event.event_type or not priced.in_force(event.occurred_at):
             continue
         try:
             index = choose_entry(price, data)
@@ -81,7 +82,7 @@ def position_keys(customer_id: str, event: UsageEvent, prices: list[Priced]) -> 
     data = event.data or {}
     for priced in prices:
         price = priced.price
-        if not price.counted or price.event_type != event.event_type or event.occurred_at < priced.started_at:
+        if not price.counted or price.event_type != event.event_type or not priced.in_force(event.occurred_at):
             continue
         try:
             index = choose_entry(price, data)

@@ -24,7 +24,7 @@ from drawdown.db.tables import (
     period_charges,
     product_versions,
     products,
-    subscription_products,
+    subscription_product_versions,
     subscriptions,
     tier_counters,
 )
@@ -43,6 +43,9 @@ _LOCK = (
 _BY_EXTERNAL = select(customers.c.external_id, customers.c.id).where(
     customers.c.external_id.in_(bindparam("ids", expanding=True))
 )
+_h = subscription_product_versions.c
+# Every version each product of the customers' active subscriptions has been on, with its window: a late
+# event is priced by the one in force when it occurred (usage.rating), so all are read, not only the current.
 _PRICES = (
     select(
         subscriptions.c.customer_id,
@@ -52,8 +55,14 @@ _PRICES = (
         products.c.code,
         product_versions.c.version,
         product_versions.c.prices,
+        _h.valid_from,
+        _h.valid_until,
     )
-    .select_from(subscriptions.join(subscription_products).join(product_versions).join(products))
+    .select_from(
+        subscriptions.join(subscription_product_versions)
+        .join(product_versions, product_versions.c.id == _h.version_id)
+        .join(products, products.c.id == _h.product_id)
+    )
     .where(subscriptions.c.customer_id.in_(bindparam("customers", expanding=True)), subscriptions.c.status == "active")
 )
 _t = tier_counters.c
@@ -141,7 +150,8 @@ def stored_events(conn: Connection, column: str, pairs: Sequence[tuple[str, str]
 
 # ---------------------------------------------------------------------------------------- prices
 def subscribed_price_rows(conn: Connection, customer_ids: Sequence[str]) -> list[AnyRow]:
-    """The product versions of the customers' active subscriptions, with their price documents."""
+    """Each version the products of the customers' active subscriptions have been on, with its price documents
+    and the window it was in force."""
     return [r for chunk in chunks(customer_ids) for r in conn.execute(_PRICES, {"customers": list(chunk)})]
 
 
