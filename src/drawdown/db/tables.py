@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from drawdown.db.types import JSONDoc, UTCDateTime
@@ -114,6 +115,9 @@ subscriptions = Table(
     Column("return_url", Text),
     Column("failure_url", Text),
     Column("created_at", UTCDateTime, nullable=False),
+    # When the billing job must next visit (billing.schedule): never later than anything falls due;
+    # NULL while inactive or when nothing can fall due again.
+    Column("next_due_at", UTCDateTime, index=True),
 )
 
 subscription_products = Table(
@@ -184,6 +188,7 @@ credit_grants = Table(
     Column("basis_currency", String(32)),
     Index("ix_credit_grants_account_state_expires", "account_id", "state", "expires_at"),
     Index("ix_credit_grants_state_effective", "state", "effective_at"),
+    Index("ix_credit_grants_state_expires", "state", "expires_at"),
 )
 
 transactions = Table(
@@ -269,6 +274,13 @@ fees = Table(
     Column("description", Text),
     Column("amount", BigInteger, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+# Recurring usage accrued and not yet charged, by period end: what the billing job looks for. Partial,
+# so that real-time fees (nearly all of them) cost the hot path no index write.
+_RECURRING_UNCHARGED = text("billing = 'recurring' AND charge_id IS NULL")
+Index(
+    "ix_fees_recurring_uncharged", fees.c.period_end, fees.c.customer_id,
+    sqlite_where=_RECURRING_UNCHARGED, postgresql_where=_RECURRING_UNCHARGED,
 )
 
 idempotency_keys = Table(
