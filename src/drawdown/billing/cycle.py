@@ -1,6 +1,7 @@
 """Period billing for one customer, under its lock: fixed fees due at period starts and recurring
-usage charged at period ends (docs/pricing.md). ``billing.job`` runs it for every customer; a
-new subscription runs ``collect_fixed`` at once.
+usage charged at period ends (docs/pricing.md). ``billing.job`` runs it for every customer with
+something due; a new subscription runs ``collect_fixed`` at once, which then writes when the
+subscription is next due (``billing.schedule``).
 
 Every charge writes a ``period_charges`` row keyed by (subscription, price, period start): a period
 is charged once however often, or however late, this runs.
@@ -16,6 +17,7 @@ import structlog
 from sqlalchemy import Connection, Row
 
 from drawdown.billing import repository as repo
+from drawdown.billing import schedule
 from drawdown.billing.models import ACTION_REQUIRED, ACTIVE, FixedCollected
 from drawdown.core import catalog as price_rules
 from drawdown.core.ids import FEE, TRANSACTION, new_id
@@ -89,7 +91,9 @@ def collect_fixed(
         if blocked:
             break
     ledger.flush()
-    return FixedCollected(count, blocked, *_follow_status(conn, sub, blocked, public_url))
+    moved = _follow_status(conn, sub, blocked, public_url)
+    schedule.write_next_due(conn, sub_id, now)  # after the status: a blocked fee keeps it due now
+    return FixedCollected(count, blocked, *moved)
 
 
 def _follow_status(conn: Connection, sub: Row[Any], blocked: bool, public_url: str) -> tuple[bool, bool]:

@@ -23,6 +23,7 @@ class FixedCollected:
 class Report:
     """A job run's totals, accumulated customer by customer (hence mutable)."""
 
+    visited: int = 0  # customers visited (those with something due)
     fixed_charged: int = 0
     usage_charged: int = 0
     entitlements_granted: int = 0

@@ -6,12 +6,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, func, insert, literal, select, update
 
 from drawdown.billing.models import ACTION_REQUIRED, ACTIVE
 from drawdown.core import catalog as price_rules
 from drawdown.core.money import to_scaled
-from drawdown.db.tables import fees, period_charges, product_versions, products, subscription_products, subscriptions
+from drawdown.db.tables import (
+    entitlement_grants,
+    fees,
+    period_charges,
+    product_versions,
+    products,
+    subscription_products,
+    subscriptions,
+)
 
 _f = fees.c
 _s = subscriptions.c
@@ -21,7 +29,10 @@ _BILLED = (ACTIVE, ACTION_REQUIRED)  # statuses whose fees keep coming due
 
 # ------------------------------------------------------------------------------------ usage fees
 def _uncharged_usage(now: datetime) -> ColumnElement[bool]:
-    return (_f.billing == price_rules.RECURRING) & _f.charge_id.is_(None) & (_f.period_end <= now)
+    # 'recurring' written into the SQL, not bound: only then can the planners prove that the partial index
+    # ix_fees_recurring_uncharged (billing = 'recurring' AND charge_id IS NULL) holds every row wanted.
+    recurring = literal(price_rules.RECURRING, literal_execute=True)
+    return (_f.billing == recurring) & _f.charge_id.is_(None) & (_f.period_end <= now)
 
 
 def usage_due(conn: Connection, customer_id: str, now: datetime) -> list[Row[Any]]:
@@ -112,12 +123,13 @@ def subscription(conn: Connection, subscription_id: str) -> Row[Any]:
 
 
 def subscribed_versions(conn: Connection, subscription_id: str) -> list[Row[Any]]:
-    """The subscription's products: id, code, version, prices and since (when that version took over)."""
+    """The subscription's products: id, code, version, prices, entitlements and since (when that version
+    took over)."""
     return list(
         conn.execute(
             select(
                 products.c.id, products.c.code, product_versions.c.version, product_versions.c.prices,
-                subscription_products.c.since,
+                product_versions.c.entitlements, subscription_products.c.since,
             )
             .select_from(
                 subscription_products.join(product_versions, product_versions.c.id == _sp.version_id)
@@ -145,10 +157,31 @@ def billed_subscriptions(conn: Connection, customer_id: str, now: datetime) -> l
     )
 
 
+def revisited_subscriptions(conn: Connection, customer_id: str, now: datetime) -> list[str]:
+    """The customer's subscriptions whose ``next_due_at`` has passed (the job recomputes it)."""
+    return list(conn.execute(select(_s.id).where(_s.customer_id == customer_id, _s.next_due_at <= now)).scalars())
+
+
+def entitlement_periods_issued(conn: Connection, subscription_id: str) -> set[tuple[str, str, datetime]]:
+    """(product id, entitlement name, period start) of every entitlement grant issued on the subscription."""
+    e = entitlement_grants.c
+    rows = conn.execute(select(e.product_id, e.name, e.period_start).where(e.subscription_id == subscription_id))
+    return {(r.product_id, r.name, r.period_start) for r in rows}
+
+
+def set_next_due(conn: Connection, subscription_id: str, next_due_at: datetime | None) -> None:
+    """Only ``next_due_at`` is written: the revision triggers (migration 0007) ignore such an update."""
+    conn.execute(update(subscriptions).where(_s.id == subscription_id).values(next_due_at=next_due_at))
+
+
+# ------------------------------------------------------------------------- what the job visits
+# Each is a range scan of an index holding only what is due (or was, unrecorded): a run with nothing
+# due reads nothing, however many customers there are.
 def customers_with_usage_due(conn: Connection, now: datetime) -> set[str]:
+    """Customers with recurring usage of an ended period not charged (ix_fees_recurring_uncharged)."""
     return set(conn.execute(select(_f.customer_id).where(_uncharged_usage(now))).scalars())
 
 
-def customers_billed(conn: Connection, now: datetime) -> set[str]:
-    """Customers with a started subscription whose fixed fees keep coming due."""
-    return set(conn.execute(select(_s.customer_id).where(_s.status.in_(_BILLED), _s.started_at <= now)).scalars())
+def customers_due(conn: Connection, now: datetime) -> set[str]:
+    """Customers with a subscription whose ``next_due_at`` has passed (ix_subscriptions_next_due_at)."""
+    return set(conn.execute(select(_s.customer_id).where(_s.next_due_at <= now)).scalars())

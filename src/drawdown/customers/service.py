@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
-from drawdown.billing import cycle
+from drawdown.billing import cycle, schedule
 from drawdown.billing.models import ACTION_REQUIRED
 from drawdown.catalog import service as catalog
 from drawdown.core import catalog as price_rules
@@ -131,6 +131,7 @@ def update_subscription(
         cycle.collect_fixed(conn, sub.id, now, overdraft_limit, public_url)
         return
     repo.set_status(conn, sub.id, command.status)
+    schedule.write_next_due(conn, sub.id, now)
 
 
 def update_subscription_product(
@@ -144,6 +145,7 @@ def update_subscription_product(
     repo.move_version(conn, command.subscription_id, product.id, row.id, now)
     for asset in price_rules.price_assets(row.prices):
         ensure_account(conn, command.customer_id, DEFAULT_ACCOUNT, asset, now, overdraft_limit)
+    schedule.write_next_due(conn, command.subscription_id, now)  # the new version's fees and entitlements
 
 
 def _owned(conn: Connection, customer_id: str, subscription_id: str) -> Row[Any]:
@@ -207,7 +209,9 @@ def _subscribe(
         ledger = Ledger(conn, customer_id, now)
         entitlements.refresh(conn, customer_id, now, ledger, overdraft_limit)
         ledger.flush()
-        cycle.collect_fixed(conn, sub_id, now, overdraft_limit, public_url)
+        cycle.collect_fixed(conn, sub_id, now, overdraft_limit, public_url)  # writes next_due_at too
+    else:
+        schedule.write_next_due(conn, sub_id, now)
     return _subscription(conn, sub_id, now)
 
 

@@ -17,6 +17,7 @@ so usage draws on them first and falls to paid value, then overdraft, when they 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -103,6 +104,18 @@ def _next_start(e: dict[str, Any], anchor: datetime, since: datetime, now: datet
     if life.get("refresh") is None:
         return None
     return period_at(anchor, life["duration"], life.get("duration_count") or 1, now).end
+
+
+def next_due(
+    e: dict[str, Any], anchor: datetime, since: datetime, issued: Collection[datetime], now: datetime
+) -> datetime | None:
+    """When the entitlement next needs a refresh (pure): the start of its first period due by ``now``
+    and not granted yet (``issued``: the period starts granted), else of its next period; None for a
+    one-off granted already. ``refresh`` looks from the last period granted on, and so does this."""
+    for start, _ in _periods(e, anchor, since, now, max(issued) if issued else None):
+        if start not in issued:
+            return start
+    return _next_start(e, anchor, since, now)
 
 
 def _refresh_one(
