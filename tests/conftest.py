@@ -96,7 +96,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def server(engine: Engine, database_url: str) -> Iterator[Server]:
-    settings = Settings(database_url=database_url, default_overdraft_limit="0")
+    settings = Settings(database_url=database_url)  # defaults as shipped: no overdraft limit
     clock = Clock()
     app = create_app(settings, engine=engine, clock=clock)
     with write(engine) as conn:

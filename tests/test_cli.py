@@ -17,7 +17,8 @@ def test_cli_commands(tmp_path, monkeypatch) -> None:
     assert made.output.strip().splitlines()[-1].startswith("key_")
     demo = runner.invoke(app, ["demo"])
     assert demo.exit_code == 0, demo.output
-    assert demo.output.count("curl -s") == 3
+    assert demo.output.count("curl -s") == 5
+    assert '"customer_external_id":"demo-prepaid"' in demo.output and "overdraft_limit" in demo.output
     again = runner.invoke(app, ["demo"])  # idempotent: same customer, no second welcome gift
     assert again.exit_code == 0, again.output
     jobs = runner.invoke(app, ["jobs", "run"])
@@ -42,6 +43,11 @@ def test_cli_commands(tmp_path, monkeypatch) -> None:
         ev = UsageEvent("cli-1", "chat_completed", now, data={"model": "gpt-large", "tokens": 1000})
         answer = pipeline.bill(conn, [UsageBatch(customer, None, [ev])], now, None, HotCache())[0]
         assert not isinstance(answer, Exception) and answer[1].accepted == ["cli-1"]
+        # The prepaid demo customer is gated: 5 credits, a limit of 0, so a 20-credit event is refused.
+        prepaid = customers.find_by_external_id(conn, "demo-prepaid")
+        big = UsageEvent("cli-2", "chat_completed", now, data={"model": "gpt-large", "tokens": 10_000})
+        answer = pipeline.bill(conn, [UsageBatch(prepaid, None, [big])], now, None, HotCache())[0]
+        assert not isinstance(answer, Exception) and list(answer[1].rejected) == [0]
     chart = tmp_path / "margins.svg"
     margins = runner.invoke(app, ["report", "margins", "--by", "product", "--chart", str(chart)])
     assert margins.exit_code == 0, margins.output

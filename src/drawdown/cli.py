@@ -266,19 +266,29 @@ def demo() -> None:
     from drawdown.demo import seed
 
     settings = Settings()
-    secret, customer_id = seed(settings)
-    base = f"http://{settings.host}:{settings.port}"
+    world = seed(settings)
+    base, key = f"http://{settings.host}:{settings.port}", f"-H 'X-CREDYT-API-KEY: {world.secret}'"
     console.print("[bold]Demo ready.[/] API key (shown once):")
-    typer.echo(secret)
-    console.print("\nTry:")
-    typer.echo(f"curl -s -H 'X-CREDYT-API-KEY: {secret}' {base}/customers/{customer_id}/wallet")
-    typer.echo(
-        f"curl -s -X POST -H 'X-CREDYT-API-KEY: {secret}' -H 'Content-Type: application/json' {base}/events "
-        f'-d \'{{"customer_external_id":"demo-customer","events":[{{"id":"evt-\'$(date +%s%N)\'",'
-        f'"event_type":"chat_completed","occurred_at":"\'$(date -u +%FT%TZ)\'",'
-        f'"data":{{"model":"gpt-large","tokens":1500}}}}]}}\''
+    typer.echo(world.secret)
+    console.print(
+        "\nTwo customers: [bold]demo-customer[/] has no overdraft limit (the default, as Credyt's: usage always "
+        "bills), [bold]demo-prepaid[/] has 5 credits and a limit of 0 (usage past the balance is refused)."
     )
-    typer.echo(f"curl -s -H 'X-CREDYT-API-KEY: {secret}' '{base}/events?customer_id={customer_id}'")
+    console.print("\nTry:")
+    typer.echo(f"curl -s {key} {base}/customers/{world.customer_id}/wallet")
+    for external in ("demo-customer", "demo-prepaid"):
+        typer.echo(
+            f"curl -s -X POST {key} -H 'Content-Type: application/json' {base}/events "
+            f'-d \'{{"customer_external_id":"{external}","events":[{{"id":"evt-\'$(date +%s%N)\'",'
+            f'"event_type":"chat_completed","occurred_at":"\'$(date -u +%FT%TZ)\'",'
+            f'"data":{{"model":"gpt-large","tokens":1500}}}}]}}\''
+        )
+    typer.echo(f"curl -s {key} '{base}/events?customer_id={world.customer_id}'")
+    console.print("\nSet (or lift, with null) an account's overdraft limit:")
+    typer.echo(
+        f"curl -s -X PATCH {key} -H 'Content-Type: application/json' "
+        f"{base}/customers/{world.prepaid_id}/wallet/default:CREDITS -d '{{\"overdraft_limit\": \"10\"}}'"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+
+from sqlalchemy import Connection
 
 from drawdown.apikeys import service as api_keys
 from drawdown.catalog import service as catalog
@@ -59,45 +62,57 @@ PRODUCT = NewProduct(
 )
 
 
-def seed(settings: Settings) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Demo:
+    secret: str
+    customer_id: str  # demo-customer: no overdraft limit (the default), so usage always bills
+    prepaid_id: str  # demo-prepaid: an overdraft limit of 0, so spend stops at the balance
+
+
+def seed(settings: Settings) -> Demo:
+    """The demo world, idempotent: running it again adds only a new API key."""
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     now = datetime.now(UTC)
+    limit = settings.overdraft_limit()
     with write(engine) as conn:
-        try:
-            catalog.create_asset(
-                conn,
-                NewAsset(
-                    code="CREDITS",
-                    name="Credits",
-                    precision=2,
-                    label="Credits",
-                    symbol="¢",
-                    rates=(StartingRate("USD", Decimal("0.01")),),
-                ),
-                now,
-            )
-        except Conflict:
-            pass
-        try:
-            catalog.create_product(conn, PRODUCT, now)
-        except Conflict:
-            pass
-        customer_id = customers.find_by_external_id(conn, "demo-customer")
-        if customer_id is None:
-            customer_id = customers.create_customer(
-                conn,
-                NewCustomer(
-                    name="Demo Customer",
-                    external_id="demo-customer",
-                    email="demo@example.com",
-                    subscriptions=(NewSubscription((ProductRef(code="ai-chat", version="default"),)),),
-                ),
-                now,
-                settings.overdraft_limit(),
-            ).id
+        _catalog(conn, now)
+        customer_id = _customer(conn, "demo-customer", "Demo Customer", now, limit)
         gift = Adjustment("demo-welcome-gift", "CREDITS", Decimal("10000"), "gift", description="Welcome credits")
-        wallets.adjust(conn, customer_id, gift, now, settings.overdraft_limit())
+        wallets.adjust(conn, customer_id, gift, now, limit)
+        prepaid_id = _customer(conn, "demo-prepaid", "Prepaid Customer", now, limit)
+        # Gate this one's spend: usage that would take CREDITS below zero is refused (docs/ledger.md).
+        wallets.set_overdraft_limit(conn, prepaid_id, "default:CREDITS", Decimal(0))
+        small = Adjustment("demo-prepaid-gift", "CREDITS", Decimal("5"), "gift", description="A little credit")
+        wallets.adjust(conn, prepaid_id, small, now, limit)
         _, secret = api_keys.create(conn, "demo", now)
     engine.dispose()
-    return secret, customer_id
+    return Demo(secret, customer_id, prepaid_id)
+
+
+def _catalog(conn: Connection, now: datetime) -> None:
+    try:
+        credits = NewAsset(
+            code="CREDITS",
+            name="Credits",
+            precision=2,
+            label="Credits",
+            symbol="¢",
+            rates=(StartingRate("USD", Decimal("0.01")),),
+        )
+        catalog.create_asset(conn, credits, now)
+    except Conflict:
+        pass
+    try:
+        catalog.create_product(conn, PRODUCT, now)
+    except Conflict:
+        pass
+
+
+def _customer(conn: Connection, external_id: str, name: str, now: datetime, limit: Decimal | None) -> str:
+    found = customers.find_by_external_id(conn, external_id)
+    if found is not None:
+        return found
+    plan = NewSubscription((ProductRef(code="ai-chat", version="default"),))
+    new = NewCustomer(name=name, external_id=external_id, email=f"{external_id}@example.com", subscriptions=(plan,))
+    return customers.create_customer(conn, new, now, limit).id

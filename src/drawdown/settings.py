@@ -18,8 +18,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     bootstrap_api_key: str | None = None
-    # Overdraft a new wallet account may carry: a decimal amount, or "unlimited" (Credyt's default).
-    default_overdraft_limit: str = "0"
+    # Overdraft a new wallet account may carry: a decimal amount, or "unlimited" (Credyt's default: usage is
+    # billed in full and balances may go negative; gating spend is the platform's choice, docs/ledger.md).
+    default_overdraft_limit: str = "unlimited"
     log_level: str = "info"
     # Base URL customers reach Drawdown at (payment links in required_actions).
     public_url: str = "http://127.0.0.1:8000"

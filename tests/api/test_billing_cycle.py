@@ -60,7 +60,7 @@ def account(client, customer_id: str, asset: str) -> dict:
     return {k: Decimal(str(got[k])) for k in ("available", "pending_in", "pending_out")}
 
 
-def test_hybrid_plan_over_three_periods(server, client, clock) -> None:
+def test_hybrid_plan_over_three_periods(server, client, clock, http) -> None:
     credits = make_asset(client)
     product = hybrid(client, credits)
     clock.pinned = T0
@@ -69,6 +69,8 @@ def test_hybrid_plan_over_three_periods(server, client, clock) -> None:
     wallet.create_adjustment(
         customer_id, {"transaction_id": unique(), "asset": "USD", "amount": Decimal("100"), "reason": "external_topup"}
     )
+    # The plan is paid in advance: no overdraft on its USD account (the default is unlimited, as Credyt's).
+    assert http.patch(f"/customers/{customer_id}/wallet/default:USD", json={"overdraft_limit": "0"}).status_code == 204
     wallet.create_adjustment(
         customer_id, {"transaction_id": unique(), "asset": credits, "amount": Decimal("10000"), "reason": "gift"}
     )

@@ -15,6 +15,10 @@ def test_event_past_the_limit_is_refused_and_others_bill(http, client) -> None:
     asset = make_asset(client)
     product = token_product(client, asset)
     customer_id = customer_on(client, product["code"])
+    # Spend is gated by a zero overdraft limit (new accounts have none by default, as Credyt's).
+    assert (
+        http.patch(f"/customers/{customer_id}/wallet/default:{asset}", json={"overdraft_limit": "0"}).status_code == 204
+    )
     gift(client, customer_id, asset, "5")
     ok1 = event(model="large", tokens=1_000_000)  # 3
     too_big = event(model="large", tokens=1_000_000)  # 3 more would need 6 > 5
@@ -84,3 +88,18 @@ def test_future_grants_are_pending_not_available(client) -> None:
     gift(client, customer_id, asset, "7", effective_at="2099-01-01T00:00:00Z")
     account = client.wallets.customer_wallet_ops.get_account(customer_id, f"default:{asset}")
     assert Decimal(str(account["available"])) == 0 and Decimal(str(account["pending_in"])) == 7
+
+
+def test_by_default_an_unfunded_customer_is_billed_and_goes_negative(http, client) -> None:
+    """Credyt's tutorial flow: a product, a customer, usage without pre-funding: it bills (no limit)."""
+    asset = make_asset(client)
+    product = token_product(client, asset)
+    customer_id = customer_on(client, product["code"])
+    evs = [event(model="large", tokens=1_000_000), event(model="small", tokens=1_000_000)]  # 3 + 1
+    assert http.post("/events", json={"customer_id": customer_id, "events": evs}).status_code == 204
+    assert available(client, customer_id, asset) == Decimal("-4")
+    got = client.wallets.customer_wallet_ops.get_account(customer_id, f"default:{asset}")
+    assert got.get("overdraft_limit") is None  # unlimited
+    # A later top-up settles the debt first.
+    gift(client, customer_id, asset, "10")
+    assert available(client, customer_id, asset) == Decimal("6")

@@ -109,6 +109,9 @@ def test_adjustment_errors(http, client) -> None:
     product = token_product(client, asset)
     customer_id = customer_on(client, product["code"])
     base = {"transaction_id": unique(), "asset": asset, "amount": "1", "reason": "gift"}
+    assert (
+        http.patch(f"/customers/{customer_id}/wallet/default:{asset}", json={"overdraft_limit": "0"}).status_code == 204
+    )
     cases = [
         ({**base, "reason": "because"}, "reason"),
         ({**base, "amount": "0"}, "body"),
