@@ -142,8 +142,11 @@ def _summary(e: models.EventSummary) -> dict[str, Any]:
         "description": e.description,
         "occurred_at": e.occurred_at,
         "created_at": e.created_at,
+        # Credyt's model has one total and one currency: the total is of the fees in that currency only.
         "total_fees": e.total_fees,
         "fee_currency": e.fee_currency,
-        "has_fees": e.has_fees,
+        # Drawdown extension: every currency the event was billed in, with its own total.
+        "fee_totals": [{"currency": c, "amount": amount} for c, amount in e.fee_totals.items()],
+        "has_fees": bool(e.fee_totals),
         "stats": stats(of(e.revenue, e.cost)),
     }

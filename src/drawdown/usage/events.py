@@ -35,6 +35,7 @@ def get_event(conn: Connection, event_id: str, customer_id: str | None = None) -
 
 def list_events(conn: Connection, f: EventFilter, offset: int, limit: int) -> tuple[list[EventSummary], int]:
     rows, total = repository.events_page(conn, f, offset, limit)
+    totals = repository.fee_totals(conn, [r.seq for r in rows])
     items = [
         EventSummary(
             id=r.id,
@@ -45,9 +46,7 @@ def list_events(conn: Connection, f: EventFilter, offset: int, limit: int) -> tu
             description=r.description,
             occurred_at=r.occurred_at,
             created_at=r.created_at,
-            total_fees=from_scaled(r.total) if r.total is not None else None,
-            fee_currency=r.asset,
-            has_fees=bool(r.n),
+            fee_totals={asset: from_scaled(v) for asset, v in sorted(totals.get(r.seq, {}).items())},
             revenue=from_scaled(r.revenue),
             cost=from_scaled(r.cost),
         )

@@ -125,11 +125,20 @@ class EventSummary:
     description: str | None
     occurred_at: datetime
     created_at: datetime
-    total_fees: Decimal | None
-    fee_currency: str | None
-    has_fees: bool
+    fee_totals: dict[str, Decimal]  # asset -> total of the event's fees in it, one entry per asset billed
     revenue: Decimal
     cost: Decimal
+
+    @property
+    def fee_currency(self) -> str | None:
+        """The currency ``total_fees`` is in: the event's only one, or the first by code when several."""
+        return min(self.fee_totals) if self.fee_totals else None
+
+    @property
+    def total_fees(self) -> Decimal | None:
+        """The event's fees in ``fee_currency`` (never a sum across currencies)."""
+        currency = self.fee_currency
+        return None if currency is None else self.fee_totals[currency]
 
 
 @dataclass(frozen=True)

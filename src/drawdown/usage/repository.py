@@ -196,7 +196,7 @@ def event_fees(conn: Connection, seq: int) -> list[AnyRow]:
 
 
 def events_page(conn: Connection, f: EventFilter, offset: int, limit: int) -> tuple[list[AnyRow], int]:
-    """Events newest first, with their fee count, fee total and (lowest) fee asset."""
+    """Events newest first, with their customer's external id (fee totals: ``fee_totals``)."""
     e = events.c
     conds: list[Any] = []
     for column, value in (
@@ -213,9 +213,7 @@ def events_page(conn: Connection, f: EventFilter, offset: int, limit: int) -> tu
         conds.append(e.occurred_at < f.occurred_before)
     if f.event_types:
         conds.append(e.event_type.in_(f.event_types))
-    fee_total = select(func.sum(fees.c.amount)).where(fees.c.event_seq == e.seq).scalar_subquery()
     fee_count = select(func.count()).where(fees.c.event_seq == e.seq).scalar_subquery()
-    fee_asset = select(func.min(fees.c.asset)).where(fees.c.event_seq == e.seq).scalar_subquery()
     if f.has_fees is not None:
         conds.append(fee_count > 0 if f.has_fees else fee_count == 0)
     where = and_(true(), *conds)
@@ -225,9 +223,6 @@ def events_page(conn: Connection, f: EventFilter, offset: int, limit: int) -> tu
         select(
             events,
             customers.c.external_id.label("external_id"),
-            fee_total.label("total"),
-            fee_count.label("n"),
-            fee_asset.label("asset"),
         )
         .select_from(base)
         .where(where)
@@ -236,3 +231,17 @@ def events_page(conn: Connection, f: EventFilter, offset: int, limit: int) -> tu
         .limit(limit)
     )
     return list(rows), int(total)
+
+
+def fee_totals(conn: Connection, seqs: Sequence[int]) -> dict[int, dict[str, int]]:
+    """event seq -> {asset: scaled total of its fees in that asset} (exact integer sums)."""
+    out: dict[int, dict[str, int]] = {}
+    for chunk in chunks(seqs):
+        q = (
+            select(fees.c.event_seq, fees.c.asset, func.sum(fees.c.amount).label("total"))
+            .where(fees.c.event_seq.in_(list(chunk)))
+            .group_by(fees.c.event_seq, fees.c.asset)
+        )
+        for r in conn.execute(q):
+            out.setdefault(r.event_seq, {})[r.asset] = int(r.total)
+    return out

@@ -54,8 +54,10 @@ class CostData(Model):
 
     @model_validator(mode="after")
     def _amount(self) -> CostData:
-        if self.amount is None and not (self.units is not None and self.unit_price is not None) and not (
-            self.input_volume is not None and self.volume_rate is not None
+        if (
+            self.amount is None
+            and not (self.units is not None and self.unit_price is not None)
+            and not (self.input_volume is not None and self.volume_rate is not None)
         ):
             raise ValueError("give amount, or units and unit_price, or input_volume and volume_rate")
         if not self.vendor_id and not self.vendor_external_id:
@@ -135,6 +137,11 @@ class GetEventResponse(Model):
     stats: ProfitabilityStats | None = None
 
 
+class FeeTotal(Model):
+    currency: str
+    amount: Decimal
+
+
 class ListEventsItem(Model):
     id: str
     customer_id: str
@@ -144,7 +151,12 @@ class ListEventsItem(Model):
     description: str | None = None
     occurred_at: datetime
     created_at: datetime
-    total_fees: Decimal | None = None
-    fee_currency: str | None = None
+    total_fees: Decimal | None = Field(
+        None, description="The event's fees in fee_currency (never summed across currencies)"
+    )
+    fee_currency: str | None = Field(None, description="The currency of total_fees: the lowest code when several")
+    fee_totals: list[FeeTotal] = Field(
+        default_factory=list, description="Drawdown extension: one total per currency the event was billed in"
+    )
     has_fees: bool
     stats: ProfitabilityStats | None = None
