@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 export DRAWDOWN_DATABASE_URL ?= sqlite:///var/drawdown.db
 
-.PHONY: run test bench setup serve migrate demo lint clean
+.PHONY: run test bench bench-job setup serve migrate demo lint clean
 
 setup: .venv/.synced
 
@@ -33,6 +33,11 @@ MEMORY_EVENTS ?= 1000000
 bench: setup
 	$(UV) run drawdown bench ingest --backend sqlite --memory-events $(MEMORY_EVENTS)
 	$(UV) run drawdown bench ingest --backend postgresql --memory-events $(MEMORY_EVENTS)
+
+# The billing job with nothing due, at 100 and 100,000 customers, on both backends (docs/performance.md).
+bench-job: setup
+	$(UV) run drawdown bench job --backend sqlite
+	$(UV) run drawdown bench job --backend postgresql
 
 migrate: setup
 	$(UV) run drawdown migrate

@@ -212,6 +212,28 @@ def bench_stats(
     console.print(table)
 
 
+@bench.command("job")
+def bench_job(backend: str = typer.Option("sqlite", help="sqlite or postgresql")) -> None:
+    """The billing job with nothing due, at 100 and at 100,000 customers (writes var/bench/job-*.json)."""
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from drawdown.bench.job import run
+
+    if backend not in ("sqlite", "postgresql"):
+        raise typer.BadParameter("sqlite or postgresql", param_hint="--backend")
+    result = run(backend, Path("var/bench"), lambda name: console.print(f"{backend}: building {name}"))
+    table = Table(
+        "customers", "build s", "run_due p50 ms", "min ms", "max ms", "old first query ms", "old visits",
+        title=f"{backend}: billing job, nothing due, median of {result['runs']} runs, {result['cores']} cores",
+    )
+    for w in result["worlds"]:
+        table.add_row(*(f"{w[k]:,}" for k in ("customers", "build_s", "median_ms", "min_ms", "max_ms",
+                                                "old_selection_ms", "old_visits")))
+    console.print(table)
+
+
 @bench.command("ingest")
 def bench_ingest(
     backend: str = typer.Option("sqlite", help="sqlite or postgresql"),
