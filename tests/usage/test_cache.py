@@ -184,3 +184,16 @@ def test_an_entitlement_product_linked_by_raw_sql_is_granted_by_the_next_bill(en
     with read(engine) as conn:
         views, total = wallets.grants(conn, cid, f"default:{asset}", GrantFilter(), 0, 10, later)
     assert total == 1 and (views[0].amount, views[0].source_type, views[0].effective_at) == (D(7), "entitlement", now)
+
+
+def test_the_revision_trigger_watches_every_subscription_column_but_the_schedule() -> None:
+    """Migration 0007 lists the columns whose UPDATE moves customers.revision (all but next_due_at, which
+    the billing job writes on every visit). A column added to subscriptions without joining that list
+    would change subscriptions unseen by the cache: this fails until the trigger is recreated with it."""
+    import importlib
+
+    from drawdown.db.tables import subscriptions
+
+    migration = importlib.import_module("drawdown.db.migrations.versions.0007_subscription_next_due")
+    watched = {c.strip() for c in migration._WATCHED.split(",")}
+    assert watched == {c.name for c in subscriptions.columns} - {"next_due_at"}

@@ -103,6 +103,8 @@ customers = Table(
     Column("revision", Integer, nullable=False, server_default="0"),
 )
 
+# Triggers move customers.revision on every write here except to next_due_at alone (migrations 0006 and
+# 0007): a new column must join the trigger's watched list too (tests/usage/test_cache.py checks).
 subscriptions = Table(
     "subscriptions",
     metadata,
