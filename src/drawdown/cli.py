@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import resource
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -25,14 +30,84 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _fail(message: str) -> NoReturn:
+    """One line on stderr with the cause and what to do, then a non-zero exit."""
+    typer.echo(f"drawdown: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def _startup(debug: bool) -> Iterator[None]:
+    """Known start-up failures said in one line; the traceback only with --debug or DRAWDOWN_LOG_LEVEL=debug."""
+    from alembic.util.exc import CommandError
+    from pydantic import ValidationError
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+    from drawdown.db.engine import StartupProblem, is_read_only
+
+    debug = debug or os.environ.get("DRAWDOWN_LOG_LEVEL", "").lower() == "debug"
+    try:
+        yield
+    except Exception as exc:
+        if debug:
+            raise
+        hint = " (rerun with --debug for the traceback)"
+        if isinstance(exc, StartupProblem):
+            _fail(str(exc))
+        if isinstance(exc, ValidationError):
+            errors = "; ".join(f"DRAWDOWN_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+            _fail(f"invalid setting: {errors}")
+        if isinstance(exc, ArgumentError | NoSuchModuleError):
+            _fail(f"DRAWDOWN_DATABASE_URL is not a usable database URL ({_first_line(exc)}); use sqlite:///path "
+                  "or postgresql://user@host:5432/db")
+        if isinstance(exc, DBAPIError) and is_read_only(exc):
+            _fail(f"the database is read-only ({_first_line(exc)}); make it writable or point "
+                  "DRAWDOWN_DATABASE_URL at the primary")
+        if isinstance(exc, DBAPIError) and "connect" in _first_line(exc).lower():
+            _fail(f"cannot connect to the database ({_first_line(exc)}); check DRAWDOWN_DATABASE_URL and that "
+                  "the database server is running")
+        if isinstance(exc, DBAPIError | CommandError):
+            _fail(f"migration or start-up query failed: {_first_line(exc)}{hint}")
+        if isinstance(exc, OSError):
+            _fail(f"{_first_line(exc)}{hint}")
+        raise
+
+
+DEBUG = typer.Option(False, "--debug", help="Show the full traceback of a start-up failure")
+
+
 @app.command()
-def migrate() -> None:
-    """Bring the database schema up to date."""
+def migrate(debug: bool = DEBUG) -> None:
+    """Bring the database schema up to date (creating a new SQLite file and its directory if needed)."""
+    from drawdown.db.engine import check_sqlite_writable
     from drawdown.db.migrate import upgrade
 
-    settings = Settings()
-    upgrade(settings.database_url)
+    with _startup(debug):
+        settings = Settings()
+        check_sqlite_writable(settings.database_url)
+        upgrade(settings.database_url, create_directory=True)
     console.print(f"[green]migrated[/] {settings.database_url}")
+
+
+def _connection_cap(settings: Settings) -> int:
+    """DRAWDOWN_MAX_CONNECTIONS (per worker), kept under the file-descriptor limit so accept() never fails."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # Room for the pool, logs and the listening socket beside the client sockets.
+    wanted = settings.max_connections + 64
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+        soft = raised
+    cap = settings.max_connections
+    if soft != resource.RLIM_INFINITY and cap > soft - 64:
+        cap = max(1, soft - 64)
+        typer.echo(f"drawdown: DRAWDOWN_MAX_CONNECTIONS lowered to {cap} (file-descriptor limit {soft})", err=True)
+    return cap
 
 
 @app.command()
@@ -40,22 +115,28 @@ def serve(
     host: str = typer.Option(None, help="Bind address"),
     port: int = typer.Option(None, help="Port"),
     workers: int = typer.Option(None, help="Server processes (default DRAWDOWN_WORKERS, 1)"),
+    debug: bool = DEBUG,
 ) -> None:
     """Migrate, then serve the API."""
     import uvicorn
 
     from drawdown.api.app import create_app
     from drawdown.apikeys import service as api_keys
-    from drawdown.db.engine import make_engine, write
+    from drawdown.db.engine import check_sqlite_writable, check_writable, make_engine, write
     from drawdown.db.migrate import upgrade
 
-    settings = Settings()
-    workers = workers or settings.workers
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    if settings.bootstrap_api_key:
-        with write(engine) as conn:
-            api_keys.create(conn, "bootstrap", _now(), settings.bootstrap_api_key)
+    with _startup(debug):
+        settings = Settings()
+        workers = workers or settings.workers
+        # No directory is created here: a mistyped path must not become a new, empty ledger.
+        check_sqlite_writable(settings.database_url)
+        upgrade(settings.database_url)
+        engine = make_engine(settings.database_url, settings.sqlite_synchronous)
+        check_writable(engine)
+        if settings.bootstrap_api_key:
+            with write(engine) as conn:
+                api_keys.create(conn, "bootstrap", _now(), settings.bootstrap_api_key)
+        cap = _connection_cap(settings)
     if settings.job_interval_seconds > 0:
         from drawdown.billing.job import start_loop
 
@@ -71,9 +152,20 @@ def serve(
             host=bind_host,
             port=bind_port,
             log_level=settings.log_level,
+            timeout_keep_alive=settings.keep_alive_seconds,
+            limit_concurrency=cap,
+            backlog=settings.backlog,
         )
     else:
-        uvicorn.run(create_app(settings, engine), host=bind_host, port=bind_port, log_level=settings.log_level)
+        uvicorn.run(
+            create_app(settings, engine),
+            host=bind_host,
+            port=bind_port,
+            log_level=settings.log_level,
+            timeout_keep_alive=settings.keep_alive_seconds,
+            limit_concurrency=cap,
+            backlog=settings.backlog,
+        )
 
 
 @keys.command("create")

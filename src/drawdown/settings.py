@@ -32,6 +32,15 @@ class Settings(BaseSettings):
     # Server processes. Each has its own batching writer; customer locks are taken in id order, so
     # writers in several processes never deadlock (SQLite serialises them on its write lock).
     workers: int = 1
+    # SQLite durability: "full" (default) syncs the WAL on every commit, so an answered write survives a
+    # power loss; "normal" is faster but may lose the last commits then (docs/performance.md).
+    sqlite_synchronous: str = "full"
+    # Connections (`serve`): idle keep-alive sockets are closed after this many seconds; beyond
+    # max_connections uvicorn answers 503 instead of running out of file descriptors; backlog is the
+    # listen queue.
+    keep_alive_seconds: int = 5
+    max_connections: int = 1000
+    backlog: int = 2048
 
     @field_validator("default_overdraft_limit")
     @classmethod
@@ -40,6 +49,20 @@ class Settings(BaseSettings):
             amount = Decimal(value)
             if not amount.is_finite() or amount < 0:
                 raise ValueError("must be a non-negative decimal or 'unlimited'")
+        return value
+
+    @field_validator("sqlite_synchronous")
+    @classmethod
+    def _synchronous(cls, value: str) -> str:
+        if value.strip().lower() not in ("full", "normal"):
+            raise ValueError("must be 'full' or 'normal'")
+        return value.strip().lower()
+
+    @field_validator("keep_alive_seconds", "max_connections", "backlog")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be positive")
         return value
 
     def overdraft_limit(self) -> Decimal | None:

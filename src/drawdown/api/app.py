@@ -23,7 +23,7 @@ decimal JSON numbers. Errors are RFC 7807 `application/problem+json`."""
 def create_app(settings: Settings | None = None, engine: Engine | None = None, clock: Clock = system_clock) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, settings.sqlite_synchronous)
     app = FastAPI(
         title="Drawdown", version=__version__, description=DESCRIPTION, default_response_class=ExactJSONResponse
     )

@@ -7,11 +7,12 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
 from drawdown.api.jsonio import ProblemResponse
 from drawdown.core.errors import DomainError, Invalid
+from drawdown.db.engine import is_read_only
 
 log = structlog.get_logger()
 
@@ -133,8 +134,20 @@ def install(app: FastAPI) -> None:
         log.warning("data_error", path=request.url.path, error=str(exc.orig))
         return problem(422, "A value in the request cannot be stored (out of range or malformed).", request, {})
 
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> ProblemResponse:
+        # A read-only database (a PostgreSQL standby, a read-only file) is not a passing outage: no
+        # Retry-After, and a detail that tells the operator what is wrong. Any other error stays a 500.
+        if is_read_only(exc):
+            log.error("database_read_only", path=request.url.path, error=str(exc.orig))
+            return problem(503, "The database is read-only; writes are refused until it is made writable.", request)
+        log.exception("unhandled_error", path=request.url.path)
+        return problem(500, "An internal error occurred; it has been logged.", request)
+
     @app.exception_handler(OperationalError)
     async def _operational(request: Request, exc: OperationalError) -> ProblemResponse:
+        if is_read_only(exc):
+            return await _database(request, exc)
         log.error("database_unavailable", path=request.url.path, error=str(exc.orig))
         resp = problem(503, "The database is busy or unavailable; retry shortly.", request)
         resp.headers["Retry-After"] = "1"

@@ -2,18 +2,23 @@
 
 SQLite: WAL, a busy timeout, and every write transaction opened with ``BEGIN IMMEDIATE`` so a
 read-modify-write can never interleave with another writer (pysqlite's default loses updates).
+``synchronous=FULL`` by default: a commit answered is on disk even after a power loss (NORMAL, an
+opt-in, may lose the last commits then). The database's directory is never created here: a typo in
+the path must not start a server on a new, empty ledger (only ``drawdown migrate`` creates it).
 PostgreSQL: READ COMMITTED; writers lock the customer row first (``FOR UPDATE``), so every wallet
 write of one customer is serialised and writes of different customers run in parallel.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError
 
 from drawdown.codec import dumps_text, loads
 from drawdown.settings import normalise_url
@@ -21,14 +26,96 @@ from drawdown.settings import normalise_url
 _JSON = {"json_serializer": dumps_text, "json_deserializer": loads}
 
 IMMEDIATE = "drawdown_immediate"
+SYNCHRONOUS = ("full", "normal")
 
 
-def make_engine(url: str) -> Engine:
+class StartupProblem(Exception):
+    """A database that cannot be used as configured; the message says why and what to do, in one line."""
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL; None for PostgreSQL and in-memory databases."""
+    try:
+        parsed = make_url(normalise_url(url))
+    except ArgumentError as exc:
+        raise StartupProblem(
+            f"DRAWDOWN_DATABASE_URL is not a database URL ({exc}); use sqlite:///path or postgresql://user@host/db"
+        ) from exc
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if parsed.query.get("uri") == "true" and database.startswith("file:"):
+        database = database[len("file:") :]
+    return None if database in ("", ":memory:") else Path(database)
+
+
+def check_sqlite_path(url: str, create_directory: bool = False) -> None:
+    """Refuse a SQLite path whose directory is missing (unless asked to create it) or is a file."""
+    path = sqlite_path(url)
+    if path is None:
+        return
+    parent = path.parent
+    for above in (parent, *parent.parents):
+        if above.exists() and not above.is_dir():
+            raise StartupProblem(
+                f"cannot open the SQLite database {path}: {above} is a file, not a directory; fix DRAWDOWN_DATABASE_URL"
+            )
+        if above.exists():
+            break
+    if not parent.exists():
+        if not create_directory:
+            raise StartupProblem(
+                f"the directory of the SQLite database {path} does not exist; fix "
+                "DRAWDOWN_DATABASE_URL, or run `drawdown migrate` to create a new database there"
+            )
+        parent.mkdir(parents=True, exist_ok=True)
+
+
+def check_sqlite_writable(url: str) -> None:
+    """Refuse a SQLite file or directory this process cannot write (WAL needs both)."""
+    path = sqlite_path(url)
+    if path is None:
+        return
+    for target, what in ((path, "file"), (path.parent, "directory")):
+        if target.exists() and not os.access(target, os.W_OK):
+            raise StartupProblem(
+                f"the SQLite database {what} {target} is read-only for this user; make it "
+                "writable (chown/chmod) or point DRAWDOWN_DATABASE_URL at a writable copy"
+            )
+
+
+def is_read_only(exc: BaseException) -> bool:
+    """A write refused because the database is read-only (not busy: retrying will not help)."""
+    orig = getattr(exc, "orig", exc)
+    if getattr(orig, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
+        return True
+    if getattr(orig, "sqlstate", None) == "25006":  # PostgreSQL read_only_sql_transaction (standby, read-only)
+        return True
+    return "readonly database" in str(orig) or "read-only transaction" in str(orig)
+
+
+def check_writable(engine: Engine) -> None:
+    """Write nothing, but as a write: the one probe that sees every way a database can be read-only."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        with write(engine) as conn:
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
+    except DBAPIError as exc:
+        if is_read_only(exc):
+            raise StartupProblem(
+                f"the database is read-only ({str(exc.orig).strip()}); make it writable, or "
+                "point DRAWDOWN_DATABASE_URL at the primary"
+            ) from exc
+        raise
+
+
+def make_engine(url: str, synchronous: str = "full") -> Engine:
     url = normalise_url(url)
+    if synchronous not in SYNCHRONOUS:
+        raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, not {synchronous!r}")
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        check_sqlite_path(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8, **_JSON)
 
         @event.listens_for(engine, "connect")
@@ -37,7 +124,7 @@ def make_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA synchronous={synchronous.upper()}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
