@@ -171,3 +171,24 @@ def test_sqlite_synchronous_is_full_by_default_and_normal_on_request(tmp_path: P
     assert Settings().sqlite_synchronous == "full"
     with pytest.raises(ValueError):
         make_engine(url, "off")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_passes_the_connection_settings_to_uvicorn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    import uvicorn
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    env = {
+        "DRAWDOWN_DATABASE_URL": f"sqlite:///{tmp_path}/c.db",
+        "DRAWDOWN_JOB_INTERVAL_SECONDS": "0",
+        "DRAWDOWN_WORKERS": workers,
+        "DRAWDOWN_KEEP_ALIVE_SECONDS": "7",
+        "DRAWDOWN_MAX_CONNECTIONS": "300",
+        "DRAWDOWN_BACKLOG": "128",
+    }
+    result = CliRunner().invoke(app, ["serve"], env=env)
+    assert result.exit_code == 0, result.output
+    assert (seen["timeout_keep_alive"], seen["limit_concurrency"], seen["backlog"]) == (7, 300, 128)
