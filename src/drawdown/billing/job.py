@@ -13,6 +13,7 @@ without a ``period_charges`` row is charged once). ``serve`` runs it every
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -25,6 +26,7 @@ from drawdown.billing import schedule
 from drawdown.billing.cycle import close_usage, collect_fixed
 from drawdown.billing.models import Report
 from drawdown.db.engine import write
+from drawdown.ops.metrics import JOB
 from drawdown.wallets import entitlements
 from drawdown.wallets.ledger import Ledger
 from drawdown.wallets.repository import accounts_due, lock_customer
@@ -38,7 +40,21 @@ def run_due(
     """Charge everything due at ``now`` (for the customers in ``only``, when given).
 
     Each customer is billed in its own transaction, so one customer's failure leaves the others billed.
+    The run is recorded in this process's job metrics (``drawdown_job_*``).
     """
+    started = time.time()
+    try:
+        report = _run_due(engine, now, overdraft_limit, public_url, only)
+    except Exception:
+        JOB.finished(started, 0, ok=False)
+        raise
+    JOB.finished(started, report.visited, ok=True)
+    return report
+
+
+def _run_due(
+    engine: Engine, now: datetime, overdraft_limit: Decimal | None, public_url: str, only: set[str] | None
+) -> Report:
     with engine.connect() as conn:
         customer_ids = repo.customers_with_usage_due(conn, now) | repo.customers_due(conn, now)
         customer_ids |= {customer for customer, _ in accounts_due(conn, now)}

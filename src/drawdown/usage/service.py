@@ -2,7 +2,8 @@
 
 With group commit on (the default), batches go through the batching writer, which bills every batch
 waiting in one transaction; otherwise each batch is billed in a transaction of its own. Either way
-the caller waits for the commit, and the path is ``pipeline.bill``.
+the caller waits for the commit, and the path is ``pipeline.bill``. ``close`` drains the writer: every
+batch already handed over is billed and answered first.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from decimal import Decimal
 from sqlalchemy import Engine
 
 from drawdown.db.engine import write
+from drawdown.ops.metrics import Metrics
 from drawdown.usage import pipeline
-from drawdown.usage.batching import BatchWriter
+from drawdown.usage.batching import BatchWriter, tally
 from drawdown.usage.cache import HotCache
 from drawdown.usage.models import Answer, Outcome, UsageBatch
 
@@ -31,10 +33,19 @@ class UsageService:
         group_commit: bool = True,
         max_batch: int = 256,
         cache: HotCache | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.engine, self.clock, self.default_limit = engine, clock, default_limit
         self.cache = cache or HotCache()
-        self.writer = BatchWriter(engine, clock, default_limit, self.cache, max_batch) if group_commit else None
+        self.metrics = metrics or Metrics()
+        self.writer = (
+            BatchWriter(engine, clock, default_limit, self.cache, max_batch, self.metrics) if group_commit else None
+        )
+
+    @property
+    def running(self) -> bool:
+        """Whether batches can be billed: the batching writer's thread is alive (always, without one)."""
+        return self.writer is None or self.writer.running
 
     async def send(self, batch: UsageBatch) -> tuple[str, Outcome]:
         """(customer id, what became of each event) once committed; raises why the batch was refused."""
@@ -50,12 +61,19 @@ class UsageService:
         return _settled(answer)
 
     def close(self) -> None:
+        """Drain the batching writer: every batch queued is billed and answered, later ones refused."""
         if self.writer is not None:
             self.writer.close()
 
     def _bill_alone(self, batch: UsageBatch) -> Answer:
-        with write(self.engine) as conn:
-            return pipeline.bill(conn, [batch], self.clock(), self.default_limit, self.cache)[0]
+        try:
+            with write(self.engine) as conn:
+                answer = pipeline.bill(conn, [batch], self.clock(), self.default_limit, self.cache)[0]
+        except Exception:
+            self.metrics.counted(0, 0, len(batch.events))
+            raise
+        self.metrics.counted(*tally([batch], [answer]))
+        return answer
 
 
 def _settled(answer: Answer) -> tuple[str, Outcome]:
