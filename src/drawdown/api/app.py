@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from drawdown import __version__
-from drawdown.api import assets, customers, events, problems, products, reports, vendors, wallets
+from drawdown.api import assets, customers, events, operations, problems, products, reports, vendors, wallets
 from drawdown.api.deps import Clock, Context, system_clock
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.db.engine import make_engine
 from drawdown.logs import configure as configure_logging
+from drawdown.ops.metrics import Metrics
 from drawdown.settings import Settings
 from drawdown.usage.service import UsageService
 
@@ -24,8 +29,22 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     settings = settings or Settings()
     configure_logging(settings.log_level)
     engine = engine or make_engine(settings.database_url, settings.sqlite_synchronous)
-    app = FastAPI(
-        title="Drawdown", version=__version__, description=DESCRIPTION, default_response_class=ExactJSONResponse
+    metrics = Metrics()  # this application's registry: several apps may share a process (the tests)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        # Shutdown (SIGTERM): uvicorn has stopped accepting and finished the requests in flight; the
+        # writer bills and answers whatever is still queued, then stops.
+        await asyncio.to_thread(usage.close)
+
+    app = operations.Drawdown(
+        metrics,
+        title="Drawdown",
+        version=__version__,
+        description=DESCRIPTION,
+        default_response_class=ExactJSONResponse,
+        lifespan=lifespan,
     )
     usage = UsageService(
         engine,
@@ -33,6 +52,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
         settings.overdraft_limit(),
         group_commit=settings.group_commit,
         max_batch=settings.group_commit_max_batch,
+        metrics=metrics,
     )
     app.state.ctx = Context(engine=engine, settings=settings, clock=clock, usage=usage)
     app.state.key_cache = {}
@@ -44,6 +64,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    operations.install(app)
     return app
 
 
