@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE = "sqlite:///" + str(Path("var") / "drawdown.db")
@@ -18,6 +18,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     bootstrap_api_key: str | None = None
+    # The request edge: bodies over this many bytes get 413 unread; after auth_failures_allowed wrong
+    # keys from one client IP within auth_backoff_seconds it gets 429 (Retry-After, doubling) until
+    # the back-off ends. Keys already in use from that IP are never slowed.
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    auth_failures_allowed: int = Field(10, ge=1)
+    auth_backoff_seconds: float = Field(60, gt=0)
     # Overdraft a new wallet account may carry: a decimal amount, or "unlimited" (Credyt's default: usage is
     # billed in full and balances may go negative; gating spend is the platform's choice, docs/ledger.md).
     default_overdraft_limit: str = "unlimited"
@@ -41,6 +47,13 @@ class Settings(BaseSettings):
     keep_alive_seconds: int = 5
     max_connections: int = 1000
     backlog: int = 2048
+
+    @field_validator("bootstrap_api_key")
+    @classmethod
+    def _bootstrap_key(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 32:
+            raise ValueError("must have at least 32 characters (make one: openssl rand -hex 32)")
+        return value
 
     @field_validator("default_overdraft_limit")
     @classmethod

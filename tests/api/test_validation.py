@@ -114,7 +114,7 @@ def test_adjustment_errors(http, client) -> None:
     )
     cases = [
         ({**base, "reason": "because"}, "reason"),
-        ({**base, "amount": "0"}, "body"),
+        ({**base, "amount": "0"}, "amount"),  # a model validator's error, placed under its field
         ({**base, "asset": "NOPE"}, "asset"),
         ({**base, "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
         ({**base, "amount": "-5"}, "amount"),  # more than the balance with a zero overdraft limit

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from drawdown import __version__
 from drawdown.api import assets, customers, events, operations, problems, products, reports, vendors, wallets
 from drawdown.api.deps import Clock, Context, system_clock
+from drawdown.api.guard import BodyLimit
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.db.engine import make_engine
 from drawdown.logs import configure as configure_logging
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     )
     app.state.ctx = Context(engine=engine, settings=settings, clock=clock, usage=usage)
     app.state.key_cache = {}
+    app.add_middleware(BodyLimit)  # 413 past DRAWDOWN_MAX_BODY_BYTES, counted as the body streams in
     problems.install(app)
     for module in (assets, products, customers, wallets, events, vendors, reports):
         app.include_router(module.api)

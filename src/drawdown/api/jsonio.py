@@ -1,19 +1,25 @@
 """JSON in and out without binary floats.
 
-Request bodies are parsed with ``parse_float=Decimal`` so a number such as 0.000001 reaches the
-models exactly. Responses are encoded by msgspec with Decimals written as plain JSON numbers.
+Request bodies are parsed strictly (``codec.loads_request``): exact Decimals, no NaN, no repeated
+keys, no NUL characters, bounded depth and number sizes, whatever JSON content type they came as.
+Responses are encoded by msgspec with Decimals written as plain JSON numbers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from email.message import Message
+from typing import Any, get_args
 
 from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from pydantic import TypeAdapter, ValidationError
 
-from drawdown.codec import dumps, loads
-from drawdown.core.errors import Invalid
+from drawdown.api.guard import check_key
+from drawdown.codec import BodyError, Pairs, Refused, dumps, loads_request
+from drawdown.core.errors import DomainError, Invalid
 
 
 class ExactJSONResponse(Response):
@@ -27,44 +33,154 @@ class ProblemResponse(ExactJSONResponse):
     media_type = "application/problem+json"
 
 
+class Malformed(DomainError):
+    """A body that cannot be read as one unambiguous JSON document (400), with fields where known."""
+
+    def __init__(self, detail: str, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(detail)
+        self.errors = errors
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    title = "Unsupported media type"
+
+
 class DecimalRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
-            self._json = loads(body)
+            try:
+                self._json = loads_request(body)
+            except BodyError as exc:
+                raise Malformed(str(exc)[:1].upper() + str(exc)[1:] + ".") from None
         return self._json
 
 
-def nul_paths(value: Any, path: str = "") -> list[str]:
-    """Where a NUL character hides in a parsed body (PostgreSQL text cannot hold one)."""
-    if isinstance(value, str):
-        return [path or "body"] if "\x00" in value else []
-    if isinstance(value, dict):
-        found = []
-        for k, v in value.items():
-            key_path = f"{path}.{k}" if path else str(k)
-            found += [key_path] if "\x00" in str(k) else nul_paths(v, key_path)
-        return found
-    if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in nul_paths(v, f"{path}[{i}]")]
-    return []
+def is_json(content_type: str) -> bool:
+    """Any JSON media type, as FastAPI reads them (``application/json``, ``…+json``, any case)."""
+    message = Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
+
+
+def body_faults(value: Any) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(values refused, keys repeated) by field path, walked without recursion (depth is bounded anyway)."""
+    refused: dict[str, list[str]] = {}
+    repeated: dict[str, list[str]] = {}
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                refused.setdefault(path or "body", []).append("must not contain NUL characters")
+        elif isinstance(node, Refused):
+            refused.setdefault(path or "body", []).append(node.reason)
+        elif isinstance(node, dict):
+            for key in getattr(node, "repeated", ()) if isinstance(node, Pairs) else ():
+                repeated.setdefault(_join(path, key), []).append("the key appears more than once")
+            for key, item in node.items():
+                if "\x00" in key:
+                    refused.setdefault(_join(path, key), []).append("must not contain NUL characters")
+                else:
+                    stack.append((item, _join(path, key)))
+        elif isinstance(node, list):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node))
+    return refused, repeated
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+# Dates and datetimes in queries leave a day's room at the calendar's ends: the routes add a day
+# (inclusive ends) or move to UTC, and either would overflow at 0001-01-01 or 9999-12-31.
+_ROOM = timedelta(days=1)
+_TEMPORAL: dict[Any, TypeAdapter[Any]] = {date: TypeAdapter(date), datetime: TypeAdapter(datetime)}
+
+
+def _temporal_type(annotation: Any) -> Any:
+    """``date`` or ``datetime`` when a query parameter is one (optional or not), else None."""
+    return next((kind for kind in (annotation, *get_args(annotation)) if kind in _TEMPORAL), None)
+
+
+def within_calendar(value: date) -> bool:
+    moment = value if isinstance(value, datetime) else datetime.combine(value, datetime.min.time(), UTC)
+    try:
+        moment = moment.astimezone(UTC) if moment.tzinfo else moment
+        moment - _ROOM, moment + _ROOM
+    except OverflowError:
+        return False
+    return True
+
+
+def _query_params(dependant: Dependant) -> list[Any]:
+    found, stack = [], [dependant]
+    while stack:
+        current = stack.pop()
+        found += current.query_params
+        stack += current.dependencies
+    return found
+
+
+def _query_faults(route: APIRoute, request: Request) -> dict[str, list[str]]:
+    faults: dict[str, list[str]] = {}
+    for field in _query_params(route.dependant):
+        kind = _temporal_type(field.field_info.annotation)
+        raw = request.query_params.get(field.alias)
+        if kind is None or raw is None:
+            continue
+        try:
+            value = _TEMPORAL[kind].validate_python(raw)
+        except ValidationError:
+            continue  # FastAPI names the field itself
+        if not within_calendar(value):
+            faults[field.alias] = ["must be between 0001-01-02 and 9999-12-30 (UTC)"]
+    return faults
+
+
+async def _read_json(route: APIRoute, request: DecimalRequest) -> Any:
+    """The body parsed, when the route takes one and the caller sent one; refuses other media types."""
+    if route.body_field is None or not await request.body():
+        return None
+    content_type = request.headers.get("content-type")
+    if content_type and not is_json(content_type):
+        raise UnsupportedMediaType(f"Send the body as JSON (Content-Type: application/json), not {content_type!r}.")
+    return await request.json()
+
+
+def _check_body(value: Any) -> None:
+    refused, repeated = body_faults(value)
+    if repeated:
+        names = ", ".join(repeated)
+        raise Malformed(f"A JSON key appears more than once ({names}); send each key once.", repeated)
+    if refused:
+        raise Invalid(refused)
 
 
 class DecimalRoute(APIRoute):
+    """A route of the API proper: key checked first (before the body is read), then NULs, the body
+    strictly parsed, and query dates kept inside the calendar, before FastAPI validates anything."""
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
             request = DecimalRequest(request.scope, request.receive)
-            bad = [k for k, v in request.query_params.multi_items() if "\x00" in k or "\x00" in v]
-            bad += [k for k, v in request.path_params.items() if "\x00" in str(v)]
-            if request.headers.get("content-type", "").startswith("application/json"):
-                try:
-                    bad += nul_paths(await request.json())
-                except ValueError:
-                    pass  # FastAPI reports malformed JSON itself
+            await check_key(request)
+            bad = {
+                k: ["must not contain NUL characters"] for k, v in request.query_params.multi_items() if "\x00" in k + v
+            }
+            bad.update(
+                {k: ["must not contain NUL characters"] for k, v in request.path_params.items() if "\x00" in str(v)}
+            )
             if bad:
-                raise Invalid({p: ["must not contain NUL characters"] for p in bad})
+                raise Invalid(bad)
+            _check_body(await _read_json(self, request))
+            faults = _query_faults(self, request)
+            if faults:
+                raise Invalid(faults)
             return await handler(request)
 
         return route

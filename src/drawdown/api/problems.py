@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -10,7 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
-from drawdown.api.jsonio import ProblemResponse
+from drawdown.api.guard import TooManyFailures
+from drawdown.api.jsonio import Malformed, ProblemResponse
 from drawdown.core.errors import DomainError, Invalid
 from drawdown.db.engine import is_read_only
 
@@ -32,7 +34,16 @@ _TAGS = {
     "constrained-decimal",
     "literal",
 }
-_TITLES = {400: "Bad request", 401: "Unauthorized", 404: "Not found", 405: "Method not allowed", 409: "Conflict"}
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Content too large",
+    415: "Unsupported media type",
+    429: "Too many requests",
+}
 
 
 def problem(
@@ -93,6 +104,52 @@ def field_path(loc: tuple[Any, ...] | list[Any], body: Any = None) -> str:
     return ".".join(parts) or "body"
 
 
+# A model validator names the field it refuses as "amount: must not be zero"; the error belongs there.
+_NAMED = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$", re.S)
+
+
+def _placed(path: str, msg: str) -> tuple[str, str]:
+    named = _NAMED.match(msg)
+    if named is None:
+        return path, msg
+    return (named[1] if path == "body" else f"{path}.{named[1]}"), named[2]
+
+
+_STRUCTURAL = {"missing", "extra_forbidden", "model_type", "list_type", "dict_type", "model_attributes_type"}
+
+
+def _union_member(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], str] | None:
+    """(where the union is, which member) for an error inside a union member (``list[PriceValue]``)."""
+    for i, item in enumerate(loc):
+        if isinstance(item, str) and "[" in item:
+            return loc[:i], item
+    return None
+
+
+def _without_union_noise(errs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Keep, of a union whose every member failed, only the errors of the member the input came closest
+    to (fewest missing or unexpected fields, then most errors deeper in): the others are noise such as
+    "Extra inputs are not permitted" beside the real message."""
+    unions: dict[tuple[Any, ...], dict[str, list[int]]] = {}
+    for n, e in enumerate(errs):
+        member = _union_member(tuple(e.get("loc", ())))
+        if member is not None:
+            unions.setdefault(member[0], {}).setdefault(member[1], []).append(n)
+    noise: set[int] = set()
+    for members in unions.values():
+        if len(members) < 2:
+            continue
+
+        def distance(tag: str, members: dict[str, list[int]] = members) -> tuple[int, int]:
+            found = [errs[n] for n in members[tag]]
+            structural = sum(e.get("type") in _STRUCTURAL for e in found)
+            return structural, structural - len(found)
+
+        best = min(members, key=distance)
+        noise.update(n for tag, ns in members.items() if tag != best for n in ns)
+    return [e for n, e in enumerate(errs) if n not in noise]
+
+
 def _message(err: dict[str, Any]) -> str:
     msg: str = err.get("msg", "invalid")
     return msg.removeprefix("Value error, ")
@@ -106,11 +163,12 @@ def install(app: FastAPI) -> None:
             detail = next((e.get("ctx", {}).get("error") for e in errs if e.get("type") == "json_invalid"), "")
             return problem(400, f"The body is not valid JSON: {detail}", request)
         errors: dict[str, list[str]] = {}
-        for e in errs:
+        for e in _without_union_noise(list(errs)):
             msg = _message(e)
             path = field_path(e.get("loc", ()), exc.body)
             if e.get("type") == "missing" and path == "body":
                 msg = "a JSON body is required"
+            path, msg = _placed(path, msg)
             if msg not in errors.setdefault(path, []):
                 errors[path].append(msg)
         detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
@@ -120,6 +178,12 @@ def install(app: FastAPI) -> None:
     async def _domain(request: Request, exc: DomainError) -> ProblemResponse:
         if isinstance(exc, Invalid):
             return problem(422, exc.detail, request, exc.errors)
+        if isinstance(exc, TooManyFailures):
+            resp = problem(429, exc.detail, request)
+            resp.headers["Retry-After"] = str(exc.retry_after)
+            return resp
+        if isinstance(exc, Malformed) and exc.errors:
+            return problem(400, exc.detail, request, exc.errors, title=_TITLES[400])
         return problem(exc.status, exc.detail, request)
 
     @app.exception_handler(IntegrityError)

@@ -6,23 +6,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from drawdown.api.deps import Context, context
+from drawdown.api.guard import MISSING_KEY, Unauthorized, key_id_for
 from drawdown.api.jsonio import DecimalRoute, ExactJSONResponse
 from drawdown.api.schemas.common import ProblemDetails, ValidationProblem
-from drawdown.apikeys import service as api_keys
-from drawdown.core.errors import DomainError, NotFound
-from drawdown.db.engine import read
+from drawdown.core.errors import NotFound
 
 _api_key = APIKeyHeader(name="X-CREDYT-API-KEY", auto_error=False, description="Your Drawdown API key")
 _bearer = HTTPBearer(auto_error=False, description="The same key as a bearer token")
-
-
-class Unauthorized(DomainError):
-    status = 401
-    title = "Unauthorized"
 
 
 async def authenticate(
@@ -30,24 +23,19 @@ async def authenticate(
     key: str | None = Depends(_api_key),
     bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
 ) -> str:
-    """Async, so that a known key costs no trip to the thread pool (every request pays this)."""
+    """Async, so that a known key costs no trip to the thread pool (every request pays this).
+
+    ``DecimalRoute`` has already refused requests without a valid key before their body was read
+    (``guard.check_key``); this names the caller's key and keeps the security schemes in the OpenAPI
+    document.
+    """
     secret = key or (bearer.credentials if bearer else None)
     if not secret:
-        raise Unauthorized("Send your API key in the X-CREDYT-API-KEY header (or as a Bearer token).")
-    cache: dict[str, str] = request.app.state.key_cache
-    digest = api_keys.hash_secret(secret)
-    if digest in cache:
-        return cache[digest]
-    key_id = await run_in_threadpool(_verify, request.app.state.ctx, secret)
+        raise Unauthorized(MISSING_KEY)
+    key_id = await key_id_for(request.app, secret)
     if key_id is None:
         raise Unauthorized("The API key is not valid.")
-    cache[digest] = key_id
     return key_id
-
-
-def _verify(ctx: Context, secret: str) -> str | None:
-    with read(ctx.engine) as conn:
-        return api_keys.verify(conn, secret)
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -81,7 +69,8 @@ def utc(value: datetime | None) -> datetime | None:
 def version_param(version: str) -> int | str:
     if version == "default":
         return version
-    if version.isdigit() and int(version) >= 1:
+    # ASCII digits only, and few of them: int() refuses 5,000 digits and reads "²" as an error, not a 404.
+    if version.isascii() and version.isdigit() and len(version) <= 9 and int(version) >= 1:
         return int(version)
     raise NotFound(f"version {version!r} is not a version number or 'default'")
 

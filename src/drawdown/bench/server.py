@@ -32,7 +32,7 @@ class Served:
 
 def serve(url: str, workers: int = 1) -> Served:
     """Start a server on a free port against ``url`` (no billing job) and wait until it answers."""
-    secret = "key_served_" + secrets.token_hex(8)
+    secret = "key_served_" + secrets.token_hex(16)  # the bootstrap key needs 32 characters or more
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -47,8 +47,15 @@ _EXACT = Context(prec=60, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, Div
 
 
 def quantize(value: Decimal) -> Decimal:
-    """Round a computed amount to the storage scale (ROUND_HALF_EVEN)."""
-    return value.quantize(QUANTUM, context=_EXACT)
+    """Round a computed amount to the storage scale (ROUND_HALF_EVEN).
+
+    A value too large to hold at nine places in 60 digits (``1e400``) raises ``MoneyError``, a
+    ValueError the callers already turn into the caller's mistake, never a bare InvalidOperation.
+    """
+    try:
+        return value.quantize(QUANTUM, context=_EXACT)
+    except (InvalidOperation, Overflow):
+        raise MoneyError(f"{value} is too large to be an amount") from None
 
 
 def to_scaled(value: Decimal) -> int:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
 from drawdown.core.expressions import EvaluationError, Expression
-from drawdown.core.money import quantize
+from drawdown.core.money import MAX_AMOUNT, MoneyError, check_exact, quantize
 
 WILDCARD = "*"
 UNIT = "unit"
@@ -142,6 +142,8 @@ def volume_of(data: EventData, volume_field: str) -> Decimal:
 def _non_negative(value: Decimal, where: str) -> Decimal:
     if not value.is_finite() or value < 0:
         raise RatingError(where, "a quantity must be a finite number, zero or more")
+    if value > MAX_AMOUNT:  # tier positions are stored like amounts: a larger quantity cannot be counted
+        raise RatingError(where, f"a quantity must be at most {MAX_AMOUNT}")
     return value
 
 
@@ -253,6 +255,15 @@ def tiered_amount(tiers: Sequence[PriceValue], basis: str, start: Decimal, end: 
     return amount
 
 
+def _fee(amount: Decimal, price: UsagePrice) -> Decimal:
+    """The fee at the storage scale; one that cannot be stored is the event data's fault, named."""
+    try:
+        return check_exact(quantize(amount))
+    except MoneyError as exc:
+        where = f"data.{price.volume_field}" if price.volume_field else "data"
+        raise RatingError(where, f"the fee it makes {exc}") from None
+
+
 def measured(price: UsagePrice, entry: PriceEntry, position: Decimal) -> Decimal:
     """A raw cumulative quantity in the units tiers count (packages for the package basis)."""
     if price.basis == PACKAGE:
@@ -291,7 +302,7 @@ def rate(price: UsagePrice, data: EventData, position: Decimal = ZERO, entry_ind
         price=price,
         entry_index=index,
         asset=price.asset,
-        amount=quantize(amount),
+        amount=_fee(amount, price),
         dimensions=dict(entry.dimensions) if entry.dimensions is not None else None,
         input_volume=volume,
         value=first,

@@ -9,6 +9,7 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from drawdown.api.jsonio import within_calendar
 from drawdown.core.money import MoneyError, check_exact
 
 T = TypeVar("T")
@@ -30,6 +31,9 @@ def _non_negative(value: Decimal) -> Decimal:
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must carry a time zone (use Z for UTC)")
+    # A day's room at the calendar's ends: moving to UTC, or a day's arithmetic later, must not overflow.
+    if not within_calendar(value):
+        raise ValueError("must be between 0001-01-02 and 9999-12-30 (UTC)")
     return value.astimezone(UTC_ZONE)
 
 

@@ -1,0 +1,186 @@
+"""The request edge: the API key is checked before the body is read, bodies have a size limit, and
+a client sending wrong keys is made to back off.
+
+``BodyLimit`` is a pure ASGI middleware: a declared length over the limit is answered 413 at once,
+and a streamed (chunked) body is counted as it arrives, so no more than the limit is ever held.
+``check_key`` runs in ``DecimalRoute`` before the body is read, so an unauthenticated 100 MB upload
+is answered 401 after its headers, unread.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from drawdown.api.deps import Context
+from drawdown.apikeys import service as api_keys
+from drawdown.core.errors import DomainError
+from drawdown.db.engine import read
+
+
+class Unauthorized(DomainError):
+    status = 401
+    title = "Unauthorized"
+
+
+class TooManyFailures(DomainError):
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class BodyTooLarge(DomainError):
+    status = 413
+    title = "Content too large"
+
+
+MISSING_KEY = "Send your API key in the X-CREDYT-API-KEY header (or as a Bearer token)."
+
+
+def secret_from(headers: Headers) -> str | None:
+    """The key a request carries: X-CREDYT-API-KEY, else an ``Authorization: Bearer`` token."""
+    key = headers.get("x-credyt-api-key")
+    if key:
+        return key
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def cached_key_id(app: FastAPI, secret: str) -> str | None:
+    """The key's id if it has been verified before in this process (no database trip)."""
+    cache: dict[str, str] = app.state.key_cache
+    return cache.get(api_keys.hash_secret(secret))
+
+
+async def key_id_for(app: FastAPI, secret: str) -> str | None:
+    """The key's id, or None when it is not a valid key; verified keys are remembered."""
+    cached = cached_key_id(app, secret)
+    if cached is not None:
+        return cached
+    key_id = await run_in_threadpool(_verify, app.state.ctx, secret)
+    if key_id is not None:
+        app.state.key_cache[api_keys.hash_secret(secret)] = key_id
+    return key_id
+
+
+def _verify(ctx: Context, secret: str) -> str | None:
+    with read(ctx.engine) as conn:
+        return api_keys.verify(conn, secret)
+
+
+@dataclass
+class _Client:
+    window_start: float
+    failures: int = 0
+    blocked_until: float = 0.0
+
+
+class Backoff:
+    """Wrong keys per client IP: past ``allowed`` in a window, a block that doubles with each further one."""
+
+    MAX_CLIENTS = 10_000  # forgotten wholesale when exceeded: memory stays bounded under a flood
+
+    def __init__(self, allowed: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.allowed, self.window, self.clock = allowed, window, clock
+        self.clients: dict[str, _Client] = {}
+
+    def retry_after(self, ip: str) -> int | None:
+        """Seconds this client must wait, or None when it is not blocked."""
+        client = self.clients.get(ip)
+        now = self.clock()
+        if client is None or client.blocked_until <= now:
+            return None
+        return max(1, math.ceil(client.blocked_until - now))
+
+    def failed(self, ip: str) -> None:
+        now = self.clock()
+        client = self.clients.get(ip)
+        if client is None or (now - client.window_start > self.window and now >= client.blocked_until):
+            if len(self.clients) >= self.MAX_CLIENTS:
+                self.clients.clear()
+            client = self.clients[ip] = _Client(window_start=now)
+        client.failures += 1
+        over = client.failures - self.allowed
+        if over >= 0:
+            client.blocked_until = now + self.window * 2 ** min(over, 10)
+
+
+def _backoff(app: FastAPI) -> Backoff:
+    if not hasattr(app.state, "auth_backoff"):
+        settings = app.state.ctx.settings
+        app.state.auth_backoff = Backoff(settings.auth_failures_allowed, settings.auth_backoff_seconds)
+    backoff: Backoff = app.state.auth_backoff
+    return backoff
+
+
+async def check_key(request: Request) -> str:
+    """The caller's key id; refuses a missing key, a wrong one, and a client in back-off (429).
+
+    A key already verified in this process passes even from a client in back-off: valid keys are
+    never slowed. Only wrong keys count; a missing one is a mistake, not a guess.
+    """
+    secret = secret_from(request.headers)
+    if not secret:
+        raise Unauthorized(MISSING_KEY)
+    app: FastAPI = request.app
+    backoff = _backoff(app)
+    ip = request.client.host if request.client else "unknown"
+    wait = backoff.retry_after(ip)
+    if wait is not None and cached_key_id(app, secret) is None:
+        backoff.failed(ip)  # guessing on during a block prolongs it
+        raise TooManyFailures(f"Too many wrong API keys from this client; retry after {wait} s.", wait)
+    key_id = await key_id_for(app, secret)
+    if key_id is None:
+        backoff.failed(ip)
+        raise Unauthorized("The API key is not valid.")
+    return key_id
+
+
+class BodyLimit:
+    """413 for a body over ``DRAWDOWN_MAX_BODY_BYTES``, declared or streamed, never read past the limit."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit: int = scope["app"].state.ctx.settings.max_body_bytes
+        length = Headers(scope=scope).get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            from drawdown.api.problems import problem  # problems imports this module's errors
+
+            response = problem(413, _too_large(limit), Request(scope))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, _counting(receive, limit), send)
+
+
+def _too_large(limit: int) -> str:
+    return f"The body is larger than the limit of {limit} bytes (DRAWDOWN_MAX_BODY_BYTES)."
+
+
+def _counting(receive: Receive, limit: int) -> Receive:
+    seen = 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge(_too_large(limit))
+        return message
+
+    return counted
