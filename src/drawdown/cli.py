@@ -121,6 +121,7 @@ def serve(
     import uvicorn
 
     from drawdown.api.app import create_app
+    from drawdown.api.connections import HeaderTimeoutProtocol
     from drawdown.apikeys import service as api_keys
     from drawdown.db.engine import check_sqlite_writable, check_writable, make_engine, write
     from drawdown.db.migrate import upgrade
@@ -155,6 +156,8 @@ def serve(
             timeout_keep_alive=settings.keep_alive_seconds,
             limit_concurrency=cap,
             backlog=settings.backlog,
+            # A class pickles by reference into each worker, which reads DRAWDOWN_HEADER_TIMEOUT_SECONDS itself.
+            http=HeaderTimeoutProtocol,
         )
     else:
         uvicorn.run(
@@ -165,6 +168,7 @@ def serve(
             timeout_keep_alive=settings.keep_alive_seconds,
             limit_concurrency=cap,
             backlog=settings.backlog,
+            http=HeaderTimeoutProtocol,  # closes sockets whose request headers do not arrive in time
         )
 
 

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     keep_alive_seconds: int = 5
     max_connections: int = 1000
     backlog: int = 2048
+    # Slow clients (`serve`): a request line and headers must arrive within header_timeout_seconds of the
+    # connection opening or of the request's first byte, else the socket is closed; a body that sends no
+    # new chunk for body_timeout_seconds is answered 408 and the connection closed.
+    header_timeout_seconds: float = Field(10, gt=0)
+    body_timeout_seconds: float = Field(30, gt=0)
 
     @field_validator("bootstrap_api_key")
     @classmethod
