@@ -4,11 +4,14 @@ a client sending wrong keys is made to back off.
 ``BodyLimit`` is a pure ASGI middleware: a declared length over the limit is answered 413 at once,
 and a streamed (chunked) body is counted as it arrives, so no more than the limit is ever held.
 ``check_key`` runs in ``DecimalRoute`` before the body is read, so an unauthenticated 100 MB upload
-is answered 401 after its headers, unread.
+is answered 401 after its headers, unread. A body that stalls (no new chunk for
+``DRAWDOWN_BODY_TIMEOUT_SECONDS``) is answered 408 and its connection closed, so a slow client cannot
+hold a request open for ever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -42,6 +45,11 @@ class TooManyFailures(DomainError):
 class BodyTooLarge(DomainError):
     status = 413
     title = "Content too large"
+
+
+class BodyTimeout(DomainError):
+    status = 408
+    title = "Request timeout"
 
 
 MISSING_KEY = "Send your API key in the X-CREDYT-API-KEY header (or as a Bearer token)."
@@ -147,7 +155,8 @@ async def check_key(request: Request) -> str:
 
 
 class BodyLimit:
-    """413 for a body over ``DRAWDOWN_MAX_BODY_BYTES``, declared or streamed, never read past the limit."""
+    """413 for a body over ``DRAWDOWN_MAX_BODY_BYTES``, declared or streamed, never read past the limit;
+    408 and ``Connection: close`` for a body with no new chunk for ``DRAWDOWN_BODY_TIMEOUT_SECONDS``."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -156,7 +165,8 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit: int = scope["app"].state.ctx.settings.max_body_bytes
+        settings = scope["app"].state.ctx.settings
+        limit: int = settings.max_body_bytes
         length = Headers(scope=scope).get("content-length", "")
         if length.isdigit() and int(length) > limit:
             from drawdown.api.problems import problem  # problems imports this module's errors
@@ -164,23 +174,48 @@ class BodyLimit:
             response = problem(413, _too_large(limit), Request(scope))
             await response(scope, receive, send)
             return
-        await self.app(scope, _counting(receive, limit), send)
+        guarded = _Guarded(receive, send, limit, settings.body_timeout_seconds)
+        await self.app(scope, guarded.receive, guarded.send)
 
 
 def _too_large(limit: int) -> str:
     return f"The body is larger than the limit of {limit} bytes (DRAWDOWN_MAX_BODY_BYTES)."
 
 
-def _counting(receive: Receive, limit: int) -> Receive:
-    seen = 0
+class _Guarded:
+    """``receive`` counting the body and bounding each wait for its next chunk; ``send`` closing the
+    connection after a timed-out body, whose unread rest would otherwise be parsed as the next request."""
 
-    async def counted() -> Message:
-        nonlocal seen
-        message = await receive()
+    def __init__(self, receive: Receive, send: Send, limit: int, timeout: float) -> None:
+        self._receive, self._send = receive, send
+        self.limit, self.timeout = limit, timeout
+        self.seen = 0
+        self.body_done = False
+        self.timed_out = False
+
+    async def receive(self) -> Message:
+        if self.body_done:
+            # After the body only http.disconnect can come, and waiting for it (a streaming response
+            # watching for the client to leave) is not the client being slow: no bound.
+            return await self._receive()
+        try:
+            async with asyncio.timeout(self.timeout):  # no task per wait, unlike wait_for
+                message = await self._receive()
+        except TimeoutError:
+            self.timed_out = True
+            raise BodyTimeout(
+                f"The body sent no data for {self.timeout:g} s (DRAWDOWN_BODY_TIMEOUT_SECONDS)."
+            ) from None
         if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise BodyTooLarge(_too_large(limit))
+            self.seen += len(message.get("body", b""))
+            if self.seen > self.limit:
+                raise BodyTooLarge(_too_large(self.limit))
+            self.body_done = not message.get("more_body", False)
+        else:
+            self.body_done = True
         return message
 
-    return counted
+    async def send(self, message: Message) -> None:
+        if self.timed_out and message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+        await self._send(message)
