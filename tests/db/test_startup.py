@@ -139,15 +139,6 @@ def test_serve_refuses_a_read_only_database(fresh_url: str) -> None:
     assert len(output.strip().splitlines()) == 1 and "read-only" in output
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through file permissions")
-def test_serve_refuses_a_read_only_sqlite_file(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/ro.db"
-    upgrade(url)
-    (tmp_path / "ro.db").chmod(0o444)
-    code, output = _invoke(url, "serve")
-    assert code == 1 and "read-only" in output and len(output.strip().splitlines()) == 1
-
-
 def test_a_database_read_only_at_run_time_answers_503_without_retry_after(fresh_url: str) -> None:
     upgrade(fresh_url)
     with write(make_engine(fresh_url)) as conn:
