@@ -33,7 +33,7 @@ from drawdown.db.engine import read, write
 from drawdown.db.tables import credit_grants, events, fees, ledger_entries, transactions, wallet_accounts
 from drawdown.wallets import service as wallets
 from drawdown.wallets.models import Adjustment
-from tests.direct import make_asset, make_customer, make_product, usage_price
+from tests.worlds import make_asset, make_customer, make_product, usage_price
 
 SEED = 17
 CLIENTS = 4

@@ -1,8 +1,8 @@
-"""A little catalog and wallet for the customers and billing service tests (through the services)."""
+"""Price and entitlement documents and wallet readings for the customers and billing service tests
+(the catalog and customers themselves come from tests/worlds.py)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -10,59 +10,62 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from drawdown.catalog import service as catalog
-from drawdown.catalog.models import NewAsset, NewProduct
 from drawdown.db.tables import customers, wallet_accounts
 from drawdown.wallets import service as wallets
 from drawdown.wallets.models import Adjustment
+from tests.worlds import make_asset, new_code, new_product
 
 Doc = dict[str, Any]
 Price = Callable[[str], Doc]  # a price document in the asset it is given
 
 
-def code(prefix: str) -> str:
-    return prefix + uuid.uuid4().hex[:8].upper()
+# The shared builders, under the names these tests use.
+code = new_code
+product = new_product
 
 
 def asset(conn: Connection, now: datetime) -> str:
-    made = code("A")
-    catalog.create_asset(conn, NewAsset(code=made, name=made), now)
-    return made
-
-
-def product(
-    conn: Connection, now: datetime, prices: list[Doc], entitlements: list[Doc] | None = None
-) -> tuple[str, str]:
-    """A published product: (id, code)."""
-    made = code("P")
-    created = catalog.create_product(
-        conn, NewProduct(code=made, name=made, prices=prices, entitlements=entitlements or [], publish=True), now
-    )
-    return created.product_id, made
+    return make_asset(conn, now)
 
 
 def real_time(asset_code: str) -> Doc:
-    return {"name": "use", "type": "usage_based", "billing_model": {"type": "real_time"},
-            "usage_calculation": {"event_type": "use", "usage_type": "unit"},
-            "pricing": [{"asset": asset_code, "values": [{"unit_price": Decimal(1)}]}]}
+    return {
+        "name": "use",
+        "type": "usage_based",
+        "billing_model": {"type": "real_time"},
+        "usage_calculation": {"event_type": "use", "usage_type": "unit"},
+        "pricing": [{"asset": asset_code, "values": [{"unit_price": Decimal(1)}]}],
+    }
 
 
 def monthly_fee(asset_code: str, amount: Decimal) -> Doc:
-    return {"name": "Plan", "type": "fixed", "billing_model": {"type": "recurring", "recurring": {"interval": "month"}},
-            "pricing": [{"asset": asset_code, "values": [{"unit_price": amount}]}]}
+    return {
+        "name": "Plan",
+        "type": "fixed",
+        "billing_model": {"type": "recurring", "recurring": {"interval": "month"}},
+        "pricing": [{"asset": asset_code, "values": [{"unit_price": amount}]}],
+    }
 
 
 def monthly_tokens(asset_code: str, rate: Decimal) -> Doc:
     """Usage accrued over the month (reserved as it comes) and charged at the month's end."""
-    return {"name": "Tokens", "type": "usage_based",
-            "billing_model": {"type": "recurring", "recurring": {"interval": "month"}},
-            "usage_calculation": {"event_type": "tokens", "usage_type": "volume", "volume_field": "n"},
-            "pricing": [{"asset": asset_code, "values": [{"volume_rate": rate}]}]}
+    return {
+        "name": "Tokens",
+        "type": "usage_based",
+        "billing_model": {"type": "recurring", "recurring": {"interval": "month"}},
+        "usage_calculation": {"event_type": "tokens", "usage_type": "volume", "volume_field": "n"},
+        "pricing": [{"asset": asset_code, "values": [{"volume_rate": rate}]}],
+    }
 
 
 def daily_grant(asset_code: str, amount: Decimal) -> Doc:
-    return {"name": "daily", "asset": asset_code, "amount": amount, "purpose": "promotion",
-            "lifecycle": {"duration": "day", "refresh": {"strategy": "expire_and_replace"}}}
+    return {
+        "name": "daily",
+        "asset": asset_code,
+        "amount": amount,
+        "purpose": "promotion",
+        "lifecycle": {"duration": "day", "refresh": {"strategy": "expire_and_replace"}},
+    }
 
 
 def fund(conn: Connection, customer_id: str, asset_code: str, amount: Decimal, now: datetime) -> None:

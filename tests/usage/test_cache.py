@@ -25,7 +25,7 @@ from drawdown.usage.cache import HotCache
 from drawdown.usage.models import UsageBatch, UsageEvent
 from drawdown.wallets import service as wallets
 from drawdown.wallets.models import Adjustment, GrantFilter
-from tests.direct import make_asset, make_customer, make_product, usage_price
+from tests.worlds import make_asset, make_customer, make_product, usage_price
 
 D = Decimal
 

@@ -26,7 +26,7 @@ from drawdown.vendors import service as vendors
 from drawdown.vendors.models import NewVendor
 from drawdown.wallets import service as wallets
 from drawdown.wallets.models import Adjustment
-from tests.direct import make_asset, make_customer, make_product, usage_price
+from tests.worlds import make_asset, make_customer, make_product, usage_price
 
 D = Decimal
 TIERS: list[dict[str, Any]] = [

@@ -14,7 +14,7 @@ from drawdown.wallets import entitlements
 from drawdown.wallets import service as wallets
 from drawdown.wallets.ledger import Ledger
 from drawdown.wallets.models import Charge, GrantFilter, GrantView
-from tests.direct import make_asset, make_customer, make_product, unbalanced, usage_price
+from tests.worlds import make_asset, make_customer, make_product, unbalanced, usage_price
 
 D = Decimal
 DAY = timedelta(days=1)

@@ -17,7 +17,7 @@ from drawdown.wallets import repository
 from drawdown.wallets import service as wallets
 from drawdown.wallets.ledger import Ledger
 from drawdown.wallets.models import Adjustment, GrantFilter
-from tests.direct import account_id, make_asset, make_customer, transaction_count, unbalanced
+from tests.worlds import account_id, make_asset, make_customer, transaction_count, unbalanced
 
 D = Decimal
 

@@ -13,7 +13,7 @@ from drawdown.db.engine import read, write
 from drawdown.wallets import service as wallets
 from drawdown.wallets.ledger import Ledger
 from drawdown.wallets.models import Adjustment, Charge, GrantFilter, Movement, Recorded
-from tests.direct import account_id, make_asset, make_customer, transaction_count, unbalanced
+from tests.worlds import account_id, make_asset, make_customer, transaction_count, unbalanced
 
 D = Decimal
 LIMIT = D(0)
