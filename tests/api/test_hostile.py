@@ -187,6 +187,21 @@ CASES = [
         field="events[0].data.mo\x00del",
     ),
     Case("nul-query", "GET", "/events?subject=a%00b", field="subject"),
+    # Lone surrogate escapes: no UTF-8 form, so they can be neither hashed nor stored.
+    Case(
+        "surrogate-data",
+        "POST",
+        "/events",
+        lambda w: _events(w).replace(b'"large"', b'"\\udfff"'),
+        field="events[0].data.model",
+    ),
+    Case(
+        "surrogate-description",
+        "POST",
+        ADJUST,
+        lambda w: _adjust(w, "1", ',"description":"a\\ud800b"'),
+        field="description",
+    ),
     # Path and query values that int() or the database cannot take.
     Case("version-5000-digits", "GET", "/products/prod_x/" + "9" * 5000, status=(404, 422)),
     Case("version-superscript", "GET", "/products/prod_x/%C2%B2", status=(404, 422)),

@@ -65,6 +65,18 @@ def is_json(content_type: str) -> bool:
     return subtype == "json" or subtype.endswith("+json")
 
 
+def text_fault(text: str) -> str | None:
+    """Why a string cannot be stored: a NUL (PostgreSQL text cannot hold one) or an unpaired surrogate
+    from a ``\\ud800``-style escape (it has no UTF-8 form, so it could be neither stored nor hashed)."""
+    if "\x00" in text:
+        return "must not contain NUL characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (an unpaired surrogate escape was found)"
+    return None
+
+
 def body_faults(value: Any) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """(values refused, keys repeated) by field path, walked without recursion (depth is bounded anyway)."""
     refused: dict[str, list[str]] = {}
@@ -73,16 +85,18 @@ def body_faults(value: Any) -> tuple[dict[str, list[str]], dict[str, list[str]]]
     while stack:
         node, path = stack.pop()
         if isinstance(node, str):
-            if "\x00" in node:
-                refused.setdefault(path or "body", []).append("must not contain NUL characters")
+            fault = text_fault(node)
+            if fault:
+                refused.setdefault(path or "body", []).append(fault)
         elif isinstance(node, Refused):
             refused.setdefault(path or "body", []).append(node.reason)
         elif isinstance(node, dict):
             for key in getattr(node, "repeated", ()) if isinstance(node, Pairs) else ():
                 repeated.setdefault(_join(path, key), []).append("the key appears more than once")
             for key, item in node.items():
-                if "\x00" in key:
-                    refused.setdefault(_join(path, key), []).append("must not contain NUL characters")
+                fault = text_fault(key)
+                if fault:
+                    refused.setdefault(_join(path, key.encode("utf-8", "replace").decode()), []).append(fault)
                 else:
                     stack.append((item, _join(path, key)))
         elif isinstance(node, list):
