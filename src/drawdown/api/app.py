@@ -13,7 +13,7 @@ from drawdown import __version__
 from drawdown.api import assets, customers, events, operations, problems, products, reports, vendors, wallets
 from drawdown.api.deps import Clock, Context, system_clock
 from drawdown.api.guard import BodyLimit
-from drawdown.api.jsonio import ExactJSONResponse
+from drawdown.api.responses import ExactJSONResponse
 from drawdown.db.engine import make_engine
 from drawdown.logs import configure as configure_logging
 from drawdown.ops.metrics import Metrics

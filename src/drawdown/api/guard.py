@@ -23,34 +23,10 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from drawdown.api.deps import Context
+from drawdown.api.errors import BodyTimeout, BodyTooLarge, TooManyFailures, Unauthorized
+from drawdown.api.problems import problem
 from drawdown.apikeys import service as api_keys
-from drawdown.core.errors import DomainError
 from drawdown.db.engine import read
-
-
-class Unauthorized(DomainError):
-    status = 401
-    title = "Unauthorized"
-
-
-class TooManyFailures(DomainError):
-    status = 429
-    title = "Too many requests"
-
-    def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
-
-
-class BodyTooLarge(DomainError):
-    status = 413
-    title = "Content too large"
-
-
-class BodyTimeout(DomainError):
-    status = 408
-    title = "Request timeout"
-
 
 MISSING_KEY = "Send your API key in the X-CREDYT-API-KEY header (or as a Bearer token)."
 
@@ -169,8 +145,6 @@ class BodyLimit:
         limit: int = settings.max_body_bytes
         length = Headers(scope=scope).get("content-length", "")
         if length.isdigit() and int(length) > limit:
-            from drawdown.api.problems import problem  # problems imports this module's errors
-
             response = problem(413, _too_large(limit), Request(scope))
             await response(scope, receive, send)
             return

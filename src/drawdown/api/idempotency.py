@@ -15,7 +15,7 @@ from fastapi import Header, Request
 from sqlalchemy import Connection, insert, select
 
 from drawdown.api.deps import Context
-from drawdown.api.jsonio import ExactJSONResponse
+from drawdown.api.responses import ExactJSONResponse
 from drawdown.codec import dumps_text, fingerprint, loads
 from drawdown.core.errors import Conflict
 from drawdown.db.engine import write

@@ -17,33 +17,10 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
+from drawdown.api.errors import Malformed, UnsupportedMediaType
 from drawdown.api.guard import check_key
-from drawdown.codec import BodyError, Pairs, Refused, dumps, loads_request
-from drawdown.core.errors import DomainError, Invalid
-
-
-class ExactJSONResponse(Response):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return dumps(content)
-
-
-class ProblemResponse(ExactJSONResponse):
-    media_type = "application/problem+json"
-
-
-class Malformed(DomainError):
-    """A body that cannot be read as one unambiguous JSON document (400), with fields where known."""
-
-    def __init__(self, detail: str, errors: dict[str, list[str]] | None = None) -> None:
-        super().__init__(detail)
-        self.errors = errors
-
-
-class UnsupportedMediaType(DomainError):
-    status = 415
-    title = "Unsupported media type"
+from drawdown.codec import BodyError, Pairs, Refused, loads_request
+from drawdown.core.errors import Invalid
 
 
 class DecimalRequest(Request):

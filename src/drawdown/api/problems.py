@@ -11,8 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
-from drawdown.api.guard import TooManyFailures
-from drawdown.api.jsonio import Malformed, ProblemResponse
+from drawdown.api.errors import Malformed, TooManyFailures
+from drawdown.api.responses import ProblemResponse
 from drawdown.core.errors import DomainError, Invalid
 from drawdown.db.engine import is_read_only
 

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from drawdown.api.deps import Context, context
-from drawdown.api.guard import MISSING_KEY, Unauthorized, key_id_for
-from drawdown.api.jsonio import DecimalRoute, ExactJSONResponse
+from drawdown.api.errors import Unauthorized
+from drawdown.api.guard import MISSING_KEY, key_id_for
+from drawdown.api.jsonio import DecimalRoute
+from drawdown.api.responses import ExactJSONResponse
 from drawdown.api.schemas.common import ProblemDetails, ValidationProblem
 from drawdown.core.errors import NotFound
 
