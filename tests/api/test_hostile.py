@@ -328,6 +328,9 @@ def test_wrong_keys_back_off_and_valid_keys_never_do(engine, database_url) -> No
             assert blocked.status_code == 429 and blocked.headers["content-type"].startswith("application/problem+json")
             assert int(blocked.headers["Retry-After"]) >= 1
             assert http.get("/assets", headers={"X-CREDYT-API-KEY": key}).status_code == 200  # never slowed
+            with write(engine) as conn:  # nor a valid key this server has never seen before
+                _, fresh = api_keys.create(conn, "fresh", datetime.now(UTC))
+            assert http.get("/assets", headers={"X-CREDYT-API-KEY": fresh}).status_code == 200
             assert http.get("/assets").status_code == 401  # a missing key is not a guess
             later = http.get("/assets", headers=wrong)
             assert later.status_code == 429 and int(later.headers["Retry-After"]) >= 1  # it grows: 2 s now

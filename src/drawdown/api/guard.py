@@ -108,10 +108,14 @@ def _backoff(app: FastAPI) -> Backoff:
 
 
 async def check_key(request: Request) -> str:
-    """The caller's key id; refuses a missing key, a wrong one, and a client in back-off (429).
+    """The caller's key id; refuses a missing key (401), a wrong one (401), and a wrong one from a
+    client in back-off (429 with Retry-After, the block growing with each further guess).
 
-    A key already verified in this process passes even from a client in back-off: valid keys are
-    never slowed. Only wrong keys count; a missing one is a mistake, not a guess.
+    A valid key always passes, even from a client in back-off, whether or not this process has seen
+    it before: a burst of wrong keys from one address (a misconfigured service, a test) must never lock
+    out the real keys sent from it. Keys are 256-bit random secrets (the bootstrap key at least 32
+    characters), so the back-off is there to make guessing expensive, not to hide which keys exist.
+    Only wrong keys count; a missing one is a mistake, not a guess.
     """
     secret = secret_from(request.headers)
     if not secret:
@@ -119,15 +123,14 @@ async def check_key(request: Request) -> str:
     app: FastAPI = request.app
     backoff = _backoff(app)
     ip = request.client.host if request.client else "unknown"
-    wait = backoff.retry_after(ip)
-    if wait is not None and cached_key_id(app, secret) is None:
-        backoff.failed(ip)  # guessing on during a block prolongs it
-        raise TooManyFailures(f"Too many wrong API keys from this client; retry after {wait} s.", wait)
     key_id = await key_id_for(app, secret)
-    if key_id is None:
-        backoff.failed(ip)
-        raise Unauthorized("The API key is not valid.")
-    return key_id
+    if key_id is not None:
+        return key_id
+    wait = backoff.retry_after(ip)
+    backoff.failed(ip)  # guessing on during a block prolongs it
+    if wait is not None:
+        raise TooManyFailures(f"Too many wrong API keys from this client; retry after {wait} s.", wait)
+    raise Unauthorized("The API key is not valid.")
 
 
 class BodyLimit:
