@@ -176,17 +176,6 @@ def test_a_quote_answers_both_rates(engine: Engine) -> None:
     )
 
 
-def test_value_in_uses_the_direct_rate_then_the_inverse(engine: Engine) -> None:
-    code = _asset(engine, None, StartingRate("USD", D("0.01")))
-    cache: dict[Any, Any] = {}
-    with read(engine) as conn:
-        assert rates.value_in(conn, D(250), code, "USD", T0, cache) == D("2.50")
-        assert rates.value_in(conn, D(3), "USD", code, T0, cache) == D(300)
-        assert rates.value_in(conn, D(1), code, "GBP", T0, cache) is None
-        assert rates.value_in(conn, D(7), "USD", "USD", T0) == D(7)
-    assert len(cache) == 3
-
-
 # --------------------------------------------------------------------------------------- products
 def _product(engine: Engine, asset: str, publish: bool = False) -> str:
     code = _code("p").lower()

@@ -197,3 +197,15 @@ def test_the_revision_trigger_watches_every_subscription_column_but_the_schedule
     migration = importlib.import_module("drawdown.db.migrations.versions.0007_subscription_next_due")
     watched = {c.strip() for c in migration._WATCHED.split(",")}
     assert watched == {c.name for c in subscriptions.columns} - {"next_due_at"}
+
+
+def test_value_in_uses_the_direct_rate_then_the_inverse(engine: Engine) -> None:
+    """The rule every fee and cost is valued in USD by (the hot path holds the rates in memory)."""
+    now = datetime.now(UTC)
+    with write(engine) as conn:
+        code = make_asset(conn, now, usd_rate=D("0.01"))
+        held = HotCache().rates(conn)
+    assert held.value_in(D(250), code, "USD", now) == D("2.50")
+    assert held.value_in(D(3), "USD", code, now) == D(300)
+    assert held.value_in(D(1), code, "GBP", now) is None
+    assert held.value_in(D(7), "USD", "USD", now) == D(7)

@@ -49,7 +49,7 @@ from drawdown.db.tables import (
     transactions,
     wallet_accounts,
 )
-from drawdown.reports import profitability
+from drawdown.reports.repository import rollup_upsert
 from drawdown.usage import pipeline
 from drawdown.usage.cache import HotCache
 from drawdown.usage.models import UsageBatch, UsageEvent
@@ -287,7 +287,7 @@ def ceiling(url: str, ids: list[str], n: int, rng: random.Random, batch: int = 1
                     for f in fe
                 ],
             )
-            conn.execute(profitability._upsert(conn), rollup)
+            conn.execute(rollup_upsert(conn), rollup)
     rate = n / (time.perf_counter() - start)
     engine.dispose()
     return rate

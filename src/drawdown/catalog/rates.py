@@ -23,11 +23,10 @@ from drawdown.catalog.models import NewRate, Quote, QuoteRequest, Rate
 from drawdown.core.errors import Conflict, Invalid, NotFound
 from drawdown.core.money import from_scaled, quantize, to_scaled
 
-__all__ = ["REPORTING", "Rate", "add_rate", "convert", "quote", "rate_in_force", "value_in"]
+__all__ = ["REPORTING", "Rate", "add_rate", "convert", "quote", "rate_in_force"]
 
 REPORTING = "USD"
 
-Factor = tuple[str, Decimal] | None
 """How to value one currency in another: ("*", rate), ("/", rate), or None when no rate links them."""
 
 
@@ -85,36 +84,3 @@ def quote(conn: Connection, code: str, command: QuoteRequest, now: datetime) -> 
         rate=found.rate,
         inverse_rate=quantize(Decimal(1) / found.rate),
     )
-
-
-def value_in(
-    conn: Connection,
-    amount: Decimal,
-    currency: str,
-    target: str,
-    at: datetime,
-    cache: dict[tuple[str, str, datetime], Factor] | None = None,
-) -> Decimal | None:
-    """``amount`` of ``currency`` in ``target`` at the rates in force (exact; None when no rate links
-    them). Tries the direct rate, then the inverse of the target's rate in the currency. ``cache``
-    (one batch's) remembers the factor per (currency, target, time)."""
-    if currency == target:
-        return amount
-    key = (currency, target, at)
-    if cache is not None and key in cache:
-        factor = cache[key]
-    else:
-        factor = _factor(conn, currency, target, at)
-        if cache is not None:
-            cache[key] = factor
-    if factor is None:
-        return None
-    return amount * factor[1] if factor[0] == "*" else amount / factor[1]
-
-
-def _factor(conn: Connection, currency: str, target: str, at: datetime) -> Factor:
-    direct = rate_in_force(conn, currency, target, at)
-    if direct is not None:
-        return ("*", direct.rate)
-    inverse = rate_in_force(conn, target, currency, at)
-    return ("/", inverse.rate) if inverse is not None else None

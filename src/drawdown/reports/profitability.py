@@ -58,7 +58,6 @@ def add_all(conn: Connection, deltas: dict[RollupKey, tuple[Decimal, Decimal]]) 
     repository.add_to_rollups(conn, rows)
 
 
-_upsert = repository.rollup_upsert  # the statement itself, for bench/ingest.py's bulk loads
 
 
 # ------------------------------------------------------------------------------------------- ranges
