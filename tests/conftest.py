@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from drawdown.api.app import create_app
 from drawdown.apikeys import service as api_keys
+from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.db.engine import make_engine, write
 from drawdown.db.migrate import upgrade
 from drawdown.settings import Settings
@@ -100,7 +101,7 @@ def server(engine: Engine, database_url: str) -> Iterator[Server]:
     clock = Clock()
     app = create_app(settings, engine=engine, clock=clock)
     with write(engine) as conn:
-        _, secret = api_keys.create(conn, "tests", datetime.now(UTC))
+        _, secret = api_keys.create(conn, DEFAULT_LIVE, "tests", datetime.now(UTC))
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     srv = uvicorn.Server(config)

@@ -123,6 +123,7 @@ def serve(
     from drawdown.api.app import create_app
     from drawdown.api.connections import HeaderTimeoutProtocol
     from drawdown.apikeys import service as api_keys
+    from drawdown.core.scopes import DEFAULT_LIVE
     from drawdown.db.engine import check_sqlite_writable, check_writable, make_engine, write
     from drawdown.db.migrate import upgrade
 
@@ -136,7 +137,7 @@ def serve(
         check_writable(engine)
         if settings.bootstrap_api_key:
             with write(engine) as conn:
-                api_keys.create(conn, "bootstrap", _now(), settings.bootstrap_api_key)
+                api_keys.create(conn, DEFAULT_LIVE, "bootstrap", _now(), settings.bootstrap_api_key)
         cap = _connection_cap(settings)
     if settings.job_interval_seconds > 0:
         from drawdown.billing.job import start_loop

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from drawdown.api.app import create_app
 from drawdown.apikeys import service as api_keys
+from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.db import tables
 from drawdown.db.engine import write
 from drawdown.settings import Settings
@@ -303,7 +304,7 @@ def _own_server(engine, database_url: str, **settings: Any) -> Iterator[tuple[st
     """A server of its own (its back-off state and settings apart from the session's), with a key."""
     app = create_app(Settings(database_url=database_url, **settings), engine=engine)
     with write(engine) as conn:
-        _, secret = api_keys.create(conn, "hostile", datetime.now(UTC))
+        _, secret = api_keys.create(conn, DEFAULT_LIVE, "hostile", datetime.now(UTC))
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -329,7 +330,7 @@ def test_wrong_keys_back_off_and_valid_keys_never_do(engine, database_url) -> No
             assert int(blocked.headers["Retry-After"]) >= 1
             assert http.get("/assets", headers={"X-CREDYT-API-KEY": key}).status_code == 200  # never slowed
             with write(engine) as conn:  # nor a valid key this server has never seen before
-                _, fresh = api_keys.create(conn, "fresh", datetime.now(UTC))
+                _, fresh = api_keys.create(conn, DEFAULT_LIVE, "fresh", datetime.now(UTC))
             assert http.get("/assets", headers={"X-CREDYT-API-KEY": fresh}).status_code == 200
             assert http.get("/assets").status_code == 401  # a missing key is not a guess
             later = http.get("/assets", headers=wrong)

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from drawdown.api.app import create_app
 from drawdown.apikeys import service as api_keys
+from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.cli import app
 from drawdown.db.engine import make_engine, write
 from drawdown.db.migrate import alembic_config, upgrade
@@ -142,7 +143,7 @@ def test_serve_refuses_a_read_only_database(fresh_url: str) -> None:
 def test_a_database_read_only_at_run_time_answers_503_without_retry_after(fresh_url: str) -> None:
     upgrade(fresh_url)
     with write(make_engine(fresh_url)) as conn:
-        _, secret = api_keys.create(conn, "ro", datetime.now(UTC))
+        _, secret = api_keys.create(conn, DEFAULT_LIVE, "ro", datetime.now(UTC))
     read_only = _read_only_url(fresh_url)
     engine = make_engine(read_only)
     client = TestClient(create_app(Settings(database_url=read_only, job_interval_seconds=0), engine))

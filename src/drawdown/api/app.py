@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     )
     app.state.ctx = Context(engine=engine, settings=settings, clock=clock, usage=usage)
     app.state.key_cache = {}
+    app.state.connected_cache = {}
     app.add_middleware(BodyLimit)  # 413 past DRAWDOWN_MAX_BODY_BYTES, counted as the body streams in
     problems.install(app)
     for module in (assets, products, customers, wallets, events, vendors, reports):

@@ -43,3 +43,8 @@ class Malformed(DomainError):
 class UnsupportedMediaType(DomainError):
     status = 415
     title = "Unsupported media type"
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Forbidden"

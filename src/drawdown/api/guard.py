@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -26,7 +27,8 @@ from drawdown.api.deps import Context
 from drawdown.api.errors import BodyTimeout, BodyTooLarge, TooManyFailures, Unauthorized
 from drawdown.api.problems import problem
 from drawdown.apikeys import service as api_keys
-from drawdown.db.engine import read
+from drawdown.apikeys.models import KeyInfo
+from drawdown.db.engine import read, write
 
 MISSING_KEY = "Send your API key in the X-CREDYT-API-KEY header (or as a Bearer token)."
 
@@ -40,26 +42,58 @@ def secret_from(headers: Headers) -> str | None:
     return (token.strip() or None) if scheme.lower() == "bearer" else None
 
 
-def cached_key_id(app: FastAPI, secret: str) -> str | None:
-    """The key's id if it has been verified before in this process (no database trip)."""
-    cache: dict[str, str] = app.state.key_cache
-    return cache.get(api_keys.hash_secret(secret))
+KEY_TTL_SECONDS = 1.0  # how long a verified key is trusted before the database is asked again
+LAST_USED_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per key and process
 
 
-async def key_id_for(app: FastAPI, secret: str) -> str | None:
-    """The key's id, or None when it is not a valid key; verified keys are remembered."""
-    cached = cached_key_id(app, secret)
+@dataclass
+class _Cached:
+    info: KeyInfo
+    until: float
+
+
+def cached_key(app: FastAPI, secret: str) -> KeyInfo | None:
+    """The key if this process verified it less than ``KEY_TTL_SECONDS`` ago (no database trip).
+
+    The short life is what makes a revocation take effect at once everywhere: the process that revokes
+    forgets the key immediately (``forget_key``), every other process within a second."""
+    cache: dict[str, _Cached] = app.state.key_cache
+    entry = cache.get(api_keys.hash_secret(secret))
+    if entry is None or entry.until < time.monotonic():
+        return None
+    return entry.info
+
+
+def forget_key(app: FastAPI, key_id: str) -> None:
+    cache: dict[str, _Cached] = app.state.key_cache
+    for digest in [d for d, entry in cache.items() if entry.info.id == key_id]:
+        cache.pop(digest, None)
+
+
+async def key_for(app: FastAPI, secret: str) -> KeyInfo | None:
+    """The key, or None when it is unknown or revoked; verified keys are remembered briefly."""
+    cached = cached_key(app, secret)
     if cached is not None:
         return cached
-    key_id = await run_in_threadpool(_verify, app.state.ctx, secret)
-    if key_id is not None:
-        app.state.key_cache[api_keys.hash_secret(secret)] = key_id
-    return key_id
+    info = await run_in_threadpool(_verify, app.state.ctx, secret)
+    if info is not None:
+        cache: dict[str, _Cached] = app.state.key_cache
+        if len(cache) > 10_000:  # bounded: forgotten wholesale, re-verified on next use
+            cache.clear()
+        cache[api_keys.hash_secret(secret)] = _Cached(info, time.monotonic() + KEY_TTL_SECONDS)
+    return info
 
 
-def _verify(ctx: Context, secret: str) -> str | None:
+def _verify(ctx: Context, secret: str) -> KeyInfo | None:
     with read(ctx.engine) as conn:
-        return api_keys.verify(conn, secret)
+        info = api_keys.verify(conn, secret)
+    if info is None:
+        return None
+    now = ctx.now()
+    if info.last_used_at is None or now - info.last_used_at >= LAST_USED_EVERY:
+        with write(ctx.engine) as conn:
+            api_keys.touch(conn, info.id, now)
+    return info
 
 
 @dataclass
@@ -107,8 +141,8 @@ def _backoff(app: FastAPI) -> Backoff:
     return backoff
 
 
-async def check_key(request: Request) -> str:
-    """The caller's key id; refuses a missing key (401), a wrong one (401), and a wrong one from a
+async def check_key(request: Request) -> KeyInfo:
+    """The caller's key, also left on ``request.state.key``; refuses a missing key (401), a wrong one (401), and a wrong one from a
     client in back-off (429 with Retry-After, the block growing with each further guess).
 
     A valid key always passes, even from a client in back-off, whether or not this process has seen
@@ -123,9 +157,10 @@ async def check_key(request: Request) -> str:
     app: FastAPI = request.app
     backoff = _backoff(app)
     ip = request.client.host if request.client else "unknown"
-    key_id = await key_id_for(app, secret)
-    if key_id is not None:
-        return key_id
+    key = await key_for(app, secret)
+    if key is not None:
+        request.state.key = key
+        return key
     wait = backoff.retry_after(ip)
     backoff.failed(ip)  # guessing on during a block prolongs it
     if wait is not None:

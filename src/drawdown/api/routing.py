@@ -10,7 +10,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from drawdown.api.deps import Context, context
 from drawdown.api.errors import Unauthorized
-from drawdown.api.guard import MISSING_KEY, key_id_for
+from drawdown.api.guard import MISSING_KEY, key_for
 from drawdown.api.jsonio import DecimalRoute
 from drawdown.api.responses import ExactJSONResponse
 from drawdown.api.schemas.common import ProblemDetails, ValidationProblem
@@ -25,7 +25,7 @@ async def authenticate(
     key: str | None = Depends(_api_key),
     bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
 ) -> str:
-    """Async, so that a known key costs no trip to the thread pool (every request pays this).
+    """Async, so that a known key costs no trip to the thread pool (most requests pay nothing more).
 
     ``DecimalRoute`` has already refused requests without a valid key before their body was read
     (``guard.check_key``); this names the caller's key and keeps the security schemes in the OpenAPI
@@ -34,10 +34,11 @@ async def authenticate(
     secret = key or (bearer.credentials if bearer else None)
     if not secret:
         raise Unauthorized(MISSING_KEY)
-    key_id = await key_id_for(request.app, secret)
-    if key_id is None:
+    key = await key_for(request.app, secret)
+    if key is None:
         raise Unauthorized("The API key is not valid.")
-    return key_id
+    request.state.key = key
+    return key.id
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -1,34 +1,72 @@
-"""API keys, stored as SHA-256 hashes of high-entropy secrets (never in clear)."""
+"""API keys, stored as SHA-256 hashes of high-entropy secrets (never in clear).
+
+A key belongs to one scope; its secret's prefix names its environment (``key_live_…``, ``key_test_…``).
+A revoked key stays listed (with when it was revoked) and never verifies again.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import datetime
 
 from sqlalchemy import Connection
 
 from drawdown.apikeys import repository as repo
+from drawdown.apikeys.models import KeyInfo, KeySummary
+from drawdown.core.errors import NotFound
 from drawdown.core.ids import API_KEY, new_id
+from drawdown.core.scopes import Scope
+
+HINT_LENGTH = 14  # "key_test_" and five characters of the random part
 
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create(conn: Connection, name: str, now: datetime, secret: str | None = None) -> tuple[str, str]:
+def new_secret(environment: str) -> str:
+    return f"key_{environment}_" + secrets.token_urlsafe(32)
+
+
+def create(
+    conn: Connection, scope: Scope, name: str, now: datetime, secret: str | None = None
+) -> tuple[str, str]:
     """(key id, secret). The secret is returned once; only its hash is stored. Creating a key for a
     secret that already has one answers that key (a bootstrap key given in settings is created once)."""
-    secret = secret or "key_" + secrets.token_urlsafe(32)
+    secret = secret or new_secret(scope.environment)
     digest = hash_secret(secret)
     existing = repo.key_id_by_hash(conn, digest)
     if existing:
         return existing, secret
     key_id = new_id(API_KEY)
-    repo.insert_key(conn, key_id, name, digest, now)
+    repo.insert_key(conn, key_id, scope.id, name, digest, secret[:HINT_LENGTH] + "…", now)
     return key_id, secret
 
 
-def verify(conn: Connection, secret: str) -> str | None:
-    """The id of the key with this secret, or None."""
-    return repo.key_id_by_hash(conn, hash_secret(secret))
+def verify(conn: Connection, secret: str) -> KeyInfo | None:
+    """The key with this secret, unless unknown or revoked.
+
+    The lookup is by the secret's SHA-256, so an index probe never compares the secret itself; the
+    stored hash is then compared in constant time, so no answer depends on how much of it matched."""
+    digest = hash_secret(secret)
+    found = repo.live_key_by_hash(conn, digest)
+    if found is None or not hmac.compare_digest(found[1], digest):
+        return None
+    return found[0]
+
+
+def list_keys(conn: Connection, account_id: str | None = None) -> list[KeySummary]:
+    return repo.keys(conn, account_id)
+
+
+def revoke(conn: Connection, key_id: str, now: datetime, account_id: str | None = None) -> None:
+    """Revokes a key; revoking a revoked key again changes nothing. An unknown key (or one of
+    another account, when ``account_id`` is given) is NotFound."""
+    if not repo.revoke(conn, key_id, now, account_id) and not repo.exists(conn, key_id, account_id):
+        raise NotFound(f"no API key {key_id!r}")
+
+
+def touch(conn: Connection, key_id: str, now: datetime) -> None:
+    repo.touch(conn, key_id, now)

@@ -13,6 +13,8 @@ FEE = "fee"
 GRANT = "grt"
 TRANSACTION = "txn"
 API_KEY = "key"
+ACCOUNT = "acc"
+ORG = "org"
 
 
 def new_id(prefix: str) -> str:

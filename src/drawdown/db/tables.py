@@ -31,18 +31,59 @@ metadata = MetaData(
 
 ID = String(64)
 
+
+def scope_column() -> Column[int]:
+    """The (account, environment) a row belongs to (``scopes.id``). Every read and write of a scoped
+    table is filtered by it; rows of other tables hang off a scoped parent (a customer, a product).
+    No default: an insert that forgets its scope fails instead of landing in someone else's."""
+    return Column("scope_id", Integer, nullable=False)
+
+
+# A platform's own account (parent_scope_id NULL) or a connected account, created by a platform in
+# one of its scopes (``POST /accounts``): the connected account lives in that environment only.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("org_id", ID, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("external_id", String(200)),
+    Column("metadata", JSONDoc),
+    Column("parent_scope_id", Integer, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("parent_scope_id", "external_id", name="uq_accounts_parent_external_id"),
+)
+
+# One row per (account, environment): a platform account has a live and a test scope, a connected
+# account the one environment it was created in.
+scopes = Table(
+    "scopes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),
+    Column("environment", String(8), nullable=False),
+    UniqueConstraint("account_id", "environment", name="uq_scopes_account_environment"),
+)
+
 api_keys = Table(
     "api_keys",
     metadata,
     Column("id", ID, primary_key=True),
+    Column("scope_id", Integer, ForeignKey("scopes.id"), nullable=False, index=True),
     Column("name", String(200), nullable=False),
     Column("secret_hash", String(64), nullable=False, unique=True),
+    # The secret's first characters (``key_test_AbC…``): enough to recognise a key in a list.
+    Column("hint", String(32), nullable=False, server_default=""),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
 )
 
+# Custom assets belong to one scope; the fiat currencies are copied into every scope when it is made.
 assets = Table(
     "assets",
     metadata,
+    Column("scope_id", Integer, primary_key=True),
     Column("code", String(32), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("precision", Integer, nullable=False),
@@ -56,21 +97,25 @@ asset_rates = Table(
     "asset_rates",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("asset_code", String(32), ForeignKey("assets.code"), nullable=False, index=True),
+    scope_column(),
+    Column("asset_code", String(32), nullable=False),
     Column("source", String(32), nullable=False),
     Column("rate", BigInteger, nullable=False),
     Column("valid_from", UTCDateTime, nullable=False),
     Column("valid_to", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_asset_rates_scope_asset", "scope_id", "asset_code"),
 )
 
 products = Table(
     "products",
     metadata,
     Column("id", ID, primary_key=True),
-    Column("code", String(200), nullable=False, unique=True),
+    scope_column(),
+    Column("code", String(200), nullable=False),
     Column("name", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("scope_id", "code", name="uq_products_scope_code"),
 )
 
 product_versions = Table(
@@ -91,7 +136,8 @@ customers = Table(
     "customers",
     metadata,
     Column("id", ID, primary_key=True),
-    Column("external_id", String(200), unique=True),
+    scope_column(),
+    Column("external_id", String(200)),
     Column("name", String(200), nullable=False),
     Column("email", String(320), index=True),
     Column("metadata", JSONDoc),
@@ -101,6 +147,8 @@ customers = Table(
     # derives from them (prices, the next entitlement due) under (customer, revision), read with
     # the customer lock, so a cache in any process is never stale.
     Column("revision", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("scope_id", "external_id", name="uq_customers_scope_external_id"),
+    Index("ix_customers_scope_created", "scope_id", "created_at"),
 )
 
 # Triggers move customers.revision on every write here except to next_due_at alone (migrations 0006 and
@@ -152,7 +200,7 @@ wallet_accounts = Table(
     Column("id", ID, primary_key=True),
     Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
     Column("name", String(100), nullable=False),
-    Column("asset", String(32), ForeignKey("assets.code"), nullable=False),
+    Column("asset", String(32), nullable=False),
     Column("debt", BigInteger, nullable=False),
     # Recurring usage fees accrued but not yet charged: they hold balance (pending_out).
     Column("reserved", BigInteger, nullable=False, server_default="0"),
@@ -229,7 +277,8 @@ events = Table(
     "events",
     metadata,
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("id", String(200), nullable=False, index=True),
+    scope_column(),
+    Column("id", String(200), nullable=False),
     Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
     Column("event_type", String(200), nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),
@@ -244,6 +293,8 @@ events = Table(
     Column("cost", BigInteger, nullable=False, server_default="0"),
     UniqueConstraint("customer_id", "id", name="uq_events_customer_id"),
     Index("ix_events_customer_created", "customer_id", "created_at"),
+    Index("ix_events_scope_id", "scope_id", "id"),
+    Index("ix_events_scope_created", "scope_id", "created_at"),
 )
 
 fees = Table(
@@ -288,6 +339,7 @@ Index(
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
+    Column("scope_id", Integer, primary_key=True),
     Column("key", String(255), primary_key=True),
     Column("method", String(8), primary_key=True),
     Column("path", String(500), primary_key=True),
@@ -338,9 +390,11 @@ vendors = Table(
     "vendors",
     metadata,
     Column("id", ID, primary_key=True),
-    Column("external_id", String(200), unique=True),
+    scope_column(),
+    Column("external_id", String(200)),
     Column("name", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("scope_id", "external_id", name="uq_vendors_scope_external_id"),
 )
 
 event_costs = Table(
@@ -364,6 +418,7 @@ event_costs = Table(
 rollups = Table(
     "rollups",
     metadata,
+    Column("scope_id", Integer, primary_key=True),
     Column("kind", String(16), primary_key=True),
     Column("key", String(64), primary_key=True),
     Column("sub", String(200), primary_key=True),
@@ -371,5 +426,5 @@ rollups = Table(
     Column("revenue", BigInteger, nullable=False),
     Column("cost", BigInteger, nullable=False),
     # Covers the range scans of stats queries (by kind and period, reading key and figures).
-    Index("ix_rollups_kind_period", "kind", "period", "key", "revenue", "cost"),
+    Index("ix_rollups_scope_kind_period", "scope_id", "kind", "period", "key", "revenue", "cost"),
 )

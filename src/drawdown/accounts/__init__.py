@@ -1,0 +1,1 @@
+"""Accounts and their scopes: platforms, their live and test environments, and connected accounts."""
