@@ -1,4 +1,4 @@
-"""The ``drawdown`` command: serve, migrate, seed the demo, manage API keys."""
+"""The ``drawdown`` command: serve, migrate, seed the demo, manage accounts and API keys."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
+from drawdown.cli_keys import accounts_cli, keys
 from drawdown.settings import Settings
 
 app = typer.Typer(help="Drawdown: real-time prepaid usage billing with Credyt's API.", no_args_is_help=True)
-keys = typer.Typer(help="API keys", no_args_is_help=True)
 app.add_typer(keys, name="api-keys")
+app.add_typer(accounts_cli, name="accounts")
 jobs = typer.Typer(help="Scheduled work", no_args_is_help=True)
 app.add_typer(jobs, name="jobs")
 report = typer.Typer(help="Reports", no_args_is_help=True)
@@ -171,21 +172,6 @@ def serve(
             backlog=settings.backlog,
             http=HeaderTimeoutProtocol,  # closes sockets whose request headers do not arrive in time
         )
-
-
-@keys.command("create")
-def create_key(name: str = typer.Option(..., "--name", help="A label for the key")) -> None:
-    """Create an API key and print its secret (shown once, stored only as a hash)."""
-    from drawdown.apikeys import service as api_keys
-    from drawdown.db.engine import make_engine, write
-    from drawdown.db.migrate import upgrade
-
-    settings = Settings()
-    upgrade(settings.database_url)
-    with write(make_engine(settings.database_url)) as conn:
-        key_id, secret = api_keys.create(conn, name, _now())
-    console.print(f"key id: {key_id}")
-    typer.echo(secret)
 
 
 @jobs.command("run")
@@ -387,7 +373,7 @@ def demo() -> None:
     settings = Settings()
     world = seed(settings)
     base, key = f"http://{settings.host}:{settings.port}", f"-H 'X-CREDYT-API-KEY: {world.secret}'"
-    console.print("[bold]Demo ready.[/] API key (shown once):")
+    console.print("[bold]Demo ready[/], in the test environment. Its test API key (shown once):")
     typer.echo(world.secret)
     console.print(
         "\nTwo customers: [bold]demo-customer[/] has no overdraft limit (the default, as Credyt's: usage always "

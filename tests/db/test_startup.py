@@ -9,12 +9,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
@@ -23,35 +20,14 @@ from typer.testing import CliRunner
 
 from drawdown.api.app import create_app
 from drawdown.apikeys import service as api_keys
-from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.cli import app
+from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.db.engine import make_engine, write
 from drawdown.db.migrate import alembic_config, upgrade
 from drawdown.settings import Settings, normalise_url
-from tests.conftest import PG_URL, _pg_admin
+from tests.conftest import _pg_admin
 
 DRAWDOWN = str(Path(sys.executable).parent / "drawdown")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database nobody has migrated yet."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/fresh.db"
-        return
-    try:
-        admin = _pg_admin()
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI and is unreachable at {PG_URL}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_URL}: {exc}")
-    name = f"drawdown_startup_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def _version(url: str) -> str:

@@ -10,7 +10,18 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from drawdown import __version__
-from drawdown.api import assets, customers, events, operations, problems, products, reports, vendors, wallets
+from drawdown.api import (
+    accounts,
+    assets,
+    customers,
+    events,
+    operations,
+    problems,
+    products,
+    reports,
+    vendors,
+    wallets,
+)
 from drawdown.api.deps import Clock, Context, system_clock
 from drawdown.api.guard import BodyLimit
 from drawdown.api.responses import ExactJSONResponse
@@ -60,8 +71,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     app.state.connected_cache = {}
     app.add_middleware(BodyLimit)  # 413 past DRAWDOWN_MAX_BODY_BYTES, counted as the body streams in
     problems.install(app)
-    for module in (assets, products, customers, wallets, events, vendors, reports):
+    for module in (assets, products, customers, wallets, events, vendors, reports, accounts):
         app.include_router(module.api)
+    app.include_router(accounts.keys_api)
 
     @app.get("/health", tags=["Operations"], summary="Liveness")
     def health() -> dict[str, str]:

@@ -42,12 +42,15 @@ def insert_key(
     )
 
 
-def keys(conn: Connection, account_id: str | None = None) -> list[KeySummary]:
+def keys(conn: Connection, scope_id: int | None = None, account_id: str | None = None) -> list[KeySummary]:
+    """Keys, oldest first: of one scope, of one account, or all (the operator's CLI)."""
     q = (
         select(api_keys, scopes.c.account_id, scopes.c.environment)
         .join(scopes, scopes.c.id == _k.scope_id)
         .order_by(_k.created_at, _k.id)
     )
+    if scope_id is not None:
+        q = q.where(_k.scope_id == scope_id)
     if account_id is not None:
         q = q.where(scopes.c.account_id == account_id)
     return [
@@ -56,18 +59,18 @@ def keys(conn: Connection, account_id: str | None = None) -> list[KeySummary]:
     ]
 
 
-def revoke(conn: Connection, key_id: str, now: datetime, account_id: str | None = None) -> bool:
-    """Revokes the key (of ``account_id`` when given); False when there is no such key."""
+def revoke(conn: Connection, key_id: str, now: datetime, scope_id: int | None = None) -> bool:
+    """Revokes the key (of ``scope_id`` when given); False when there is no such live key."""
     q = update(api_keys).where(_k.id == key_id, _k.revoked_at.is_(None))
-    if account_id is not None:
-        q = q.where(_k.scope_id.in_(select(scopes.c.id).where(scopes.c.account_id == account_id)))
+    if scope_id is not None:
+        q = q.where(_k.scope_id == scope_id)
     return conn.execute(q.values(revoked_at=now)).rowcount == 1
 
 
-def exists(conn: Connection, key_id: str, account_id: str | None = None) -> bool:
-    q = select(_k.id).join(scopes, scopes.c.id == _k.scope_id).where(_k.id == key_id)
-    if account_id is not None:
-        q = q.where(scopes.c.account_id == account_id)
+def exists(conn: Connection, key_id: str, scope_id: int | None = None) -> bool:
+    q = select(_k.id).where(_k.id == key_id)
+    if scope_id is not None:
+        q = q.where(_k.scope_id == scope_id)
     return conn.execute(q).first() is not None
 
 

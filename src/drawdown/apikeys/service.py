@@ -57,14 +57,21 @@ def verify(conn: Connection, secret: str) -> KeyInfo | None:
     return found[0]
 
 
-def list_keys(conn: Connection, account_id: str | None = None) -> list[KeySummary]:
-    return repo.keys(conn, account_id)
+def list_keys(conn: Connection, scope: Scope) -> list[KeySummary]:
+    """The keys of one scope (the API: a key sees its own environment's keys)."""
+    return repo.keys(conn, scope_id=scope.id)
 
 
-def revoke(conn: Connection, key_id: str, now: datetime, account_id: str | None = None) -> None:
-    """Revokes a key; revoking a revoked key again changes nothing. An unknown key (or one of
-    another account, when ``account_id`` is given) is NotFound."""
-    if not repo.revoke(conn, key_id, now, account_id) and not repo.exists(conn, key_id, account_id):
+def list_all(conn: Connection, account_id: str | None = None) -> list[KeySummary]:
+    """Every key, or one account's (the operator's CLI)."""
+    return repo.keys(conn, account_id=account_id)
+
+
+def revoke(conn: Connection, scope: Scope | None, key_id: str, now: datetime) -> None:
+    """Revokes a key at once; revoking a revoked key again changes nothing. An unknown key, or one
+    outside ``scope`` (None: the operator, any key), is NotFound."""
+    scope_id = None if scope is None else scope.id
+    if not repo.revoke(conn, key_id, now, scope_id) and not repo.exists(conn, key_id, scope_id):
         raise NotFound(f"no API key {key_id!r}")
 
 
