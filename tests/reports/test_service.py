@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, event, insert, select
 
 from drawdown.api.shapes import reports as shapes
 from drawdown.core.money import to_scaled
+from drawdown.core.scopes import DEFAULT_LIVE, DEFAULT_TEST, Scope
 from drawdown.db.tables import (
     assets,
     credit_grants,
@@ -51,9 +52,10 @@ def usd(revenue: str, cost: str) -> Figures:
     return Figures(D(revenue), D(cost), "USD")
 
 
-def stored(conn: Connection, key: str) -> dict[tuple[str, str, str], tuple[int, int]]:
+def stored(conn: Connection, key: str, scope: Scope = DEFAULT_LIVE) -> dict[tuple[str, str, str], tuple[int, int]]:
     r = rollups.c
-    rows = conn.execute(select(r.kind, r.sub, r.period, r.revenue, r.cost).where(r.key == key)).all()
+    q = select(r.kind, r.sub, r.period, r.revenue, r.cost).where(r.scope_id == scope.id, r.key == key)
+    rows = conn.execute(q).all()
     return {(x.kind, x.sub, x.period): (x.revenue, x.cost) for x in rows}
 
 
@@ -63,21 +65,21 @@ def stored(conn: Connection, key: str) -> dict[tuple[str, str, str], tuple[int, 
 def test_add_all_adds_to_existing_rows_and_creates_new_ones(conn: Connection) -> None:
     c = uid("cus")
     profitability.add_all(
-        conn,
+        conn, DEFAULT_LIVE,
         {
             ("customer_day", c, "", "2191-01-05"): (D("1.5"), D("0.25")),
             ("customer_month", c, "", "2191-01"): (D("1.5"), D("0.25")),
         },
     )
     profitability.add_all(
-        conn,
+        conn, DEFAULT_LIVE,
         {
             ("customer_day", c, "", "2191-01-05"): (D("2.000000001"), D("0")),
             ("customer_day", c, "", "2191-01-06"): (D("0"), D("3")),
             ("customer_month", c, "", "2191-01"): (D("2.000000001"), D("3")),
         },
     )
-    profitability.add_all(conn, {})  # nothing to add: no statement, no error
+    profitability.add_all(conn, DEFAULT_LIVE, {})  # nothing to add: no statement, no error
     assert stored(conn, c) == {
         ("customer_day", "", "2191-01-05"): (3_500_000_001, 250_000_000),
         ("customer_day", "", "2191-01-06"): (0, 3_000_000_000),
@@ -85,10 +87,20 @@ def test_add_all_adds_to_existing_rows_and_creates_new_ones(conn: Connection) ->
     }
 
 
+def test_add_all_keeps_each_scope_in_its_own_rows(conn: Connection) -> None:
+    c = uid("cus")
+    key = ("customer_day", c, "", "2191-01-05")
+    profitability.add_all(conn, DEFAULT_LIVE, {key: (D(1), D(0))})
+    profitability.add_all(conn, DEFAULT_TEST, {key: (D(2), D(1))})
+    profitability.add_all(conn, DEFAULT_TEST, {key: (D(3), D(0))})
+    assert stored(conn, c, DEFAULT_LIVE) == {("customer_day", "", "2191-01-05"): (to_scaled(D(1)), 0)}
+    assert stored(conn, c, DEFAULT_TEST) == {("customer_day", "", "2191-01-05"): (to_scaled(D(5)), to_scaled(D(1)))}
+
+
 def test_add_all_rounds_each_delta_to_nine_places_half_even(conn: Connection) -> None:
     v = uid("ven")
     profitability.add_all(
-        conn,
+        conn, DEFAULT_LIVE,
         {
             ("vendor_day", v, "gpu", "2191-01-05"): (D("0"), D("0.0000000005")),  # tie: to even (0)
             ("vendor_day", v, "llm", "2191-01-05"): (D("0"), D("0.0000000015")),  # tie: to even (2)
@@ -122,7 +134,7 @@ def test_add_all_writes_rows_in_key_order(conn: Connection) -> None:
 
     event.listen(conn, "before_execute", capture)
     try:
-        profitability.add_all(conn, deltas)
+        profitability.add_all(conn, DEFAULT_LIVE, deltas)
     finally:
         event.remove(conn, "before_execute", capture)
     assert written == sorted(deltas)
@@ -221,10 +233,14 @@ def test_figures_net_and_margin(revenue: str, cost: str, net: str, margin: str) 
 # ------------------------------------------------------------------------------------ rollup reads
 
 
-def rollup(conn: Connection, kind: str, key: str, period: str, revenue: str, cost: str, sub: str = "") -> None:
+def rollup(
+    conn: Connection, kind: str, key: str, period: str, revenue: str, cost: str, sub: str = "",
+    scope: Scope = DEFAULT_LIVE,
+) -> None:
     conn.execute(
         insert(rollups).values(
-            kind=kind, key=key, sub=sub, period=period, revenue=to_scaled(D(revenue)), cost=to_scaled(D(cost))
+            scope_id=scope.id, kind=kind, key=key, sub=sub, period=period, revenue=to_scaled(D(revenue)),
+            cost=to_scaled(D(cost)),
         )
     )
 
@@ -235,8 +251,12 @@ def world(conn: Connection) -> dict[str, str]:
     rows it took. The range 2191-01-31 .. 2191-03-01 must read: day 01-31, month 02, day 03-01."""
     ids = {"a": uid("cus_a"), "b": uid("cus_b"), "c": uid("cus_c"), "p": uid("prd"), "v": uid("ven")}
     now = datetime(2191, 1, 1, tzinfo=UTC)
-    conn.execute(insert(customers).values(id=ids["a"], name="Alpha", external_id=uid("ext"), created_at=now))
-    conn.execute(insert(customers).values(id=ids["c"], name="Gamma", external_id=None, created_at=now))
+    for key, name, external in (("a", "Alpha", uid("ext")), ("c", "Gamma", None)):
+        conn.execute(
+            insert(customers).values(
+                id=ids[key], scope_id=DEFAULT_LIVE.id, name=name, external_id=external, created_at=now
+            )
+        )
     a, b, c, p, v = ids["a"], ids["b"], ids["c"], ids["p"], ids["v"]
     for kind, key in (("customer", a), ("product", p)):
         rollup(conn, f"{kind}_month", key, "2191-01", "9999", "9999")  # January is not whole: never read
@@ -261,41 +281,41 @@ START, END = "2191-01-31", "2191-03-01"
 
 def test_customer_reads_edge_days_and_whole_months(conn: Connection, world: dict[str, str]) -> None:
     a = world["a"]
-    assert profitability.customer(conn, a, START, END) == usd("112", "32")
-    assert profitability.customer(conn, a, "2191-02-01", "2191-02-28") == usd("100", "30")  # the month row
-    assert profitability.customer(conn, a, "2191-02-10", "2191-02-10") == usd("7777", "7777")  # a day row
-    assert profitability.customer(conn, a, "2191-01-30", "2191-01-31") == usd("8893", "8889.5")
-    assert profitability.customer(conn, a, START, END).margin == D("71.43")  # 80 / 112
-    assert profitability.customer(conn, a, "2191-05-01", "2191-05-31") == usd("0", "0")
-    assert profitability.customer(conn, uid("nobody"), START, END) == usd("0", "0")
-    assert profitability.customer(conn, a, END, START) == usd("0", "0")  # an empty range
+    assert profitability.customer(conn, DEFAULT_LIVE, a, START, END) == usd("112", "32")
+    assert profitability.customer(conn, DEFAULT_LIVE, a, "2191-02-01", "2191-02-28") == usd("100", "30")  # month row
+    assert profitability.customer(conn, DEFAULT_LIVE, a, "2191-02-10", "2191-02-10") == usd("7777", "7777")  # a day row
+    assert profitability.customer(conn, DEFAULT_LIVE, a, "2191-01-30", "2191-01-31") == usd("8893", "8889.5")
+    assert profitability.customer(conn, DEFAULT_LIVE, a, START, END).margin == D("71.43")  # 80 / 112
+    assert profitability.customer(conn, DEFAULT_LIVE, a, "2191-05-01", "2191-05-31") == usd("0", "0")
+    assert profitability.customer(conn, DEFAULT_LIVE, uid("nobody"), START, END) == usd("0", "0")
+    assert profitability.customer(conn, DEFAULT_LIVE, a, END, START) == usd("0", "0")  # an empty range
 
 
 def test_product_and_by(conn: Connection, world: dict[str, str]) -> None:
     a, b, c, p, v = (world[k] for k in "abcpv")
-    assert profitability.product(conn, p, START, END) == usd("112", "32")
-    assert profitability.product(conn, uid("prd"), START, END) == usd("0", "0")
-    assert profitability.by(conn, "product", START, END, p) == [KeyFigures(p, usd("112", "32"))]
-    assert profitability.by(conn, "product", START, END, uid("prd")) == []
-    customers_by = [x for x in profitability.by(conn, "customer", START, END) if x.key in (a, b, c)]
+    assert profitability.product(conn, DEFAULT_LIVE, p, START, END) == usd("112", "32")
+    assert profitability.product(conn, DEFAULT_LIVE, uid("prd"), START, END) == usd("0", "0")
+    assert profitability.by(conn, DEFAULT_LIVE, "product", START, END, p) == [KeyFigures(p, usd("112", "32"))]
+    assert profitability.by(conn, DEFAULT_LIVE, "product", START, END, uid("prd")) == []
+    customers_by = [x for x in profitability.by(conn, DEFAULT_LIVE, "customer", START, END) if x.key in (a, b, c)]
     assert customers_by == sorted(
         [KeyFigures(a, usd("112", "32")), KeyFigures(b, usd("112", "10")), KeyFigures(c, usd("0.5", "1"))],
         key=lambda x: x.key,
     )
-    assert profitability.by(conn, "vendor", START, END, v) == [KeyFigures(v, usd("0", "9"))]
+    assert profitability.by(conn, DEFAULT_LIVE, "vendor", START, END, v) == [KeyFigures(v, usd("0", "9"))]
 
 
 def test_vendor_costs_per_category(conn: Connection, world: dict[str, str]) -> None:
     v = world["v"]
-    assert profitability.vendor(conn, v, START, END, None) == [("gpu", D(4)), ("llm", D(5))]
-    assert profitability.vendor(conn, v, START, END, "llm") == [("llm", D(5))]
-    assert profitability.vendor(conn, v, START, END, "nope") == []
-    assert profitability.vendor(conn, v, None, None, "gpu") == [("gpu", D(4))]  # month rows only, all time
+    assert profitability.vendor(conn, DEFAULT_LIVE, v, START, END, None) == [("gpu", D(4)), ("llm", D(5))]
+    assert profitability.vendor(conn, DEFAULT_LIVE, v, START, END, "llm") == [("llm", D(5))]
+    assert profitability.vendor(conn, DEFAULT_LIVE, v, START, END, "nope") == []
+    assert profitability.vendor(conn, DEFAULT_LIVE, v, None, None, "gpu") == [("gpu", D(4))]  # month rows, all time
 
 
 def test_customers_page_ranks_totals_and_names(conn: Connection, world: dict[str, str]) -> None:
     a, b, c = world["a"], world["b"], world["c"]
-    page = profitability.customers_page(conn, START, END, 0, 10)
+    page = profitability.customers_page(conn, DEFAULT_LIVE, START, END, 0, 10)
     assert page.total_count == 3
     assert page.summary == usd("224.5", "43")
     first, second = sorted([a, b])  # equal revenue: by id
@@ -305,20 +325,46 @@ def test_customers_page_ranks_totals_and_names(conn: Connection, world: dict[str
     assert alpha.external_id is not None and alpha.external_id.startswith("ext_")
     assert next(x for x in page.items if x.id == b) == CustomerFigures(b, None, "", usd("112", "10"))  # no row
     assert page.items[2] == CustomerFigures(c, None, "Gamma", usd("0.5", "1"))
-    one = profitability.customers_page(conn, START, END, 1, 1)
+    one = profitability.customers_page(conn, DEFAULT_LIVE, START, END, 1, 1)
     assert ([x.id for x in one.items], one.total_count, one.summary) == ([second], 3, page.summary)
-    assert profitability.customers_page(conn, START, END, 5, 10).items == ()
-    march = profitability.customers_page(conn, "2191-03-01", "2191-03-01", 0, 10)
+    assert profitability.customers_page(conn, DEFAULT_LIVE, START, END, 5, 10).items == ()
+    march = profitability.customers_page(conn, DEFAULT_LIVE, "2191-03-01", "2191-03-01", 0, 10)
     assert [(x.id, x.figures) for x in march.items] == [(a, usd("7", "0.5")), (c, usd("0.5", "1"))]
     assert march.summary == usd("7.5", "1.5")
 
 
 def test_over_time_reads_day_rows(conn: Connection, world: dict[str, str]) -> None:
-    assert profitability.over_time(conn, "2191-03-01", "2191-03-02") == [
+    assert profitability.over_time(conn, DEFAULT_LIVE, "2191-03-01", "2191-03-02") == [
         DayFigures("2191-03-01", usd("7.5", "1.5")),
         DayFigures("2191-03-02", usd("5555", "5555")),
     ]
-    assert profitability.over_time(conn, "2191-02-11", "2191-02-28") == []
+    assert profitability.over_time(conn, DEFAULT_LIVE, "2191-02-11", "2191-02-28") == []
+
+
+def test_another_scope_sees_none_of_the_figures(conn: Connection, world: dict[str, str]) -> None:
+    """The world is live; the test environment of the same account has its own customer and rows."""
+    a, b, c, p, v = (world[k] for k in "abcpv")
+    test = DEFAULT_TEST
+    own = uid("cus_t")
+    conn.execute(insert(customers).values(id=own, scope_id=test.id, name="Tess", created_at=at(1, 1)))
+    rollup(conn, "customer_day", own, "2191-03-01", "2", "1", scope=test)
+    rollup(conn, "customer_month", a, "2191-02", "1", "0", scope=test)  # a live id in test rows: not a's name
+    assert profitability.customer(conn, test, c, START, END) == usd("0", "0")
+    assert profitability.product(conn, test, p, START, END) == usd("0", "0")
+    assert profitability.vendor(conn, test, v, START, END, None) == []
+    assert [x.key for x in profitability.by(conn, test, "customer", START, END) if x.key in (a, b, c, own)] == sorted(
+        [a, own]
+    )
+    assert profitability.by(conn, test, "vendor", START, END, v) == []
+    page = profitability.customers_page(conn, test, START, END, 0, 10)
+    mine = {x.id: x for x in page.items if x.id in (a, b, c, own)}
+    assert mine[own] == CustomerFigures(own, None, "Tess", usd("2", "1"))
+    assert mine[a] == CustomerFigures(a, None, "", usd("1", "0"))  # the live customer's name stays hidden
+    assert set(mine) == {a, own}
+    assert profitability.over_time(conn, test, "2191-03-01", "2191-03-02") == [DayFigures("2191-03-01", usd("2", "1"))]
+    live = profitability.customers_page(conn, DEFAULT_LIVE, START, END, 0, 10)
+    assert own not in {x.id for x in live.items}
+    assert next(x for x in live.items if x.id == a).figures == usd("112", "32")  # test rows not added
 
 
 # ------------------------------------------------------------------------------------------ revenue
@@ -336,6 +382,7 @@ def ledger(conn: Connection) -> dict[str, str]:
     customer, account = uid("cus"), uid("acc")
     conn.execute(
         insert(assets).values(
+            scope_id=DEFAULT_LIVE.id,
             code=code,
             name="Report credits",
             precision=2,
@@ -345,7 +392,9 @@ def ledger(conn: Connection) -> dict[str, str]:
             created_at=at(1, 1),
         )
     )
-    conn.execute(insert(customers).values(id=customer, name="Ledger Ltd", created_at=at(1, 1)))
+    conn.execute(
+        insert(customers).values(id=customer, scope_id=DEFAULT_LIVE.id, name="Ledger Ltd", created_at=at(1, 1))
+    )
     conn.execute(
         insert(wallet_accounts).values(
             id=account, customer_id=customer, name="default", asset=code, debt=0, created_at=at(1, 1)
@@ -436,7 +485,7 @@ def row(period: str, asset: str, purpose: str, currency: str | None, **values: s
 def test_revenue_recognition_by_month(conn: Connection, ledger: dict[str, str]) -> None:
     a = ledger["asset"]
     start, end = datetime(2191, 1, 1, tzinfo=UTC), datetime(2191, 3, 1, tzinfo=UTC)
-    report = revenue.report(conn, start, end, "month", ledger["customer"])
+    report = revenue.report(conn, DEFAULT_LIVE, start, end, "month", ledger["customer"])
     assert (report.period_from, report.period_to, report.granularity) == (start, end, "month")
     assert list(report.items) == [
         row("2191-01", a, "paid", "USD", consumed="32.5", revenue="0.325"),
@@ -455,11 +504,19 @@ def test_revenue_recognition_by_month(conn: Connection, ledger: dict[str, str]) 
 
 def test_revenue_recognition_by_day_and_for_nobody(conn: Connection, ledger: dict[str, str]) -> None:
     start, end = datetime(2191, 1, 1, tzinfo=UTC), datetime(2191, 2, 1, tzinfo=UTC)
-    report = revenue.report(conn, start, end, "day", ledger["customer"])
+    report = revenue.report(conn, DEFAULT_LIVE, start, end, "day", ledger["customer"])
     assert [(r.period, r.purpose, r.consumed) for r in report.items] == [
         ("2191-01-10", "paid", D(30)),
         ("2191-01-10", "promotion", D(20)),
         ("2191-01-25", "paid", D("2.5")),
     ]
-    empty = revenue.report(conn, start, end, "day", uid("cus"))
+    empty = revenue.report(conn, DEFAULT_LIVE, start, end, "day", uid("cus"))
     assert (empty.items, empty.totals) == ((), ())
+
+
+def test_revenue_recognition_of_another_scope_is_empty(conn: Connection, ledger: dict[str, str]) -> None:
+    start, end = datetime(2191, 1, 1, tzinfo=UTC), datetime(2191, 3, 1, tzinfo=UTC)
+    assert revenue.report(conn, DEFAULT_LIVE, start, end, "month").items  # the live ledger counts in live
+    for customer in (ledger["customer"], None):
+        report = revenue.report(conn, DEFAULT_TEST, start, end, "month", customer)
+        assert [r for r in report.items if r.asset == ledger["asset"]] == []

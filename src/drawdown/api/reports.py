@@ -10,8 +10,10 @@ from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from drawdown.api.routing import Context, ExactJSONResponse, context, router
+from drawdown.api.scoping import CallerScope
 from drawdown.api.shapes import reports as shapes
 from drawdown.core.errors import Invalid
+from drawdown.core.scopes import Scope
 from drawdown.db.engine import read
 from drawdown.reports import revenue as recognition
 
@@ -56,11 +58,12 @@ def revenue(
     granularity: Literal["day", "month"] = Query("month"),
     customer_id: str | None = Query(None),
     ctx: Context = Depends(context),
+    scope: Scope = CallerScope,
 ) -> ExactJSONResponse:
     if period_to < period_from:
         raise Invalid.field("period_to", "must not be before period_from")
     start = datetime.combine(period_from, time.min, tzinfo=UTC)
     end = datetime.combine(period_to, time.min, tzinfo=UTC) + timedelta(days=1)
     with read(ctx.engine) as conn:
-        report = recognition.report(conn, start, end, granularity, customer_id)
+        report = recognition.report(conn, scope, start, end, granularity, customer_id)
     return ExactJSONResponse(shapes.revenue_report(report))

@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 
 from drawdown.catalog.rates import REPORTING
 from drawdown.core.money import from_scaled, quantize, to_scaled
+from drawdown.core.scopes import Scope
 from drawdown.reports import repository
 from drawdown.reports.models import CustomerFigures, CustomerFiguresPage, DayFigures, Figures, KeyFigures
 from drawdown.reports.repository import Segment
@@ -45,9 +46,9 @@ def _scaled(revenue: int, cost: int) -> Figures:
 # ------------------------------------------------------------------------------------------- writes
 
 
-def add_all(conn: Connection, deltas: dict[RollupKey, tuple[Decimal, Decimal]]) -> None:
-    """Add (revenue, cost) to rollup rows with atomic upserts, in key order (product and vendor rows are
-    shared by customers: the order keeps concurrent writers from deadlocking)."""
+def add_all(conn: Connection, scope: Scope, deltas: dict[RollupKey, tuple[Decimal, Decimal]]) -> None:
+    """Add (revenue, cost) to the scope's rollup rows with atomic upserts, in key order (product and vendor
+    rows are shared by customers: the order keeps concurrent writers from deadlocking)."""
     if not deltas:
         return
     rows = []
@@ -55,7 +56,7 @@ def add_all(conn: Connection, deltas: dict[RollupKey, tuple[Decimal, Decimal]]) 
         revenue, cost = deltas[(kind, key, sub, period)]
         rows.append({"kind": kind, "key": key, "sub": sub, "period": period,
                      "revenue": to_scaled(quantize(revenue)), "cost": to_scaled(quantize(cost))})
-    repository.add_to_rollups(conn, rows)
+    repository.add_to_rollups(conn, scope.id, rows)
 
 
 
@@ -101,25 +102,31 @@ def segments(start: str | None, end: str | None) -> list[Segment]:
 # -------------------------------------------------------------------------------------------- reads
 
 
-def customer(conn: Connection, customer_id: str, start: str | None = None, end: str | None = None) -> Figures:
-    """One customer's figures over the days [start, end] (open ends: all time)."""
-    return _scaled(*repository.total(conn, "customer", segments(start, end), customer_id))
+def customer(
+    conn: Connection, scope: Scope, customer_id: str, start: str | None = None, end: str | None = None
+) -> Figures:
+    """One customer's figures over the days [start, end] (open ends: all time); zeros when the scope
+    has no rows for it (the caller checks that the customer exists in the scope)."""
+    return _scaled(*repository.total(conn, scope.id, "customer", segments(start, end), customer_id))
 
 
-def product(conn: Connection, product_id: str, start: str | None = None, end: str | None = None) -> Figures:
+def product(
+    conn: Connection, scope: Scope, product_id: str, start: str | None = None, end: str | None = None
+) -> Figures:
     """One product's figures over the days [start, end] (open ends: all time)."""
-    return _scaled(*repository.total(conn, "product", segments(start, end), product_id))
+    return _scaled(*repository.total(conn, scope.id, "product", segments(start, end), product_id))
 
 
 def customers_page(
-    conn: Connection, start: str | None, end: str | None, offset: int, limit: int
+    conn: Connection, scope: Scope, start: str | None, end: str | None, offset: int, limit: int
 ) -> CustomerFiguresPage:
-    """All customers' sums in one pass (totals, count and ranking from it), then names for the page."""
-    sums = repository.totals_per_key(conn, "customer", segments(start, end))
+    """All the scope's customers' sums in one pass (totals, count and ranking from it), then names for
+    the page."""
+    sums = repository.totals_per_key(conn, scope.id, "customer", segments(start, end))
     total_revenue = sum(revenue for _, revenue, _ in sums)
     total_cost = sum(cost for _, _, cost in sums)
     ranked = sorted(sums, key=lambda x: (-x[1], x[0]))[offset:offset + limit]
-    names = repository.customer_names(conn, [key for key, _, _ in ranked])
+    names = repository.customer_names(conn, scope.id, [key for key, _, _ in ranked])
     items = tuple(
         CustomerFigures(
             id=key,
@@ -133,21 +140,23 @@ def customers_page(
 
 
 def vendor(
-    conn: Connection, vendor_id: str, start: str | None, end: str | None, category: str | None
+    conn: Connection, scope: Scope, vendor_id: str, start: str | None, end: str | None, category: str | None
 ) -> list[tuple[str, Decimal]]:
     """(category, cost in USD) of one vendor, in category order; only ``category`` if given."""
-    rows = repository.costs_per_category(conn, vendor_id, segments(start, end), category)
+    rows = repository.costs_per_category(conn, scope.id, vendor_id, segments(start, end), category)
     return [(sub, from_scaled(cost)) for sub, cost in rows]
 
 
 def by(
-    conn: Connection, dimension: str, start: str | None, end: str | None, key: str | None = None
+    conn: Connection, scope: Scope, dimension: str, start: str | None, end: str | None, key: str | None = None
 ) -> list[KeyFigures]:
-    """Totals per ``customer``, ``product`` or ``vendor`` id, in id order (vendor rows carry cost only)."""
-    rows = repository.totals_per_key(conn, dimension, segments(start, end), key)
+    """The scope's totals per ``customer``, ``product`` or ``vendor`` id, in id order (vendor rows carry
+    cost only)."""
+    rows = repository.totals_per_key(conn, scope.id, dimension, segments(start, end), key)
     return [KeyFigures(k, _scaled(revenue, cost)) for k, revenue, cost in rows]
 
 
-def over_time(conn: Connection, start: str | None, end: str | None) -> list[DayFigures]:
-    """Daily totals over all customers (the chart), in day order; days without figures are left out."""
-    return [DayFigures(day, _scaled(revenue, cost)) for day, revenue, cost in repository.daily_totals(conn, start, end)]
+def over_time(conn: Connection, scope: Scope, start: str | None, end: str | None) -> list[DayFigures]:
+    """Daily totals over the scope's customers (the chart), in day order; days without figures are left out."""
+    days = repository.daily_totals(conn, scope.id, start, end)
+    return [DayFigures(day, _scaled(revenue, cost)) for day, revenue, cost in days]

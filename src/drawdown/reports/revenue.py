@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from drawdown.core.grants import BUNDLED, PAID, PROMOTION
 from drawdown.core.money import from_scaled, quantize
+from drawdown.core.scopes import Scope
 from drawdown.reports import repository
 from drawdown.reports.models import RevenueReport, RevenueRow, RevenueTotals
 
@@ -32,14 +33,20 @@ RowKey = tuple[str, str, str, str | None]
 
 
 def report(
-    conn: Connection, start: datetime, end: datetime, granularity: str = "month", customer_id: str | None = None
+    conn: Connection,
+    scope: Scope,
+    start: datetime,
+    end: datetime,
+    granularity: str = "month",
+    customer_id: str | None = None,
 ) -> RevenueReport:
     """Revenue recognised, marketing cost and breakage over [start, end) per ``granularity`` ("day" or
-    "month"), for one customer or all of them. Rows in (period, asset, purpose, currency) order;
-    totals per basis currency, grants without a basis under ``None`` first."""
+    "month"), for one of the scope's customers or all of them (another scope's customer: empty). Rows
+    in (period, asset, purpose, currency) order; totals per basis currency, grants without a basis
+    under ``None`` first."""
     rows: dict[RowKey, dict[str, Decimal]] = {}
     totals: dict[str, dict[str, Decimal]] = {}
-    for r in repository.grant_movements(conn, start, end, granularity, customer_id, CONSUMING, REFUND):
+    for r in repository.grant_movements(conn, scope.id, start, end, granularity, customer_id, CONSUMING, REFUND):
         units = -from_scaled(int(r.units))
         revenue_basis = from_scaled(r.revenue_basis) if r.revenue_basis is not None else None
         cost_basis = from_scaled(r.cost_basis) if r.cost_basis is not None else None
