@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from drawdown.catalog import service as catalog
 from drawdown.catalog.models import NewAsset, NewProduct, StartingRate
+from drawdown.core.scopes import DEFAULT_LIVE, Scope
 from drawdown.customers import service as customers
 from drawdown.customers.models import NewCustomer, NewSubscription, ProductRef
 from drawdown.db.engine import write
@@ -22,15 +23,17 @@ from drawdown.wallets.models import Adjustment
 
 
 def volume_world(
-    engine: Engine, now: datetime, rate: Decimal, n_customers: int, funds: Decimal, funded: int | None = None
+    engine: Engine, now: datetime, rate: Decimal, n_customers: int, funds: Decimal, funded: int | None = None,
+    *, scope: Scope = DEFAULT_LIVE,
 ) -> tuple[str, list[str]]:
     """(asset code, customer ids); customer i has external id ``<code>-<i>`` and overdraft limit 0;
     the first ``funded`` (default: all) are gifted ``funds``."""
     code = new_code()
     with write(engine) as conn:
-        catalog.create_asset(conn, NewAsset(code=code, name=code), now)
+        catalog.create_asset(conn, scope, NewAsset(code=code, name=code), now)
         catalog.create_product(
             conn,
+            scope,
             NewProduct(
                 name=code,
                 code=code,
@@ -66,11 +69,14 @@ def new_code(prefix: str = "T") -> str:
     return prefix + uuid.uuid4().hex[:8].upper()
 
 
-def make_asset(conn: Connection, now: datetime, usd_rate: Decimal | None = None, precision: int | None = None) -> str:
+def make_asset(
+    conn: Connection, now: datetime, usd_rate: Decimal | None = None, precision: int | None = None,
+    *, scope: Scope = DEFAULT_LIVE,
+) -> str:
     """A custom asset (with a USD rate from the beginning, if given)."""
     asset = new_code()
     rates = (StartingRate("USD", rate=usd_rate),) if usd_rate is not None else ()
-    catalog.create_asset(conn, NewAsset(code=asset, name=asset, precision=precision, rates=rates), now)
+    catalog.create_asset(conn, scope, NewAsset(code=asset, name=asset, precision=precision, rates=rates), now)
     return asset
 
 
@@ -90,21 +96,22 @@ def usage_price(asset: str, values: list[dict[str, Any]], model: str | None = No
 
 
 def new_product(
-    conn: Connection, now: datetime, prices: list[dict[str, Any]], entitlements: list[dict[str, Any]] | None = None
+    conn: Connection, now: datetime, prices: list[dict[str, Any]], entitlements: list[dict[str, Any]] | None = None,
+    *, scope: Scope = DEFAULT_LIVE,
 ) -> tuple[str, str]:
     """A published product: (id, code)."""
     product = new_code("P")
-    created = catalog.create_product(
-        conn, NewProduct(code=product, name=product, prices=prices, entitlements=entitlements or [], publish=True), now
-    )
+    command = NewProduct(code=product, name=product, prices=prices, entitlements=entitlements or [], publish=True)
+    created = catalog.create_product(conn, scope, command, now)
     return created.product_id, product
 
 
 def make_product(
-    conn: Connection, now: datetime, prices: list[dict[str, Any]], entitlements: list[dict[str, Any]] | None = None
+    conn: Connection, now: datetime, prices: list[dict[str, Any]], entitlements: list[dict[str, Any]] | None = None,
+    *, scope: Scope = DEFAULT_LIVE,
 ) -> str:
     """A published product; its code."""
-    return new_product(conn, now, prices, entitlements)[1]
+    return new_product(conn, now, prices, entitlements, scope=scope)[1]
 
 
 def make_customer(

@@ -1,4 +1,7 @@
-"""The catalog's SQL: assets, exchange rates, products, versions and who subscribes to them."""
+"""The catalog's SQL: assets, exchange rates, products, versions and who subscribes to them.
+
+Assets, rates and products are scoped: every statement on them filters (or sets) ``scope_id``.
+Versions and subscriptions hang off a product the caller has already found in its scope."""
 
 from __future__ import annotations
 
@@ -20,35 +23,40 @@ from drawdown.db.tables import (
 # ----------------------------------------------------------------------------------------- assets
 
 
-def asset(conn: Connection, code: str) -> Row[Any] | None:
-    return conn.execute(select(assets).where(assets.c.code == code)).first()
+def asset(conn: Connection, scope_id: int, code: str) -> Row[Any] | None:
+    return conn.execute(select(assets).where(assets.c.scope_id == scope_id, assets.c.code == code)).first()
 
 
-def is_fiat(conn: Connection, code: str) -> bool:
+def is_fiat(conn: Connection, scope_id: int, code: str) -> bool:
     """False for an unknown code too."""
-    return bool(conn.execute(select(assets.c.is_fiat).where(assets.c.code == code)).scalar())
+    q = select(assets.c.is_fiat).where(assets.c.scope_id == scope_id, assets.c.code == code)
+    return bool(conn.execute(q).scalar())
 
 
 def insert_asset(
-    conn: Connection, code: str, name: str, precision: int, label: str, symbol: str | None, now: datetime
+    conn: Connection, scope_id: int, code: str, name: str, precision: int, label: str, symbol: str | None,
+    now: datetime,
 ) -> None:
     conn.execute(
         insert(assets).values(
-            code=code, name=name, precision=precision, label=label, symbol=symbol, is_fiat=False, created_at=now
+            scope_id=scope_id, code=code, name=name, precision=precision, label=label, symbol=symbol, is_fiat=False,
+            created_at=now,
         )
     )
 
 
-def count_assets(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(assets)).scalar_one())
+def count_assets(conn: Connection, scope_id: int) -> int:
+    q = select(func.count()).select_from(assets).where(assets.c.scope_id == scope_id)
+    return int(conn.execute(q).scalar_one())
 
 
-def page_assets(conn: Connection, offset: int, limit: int) -> list[Row[Any]]:
-    return list(conn.execute(select(assets.c.code, assets.c.name).order_by(assets.c.code).offset(offset).limit(limit)))
+def page_assets(conn: Connection, scope_id: int, offset: int, limit: int) -> list[Row[Any]]:
+    q = select(assets.c.code, assets.c.name).where(assets.c.scope_id == scope_id).order_by(assets.c.code)
+    return list(conn.execute(q.offset(offset).limit(limit)))
 
 
-def asset_codes(conn: Connection) -> set[str]:
-    return {r.code for r in conn.execute(select(assets.c.code))}
+def asset_codes(conn: Connection, scope_id: int) -> set[str]:
+    return {r.code for r in conn.execute(select(assets.c.code).where(assets.c.scope_id == scope_id))}
 
 
 # ---------------------------------------------------------------------------------- exchange rates
@@ -57,6 +65,7 @@ _r = asset_rates.c
 _IN_FORCE = (
     select(asset_rates)
     .where(
+        _r.scope_id == bindparam("scope"),
         _r.asset_code == bindparam("asset"),
         _r.source == bindparam("source"),
         _r.valid_from <= bindparam("at", type_=_r.valid_from.type),
@@ -67,21 +76,24 @@ _IN_FORCE = (
 )
 
 
-def rate_in_force(conn: Connection, asset_code: str, source: str, at: datetime) -> Row[Any] | None:
-    return conn.execute(_IN_FORCE, {"asset": asset_code, "source": source, "at": at}).first()
+def rate_in_force(conn: Connection, scope_id: int, asset_code: str, source: str, at: datetime) -> Row[Any] | None:
+    return conn.execute(_IN_FORCE, {"scope": scope_id, "asset": asset_code, "source": source, "at": at}).first()
 
 
-def rates_of(conn: Connection, asset_code: str) -> list[Row[Any]]:
+def rates_of(conn: Connection, scope_id: int, asset_code: str) -> list[Row[Any]]:
     """Every rate of an asset, latest start first."""
-    return list(conn.execute(select(asset_rates).where(_r.asset_code == asset_code).order_by(_r.valid_from.desc())))
+    q = select(asset_rates).where(_r.scope_id == scope_id, _r.asset_code == asset_code)
+    return list(conn.execute(q.order_by(_r.valid_from.desc())))
 
 
 def rate_scheduled(
-    conn: Connection, asset_code: str, source: str, scaled_rate: int, start: datetime, end: datetime | None
+    conn: Connection, scope_id: int, asset_code: str, source: str, scaled_rate: int, start: datetime,
+    end: datetime | None,
 ) -> bool:
     """Whether exactly this rate (value and validity) is already scheduled."""
     found = conn.execute(
         select(_r.id).where(
+            _r.scope_id == scope_id,
             _r.asset_code == asset_code,
             _r.source == source,
             _r.valid_from == start,
@@ -92,35 +104,43 @@ def rate_scheduled(
     return found is not None
 
 
-def close_open_rate(conn: Connection, asset_code: str, source: str, at: datetime) -> None:
+def close_open_rate(conn: Connection, scope_id: int, asset_code: str, source: str, at: datetime) -> None:
     """The open-ended rate that started before ``at`` ends at ``at``."""
     conn.execute(
         update(asset_rates)
-        .where(_r.asset_code == asset_code, _r.source == source, _r.valid_to.is_(None), _r.valid_from < at)
+        .where(
+            _r.scope_id == scope_id, _r.asset_code == asset_code, _r.source == source, _r.valid_to.is_(None),
+            _r.valid_from < at,
+        )
         .values(valid_to=at)
     )
 
 
 def insert_rate(
-    conn: Connection, asset_code: str, source: str, scaled_rate: int, start: datetime, end: datetime | None,
-    now: datetime,
+    conn: Connection, scope_id: int, asset_code: str, source: str, scaled_rate: int, start: datetime,
+    end: datetime | None, now: datetime,
 ) -> None:
     conn.execute(
         insert(asset_rates).values(
-            asset_code=asset_code, source=source, rate=scaled_rate, valid_from=start, valid_to=end, created_at=now
+            scope_id=scope_id, asset_code=asset_code, source=source, rate=scaled_rate, valid_from=start, valid_to=end,
+            created_at=now,
         )
     )
 
 
 def insert_rates(
-    conn: Connection, asset_code: str, scaled_rates: list[tuple[str, int]], start: datetime, now: datetime
+    conn: Connection, scope_id: int, asset_code: str, scaled_rates: list[tuple[str, int]], start: datetime,
+    now: datetime,
 ) -> None:
     """Open-ended rates from ``start``, one per (source, scaled rate)."""
     if scaled_rates:
         conn.execute(
             insert(asset_rates),
             [
-                {"asset_code": asset_code, "source": s, "rate": rate, "valid_from": start, "created_at": now}
+                {
+                    "scope_id": scope_id, "asset_code": asset_code, "source": s, "rate": rate, "valid_from": start,
+                    "created_at": now,
+                }
                 for s, rate in scaled_rates
             ],
         )
@@ -130,37 +150,42 @@ def insert_rates(
 _v = product_versions.c
 
 
-def product(conn: Connection, id_or_code: str) -> Row[Any] | None:
+def product(conn: Connection, scope_id: int, id_or_code: str) -> Row[Any] | None:
     return conn.execute(
-        select(products).where((products.c.id == id_or_code) | (products.c.code == id_or_code))
+        select(products).where(
+            products.c.scope_id == scope_id, (products.c.id == id_or_code) | (products.c.code == id_or_code)
+        )
     ).first()
 
 
-def product_code_taken(conn: Connection, code: str) -> bool:
-    return conn.execute(select(products.c.id).where(products.c.code == code)).first() is not None
+def product_code_taken(conn: Connection, scope_id: int, code: str) -> bool:
+    q = select(products.c.id).where(products.c.scope_id == scope_id, products.c.code == code)
+    return conn.execute(q).first() is not None
 
 
-def insert_product(conn: Connection, product_id: str, code: str, name: str, now: datetime) -> None:
-    conn.execute(insert(products).values(id=product_id, code=code, name=name, created_at=now))
+def insert_product(conn: Connection, scope_id: int, product_id: str, code: str, name: str, now: datetime) -> None:
+    conn.execute(insert(products).values(scope_id=scope_id, id=product_id, code=code, name=name, created_at=now))
 
 
-def _with_code(code: str | None) -> list[ColumnElement[bool]]:
-    """The filter on a product code, when one is given."""
-    return [products.c.code == code] if code else []
+def _listed(scope_id: int, code: str | None) -> list[ColumnElement[bool]]:
+    """The filter of a listing: the scope, and the product code when one is given."""
+    return [products.c.scope_id == scope_id, *([products.c.code == code] if code else [])]
 
 
-def count_products(conn: Connection, code: str | None) -> int:
-    return int(conn.execute(select(func.count()).select_from(products).where(*_with_code(code))).scalar_one())
+def count_products(conn: Connection, scope_id: int, code: str | None) -> int:
+    q = select(func.count()).select_from(products).where(*_listed(scope_id, code))
+    return int(conn.execute(q).scalar_one())
 
 
-def page_products(conn: Connection, offset: int, limit: int, code: str | None) -> list[Row[Any]]:
-    q = select(products).where(*_with_code(code)).order_by(products.c.created_at, products.c.id)
+def page_products(conn: Connection, scope_id: int, offset: int, limit: int, code: str | None) -> list[Row[Any]]:
+    q = select(products).where(*_listed(scope_id, code)).order_by(products.c.created_at, products.c.id)
     return list(conn.execute(q.offset(offset).limit(limit)))
 
 
-def delete_product(conn: Connection, product_id: str) -> None:
+def delete_product(conn: Connection, scope_id: int, product_id: str) -> None:
+    """The product's versions go with it; the caller found the product in ``scope_id``."""
     conn.execute(delete(product_versions).where(_v.product_id == product_id))
-    conn.execute(delete(products).where(products.c.id == product_id))
+    conn.execute(delete(products).where(products.c.scope_id == scope_id, products.c.id == product_id))
 
 
 def has_subscriptions(conn: Connection, product_id: str) -> bool:
@@ -222,12 +247,17 @@ _SUBSCRIBERS = (
 )
 
 
-def count_subscribers(conn: Connection, product_id: str) -> int:
-    where = subscription_products.c.product_id == product_id
-    return int(conn.execute(select(func.count()).select_from(_SUBSCRIBERS).where(where)).scalar_one())
+def _subscribed(scope_id: int, product_id: str) -> list[ColumnElement[bool]]:
+    # Subscribers share their product's scope; the filter on customers keeps that true even if not.
+    return [subscription_products.c.product_id == product_id, customers.c.scope_id == scope_id]
 
 
-def page_subscribers(conn: Connection, product_id: str, offset: int, limit: int) -> list[Row[Any]]:
+def count_subscribers(conn: Connection, scope_id: int, product_id: str) -> int:
+    q = select(func.count()).select_from(_SUBSCRIBERS).where(*_subscribed(scope_id, product_id))
+    return int(conn.execute(q).scalar_one())
+
+
+def page_subscribers(conn: Connection, scope_id: int, product_id: str, offset: int, limit: int) -> list[Row[Any]]:
     """Subscriptions to a product with their customer and version, oldest subscription first."""
     q = (
         select(
@@ -236,7 +266,7 @@ def page_subscribers(conn: Connection, product_id: str, offset: int, limit: int)
             subscriptions.c.renews_at, _v.version,
         )
         .select_from(_SUBSCRIBERS)
-        .where(subscription_products.c.product_id == product_id)
+        .where(*_subscribed(scope_id, product_id))
         .order_by(subscriptions.c.created_at, subscriptions.c.id)
         .offset(offset)
         .limit(limit)

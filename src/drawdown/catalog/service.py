@@ -1,4 +1,7 @@
-"""Assets, products and product versions: the catalog's price_rules."""
+"""Assets, products and product versions: the catalog's price_rules.
+
+Everything here acts in one scope: codes are unique per scope, and an asset or product of another
+scope is answered exactly like an unknown one."""
 
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from drawdown.core.errors import Conflict, Invalid, NotFound
 from drawdown.core.ids import PRICE, PRODUCT, PRODUCT_VERSION, new_id
 from drawdown.core.money import from_scaled, quantize, to_scaled
 from drawdown.core.periods import EPOCH
+from drawdown.core.scopes import Scope
 
 DRAFT, PUBLISHED, ARCHIVED = "draft", "published", "archived"
 DEFAULT_PRECISION = 2
@@ -40,25 +44,25 @@ Errors = dict[str, list[str]]
 
 
 # ----------------------------------------------------------------------------------------- assets
-def create_asset(conn: Connection, command: NewAsset, now: datetime) -> AssetCreated:
+def create_asset(conn: Connection, scope: Scope, command: NewAsset, now: datetime) -> AssetCreated:
     code = command.code.upper()
-    if repo.asset(conn, code) is not None:
+    if repo.asset(conn, scope.id, code) is not None:
         raise Conflict(f"asset {code} already exists")
-    starting = _starting_rates(conn, command)
+    starting = _starting_rates(conn, scope, command)
     precision = command.precision if command.precision is not None else DEFAULT_PRECISION
-    repo.insert_asset(conn, code, command.name, precision, command.label or code, command.symbol, now)
+    repo.insert_asset(conn, scope.id, code, command.name, precision, command.label or code, command.symbol, now)
     # A starting rate is the asset's rate from the beginning (historic quotes and grants use it).
-    repo.insert_rates(conn, code, starting, EPOCH, now)
+    repo.insert_rates(conn, scope.id, code, starting, EPOCH, now)
     return AssetCreated(code=code, created_at=now)
 
 
-def _starting_rates(conn: Connection, command: NewAsset) -> list[tuple[str, int]]:
+def _starting_rates(conn: Connection, scope: Scope, command: NewAsset) -> list[tuple[str, int]]:
     """(source, scaled rate) per starting rate; Invalid naming every bad one."""
     errors: Errors = {}
     out = []
     for i, r in enumerate(command.rates):
         source = r.source.upper()
-        if not repo.is_fiat(conn, source):
+        if not repo.is_fiat(conn, scope.id, source):
             errors.setdefault(f"rates[{i}].source", []).append(f"{source!r} is not a known fiat currency")
             continue
         rate = r.rate if r.rate is not None else quantize(Decimal(1) / _given(r.inverse_rate))
@@ -78,18 +82,18 @@ def _given(value: Decimal | None) -> Decimal:
     return value
 
 
-def list_assets(conn: Connection, offset: int, limit: int) -> tuple[list[AssetSummary], int]:
-    total = repo.count_assets(conn)
-    return [AssetSummary(r.code, r.name) for r in repo.page_assets(conn, offset, limit)], total
+def list_assets(conn: Connection, scope: Scope, offset: int, limit: int) -> tuple[list[AssetSummary], int]:
+    total = repo.count_assets(conn, scope.id)
+    return [AssetSummary(r.code, r.name) for r in repo.page_assets(conn, scope.id, offset, limit)], total
 
 
-def get_asset(conn: Connection, code: str) -> Asset:
-    row = repo.asset(conn, code.upper())
+def get_asset(conn: Connection, scope: Scope, code: str) -> Asset:
+    row = repo.asset(conn, scope.id, code.upper())
     if row is None:
         raise NotFound(f"asset {code} not found")
     # Grouped by source in the order each source first appears among the rates, latest start first.
     periods: dict[str, list[RatePeriod]] = {}
-    for r in repo.rates_of(conn, row.code):
+    for r in repo.rates_of(conn, scope.id, row.code):
         rate = from_scaled(r.rate)
         periods.setdefault(r.source, []).append(RatePeriod(r.valid_from, r.valid_to, rate, quantize(Decimal(1) / rate)))
     return Asset(
@@ -104,11 +108,14 @@ def get_asset(conn: Connection, code: str) -> Asset:
 
 
 # --------------------------------------------------------------------------------------- products
-def _documents(conn: Connection, prices: list[Document], entitlements: list[Document]) -> tuple[list[Document], ...]:
+def _documents(
+    conn: Connection, scope: Scope, prices: list[Document], entitlements: list[Document]
+) -> tuple[list[Document], ...]:
     """(prices, entitlements) as a version stores them: each price with a fresh id, asset codes in
-    upper case; Invalid naming every problem. The caller's documents are left as they were."""
+    upper case; Invalid naming every problem (an asset of another scope is unknown). The caller's
+    documents are left as they were."""
     errors: Errors = {}
-    known = repo.asset_codes(conn)
+    known = repo.asset_codes(conn, scope.id)
     out = [_price(doc, i, known, errors) for i, doc in enumerate(prices)]
     kept = []
     names: set[str] = set()
@@ -139,25 +146,27 @@ def _price(doc: Document, i: int, known: set[str], errors: Errors) -> Document:
     return doc
 
 
-def _product(conn: Connection, product_id: str) -> Row[Any]:
-    row = repo.product(conn, product_id)
+def _product(conn: Connection, scope: Scope, product_id: str) -> Row[Any]:
+    row = repo.product(conn, scope.id, product_id)
     if row is None:
         raise NotFound(f"product {product_id} not found")
     return row
 
 
-def create_product(conn: Connection, command: NewProduct, now: datetime) -> VersionCreated:
-    if repo.product_code_taken(conn, command.code):
+def create_product(conn: Connection, scope: Scope, command: NewProduct, now: datetime) -> VersionCreated:
+    if repo.product_code_taken(conn, scope.id, command.code):
         raise Conflict(f"a product with code {command.code!r} already exists")
-    prices, entitlements = _documents(conn, command.prices, command.entitlements)
+    prices, entitlements = _documents(conn, scope, command.prices, command.entitlements)
     product_id = new_id(PRODUCT)
-    repo.insert_product(conn, product_id, command.code, command.name, now)
+    repo.insert_product(conn, scope.id, product_id, command.code, command.name, now)
     return _add_version(conn, product_id, command.code, 1, prices, entitlements, command.publish, now)
 
 
-def create_version(conn: Connection, product_id: str, command: NewVersion, now: datetime) -> VersionCreated:
-    product = _product(conn, product_id)
-    prices, entitlements = _documents(conn, command.prices, command.entitlements)
+def create_version(
+    conn: Connection, scope: Scope, product_id: str, command: NewVersion, now: datetime
+) -> VersionCreated:
+    product = _product(conn, scope, product_id)
+    prices, entitlements = _documents(conn, scope, command.prices, command.entitlements)
     number = repo.last_version(conn, product.id) + 1
     return _add_version(conn, product.id, product.code, number, prices, entitlements, command.publish, now)
 
@@ -181,14 +190,20 @@ def _add_version(
     return VersionCreated(product_id=product_id, code=code, version=number, status=status, is_default=is_default)
 
 
-def list_products(conn: Connection, offset: int, limit: int, code: str | None) -> tuple[list[ProductSummary], int]:
-    total = repo.count_products(conn, code)
-    return [ProductSummary(r.id, r.code, r.name) for r in repo.page_products(conn, offset, limit, code)], total
+def list_products(
+    conn: Connection, scope: Scope, offset: int, limit: int, code: str | None
+) -> tuple[list[ProductSummary], int]:
+    total = repo.count_products(conn, scope.id, code)
+    rows = repo.page_products(conn, scope.id, offset, limit, code)
+    return [ProductSummary(r.id, r.code, r.name) for r in rows], total
 
 
-def version_row(conn: Connection, product_id: str, version: VersionRef) -> tuple[Row[Any], Row[Any]]:
-    """(product row, version row) of a product named by id or code; NotFound when either is missing."""
-    product = _product(conn, product_id)
+def version_row(
+    conn: Connection, scope: Scope, product_id: str, version: VersionRef
+) -> tuple[Row[Any], Row[Any]]:
+    """(product row, version row) of a product named by id or code in ``scope``; NotFound when either
+    is missing. The version is read only through the product found in scope."""
+    product = _product(conn, scope, product_id)
     row = repo.version(conn, product.id, None if version == "default" else int(version))
     if row is None:
         raise NotFound(f"product {product_id} has no version {version}")
@@ -209,20 +224,22 @@ def _version(product: Row[Any], row: Row[Any]) -> ProductVersion:
     )
 
 
-def get_version(conn: Connection, product_id: str, version: VersionRef) -> ProductVersion:
-    return _version(*version_row(conn, product_id, version))
+def get_version(conn: Connection, scope: Scope, product_id: str, version: VersionRef) -> ProductVersion:
+    return _version(*version_row(conn, scope, product_id, version))
 
 
-def get_product(conn: Connection, product_id: str) -> Product:
-    product = _product(conn, product_id)
+def get_product(conn: Connection, scope: Scope, product_id: str) -> Product:
+    product = _product(conn, scope, product_id)
     versions = tuple(_version(product, r) for r in repo.versions_of(conn, product.id))
     default = next((v for v in versions if v.is_default), None)
     return Product(id=product.id, code=product.code, name=product.name, default=default, versions=versions)
 
 
-def update_version(conn: Connection, product_id: str, version: VersionRef, command: VersionUpdate) -> None:
+def update_version(
+    conn: Connection, scope: Scope, product_id: str, version: VersionRef, command: VersionUpdate
+) -> None:
     """Publish a version and/or make it the default; a published version never returns to draft."""
-    product, row = version_row(conn, product_id, version)
+    product, row = version_row(conn, scope, product_id, version)
     status = row.status
     if command.publish:
         if status == ARCHIVED:
@@ -240,25 +257,25 @@ def update_version(conn: Connection, product_id: str, version: VersionRef, comma
     repo.set_version_state(conn, row.id, status, make_default or (row.is_default and status == PUBLISHED))
 
 
-def archive_version(conn: Connection, product_id: str, version: VersionRef) -> None:
-    _, row = version_row(conn, product_id, version)
+def archive_version(conn: Connection, scope: Scope, product_id: str, version: VersionRef) -> None:
+    _, row = version_row(conn, scope, product_id, version)
     repo.set_version_state(conn, row.id, ARCHIVED, False)
 
 
-def delete_product(conn: Connection, product_id: str) -> None:
+def delete_product(conn: Connection, scope: Scope, product_id: str) -> None:
     """Only a product never published nor subscribed to can go; others are archived version by version."""
-    product = _product(conn, product_id)
+    product = _product(conn, scope, product_id)
     if repo.version_statuses(conn, product.id) - {DRAFT} or repo.has_subscriptions(conn, product.id):
         raise Conflict("only a product whose versions are all drafts can be deleted; archive its versions instead")
-    repo.delete_product(conn, product.id)
+    repo.delete_product(conn, scope.id, product.id)
 
 
 def subscribers(
-    conn: Connection, product_id: str, offset: int, limit: int, now: datetime
+    conn: Connection, scope: Scope, product_id: str, offset: int, limit: int, now: datetime
 ) -> tuple[list[Subscriber], int]:
-    product = _product(conn, product_id)
-    total = repo.count_subscribers(conn, product.id)
-    rows = repo.page_subscribers(conn, product.id, offset, limit)
+    product = _product(conn, scope, product_id)
+    total = repo.count_subscribers(conn, scope.id, product.id)
+    rows = repo.page_subscribers(conn, scope.id, product.id, offset, limit)
     return [_subscriber(r, product.id, now) for r in rows], total
 
 
