@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, select
 
 from drawdown.billing.job import run_due
 from drawdown.core.money import to_scaled
+from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.customers import service as customers
 from drawdown.customers.models import (
     NewCustomer,
@@ -39,10 +40,11 @@ def _customer(engine: Engine, prices: list[world.Doc], funds: D, at: datetime = 
     with write(engine) as conn:
         asset = world.asset(conn, at)
         _, plan = world.product(conn, at, [price(asset) for price in prices])
-        cid = customers.create_customer(conn, NewCustomer(name=world.code("c")), at, LIMIT).id
+        cid = customers.create_customer(conn, DEFAULT_LIVE, NewCustomer(name=world.code("c")), at, LIMIT).id
         if funds:
             world.fund(conn, cid, asset, funds, at)
-        sub = customers.create_subscription(conn, cid, NewSubscription((ProductRef(code=plan),)), at, LIMIT, URL)
+        subscribe = NewSubscription((ProductRef(code=plan),))
+        sub = customers.create_subscription(conn, DEFAULT_LIVE, cid, subscribe, at, LIMIT, URL)
     return cid, sub.id, asset
 
 
@@ -52,7 +54,7 @@ def _fee(amount: str) -> world.Price:
 
 def _subscription(engine: Engine, cid: str, at: datetime) -> Subscription:
     with read(engine) as conn:
-        return customers.get_customer(conn, cid, at).subscriptions[0]
+        return customers.get_customer(conn, DEFAULT_LIVE, cid, at).subscriptions[0]
 
 
 def _available(engine: Engine, cid: str, asset: str, at: datetime) -> D:
@@ -71,7 +73,7 @@ def _charged_periods(engine: Engine, sub_id: str, kind: str) -> int:
 def _tokens(engine: Engine, cid: str, at: datetime, n: int) -> None:
     event = UsageEvent(world.code("ev"), "tokens", at, data={"n": n})
     with write(engine) as conn:
-        [answer] = pipeline.bill(conn, [UsageBatch(cid, None, [event])], at, LIMIT, HotCache())
+        [answer] = pipeline.bill(conn, [UsageBatch(DEFAULT_LIVE, cid, None, [event])], at, LIMIT, HotCache())
     assert not isinstance(answer, Exception), answer
     assert answer[1].accepted == [event.id]
 
@@ -96,8 +98,9 @@ def test_a_fee_that_does_not_fit_asks_for_payment_until_funded(engine: Engine) -
     assert _available(engine, cid, asset, T0) == 10  # nothing taken: the fee is all or nothing
     still = run_due(engine, T0 + timedelta(hours=1), LIMIT, URL, {cid})
     assert (still.fixed_charged, still.action_required) == (0, [])  # already waiting: not reported again
+    active = SubscriptionStatusChange(cid, sub_id, "active")
     with write(engine) as conn:  # asking to reactivate without the money changes nothing
-        customers.update_subscription(conn, SubscriptionStatusChange(cid, sub_id, "active"), T0, LIMIT, URL)
+        customers.update_subscription(conn, DEFAULT_LIVE, active, T0, LIMIT, URL)
     assert _subscription(engine, cid, T0).status == "action_required"
     with write(engine) as conn:
         world.fund(conn, cid, asset, D(15), T0)
@@ -111,7 +114,8 @@ def test_reactivation_is_a_payment_attempt(engine: Engine) -> None:
     cid, sub_id, asset = _customer(engine, [_fee("20")], D(0))
     with write(engine) as conn:
         world.fund(conn, cid, asset, D(20), T0)
-        customers.update_subscription(conn, SubscriptionStatusChange(cid, sub_id, "active"), T0, LIMIT, URL)
+        reactivate = SubscriptionStatusChange(cid, sub_id, "active")
+        customers.update_subscription(conn, DEFAULT_LIVE, reactivate, T0, LIMIT, URL)
     assert (_subscription(engine, cid, T0).status, _available(engine, cid, asset, T0)) == ("active", 0)
 
 
@@ -119,9 +123,9 @@ def test_the_job_reports_a_subscription_it_blocks(engine: Engine) -> None:
     with write(engine) as conn:
         asset = world.asset(conn, T0)
         _, plan = world.product(conn, T0, [world.monthly_fee(asset, D(20))])
-        cid = customers.create_customer(conn, NewCustomer(name="later"), T0, LIMIT).id
+        cid = customers.create_customer(conn, DEFAULT_LIVE, NewCustomer(name="later"), T0, LIMIT).id
         later = NewSubscription((ProductRef(code=plan),), starts_at=T0 + timedelta(days=3))
-        sub_id = customers.create_subscription(conn, cid, later, T0, LIMIT, URL).id
+        sub_id = customers.create_subscription(conn, DEFAULT_LIVE, cid, later, T0, LIMIT, URL).id
     assert run_due(engine, T0 + timedelta(days=1), LIMIT, URL, {cid}).action_required == []  # not started yet
     assert run_due(engine, T0 + timedelta(days=3), LIMIT, URL, {cid}).action_required == [sub_id]
 

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, event, select
 
 from drawdown.billing.job import run_due
 from drawdown.core.money import from_scaled
+from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.customers import service as customers
 from drawdown.customers.models import NewCustomer, NewSubscription, ProductRef, SubscriptionStatusChange
 from drawdown.db.engine import read, write
@@ -38,10 +39,11 @@ def _customer(
         prices = [world.monthly_fee(asset, fee)] if fee is not None else [world.real_time(asset)]
         entitled = [grant(asset) for grant in grants or []]
         _, plan = world.product(conn, at, prices, entitled)
-        cid = customers.create_customer(conn, NewCustomer(name=world.code("c")), at, LIMIT).id
+        cid = customers.create_customer(conn, DEFAULT_LIVE, NewCustomer(name=world.code("c")), at, LIMIT).id
         if funds:
             world.fund(conn, cid, asset, funds, at)
-        sub = customers.create_subscription(conn, cid, NewSubscription((ProductRef(code=plan),)), at, LIMIT, "")
+        subscribe = NewSubscription((ProductRef(code=plan),))
+        sub = customers.create_subscription(conn, DEFAULT_LIVE, cid, subscribe, at, LIMIT, "")
     return cid, sub.id, asset
 
 
@@ -82,10 +84,10 @@ def test_a_scheduled_subscription_is_due_at_its_start(engine: Engine) -> None:
     with write(engine) as conn:
         asset = world.asset(conn, T0)
         _, plan = world.product(conn, T0, [world.monthly_fee(asset, D(20))])
-        cid = customers.create_customer(conn, NewCustomer(name=world.code("c")), T0, LIMIT).id
+        cid = customers.create_customer(conn, DEFAULT_LIVE, NewCustomer(name=world.code("c")), T0, LIMIT).id
         world.fund(conn, cid, asset, D(100), T0)
         later = NewSubscription((ProductRef(code=plan),), starts_at=FEB)
-        sub_id = customers.create_subscription(conn, cid, later, T0, LIMIT, "").id
+        sub_id = customers.create_subscription(conn, DEFAULT_LIVE, cid, later, T0, LIMIT, "").id
     assert _next_due(engine, sub_id) == FEB
     assert run_due(engine, FEB, LIMIT, "", {cid}).fixed_charged == 1
     assert _next_due(engine, sub_id) == datetime(2026, 3, 28, 10, 0, tzinfo=UTC)  # anchored at its start
@@ -98,18 +100,19 @@ def test_a_blocked_fee_keeps_it_due_and_reactivation_moves_it_on(engine: Engine)
     assert run_due(engine, FEB + SECOND, LIMIT, "", {cid}).visited == 1
     with write(engine) as conn:
         world.fund(conn, cid, asset, D(20), FEB + 2 * SECOND)
-        customers.update_subscription(conn, SubscriptionStatusChange(cid, sub_id, "active"), FEB + 2 * SECOND, LIMIT)
+        reactivate = SubscriptionStatusChange(cid, sub_id, "active")
+        customers.update_subscription(conn, DEFAULT_LIVE, reactivate, FEB + 2 * SECOND, LIMIT)
     assert _next_due(engine, sub_id) == MAR
 
 
 def test_an_inactive_subscription_is_never_due_and_comes_back_owing(engine: Engine) -> None:
     cid, sub_id, _ = _customer(engine, D(100))
     with write(engine) as conn:
-        customers.update_subscription(conn, SubscriptionStatusChange(cid, sub_id, "inactive"), T0, LIMIT)
+        customers.update_subscription(conn, DEFAULT_LIVE, SubscriptionStatusChange(cid, sub_id, "inactive"), T0, LIMIT)
     assert _next_due(engine, sub_id) is None
     assert run_due(engine, MAR, LIMIT, "", {cid}).visited == 0
     with write(engine) as conn:  # active again: what fell due meanwhile is owed, as before
-        customers.update_subscription(conn, SubscriptionStatusChange(cid, sub_id, "active"), MAR, LIMIT)
+        customers.update_subscription(conn, DEFAULT_LIVE, SubscriptionStatusChange(cid, sub_id, "active"), MAR, LIMIT)
     assert _next_due(engine, sub_id) == FEB
     assert run_due(engine, MAR, LIMIT, "", {cid}).fixed_charged == 2
     assert _next_due(engine, sub_id) == APR
@@ -148,7 +151,8 @@ def test_grants_expire_on_time(engine: Engine) -> None:
     cid, sub_id, asset = _customer(engine, D(100))
     expiry = T0 + timedelta(days=10)
     with write(engine) as conn:
-        wallets.adjust(conn, cid, Adjustment(world.code("t"), asset, D(7), "gift", expires_at=expiry), T0, LIMIT)
+        gift = Adjustment(world.code("t"), asset, D(7), "gift", expires_at=expiry)
+        wallets.adjust(conn, DEFAULT_LIVE, cid, gift, T0, LIMIT)
     assert run_due(engine, expiry - SECOND, LIMIT, "", {cid}).visited == 0
     assert run_due(engine, expiry, LIMIT, "", {cid}).visited == 1  # the subscription is not due till February
     with read(engine) as conn:

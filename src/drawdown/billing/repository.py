@@ -1,5 +1,9 @@
 """The billing room's SQL: the fees a period closes, the ``period_charges`` that make a period charged
-once, and the subscriptions the job visits."""
+once, and the subscriptions the job visits.
+
+The job runs for every scope at once, so nothing here takes a caller's scope: fees, charges and
+subscriptions hang off a customer, and the one scoped table read (products) is read in the scope of
+the subscription's customer."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from drawdown.billing.models import ACTION_REQUIRED, ACTIVE
 from drawdown.core import catalog as price_rules
 from drawdown.core.money import to_scaled
 from drawdown.db.tables import (
+    customers,
     entitlement_grants,
     fees,
     period_charges,
@@ -124,7 +129,7 @@ def subscription(conn: Connection, subscription_id: str) -> Row[Any]:
 
 def subscribed_versions(conn: Connection, subscription_id: str) -> list[Row[Any]]:
     """The subscription's products: id, code, version, prices, entitlements and since (when that version
-    took over)."""
+    took over). Only products of its customer's scope: another scope's product is never billed."""
     return list(
         conn.execute(
             select(
@@ -133,7 +138,9 @@ def subscribed_versions(conn: Connection, subscription_id: str) -> list[Row[Any]
             )
             .select_from(
                 subscription_products.join(product_versions, product_versions.c.id == _sp.version_id)
-                .join(products, products.c.id == _sp.product_id)
+                .join(subscriptions, _s.id == _sp.subscription_id)
+                .join(customers, customers.c.id == _s.customer_id)
+                .join(products, (products.c.id == _sp.product_id) & (products.c.scope_id == customers.c.scope_id))
             )
             .where(subscription_products.c.subscription_id == subscription_id)
         )
