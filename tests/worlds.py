@@ -54,6 +54,7 @@ def volume_world(
         ids = [
             customers.create_customer(
                 conn,
+                scope,
                 NewCustomer(name=f"{code}-{i}", external_id=f"{code}-{i}", subscriptions=(subscription,)),
                 now,
                 Decimal(0),
@@ -61,7 +62,7 @@ def volume_world(
             for i in range(n_customers)
         ]
         for cid in ids[:funded]:
-            wallets.adjust(conn, cid, Adjustment("t", code, funds, "gift"), now, Decimal(0))
+            wallets.adjust(conn, scope, cid, Adjustment("t", code, funds, "gift"), now, Decimal(0))
     return code, ids
 
 
@@ -115,12 +116,17 @@ def make_product(
 
 
 def make_customer(
-    conn: Connection, now: datetime, product: str | None = None, limit: Decimal | None = Decimal(0)
+    conn: Connection,
+    now: datetime,
+    product: str | None = None,
+    limit: Decimal | None = Decimal(0),
+    *,
+    scope: Scope = DEFAULT_LIVE,
 ) -> str:
     """A customer (subscribed to ``product`` from ``now``, if given); accounts opened with ``limit``."""
     subs = (NewSubscription(products=(ProductRef(code=product),)),) if product else ()
     created = customers.create_customer(
-        conn, NewCustomer(name=new_code("C"), external_id=new_code("X"), subscriptions=subs), now, limit
+        conn, scope, NewCustomer(name=new_code("C"), external_id=new_code("X"), subscriptions=subs), now, limit
     )
     return created.id
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from drawdown.core.scopes import DEFAULT_LIVE, Scope
 from drawdown.db.tables import customers, wallet_accounts
 from drawdown.wallets import service as wallets
 from drawdown.wallets.models import Adjustment
@@ -68,16 +69,21 @@ def daily_grant(asset_code: str, amount: Decimal) -> Doc:
     }
 
 
-def fund(conn: Connection, customer_id: str, asset_code: str, amount: Decimal, now: datetime) -> None:
-    wallets.adjust(conn, customer_id, Adjustment(code("t"), asset_code, amount, "external_topup"), now, Decimal(0))
+def fund(
+    conn: Connection, customer_id: str, asset_code: str, amount: Decimal, now: datetime, scope: Scope = DEFAULT_LIVE
+) -> None:
+    topup = Adjustment(code("t"), asset_code, amount, "external_topup")
+    wallets.adjust(conn, scope, customer_id, topup, now, Decimal(0))
 
 
-def available(conn: Connection, customer_id: str, asset_code: str, now: datetime) -> Decimal:
-    return wallets.balance(conn, customer_id, f"default:{asset_code}", now).available
+def available(
+    conn: Connection, customer_id: str, asset_code: str, now: datetime, scope: Scope = DEFAULT_LIVE
+) -> Decimal:
+    return wallets.balance(conn, scope, customer_id, f"default:{asset_code}", now).available
 
 
 def pending_out(conn: Connection, customer_id: str, asset_code: str, now: datetime) -> Decimal:
-    return wallets.balance(conn, customer_id, f"default:{asset_code}", now).pending_out
+    return wallets.balance(conn, DEFAULT_LIVE, customer_id, f"default:{asset_code}", now).pending_out
 
 
 def account_assets(conn: Connection, customer_id: str) -> set[str]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.db.engine import read, write
 from drawdown.db.tables import entitlement_grants, subscriptions
 from drawdown.wallets import entitlements
@@ -47,7 +48,7 @@ def _refresh(engine: Engine, cid: str, at: datetime) -> int:
 
 def _grants(engine: Engine, cid: str, asset: str, at: datetime) -> list[GrantView]:
     with read(engine) as conn:
-        views, _ = wallets.grants(conn, cid, f"default:{asset}", GrantFilter(), 0, 50, at)
+        views, _ = wallets.grants(conn, DEFAULT_LIVE, cid, f"default:{asset}", GrantFilter(), 0, 50, at)
     return sorted(views, key=lambda g: g.effective_at)
 
 
@@ -68,29 +69,29 @@ def test_subscribing_issues_the_first_period_and_a_refresh_issues_each_period_on
                             .join(subscriptions, subscriptions.c.id == entitlement_grants.c.subscription_id)
                             .where(subscriptions.c.customer_id == cid)).scalar_one()
         assert rows == 3
-        assert wallets.balance(conn, cid, f"default:{asset}", later).available == D(10)
+        assert wallets.balance(conn, DEFAULT_LIVE, cid, f"default:{asset}", later).available == D(10)
 
 
 def test_expire_and_replace_writes_off_the_old_grant(engine: Engine) -> None:
     start, asset, cid = _subscribed(engine, "expire_and_replace")
     with write(engine) as conn:
-        wallets.charge(conn, cid, Charge("spend", asset, D(3)), start, D(0))
+        wallets.charge(conn, DEFAULT_LIVE, cid, Charge("spend", asset, D(3)), start, D(0))
     next_day = start + DAY + timedelta(minutes=1)
     assert _refresh(engine, cid, next_day) == 1
     old, new = _grants(engine, cid, asset, next_day)
     assert (old.state, old.expired_amount, old.available) == ("expired", D(7), D(0))
     assert (new.state, new.amount, new.available) == ("live", D(10), D(10))
     with read(engine) as conn:
-        expiry = wallets.transaction(conn, cid, f"expiry:{old.id}")
+        expiry = wallets.transaction(conn, DEFAULT_LIVE, cid, f"expiry:{old.id}")
         assert (expiry.type, expiry.amount, expiry.created_at) == ("expiry", D(-7), start + DAY)
-        assert wallets.balance(conn, cid, f"default:{asset}", next_day).available == D(10)
+        assert wallets.balance(conn, DEFAULT_LIVE, cid, f"default:{asset}", next_day).available == D(10)
         assert unbalanced(conn, cid) == []
 
 
 def test_rollover_carries_the_remainder_into_the_new_grant(engine: Engine) -> None:
     start, asset, cid = _subscribed(engine, "rollover", purpose="promotion")
     with write(engine) as conn:
-        wallets.charge(conn, cid, Charge("spend", asset, D(4)), start, D(0))
+        wallets.charge(conn, DEFAULT_LIVE, cid, Charge("spend", asset, D(4)), start, D(0))
     next_day = start + DAY + timedelta(minutes=1)
     assert _refresh(engine, cid, next_day) == 1
     assert _refresh(engine, cid, next_day) == 0
@@ -98,14 +99,16 @@ def test_rollover_carries_the_remainder_into_the_new_grant(engine: Engine) -> No
     assert (old.available, old.expired_amount) == (D(0), D(0))  # nothing written off
     assert (new.amount, new.available, new.purpose, new.priority) == (D(16), D(16), "promotion", 50)
     with read(engine) as conn:
-        carried = wallets.transaction(conn, cid, f"rollover:{old.id}")
+        carried = wallets.transaction(conn, DEFAULT_LIVE, cid, f"rollover:{old.id}")
         assert (carried.type, carried.amount) == ("rollover", D(0))
-        moves = wallets.grant_history(conn, cid, f"default:{asset}", new.id, next_day).movements
+        moves = wallets.grant_history(conn, DEFAULT_LIVE, cid, f"default:{asset}", new.id, next_day).movements
         assert sorted((m.type, m.amount) for m in moves) == [("entitlement", D(10)), ("rollover", D(6))]
-        with_expiry = [m for m in wallets.grant_history(conn, cid, f"default:{asset}", old.id, next_day).movements
+        with_expiry = [m for m in wallets.grant_history(
+            conn, DEFAULT_LIVE, cid, f"default:{asset}", old.id, next_day
+        ).movements
                        if m.type == "expiry"]
         assert with_expiry == []
-        assert wallets.balance(conn, cid, f"default:{asset}", next_day).available == D(16)
+        assert wallets.balance(conn, DEFAULT_LIVE, cid, f"default:{asset}", next_day).available == D(16)
         assert unbalanced(conn, cid) == []
 
 
@@ -120,7 +123,7 @@ def test_after_downtime_each_missed_period_is_issued_in_order(engine: Engine) ->
     for strategy, final, written_off in (("rollover", D(26), D(0)), ("expire_and_replace", D(10), D(16))):
         start, asset, cid = _subscribed(engine, strategy)
         with write(engine) as conn:
-            wallets.charge(conn, cid, Charge("spend", asset, D(4)), start, D(0))
+            wallets.charge(conn, DEFAULT_LIVE, cid, Charge("spend", asset, D(4)), start, D(0))
         later = start + 2 * DAY + timedelta(hours=1)
         assert _refresh(engine, cid, later) == 2, strategy
         grants = _grants(engine, cid, asset, later)
@@ -128,5 +131,5 @@ def test_after_downtime_each_missed_period_is_issued_in_order(engine: Engine) ->
         assert grants[-1].available == final, strategy
         assert sum((g.expired_amount for g in grants), D(0)) == written_off, strategy
         with read(engine) as conn:
-            assert wallets.balance(conn, cid, f"default:{asset}", later).available == final, strategy
+            assert wallets.balance(conn, DEFAULT_LIVE, cid, f"default:{asset}", later).available == final, strategy
             assert unbalanced(conn, cid) == [], strategy

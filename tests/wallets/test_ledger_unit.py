@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, func, select
 from drawdown.core.grants import InsufficientFunds
 from drawdown.core.ledger import REVENUE, wallet_account
 from drawdown.core.money import from_scaled
+from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.db.engine import read, write
 from drawdown.db.tables import ledger_entries, wallet_accounts
 from drawdown.wallets import repository
@@ -28,7 +29,7 @@ def _funded(engine: Engine, amount: Decimal = D(10)) -> tuple[datetime, str, str
     with write(engine) as conn:
         asset = make_asset(conn, now)
         cid = make_customer(conn, now)
-        wallets.adjust(conn, cid, Adjustment("in", asset, amount, "gift"), now, D(0))
+        wallets.adjust(conn, DEFAULT_LIVE, cid, Adjustment("in", asset, amount, "gift"), now, D(0))
         return now, asset, cid, account_id(conn, cid, asset)
 
 
@@ -127,10 +128,10 @@ def test_a_credit_settles_debt_first_and_the_account_entries_match_its_value(eng
         ledger.debit(aid, D(3), REVENUE, _fee("into-debt"), funded=True)
         ledger.flush()
         assert _entries_total(conn, aid) == D(-2)  # no grant value left, 2 owed
-        wallets.adjust(conn, cid, Adjustment("pay", asset, D(5), "gift"), now, D(0))
+        wallets.adjust(conn, DEFAULT_LIVE, cid, Adjustment("pay", asset, D(5), "gift"), now, D(0))
     with read(engine) as conn:
         row = conn.execute(wallet_accounts.select().where(wallet_accounts.c.id == aid)).one()
-        grants, _ = wallets.grants(conn, cid, f"default:{asset}", GrantFilter(), 0, 10, now)
+        grants, _ = wallets.grants(conn, DEFAULT_LIVE, cid, f"default:{asset}", GrantFilter(), 0, 10, now)
         assert from_scaled(row.debt) == D(0)
         assert sorted(g.available for g in grants) == [D(0), D(3)]
         assert _entries_total(conn, aid) == sum((g.available for g in grants), D(0)) == D(3)

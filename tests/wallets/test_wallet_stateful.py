@@ -17,6 +17,7 @@ from drawdown.catalog import service as catalog
 from drawdown.catalog.models import NewAsset, NewProduct, StartingRate
 from drawdown.core.errors import Invalid
 from drawdown.core.money import from_scaled
+from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.customers import service as customers
 from drawdown.customers.models import NewCustomer, NewSubscription, ProductRef
 from drawdown.db.engine import read, write
@@ -33,7 +34,7 @@ def test_wallet_invariants_under_random_operations(engine) -> None:
     asset = "S" + uuid.uuid4().hex[:8].upper()
     with write(engine) as conn:
         usd = (StartingRate("USD", Decimal("0.01")),)
-        catalog.create_asset(conn, NewAsset(code=asset, name="stateful", rates=usd), T0)
+        catalog.create_asset(conn, DEFAULT_LIVE, NewAsset(code=asset, name="stateful", rates=usd), T0)
 
     class Wallet(RuleBasedStateMachine):
         @initialize()
@@ -43,7 +44,7 @@ def test_wallet_invariants_under_random_operations(engine) -> None:
             with write(engine) as conn:
                 catalog.create_product(
                     conn,
-                    NewProduct(
+                    DEFAULT_LIVE, NewProduct(
                         name="p",
                         code=code,
                         publish=True,
@@ -76,8 +77,11 @@ def test_wallet_invariants_under_random_operations(engine) -> None:
                     self.now,
                 )
                 self.customer = customers.create_customer(
-                    conn, NewCustomer(name="s", subscriptions=(NewSubscription((ProductRef(code=code),)),)),
-                    self.now, Decimal(0),
+                    conn,
+                    DEFAULT_LIVE,
+                    NewCustomer(name="s", subscriptions=(NewSubscription((ProductRef(code=code),)),)),
+                    self.now,
+                    Decimal(0),
                 ).id
 
         @rule(
@@ -93,13 +97,15 @@ def test_wallet_invariants_under_random_operations(engine) -> None:
                 return
             cmd = Adjustment(uuid.uuid4().hex, asset, amount, reason, effective_at=start, expires_at=expires)
             with write(engine) as conn:
-                wallets.adjust(conn, self.customer, cmd, self.now, Decimal(0))
+                wallets.adjust(conn, DEFAULT_LIVE, self.customer, cmd, self.now, Decimal(0))
 
         @rule(amount=amounts)
         def use(self, amount) -> None:
             try:
                 with write(engine) as conn:
-                    wallets.charge(conn, self.customer, Charge(uuid.uuid4().hex, asset, amount), self.now, Decimal(0))
+                    wallets.charge(
+                        conn, DEFAULT_LIVE, self.customer, Charge(uuid.uuid4().hex, asset, amount), self.now, Decimal(0)
+                    )
             except Invalid:
                 pass  # refused past the overdraft limit: nothing written
 

@@ -24,9 +24,11 @@ from drawdown.api.schemas.customers import (
     UpdateSubscriptionRequest,
 )
 from drawdown.api.schemas.vendors import CustomerStatsPage, Profitability
+from drawdown.api.scoping import CallerScope
 from drawdown.api.shapes import customers as shape
 from drawdown.api.vendors import day
 from drawdown.core.errors import NotFound
+from drawdown.core.scopes import Scope
 from drawdown.customers import service as customers
 from drawdown.customers.models import (
     CustomerFilter,
@@ -70,13 +72,17 @@ def _new_customer(body: CreateCustomerRequest) -> NewCustomer:
 
 @api.post("/customers", status_code=201, response_model=CreateCustomerResponse, summary="Create a customer")
 def create_customer(
-    body: CreateCustomerRequest, request: Request, key: str | None = IdempotencyKey, ctx: Context = Depends(context)
+    body: CreateCustomerRequest,
+    request: Request,
+    key: str | None = IdempotencyKey,
+    ctx: Context = Depends(context),
+    scope: Scope = CallerScope,
 ) -> ExactJSONResponse:
     command = _new_customer(body)
     limit, url = ctx.settings.overdraft_limit(), ctx.settings.public_url
     return idempotency.create(
-        ctx, request, key, body.model_dump(exclude_none=True),
-        lambda conn: shape.customer_created(customers.create_customer(conn, command, ctx.now(), limit, url)),
+        ctx, scope, request, key, body.model_dump(exclude_none=True),
+        lambda conn: shape.customer_created(customers.create_customer(conn, scope, command, ctx.now(), limit, url)),
     )
 
 
@@ -95,15 +101,16 @@ def list_customers(
     name: str | None = Query(None),
     status: Literal["active", "inactive"] | None = Query(None),
     ctx: Context = Depends(context),
+    scope: Scope = CallerScope,
 ) -> Response:
     with read(ctx.engine) as conn:
         if external_id is not None:
-            found = customers.find_by_external_id(conn, external_id)
+            found = customers.find_by_external_id(conn, scope, external_id)
             if found is None:
                 raise NotFound(f"no customer has external_id {external_id!r}")
             return RedirectResponse(f"/customers/{found}", status_code=303)
         filters = CustomerFilter(id=customer_id, email=email, name=name, status=status)
-        items, total = customers.list_customers(conn, offset, limit, filters)
+        items, total = customers.list_customers(conn, scope, offset, limit, filters)
     return page([shape.customer_summary(c) for c in items], total, limit, offset)
 
 
@@ -114,12 +121,13 @@ def customers_stats(
     period_from: date | None = Query(None, description="First day (UTC, inclusive)"),
     period_to: date | None = Query(None, description="Last day (UTC, inclusive)"),
     ctx: Context = Depends(context),
+    scope: Scope = CallerScope,
 ) -> ExactJSONResponse:
     from drawdown.api.shapes import reports as shapes
 
     with read(ctx.engine) as conn:
         result = shapes.customers_stats(
-            profitability.customers_page(conn, day(period_from), day(period_to), offset, limit)
+            profitability.customers_page(conn, scope, day(period_from), day(period_to), offset, limit)
         )
     return ExactJSONResponse(
         {**result, "period_from": day(period_from), "period_to": day(period_to), "limit": limit, "offset": offset}
@@ -127,25 +135,27 @@ def customers_stats(
 
 
 @api.get("/customers/{customerId}/stats", response_model=Profitability, summary="A customer's profitability")
-def customer_stats(customerId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:
+def customer_stats(customerId: str, ctx: Context = Depends(context), scope: Scope = CallerScope) -> ExactJSONResponse:
     from drawdown.api.shapes import reports as shapes
 
     with read(ctx.engine) as conn:
-        customers.get_customer(conn, customerId, ctx.now())
-        return ExactJSONResponse(shapes.stats(profitability.customer(conn, customerId)))
+        customers.get_customer(conn, scope, customerId, ctx.now())  # 404 unless the customer is the caller's
+        return ExactJSONResponse(shapes.stats(profitability.customer(conn, scope, customerId)))
 
 
 @api.get("/customers/{customerId}", response_model=GetCustomerResponse, summary="Get a customer")
-def get_customer(customerId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:
+def get_customer(customerId: str, ctx: Context = Depends(context), scope: Scope = CallerScope) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
-        return ExactJSONResponse(shape.customer(customers.get_customer(conn, customerId, ctx.now())))
+        return ExactJSONResponse(shape.customer(customers.get_customer(conn, scope, customerId, ctx.now())))
 
 
 @api.patch("/customers/{customerId}", status_code=204, summary="Update a customer")
-def update_customer(customerId: str, body: UpdateCustomerRequest, ctx: Context = Depends(context)) -> Response:
+def update_customer(
+    customerId: str, body: UpdateCustomerRequest, ctx: Context = Depends(context), scope: Scope = CallerScope
+) -> Response:
     command = CustomerUpdate(name=body.name, external_id=body.external_id, email=body.email)
     with write(ctx.engine) as conn:
-        customers.update_customer(conn, customerId, command)
+        customers.update_customer(conn, scope, customerId, command)
     return Response(status_code=204)
 
 
@@ -159,13 +169,14 @@ def create_subscription(
     request: Request,
     key: str | None = IdempotencyKey,
     ctx: Context = Depends(context),
+    scope: Scope = CallerScope,
 ) -> ExactJSONResponse:
     command = _new_subscription(body)
     limit, url = ctx.settings.overdraft_limit(), ctx.settings.public_url
     return idempotency.create(
-        ctx, request, key, body.model_dump(exclude_none=True),
+        ctx, scope, request, key, body.model_dump(exclude_none=True),
         lambda conn: shape.subscription(
-            customers.create_subscription(conn, customerId, command, ctx.now(), limit, url)
+            customers.create_subscription(conn, scope, customerId, command, ctx.now(), limit, url)
         ),
     )
 
@@ -176,11 +187,13 @@ def create_subscription(
 )
 def update_subscription(
     customerId: str, subscriptionId: str, body: UpdateSubscriptionRequest,
-    ctx: Context = Depends(context),
+    ctx: Context = Depends(context), scope: Scope = CallerScope,
 ) -> Response:
     command = SubscriptionStatusChange(customerId, subscriptionId, body.status)
     with write(ctx.engine) as conn:
-        customers.update_subscription(conn, command, ctx.now(), ctx.settings.overdraft_limit(), ctx.settings.public_url)
+        customers.update_subscription(
+            conn, scope, command, ctx.now(), ctx.settings.overdraft_limit(), ctx.settings.public_url
+        )
     return Response(status_code=204)
 
 
@@ -191,9 +204,9 @@ def update_subscription(
 )
 def update_subscription_product(
     customerId: str, subscriptionId: str, productId: str,
-    body: UpdateSubscriptionProductRequest, ctx: Context = Depends(context),
+    body: UpdateSubscriptionProductRequest, ctx: Context = Depends(context), scope: Scope = CallerScope,
 ) -> Response:
     command = VersionMove(customerId, subscriptionId, productId, body.version)
     with write(ctx.engine) as conn:
-        customers.update_subscription_product(conn, command, ctx.now(), ctx.settings.overdraft_limit())
+        customers.update_subscription_product(conn, scope, command, ctx.now(), ctx.settings.overdraft_limit())
     return Response(status_code=204)

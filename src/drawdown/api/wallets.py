@@ -20,7 +20,9 @@ from drawdown.api.schemas.wallets import (
     GetWalletResponse,
     UpdateAccountRequest,
 )
+from drawdown.api.scoping import CallerScope
 from drawdown.codec import fingerprint
+from drawdown.core.scopes import Scope
 from drawdown.db.engine import read, write
 from drawdown.wallets import service as wallets
 from drawdown.wallets.models import Adjustment, Charge, GrantFilter, GrantView
@@ -29,9 +31,9 @@ api = router("Wallets")
 
 
 @api.get("/customers/{customerId}/wallet", response_model=GetWalletResponse, summary="Get a customer's wallet")
-def get_wallet(customerId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:
+def get_wallet(customerId: str, ctx: Context = Depends(context), scope: Scope = CallerScope) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
-        accounts = wallets.wallet(conn, customerId, ctx.now())
+        accounts = wallets.wallet(conn, scope, customerId, ctx.now())
     return ExactJSONResponse(
         {"accounts": [{"id": a.key, "name": a.name, "asset": a.asset, "available": a.available} for a in accounts]}
     )
@@ -44,17 +46,19 @@ def get_wallet(customerId: str, ctx: Context = Depends(context)) -> ExactJSONRes
     summary="Credit or debit an account",
 )
 def create_adjustment(
-    customerId: str, body: CreateAdjustmentRequest, ctx: Context = Depends(context)
+    customerId: str, body: CreateAdjustmentRequest, ctx: Context = Depends(context), scope: Scope = CallerScope
 ) -> ExactJSONResponse:
     doc = body.model_dump()
     cmd = Adjustment(**doc, digest=fingerprint(doc))
     with write(ctx.engine) as conn:
-        done = wallets.adjust(conn, customerId, cmd, ctx.now(), ctx.settings.overdraft_limit())
+        done = wallets.adjust(conn, scope, customerId, cmd, ctx.now(), ctx.settings.overdraft_limit())
     return ExactJSONResponse({"id": done.transaction_id, "created_at": done.created_at}, status_code=201)
 
 
 @api.post("/customers/{customerId}/wallet/charges", status_code=201, summary="Charge an account")
-def create_charge(customerId: str, body: CreateChargeRequest, ctx: Context = Depends(context)) -> ExactJSONResponse:
+def create_charge(
+    customerId: str, body: CreateChargeRequest, ctx: Context = Depends(context), scope: Scope = CallerScope
+) -> ExactJSONResponse:
     doc = body.model_dump()
     cmd = Charge(
         body.transaction_id,
@@ -66,7 +70,7 @@ def create_charge(customerId: str, body: CreateChargeRequest, ctx: Context = Dep
         digest=fingerprint(doc),
     )
     with write(ctx.engine) as conn:
-        wallets.charge(conn, customerId, cmd, ctx.now(), ctx.settings.overdraft_limit())
+        wallets.charge(conn, scope, customerId, cmd, ctx.now(), ctx.settings.overdraft_limit())
     return ExactJSONResponse({}, status_code=201)
 
 
@@ -75,9 +79,11 @@ def create_charge(customerId: str, body: CreateChargeRequest, ctx: Context = Dep
     response_model=GetTransactionResponse,
     summary="Get a transaction",
 )
-def get_transaction(customerId: str, transactionId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:
+def get_transaction(
+    customerId: str, transactionId: str, ctx: Context = Depends(context), scope: Scope = CallerScope
+) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
-        t = wallets.transaction(conn, customerId, transactionId)
+        t = wallets.transaction(conn, scope, customerId, transactionId)
     return ExactJSONResponse(
         {
             "id": t.transaction_id,
@@ -96,9 +102,11 @@ def get_transaction(customerId: str, transactionId: str, ctx: Context = Depends(
 @api.get(
     "/customers/{customerId}/wallet/{accountId}", response_model=AccountDetails, summary="Get an account's balances"
 )
-def get_account(customerId: str, accountId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:
+def get_account(
+    customerId: str, accountId: str, ctx: Context = Depends(context), scope: Scope = CallerScope
+) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
-        b = wallets.balance(conn, customerId, accountId, ctx.now())
+        b = wallets.balance(conn, scope, customerId, accountId, ctx.now())
     return ExactJSONResponse(
         {
             "id": b.key,
@@ -118,10 +126,14 @@ def get_account(customerId: str, accountId: str, ctx: Context = Depends(context)
     summary="Set an account's overdraft limit (Drawdown extension; null = unlimited)",
 )
 def update_account(
-    customerId: str, accountId: str, body: UpdateAccountRequest, ctx: Context = Depends(context)
+    customerId: str,
+    accountId: str,
+    body: UpdateAccountRequest,
+    ctx: Context = Depends(context),
+    scope: Scope = CallerScope,
 ) -> Response:
     with write(ctx.engine) as conn:
-        wallets.set_overdraft_limit(conn, customerId, accountId, body.overdraft_limit)
+        wallets.set_overdraft_limit(conn, scope, customerId, accountId, body.overdraft_limit)
     return Response(status_code=204)
 
 
@@ -142,12 +154,13 @@ def list_grants(
     expired_from: datetime | None = Query(None),
     expired_to: datetime | None = Query(None),
     ctx: Context = Depends(context),
+    scope: Scope = CallerScope,
 ) -> ExactJSONResponse:
     f = GrantFilter(
         purpose, exclude_expired, utc(effective_from), utc(effective_to), utc(expired_from), utc(expired_to)
     )
     with read(ctx.engine) as conn:
-        items, total = wallets.grants(conn, customerId, accountId, f, offset, limit, ctx.now())
+        items, total = wallets.grants(conn, scope, customerId, accountId, f, offset, limit, ctx.now())
     return page([_grant(g) for g in items], total, limit, offset)
 
 
@@ -156,9 +169,11 @@ def list_grants(
     response_model=CreditGrantDetail,
     summary="Get a credit grant with its history (Drawdown extension)",
 )
-def get_grant(customerId: str, accountId: str, grantId: str, ctx: Context = Depends(context)) -> ExactJSONResponse:
+def get_grant(
+    customerId: str, accountId: str, grantId: str, ctx: Context = Depends(context), scope: Scope = CallerScope
+) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
-        found = wallets.grant_history(conn, customerId, accountId, grantId, ctx.now())
+        found = wallets.grant_history(conn, scope, customerId, accountId, grantId, ctx.now())
     history = [
         {"transaction_id": m.transaction_id, "type": m.type, "amount": m.amount, "at": m.at} for m in found.movements
     ]

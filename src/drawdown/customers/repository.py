@@ -28,8 +28,8 @@ _h = subscription_product_versions.c
 
 
 # -------------------------------------------------------------------------------------- customers
-def external_id_taken(conn: Connection, external_id: str, but: str | None = None) -> bool:
-    q = select(_c.id).where(_c.external_id == external_id)
+def external_id_taken(conn: Connection, scope_id: int, external_id: str, but: str | None = None) -> bool:
+    q = select(_c.id).where(_c.scope_id == scope_id, _c.external_id == external_id)
     if but:
         q = q.where(_c.id != but)
     return conn.execute(q).first() is not None
@@ -37,6 +37,7 @@ def external_id_taken(conn: Connection, external_id: str, but: str | None = None
 
 def insert_customer(
     conn: Connection,
+    scope_id: int,
     customer_id: str,
     *,
     name: str,
@@ -48,18 +49,18 @@ def insert_customer(
 ) -> None:
     conn.execute(
         insert(customers).values(
-            id=customer_id, external_id=external_id, name=name, email=email, metadata=metadata,
+            id=customer_id, scope_id=scope_id, external_id=external_id, name=name, email=email, metadata=metadata,
             external_accounts=external_accounts, created_at=now,
         )
     )
 
 
-def update_customer(conn: Connection, customer_id: str, values: dict[str, str]) -> None:
-    conn.execute(update(customers).where(_c.id == customer_id).values(**values))
+def update_customer(conn: Connection, scope_id: int, customer_id: str, values: dict[str, str]) -> None:
+    conn.execute(update(customers).where(_c.scope_id == scope_id, _c.id == customer_id).values(**values))
 
 
-def find_by_external_id(conn: Connection, external_id: str) -> str | None:
-    return conn.execute(select(_c.id).where(_c.external_id == external_id)).scalar()
+def find_by_external_id(conn: Connection, scope_id: int, external_id: str) -> str | None:
+    return conn.execute(select(_c.id).where(_c.scope_id == scope_id, _c.external_id == external_id)).scalar()
 
 
 def _active_count() -> ScalarSelect[int]:
@@ -71,20 +72,24 @@ def _active_count() -> ScalarSelect[int]:
     )
 
 
-def customer(conn: Connection, customer_id: str) -> Row[Any] | None:
+def customer(conn: Connection, scope_id: int, customer_id: str) -> Row[Any] | None:
     """The customer's row, with ``active_count`` (its active subscriptions)."""
-    return conn.execute(select(customers, _active_count().label("active_count")).where(_c.id == customer_id)).first()
+    q = select(customers, _active_count().label("active_count")).where(_c.scope_id == scope_id, _c.id == customer_id)
+    return conn.execute(q).first()
 
 
-def customers_page(conn: Connection, offset: int, limit: int, filters: CustomerFilter) -> tuple[list[Row[Any]], int]:
+def customers_page(
+    conn: Connection, scope_id: int, offset: int, limit: int, filters: CustomerFilter
+) -> tuple[list[Row[Any]], int]:
     """Rows as ``customer`` gives them, oldest first, and the total matching ``filters``."""
-    conds = [getattr(_c, key) == value for key in ("id", "email", "name") if (value := getattr(filters, key))]
+    conds = [_c.scope_id == scope_id]
+    conds += [getattr(_c, key) == value for key in ("id", "email", "name") if (value := getattr(filters, key))]
     has_active = exists().where(_s.customer_id == _c.id, _s.status == ACTIVE)
     if filters.status == ACTIVE:
         conds.append(has_active)
     elif filters.status == INACTIVE:
         conds.append(~has_active)
-    where = and_(True, *conds)
+    where = and_(*conds)
     total = conn.execute(select(func.count()).select_from(customers).where(where)).scalar_one()
     rows = conn.execute(
         select(customers, _active_count().label("active_count"))

@@ -1,4 +1,8 @@
-"""Customers and subscriptions. Subscribing provisions a wallet account per asset the product prices in."""
+"""Customers and subscriptions. Subscribing provisions a wallet account per asset the product prices in.
+
+Every use case takes the caller's scope: a customer is found in it (another scope's answers like an
+unknown one), external ids are unique within it, and the products subscribed to are resolved in it.
+Subscriptions hang off their customer and are reached only through it."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from drawdown.catalog import service as catalog
 from drawdown.core import catalog as price_rules
 from drawdown.core.errors import Conflict, Invalid, NotFound
 from drawdown.core.ids import CUSTOMER, SUBSCRIPTION, new_id
+from drawdown.core.scopes import Scope
 from drawdown.customers import repository as repo
 from drawdown.customers.models import (
     ACTIVE,
@@ -37,7 +42,7 @@ from drawdown.customers.models import (
 from drawdown.wallets import entitlements
 from drawdown.wallets.accounts import DEFAULT_ACCOUNT
 from drawdown.wallets.ledger import Ledger
-from drawdown.wallets.repository import ensure_account, lock_customer
+from drawdown.wallets.repository import ensure_account, lock_customer_in
 
 
 # -------------------------------------------------------------------------------------- customers
@@ -46,28 +51,33 @@ def _taken(external_id: str) -> Conflict:
 
 
 def create_customer(
-    conn: Connection, command: NewCustomer, now: datetime, overdraft_limit: Decimal | None, public_url: str = ""
+    conn: Connection,
+    scope: Scope,
+    command: NewCustomer,
+    now: datetime,
+    overdraft_limit: Decimal | None,
+    public_url: str = "",
 ) -> CustomerCreated:
     """Create the customer and its subscriptions (``subscriptions[i]`` in error paths)."""
-    if command.external_id and repo.external_id_taken(conn, command.external_id):
+    if command.external_id and repo.external_id_taken(conn, scope.id, command.external_id):
         raise _taken(command.external_id)
     customer_id = new_id(CUSTOMER)
     accounts = command.external_accounts
     repo.insert_customer(
-        conn, customer_id, name=command.name, external_id=command.external_id, email=command.email,
+        conn, scope.id, customer_id, name=command.name, external_id=command.external_id, email=command.email,
         metadata=command.metadata, now=now,
         external_accounts=None if accounts is None else [{"provider": a.provider, "provider_id": a.provider_id}
                                                          for a in accounts],
     )
     subs = tuple(
-        _subscribe(conn, customer_id, sub, now, overdraft_limit, f"subscriptions[{i}]", public_url)
+        _subscribe(conn, scope, customer_id, sub, now, overdraft_limit, f"subscriptions[{i}]", public_url)
         for i, sub in enumerate(command.subscriptions)
     )
     return CustomerCreated(customer_id, subs)
 
 
-def get_customer(conn: Connection, customer_id: str, now: datetime) -> Customer:
-    row = repo.customer(conn, customer_id)
+def get_customer(conn: Connection, scope: Scope, customer_id: str, now: datetime) -> Customer:
+    row = repo.customer(conn, scope.id, customer_id)
     if row is None:
         raise NotFound(f"customer {customer_id} not found")
     accounts = row.external_accounts
@@ -80,24 +90,24 @@ def get_customer(conn: Connection, customer_id: str, now: datetime) -> Customer:
     )
 
 
-def find_by_external_id(conn: Connection, external_id: str) -> str | None:
-    return repo.find_by_external_id(conn, external_id)
+def find_by_external_id(conn: Connection, scope: Scope, external_id: str) -> str | None:
+    return repo.find_by_external_id(conn, scope.id, external_id)
 
 
 def list_customers(
-    conn: Connection, offset: int, limit: int, filters: CustomerFilter
+    conn: Connection, scope: Scope, offset: int, limit: int, filters: CustomerFilter
 ) -> tuple[list[CustomerSummary], int]:
-    rows, total = repo.customers_page(conn, offset, limit, filters)
+    rows, total = repo.customers_page(conn, scope.id, offset, limit, filters)
     return [_summary(r) for r in rows], total
 
 
-def update_customer(conn: Connection, customer_id: str, command: CustomerUpdate) -> None:
-    lock_customer(conn, customer_id)
+def update_customer(conn: Connection, scope: Scope, customer_id: str, command: CustomerUpdate) -> None:
+    lock_customer_in(conn, scope.id, customer_id)
     values = {k: v for k, v in asdict(command).items() if v is not None}
-    if command.external_id and repo.external_id_taken(conn, command.external_id, but=customer_id):
+    if command.external_id and repo.external_id_taken(conn, scope.id, command.external_id, but=customer_id):
         raise _taken(command.external_id)
     if values:
-        repo.update_customer(conn, customer_id, values)
+        repo.update_customer(conn, scope.id, customer_id, values)
 
 
 def _summary(row: Row[Any]) -> CustomerSummary:
@@ -107,24 +117,26 @@ def _summary(row: Row[Any]) -> CustomerSummary:
 # ---------------------------------------------------------------------------------- subscriptions
 def create_subscription(
     conn: Connection,
+    scope: Scope,
     customer_id: str,
     command: NewSubscription,
     now: datetime,
     overdraft_limit: Decimal | None,
     public_url: str = "",
 ) -> Subscription:
-    lock_customer(conn, customer_id)
-    return _subscribe(conn, customer_id, command, now, overdraft_limit, "", public_url)
+    lock_customer_in(conn, scope.id, customer_id)
+    return _subscribe(conn, scope, customer_id, command, now, overdraft_limit, "", public_url)
 
 
 def update_subscription(
     conn: Connection,
+    scope: Scope,
     command: SubscriptionStatusChange,
     now: datetime,
     overdraft_limit: Decimal | None,
     public_url: str = "",
 ) -> None:
-    lock_customer(conn, command.customer_id)
+    lock_customer_in(conn, scope.id, command.customer_id)
     sub = _owned(conn, command.customer_id, command.subscription_id)
     if command.status == ACTIVE and sub.status == ACTION_REQUIRED:
         # Reactivation is a payment attempt: it succeeds only if the due fees can be collected.
@@ -135,11 +147,11 @@ def update_subscription(
 
 
 def update_subscription_product(
-    conn: Connection, command: VersionMove, now: datetime, overdraft_limit: Decimal | None
+    conn: Connection, scope: Scope, command: VersionMove, now: datetime, overdraft_limit: Decimal | None
 ) -> None:
-    lock_customer(conn, command.customer_id)
+    lock_customer_in(conn, scope.id, command.customer_id)
     _owned(conn, command.customer_id, command.subscription_id)
-    product, row = _resolve_version(conn, ProductRef(id=command.product_id, version=command.version), "version")
+    product, row = _resolve_version(conn, scope, ProductRef(id=command.product_id, version=command.version), "version")
     if not repo.holds_product(conn, command.subscription_id, product.id):
         raise NotFound(f"subscription {command.subscription_id} does not include product {command.product_id}")
     repo.move_version(conn, command.subscription_id, product.id, row.id, now)
@@ -155,11 +167,12 @@ def _owned(conn: Connection, customer_id: str, subscription_id: str) -> Row[Any]
     return row
 
 
-def _resolve_version(conn: Connection, ref: ProductRef, path: str) -> tuple[Row[Any], Row[Any]]:
-    """The product and version ``ref`` names, which must be published (errors at ``path``)."""
+def _resolve_version(conn: Connection, scope: Scope, ref: ProductRef, path: str) -> tuple[Row[Any], Row[Any]]:
+    """The product and version ``ref`` names in the scope, which must be published (errors at ``path``);
+    another scope's product is not found, like an unknown one."""
     key = ref.id or ref.code or ""
     try:
-        product, row = catalog.version_row(conn, key, ref.version or "default")
+        product, row = catalog.version_row(conn, scope, key, ref.version or "default")
     except NotFound as exc:
         raise Invalid.field(path, exc.detail) from None
     if row.status != catalog.PUBLISHED:
@@ -168,11 +181,13 @@ def _resolve_version(conn: Connection, ref: ProductRef, path: str) -> tuple[Row[
     return product, row
 
 
-def _resolve_products(conn: Connection, refs: tuple[ProductRef, ...], prefix: str) -> list[tuple[Row[Any], Row[Any]]]:
+def _resolve_products(
+    conn: Connection, scope: Scope, refs: tuple[ProductRef, ...], prefix: str
+) -> list[tuple[Row[Any], Row[Any]]]:
     resolved = []
     seen = set()
     for j, ref in enumerate(refs):
-        product, row = _resolve_version(conn, ref, f"{prefix}products[{j}]")
+        product, row = _resolve_version(conn, scope, ref, f"{prefix}products[{j}]")
         if product.id in seen:
             raise Invalid.field(f"{prefix}products[{j}]", "names a product twice")
         seen.add(product.id)
@@ -182,6 +197,7 @@ def _resolve_products(conn: Connection, refs: tuple[ProductRef, ...], prefix: st
 
 def _subscribe(
     conn: Connection,
+    scope: Scope,
     customer_id: str,
     command: NewSubscription,
     now: datetime,
@@ -193,7 +209,7 @@ def _subscribe(
     starts = command.starts_at or now
     if command.renews_at is not None and command.renews_at <= starts:
         raise Invalid.field(f"{prefix}renews_at", "must be after starts_at")
-    resolved = _resolve_products(conn, command.products, prefix)
+    resolved = _resolve_products(conn, scope, command.products, prefix)
     sub_id = new_id(SUBSCRIPTION)
     repo.insert_subscription(
         conn, sub_id, customer_id, status=ACTIVE, started_at=starts, renews_at=command.renews_at,

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from drawdown.accounts.repository import scope_by_id
 from drawdown.catalog.rates import rate_in_force
 from drawdown.codec import iso
 from drawdown.core import grants as grant_rules
@@ -153,7 +154,7 @@ def _refresh_one(
             expires_at=end,
             source_type="entitlement",
             priority=int(e["priority"]) if e.get("priority") is not None else DEFAULT_PRIORITY,
-            basis=(revenue, _cost(conn, e["asset"], currency, start), currency),
+            basis=(revenue, _cost(conn, r.scope_id, e["asset"], currency, start), currency),
             carry_from=previous if rollover else None,
         )
         ledger.after_grants(
@@ -182,9 +183,11 @@ def _basis(e: dict[str, Any], prices: list[dict[str, Any]]) -> tuple[str, Decima
     return currency, None if revenue is None else Decimal(str(revenue))
 
 
-def _cost(conn: Connection, asset: str, currency: str, at: datetime) -> Decimal | None:
-    """``cost_basis: auto``: what a unit of the asset is worth in the currency when granted."""
+def _cost(conn: Connection, scope_id: int, asset: str, currency: str, at: datetime) -> Decimal | None:
+    """``cost_basis: auto``: what a unit of the asset is worth in the currency when granted, at the
+    rate of the customer's scope (refreshes run per customer, for every scope: the job has no caller's)."""
     if asset == currency:
         return Decimal(1)
-    found = rate_in_force(conn, asset, currency, at)
+    scope = scope_by_id(conn, scope_id)
+    found = rate_in_force(conn, scope, asset, currency, at) if scope is not None else None
     return found.rate if found else None

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, bindparam, case, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, case, func, insert, select, update
 
 from drawdown.core.errors import NotFound
 from drawdown.core.ids import new_id
@@ -70,29 +70,42 @@ UPDATE_ACCOUNT = (
 
 # ------------------------------------------------------------------------------------ customers
 def lock_customer(conn: Connection, customer_id: str) -> None:
-    """Serialise wallet writes per customer (PostgreSQL row lock; SQLite holds the write lock already)."""
-    row = conn.execute(select(customers.c.id).where(customers.c.id == customer_id).with_for_update()).first()
-    if row is None:
+    """Serialise wallet writes per customer (PostgreSQL row lock; SQLite holds the write lock already).
+    For work done per customer whatever its scope (the billing job); a request locks through
+    ``lock_customer_in``, so a customer of another scope is not found."""
+    _lock(conn, customers.c.id == customer_id, customer_id)
+
+
+def lock_customer_in(conn: Connection, scope_id: int, customer_id: str) -> None:
+    """``lock_customer`` for the customer of this scope (another scope's answers like an unknown one)."""
+    _lock(conn, (customers.c.scope_id == scope_id) & (customers.c.id == customer_id), customer_id)
+
+
+def _lock(conn: Connection, where: ColumnElement[bool], customer_id: str) -> None:
+    if conn.execute(select(customers.c.id).where(where).with_for_update()).first() is None:
         raise NotFound(f"customer {customer_id} not found")
 
 
-def customer_exists(conn: Connection, customer_id: str) -> bool:
-    return conn.execute(select(customers.c.id).where(customers.c.id == customer_id)).first() is not None
+def customer_exists(conn: Connection, scope_id: int, customer_id: str) -> bool:
+    c = customers.c
+    return conn.execute(select(c.id).where(c.scope_id == scope_id, c.id == customer_id)).first() is not None
 
 
 # ------------------------------------------------------------------------------------- accounts
-def asset_exists(conn: Connection, code: str) -> bool:
-    return conn.execute(select(assets.c.code).where(assets.c.code == code)).first() is not None
+def asset_exists(conn: Connection, scope_id: int, code: str) -> bool:
+    q = select(assets.c.code).where(assets.c.scope_id == scope_id, assets.c.code == code)
+    return conn.execute(q).first() is not None
 
 
-def asset_is_fiat(conn: Connection, code: str) -> bool:
-    row = conn.execute(select(assets.c.is_fiat).where(assets.c.code == code)).first()
+def asset_is_fiat(conn: Connection, scope_id: int, code: str) -> bool:
+    row = conn.execute(select(assets.c.is_fiat).where(assets.c.scope_id == scope_id, assets.c.code == code)).first()
     return bool(row is not None and row.is_fiat)
 
 
-def first_rate_source(conn: Connection, asset: str) -> str | None:
+def first_rate_source(conn: Connection, scope_id: int, asset: str) -> str | None:
+    r = asset_rates.c
     return conn.execute(
-        select(asset_rates.c.source).where(asset_rates.c.asset_code == asset).order_by(asset_rates.c.id).limit(1)
+        select(r.source).where(r.scope_id == scope_id, r.asset_code == asset).order_by(r.id).limit(1)
     ).scalar()
 
 
@@ -239,9 +252,11 @@ def transaction_by_key(conn: Connection, customer_id: str, transaction_id: str) 
 
 
 # ---------------------------------------------------------------------------------- entitlements
+# Each row carries its customer's scope: rates behind ``cost_basis: auto`` are looked up in it.
 _ENTITLED = (
     select(
         subscriptions.c.customer_id,
+        customers.c.scope_id,
         subscriptions.c.id.label("sub_id"),
         subscriptions.c.started_at,
         subscription_products.c.product_id,
@@ -249,7 +264,11 @@ _ENTITLED = (
         product_versions.c.entitlements,
         product_versions.c.prices,
     )
-    .select_from(subscriptions.join(subscription_products).join(product_versions))
+    .select_from(
+        subscriptions.join(customers, customers.c.id == subscriptions.c.customer_id)
+        .join(subscription_products)
+        .join(product_versions)
+    )
     .where(subscriptions.c.customer_id.in_(bindparam("customers", expanding=True)), subscriptions.c.status == "active")
 )
 

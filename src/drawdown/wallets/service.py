@@ -1,7 +1,10 @@
 """The wallet's use cases: adjustments, charges, balances, grants and transactions.
 
-Writes lock the customer, then look for an earlier request with the same ``transaction_id``: the
-same request answers as before, a different one is refused (409). Reads go through the repository.
+Every use case takes the caller's scope: the customer is found in it (another scope's answers like an
+unknown one), and what hangs off the customer (accounts, grants, transactions) follows from it; an
+asset named must exist in the scope too. Writes lock the customer, then look for an earlier request
+with the same ``transaction_id`` (per customer, hence per scope): the same request answers as before,
+a different one is refused (409). Reads go through the repository.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from drawdown.core import grants as grant_rules
 from drawdown.core.errors import Conflict, Invalid, NotFound
 from drawdown.core.ledger import REFUNDS, REVENUE
 from drawdown.core.money import from_scaled, plain
+from drawdown.core.scopes import Scope
 from drawdown.wallets import entitlements, repository
 from drawdown.wallets.accounts import DEFAULT_ACCOUNT, account_key, parse_account_key
 from drawdown.wallets.ledger import Ledger
@@ -40,14 +44,14 @@ Basis = tuple[Decimal | None, Decimal | None, str | None]
 
 # ------------------------------------------------------------------------------------- writes
 def adjust(
-    conn: Connection, customer_id: str, cmd: Adjustment, now: datetime, default_limit: Decimal | None
+    conn: Connection, scope: Scope, customer_id: str, cmd: Adjustment, now: datetime, default_limit: Decimal | None
 ) -> Recorded:
     _check(cmd)
     digest = cmd.request_hash()
-    prior = _replay(conn, customer_id, cmd.transaction_id, digest, "adjustment")
+    prior = _replay(conn, scope, customer_id, cmd.transaction_id, digest, "adjustment")
     if prior is not None:
         return Recorded(prior.transaction_id, prior.created_at)
-    account_id, ledger = _open(conn, customer_id, cmd.asset, cmd.account_name, now, default_limit)
+    account_id, ledger = _open(conn, scope, customer_id, cmd.asset, cmd.account_name, now, default_limit)
     txn = {
         "transaction_id": cmd.transaction_id,
         "type": "adjustment",
@@ -57,7 +61,7 @@ def adjust(
         "request_hash": digest,
     }
     if cmd.amount > 0:
-        _credit(conn, ledger, account_id, cmd, txn, now)
+        _credit(conn, scope, ledger, account_id, cmd, txn, now)
     else:
         role = REFUNDS if cmd.reason == "external_refund" else REVENUE
         _debit(ledger, account_id, -cmd.amount, role, txn, "amount")
@@ -74,11 +78,13 @@ def _check(cmd: Adjustment) -> None:
         raise Invalid.field(field, "applies to credits (positive amounts) only")
 
 
-def charge(conn: Connection, customer_id: str, cmd: Charge, now: datetime, default_limit: Decimal | None) -> None:
+def charge(
+    conn: Connection, scope: Scope, customer_id: str, cmd: Charge, now: datetime, default_limit: Decimal | None
+) -> None:
     digest = cmd.request_hash()
-    if _replay(conn, customer_id, cmd.transaction_id, digest, "charge") is not None:
+    if _replay(conn, scope, customer_id, cmd.transaction_id, digest, "charge") is not None:
         return
-    account_id, ledger = _open(conn, customer_id, cmd.asset, cmd.account_name, now, default_limit)
+    account_id, ledger = _open(conn, scope, customer_id, cmd.asset, cmd.account_name, now, default_limit)
     txn = {
         "transaction_id": cmd.transaction_id,
         "type": "charge",
@@ -90,14 +96,16 @@ def charge(conn: Connection, customer_id: str, cmd: Charge, now: datetime, defau
     ledger.flush()
 
 
-def set_overdraft_limit(conn: Connection, customer_id: str, key: str, limit: Decimal | None) -> None:
-    repository.lock_customer(conn, customer_id)
-    repository.set_overdraft_limit(conn, _account_row(conn, customer_id, key).id, limit)
+def set_overdraft_limit(conn: Connection, scope: Scope, customer_id: str, key: str, limit: Decimal | None) -> None:
+    repository.lock_customer_in(conn, scope.id, customer_id)
+    repository.set_overdraft_limit(conn, _account_row(conn, scope, customer_id, key).id, limit)
 
 
-def _replay(conn: Connection, customer_id: str, transaction_id: str, digest: str, kind: str) -> Any | None:
+def _replay(
+    conn: Connection, scope: Scope, customer_id: str, transaction_id: str, digest: str, kind: str
+) -> Any | None:
     """Lock the customer, then find an earlier request with this transaction_id (or refuse a changed one)."""
-    repository.lock_customer(conn, customer_id)
+    repository.lock_customer_in(conn, scope.id, customer_id)
     row = repository.transaction_by_key(conn, customer_id, transaction_id)
     if row is not None and (row.type != kind or row.request_hash != digest):
         raise Conflict(f"transaction_id {transaction_id!r} was already used with a different request")
@@ -105,11 +113,19 @@ def _replay(conn: Connection, customer_id: str, transaction_id: str, digest: str
 
 
 def _open(
-    conn: Connection, customer_id: str, asset: str, name: str | None, now: datetime, limit: Decimal | None
+    conn: Connection,
+    scope: Scope,
+    customer_id: str,
+    asset: str,
+    name: str | None,
+    now: datetime,
+    limit: Decimal | None,
 ) -> tuple[str, Ledger]:
-    """The account written to (opened if new) and a ledger with the entitlements due issued first."""
+    """The account written to (opened if new) and a ledger with the entitlements due issued first.
+    The asset must be the scope's: accounts no longer refer to assets by foreign key (their key is
+    per scope), so this check is what keeps another scope's custom asset out."""
     asset = asset.upper()
-    if not repository.asset_exists(conn, asset):
+    if not repository.asset_exists(conn, scope.id, asset):
         raise Invalid.field("asset", f"unknown asset {asset!r}")
     account_id = repository.ensure_account(conn, customer_id, name or DEFAULT_ACCOUNT, asset, now, limit)
     ledger = Ledger(conn, customer_id, now)
@@ -118,7 +134,13 @@ def _open(
 
 
 def _credit(
-    conn: Connection, ledger: Ledger, account_id: str, cmd: Adjustment, txn: dict[str, Any], now: datetime
+    conn: Connection,
+    scope: Scope,
+    ledger: Ledger,
+    account_id: str,
+    cmd: Adjustment,
+    txn: dict[str, Any],
+    now: datetime,
 ) -> None:
     effective = cmd.effective_at or now
     if cmd.expires_at is not None and cmd.expires_at <= now:
@@ -129,12 +151,12 @@ def _credit(
     basis: Basis
     if cmd.currency:
         # Paid in fiat, credited in the asset at the rate in force (Drawdown extension).
-        units, found = rates.convert(conn, asset, cmd.currency, amount, effective, "currency")
+        units, found = rates.convert(conn, scope, asset, cmd.currency, amount, effective, "currency")
         if units <= 0:
             raise Invalid.field("amount", f"buys no whole {asset} at the rate in force ({plain(found.rate)})")
         amount, basis = units, (found.rate, found.rate, found.source)
     else:
-        basis = unit_basis(conn, asset, effective)
+        basis = unit_basis(conn, scope, asset, effective)
     revenue, cost, currency = basis
     ledger.credit(
         account_id,
@@ -159,24 +181,24 @@ def _debit(ledger: Ledger, account_id: str, amount: Decimal, role: str, txn: dic
         ) from None
 
 
-def unit_basis(conn: Connection, asset: str, at: datetime) -> Basis:
+def unit_basis(conn: Connection, scope: Scope, asset: str, at: datetime) -> Basis:
     """What one unit of ``asset`` is worth: 1 of itself for fiat, else its rate in force (from its
     first rate source)."""
-    if repository.asset_is_fiat(conn, asset):
+    if repository.asset_is_fiat(conn, scope.id, asset):
         return Decimal(1), Decimal(1), asset
-    source = repository.first_rate_source(conn, asset)
-    found = rates.rate_in_force(conn, asset, source, at) if source else None
+    source = repository.first_rate_source(conn, scope.id, asset)
+    found = rates.rate_in_force(conn, scope, asset, source, at) if source else None
     return (found.rate, found.rate, found.source) if found else (None, None, None)
 
 
 # -------------------------------------------------------------------------------------- reads
-def _customer(conn: Connection, customer_id: str) -> None:
-    if not repository.customer_exists(conn, customer_id):
+def _customer(conn: Connection, scope: Scope, customer_id: str) -> None:
+    if not repository.customer_exists(conn, scope.id, customer_id):
         raise NotFound(f"customer {customer_id} not found")
 
 
-def _account_row(conn: Connection, customer_id: str, key: str) -> Any:
-    _customer(conn, customer_id)
+def _account_row(conn: Connection, scope: Scope, customer_id: str, key: str) -> Any:
+    _customer(conn, scope, customer_id)
     name, asset = parse_account_key(key)
     row = repository.account_by_key(conn, customer_id, name, asset)
     if row is None:
@@ -192,26 +214,35 @@ def _balance(conn: Connection, row: Any, now: datetime) -> Balance:
     )
 
 
-def wallet(conn: Connection, customer_id: str, now: datetime) -> list[Balance]:
-    _customer(conn, customer_id)
+def wallet(conn: Connection, scope: Scope, customer_id: str, now: datetime) -> list[Balance]:
+    _customer(conn, scope, customer_id)
     return [_balance(conn, r, now) for r in repository.customer_accounts(conn, customer_id)]
 
 
-def balance(conn: Connection, customer_id: str, key: str, now: datetime) -> Balance:
-    return _balance(conn, _account_row(conn, customer_id, key), now)
+def balance(conn: Connection, scope: Scope, customer_id: str, key: str, now: datetime) -> Balance:
+    return _balance(conn, _account_row(conn, scope, customer_id, key), now)
 
 
 def grants(
-    conn: Connection, customer_id: str, key: str, f: GrantFilter, offset: int, limit: int, now: datetime
+    conn: Connection,
+    scope: Scope,
+    customer_id: str,
+    key: str,
+    f: GrantFilter,
+    offset: int,
+    limit: int,
+    now: datetime,
 ) -> tuple[list[GrantView], int]:
-    row = _account_row(conn, customer_id, key)
+    row = _account_row(conn, scope, customer_id, key)
     rows, total = repository.grants_page(conn, row.id, f, now, offset, limit)
     return [grant_view(r, now) for r in rows], total
 
 
-def grant_history(conn: Connection, customer_id: str, key: str, grant_id: str, now: datetime) -> GrantHistory:
+def grant_history(
+    conn: Connection, scope: Scope, customer_id: str, key: str, grant_id: str, now: datetime
+) -> GrantHistory:
     """One grant with every ledger movement of its value (Drawdown extension)."""
-    account = _account_row(conn, customer_id, key)
+    account = _account_row(conn, scope, customer_id, key)
     row = repository.grant(conn, account.id, grant_id)
     if row is None:
         raise NotFound(f"wallet account {key} has no grant {grant_id}")
@@ -251,8 +282,8 @@ def grant_view(r: Any, now: datetime) -> GrantView:
     )
 
 
-def transaction(conn: Connection, customer_id: str, transaction_id: str) -> TransactionView:
-    _customer(conn, customer_id)
+def transaction(conn: Connection, scope: Scope, customer_id: str, transaction_id: str) -> TransactionView:
+    _customer(conn, scope, customer_id)
     row = repository.transaction(conn, customer_id, transaction_id)
     if row is None:
         raise NotFound(f"customer {customer_id} has no transaction {transaction_id}")
