@@ -29,6 +29,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from drawdown.core.money import SCALE
+from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.db.engine import read, write
 from drawdown.db.tables import credit_grants, events, fees, ledger_entries, transactions, wallet_accounts
 from drawdown.wallets import service as wallets
@@ -103,7 +104,7 @@ def _world(engine: Engine, now: datetime) -> list[str]:
         product = make_product(conn, now, [usage_price(asset, [{"volume_rate": RATE}])])
         ids = [make_customer(conn, now, product, limit=None) for _ in range(CUSTOMERS)]
         for cid in ids:
-            wallets.adjust(conn, cid, Adjustment(f"gift-{cid}", asset, FUNDS, "gift"), now, None)
+            wallets.adjust(conn, DEFAULT_LIVE, cid, Adjustment(f"gift-{cid}", asset, FUNDS, "gift"), now, None)
     return ids
 
 

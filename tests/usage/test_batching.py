@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from drawdown.core.errors import Invalid
+from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.db.engine import read
 from drawdown.db.tables import events, wallet_accounts
 from drawdown.usage.models import UsageBatch, UsageEvent
@@ -26,7 +27,7 @@ def test_group_commit_isolates_a_refused_request(engine) -> None:
 
         def send(i: int) -> tuple[str, object]:
             ev = UsageEvent(f"e{i}", "u", now, data={"n": "lots" if i == 3 else 2})
-            return writer.send_now(UsageBatch(ids[i], None, [ev]))
+            return writer.send_now(UsageBatch(DEFAULT_LIVE, ids[i], None, [ev]))
 
         with ThreadPoolExecutor(6) as pool:
             futures = [pool.submit(send, i) for i in range(6)]
@@ -39,7 +40,7 @@ def test_group_commit_isolates_a_refused_request(engine) -> None:
                 outcomes.append(f.result()[1].accepted)
         assert outcomes == [[f"e{i}"] for i in (0, 1, 2, 4, 5)]
         with pytest.raises(Invalid):
-            writer.send_now(UsageBatch("cust_nobody", None, [UsageEvent("x", "u", now)]))
+            writer.send_now(UsageBatch(DEFAULT_LIVE, "cust_nobody", None, [UsageEvent("x", "u", now)]))
     finally:
         writer.close()
     with read(engine) as conn:
@@ -57,7 +58,9 @@ def test_two_writers_on_shared_customers_never_deadlock_lose_or_double_bill(engi
     try:
         jobs = [(w, cid, ev) for k, (cid, ev) in enumerate(sent) for w in (writers[k % 2], writers[1 - k % 2])]
         with ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(lambda job: job[0].send_now(UsageBatch(job[1], None, [job[2]]))[1], jobs))
+            results = list(
+                pool.map(lambda job: job[0].send_now(UsageBatch(DEFAULT_LIVE, job[1], None, [job[2]]))[1], jobs)
+            )
     finally:
         for w in writers:
             w.close()

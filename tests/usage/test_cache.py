@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, select, text
 from drawdown.catalog import rates
 from drawdown.catalog import service as catalog
 from drawdown.catalog.models import NewRate, NewVersion
+from drawdown.core.scopes import DEFAULT_LIVE, DEFAULT_TEST
 from drawdown.customers import service as customers
 from drawdown.customers.models import NewSubscription, ProductRef, SubscriptionStatusChange, VersionMove
 from drawdown.db.engine import read, write
@@ -28,6 +29,8 @@ from drawdown.wallets.models import Adjustment, GrantFilter
 from tests.worlds import make_asset, make_customer, make_product, usage_price
 
 D = Decimal
+
+LIVE, TEST = DEFAULT_LIVE.id, DEFAULT_TEST.id
 
 
 def _now() -> datetime:
@@ -55,7 +58,7 @@ def _world(conn: Connection, now: datetime) -> tuple[str, str, str, str]:
     asset = make_asset(conn, now)
     product = make_product(conn, now, [usage_price(asset, [{"volume_rate": "1"}])])
     cid = make_customer(conn, now, product)
-    return asset, product, cid, customers.get_customer(conn, cid, now).subscriptions[0].id
+    return asset, product, cid, customers.get_customer(conn, DEFAULT_LIVE, cid, now).subscriptions[0].id
 
 
 def test_service_writes_move_the_revision_and_the_cached_prices_follow(engine: Engine) -> None:
@@ -66,22 +69,25 @@ def test_service_writes_move_the_revision_and_the_cached_prices_follow(engine: E
         assert rates_of(cache, conn, cid) == [D(1)]
         other = make_product(conn, now, [usage_price(asset, [{"volume_rate": "2"}])])
         before = revision(conn, cid)
-        added = customers.create_subscription(conn, cid, NewSubscription((ProductRef(code=other),)), now, D(0))
+        added = customers.create_subscription(
+            conn, DEFAULT_LIVE, cid, NewSubscription((ProductRef(code=other),)), now, D(0)
+        )
         assert revision(conn, cid) > before
         assert rates_of(cache, conn, cid) == [D(1), D(2)]
         product_id, _ = _version_id(conn, product)
-        catalog.create_version(conn, product_id, NewVersion([usage_price(asset, [{"volume_rate": "5"}])], publish=True),
-                               now)
+        v2 = NewVersion([usage_price(asset, [{"volume_rate": "5"}])], publish=True)
+        catalog.create_version(conn, DEFAULT_LIVE, product_id, v2, now)
         before = revision(conn, cid)
-        customers.update_subscription_product(conn, VersionMove(cid, sub, product_id, 2), now, D(0))
+        customers.update_subscription_product(conn, DEFAULT_LIVE, VersionMove(cid, sub, product_id, 2), now, D(0))
         assert revision(conn, cid) > before
         assert rates_of(cache, conn, cid) == [D(2), D(5)]  # the moved product now prices at version 2
         before = revision(conn, cid)
-        customers.update_subscription(conn, SubscriptionStatusChange(cid, sub, "inactive"), now, D(0))
+        customers.update_subscription(conn, DEFAULT_LIVE, SubscriptionStatusChange(cid, sub, "inactive"), now, D(0))
         assert revision(conn, cid) > before
         assert rates_of(cache, conn, cid) == [D(2)]  # the cancelled subscription's price is gone
         before = revision(conn, cid)
-        customers.update_subscription(conn, SubscriptionStatusChange(cid, added.id, "inactive"), now, D(0))
+        cancel = SubscriptionStatusChange(cid, added.id, "inactive")
+        customers.update_subscription(conn, DEFAULT_LIVE, cancel, now, D(0))
         assert revision(conn, cid) > before
         assert rates_of(cache, conn, cid) == []
 
@@ -120,13 +126,15 @@ def test_a_raw_status_change_stops_billing_at_once(engine: Engine) -> None:
     with write(engine) as conn:
         asset, _, cid, sub = _world(conn, now)
     with write(engine) as conn:
-        wallets.adjust(conn, cid, Adjustment("in", asset, D(10), "gift"), now, D(0))
-        pipeline.bill(conn, [UsageBatch(cid, None, [UsageEvent("a", "u", now, data={"n": 2})])], now, D(0), cache)
+        wallets.adjust(conn, DEFAULT_LIVE, cid, Adjustment("in", asset, D(10), "gift"), now, D(0))
+        batch = UsageBatch(DEFAULT_LIVE, cid, None, [UsageEvent("a", "u", now, data={"n": 2})])
+        pipeline.bill(conn, [batch], now, D(0), cache)
         conn.execute(text("UPDATE subscriptions SET status = 'inactive' WHERE id = :s"), {"s": sub})
     with write(engine) as conn:
-        pipeline.bill(conn, [UsageBatch(cid, None, [UsageEvent("b", "u", now, data={"n": 2})])], now, D(0), cache)
+        batch = UsageBatch(DEFAULT_LIVE, cid, None, [UsageEvent("b", "u", now, data={"n": 2})])
+        pipeline.bill(conn, [batch], now, D(0), cache)
     with read(engine) as conn:
-        assert wallets.balance(conn, cid, f"default:{asset}", now).available == D(8)  # "b" found no price
+        assert wallets.balance(conn, DEFAULT_LIVE, cid, f"default:{asset}", now).available == D(8)  # "b" found no price
 
 
 def test_a_new_rate_moves_the_rates_version_and_the_cache_answers_with_it(engine: Engine) -> None:
@@ -134,20 +142,44 @@ def test_a_new_rate_moves_the_rates_version_and_the_cache_answers_with_it(engine
     cache = HotCache()
     with write(engine) as conn:
         asset = make_asset(conn, now, usd_rate=D("0.5"))
-        version = repository.rates_version(conn)
-        held = cache.rates(conn)
+        version = _rates_version(conn, LIVE)
+        held = cache.rates(conn, [LIVE])[LIVE]
         assert held.in_force(asset, "USD", now) == D("0.5")
-        assert cache.rates(conn) is held  # nothing changed: not read again
-        rates.add_rate(conn, asset, NewRate("USD", D("0.75"), valid_from=now), now)
-        assert repository.rates_version(conn) != version
-        fresh = cache.rates(conn)
+        assert cache.rates(conn, [LIVE])[LIVE] is held  # nothing changed: not read again
+        rates.add_rate(conn, DEFAULT_LIVE, asset, NewRate("USD", D("0.75"), valid_from=now), now)
+        assert _rates_version(conn, LIVE) != version
+        fresh = cache.rates(conn, [LIVE])[LIVE]
         assert fresh is not held
         assert (fresh.in_force(asset, "USD", now), fresh.in_force(asset, "USD", now - timedelta(days=1))) == (
             D("0.75"), D("0.5"))
         assert fresh.value_in(D(3), asset, "USD", now) == D("2.25")
-        moved = repository.rates_version(conn)
-        rates.add_rate(conn, asset, NewRate("USD", D("0.75"), valid_from=now), now)  # a retry changes nothing
-        assert repository.rates_version(conn) == moved and cache.rates(conn) is fresh
+        moved = _rates_version(conn, LIVE)
+        rates.add_rate(conn, DEFAULT_LIVE, asset, NewRate("USD", D("0.75"), valid_from=now), now)  # a retry: no change
+        assert _rates_version(conn, LIVE) == moved and cache.rates(conn, [LIVE])[LIVE] is fresh
+
+
+def _rates_version(conn: Connection, scope_id: int) -> tuple[int, int]:
+    return repository.rates_versions(conn, [scope_id])[scope_id]
+
+
+def test_rates_are_held_per_scope(engine: Engine) -> None:
+    """Each scope has its own assets and rates: a rate of one is not seen from the other, and a change
+    in one does not move the other's version (its rates stay cached)."""
+    now = _now()
+    cache = HotCache()
+    with write(engine) as conn:
+        live_asset = make_asset(conn, now, usd_rate=D("0.5"))
+        test_asset = make_asset(conn, now, usd_rate=D("0.25"), scope=DEFAULT_TEST)
+        held = cache.rates(conn, [LIVE, TEST])
+        assert held[LIVE].in_force(live_asset, "USD", now) == D("0.5")
+        assert held[LIVE].in_force(test_asset, "USD", now) is None
+        assert held[TEST].in_force(test_asset, "USD", now) == D("0.25")
+        assert held[TEST].in_force(live_asset, "USD", now) is None
+        test_version = _rates_version(conn, TEST)
+        rates.add_rate(conn, DEFAULT_LIVE, live_asset, NewRate("USD", D("0.75"), valid_from=now), now)
+        assert _rates_version(conn, TEST) == test_version
+        again = cache.rates(conn, [LIVE, TEST])
+        assert again[TEST] is held[TEST] and again[LIVE] is not held[LIVE]
 
 
 def test_entitlements_are_due_again_when_the_revision_moves_or_their_time_comes(engine: Engine) -> None:
@@ -175,14 +207,14 @@ def test_an_entitlement_product_linked_by_raw_sql_is_granted_by_the_next_bill(en
              "lifecycle": {"duration": "month", "refresh": {"strategy": "expire_and_replace"}}}])
         extra_id, extra_version = _version_id(conn, extra)
     with write(engine) as conn:  # the cache learns nothing falls due for a long while
-        pipeline.bill(conn, [UsageBatch(cid, None, [])], now, D(0), cache)
+        pipeline.bill(conn, [UsageBatch(DEFAULT_LIVE, cid, None, [])], now, D(0), cache)
         conn.execute(subscription_products.insert().values(subscription_id=sub, product_id=extra_id,
                                                            version_id=extra_version))
     later = now + timedelta(minutes=1)
     with write(engine) as conn:
-        pipeline.bill(conn, [UsageBatch(cid, None, [])], later, D(0), cache)
+        pipeline.bill(conn, [UsageBatch(DEFAULT_LIVE, cid, None, [])], later, D(0), cache)
     with read(engine) as conn:
-        views, total = wallets.grants(conn, cid, f"default:{asset}", GrantFilter(), 0, 10, later)
+        views, total = wallets.grants(conn, DEFAULT_LIVE, cid, f"default:{asset}", GrantFilter(), 0, 10, later)
     assert total == 1 and (views[0].amount, views[0].source_type, views[0].effective_at) == (D(7), "entitlement", now)
 
 
@@ -204,7 +236,7 @@ def test_value_in_uses_the_direct_rate_then_the_inverse(engine: Engine) -> None:
     now = datetime.now(UTC)
     with write(engine) as conn:
         code = make_asset(conn, now, usd_rate=D("0.01"))
-        held = HotCache().rates(conn)
+        held = HotCache().rates(conn, [LIVE])[LIVE]
     assert held.value_in(D(250), code, "USD", now) == D("2.50")
     assert held.value_in(D(3), "USD", code, now) == D(300)
     assert held.value_in(D(1), code, "GBP", now) is None

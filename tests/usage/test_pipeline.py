@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import delete, func, select
 
 from drawdown.core.errors import Invalid
+from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.customers import service as customers
 from drawdown.customers.models import SubscriptionStatusChange
 from drawdown.db.engine import read, write
@@ -32,7 +33,7 @@ def ev(eid: str, n: object, now: datetime) -> UsageEvent:
 
 
 def send(conn, customer_id: str, batch: list[UsageEvent], now: datetime, cache: HotCache) -> Outcome:
-    answer = pipeline.bill(conn, [UsageBatch(customer_id, None, batch)], now, None, cache)[0]
+    answer = pipeline.bill(conn, [UsageBatch(DEFAULT_LIVE, customer_id, None, batch)], now, None, cache)[0]
     assert not isinstance(answer, Exception), answer
     return answer[1]
 
@@ -42,13 +43,15 @@ def test_a_group_judges_each_request_alone_and_writes_only_what_was_accepted(eng
     code, (a, b, c) = _world(engine, now)
     limit = Decimal(0)
     requests = [
-        UsageBatch(a, None, [ev("a1", 4, now)]),  # 2 billed
-        UsageBatch(a, None, [ev("a2", 2, now), ev("a3", "lots", now)]),  # cannot be rated: taken back whole
-        UsageBatch(a, None, [ev("a1", 4, now), ev("a2", 6, now)]),  # replay of a1; a2 is new again: 3 billed
-        UsageBatch(None, f"{code}-1", [ev("b1", 40, now), ev("b2", 2, now)]),  # b1 is more than b holds
-        UsageBatch("cust_nobody", None, [ev("x", 1, now)]),
-        UsageBatch(None, "nobody", [ev("y", 1, now)]),
-        UsageBatch(c, None, [ev("c1", 3, now)]),  # into a new account, unlimited overdraft
+        UsageBatch(DEFAULT_LIVE, a, None, [ev("a1", 4, now)]),  # 2 billed
+        # cannot be rated: taken back whole
+        UsageBatch(DEFAULT_LIVE, a, None, [ev("a2", 2, now), ev("a3", "lots", now)]),
+        # replay of a1; a2 is new again: 3 billed
+        UsageBatch(DEFAULT_LIVE, a, None, [ev("a1", 4, now), ev("a2", 6, now)]),
+        UsageBatch(DEFAULT_LIVE, None, f"{code}-1", [ev("b1", 40, now), ev("b2", 2, now)]),  # b1 is more than b holds
+        UsageBatch(DEFAULT_LIVE, "cust_nobody", None, [ev("x", 1, now)]),
+        UsageBatch(DEFAULT_LIVE, None, "nobody", [ev("y", 1, now)]),
+        UsageBatch(DEFAULT_LIVE, c, None, [ev("c1", 3, now)]),  # into a new account, unlimited overdraft
     ]
     with write(engine) as conn:
         cache = HotCache()
@@ -92,8 +95,8 @@ def test_a_subscription_change_reaches_the_cached_prices(engine) -> None:
     cache = HotCache()
     with write(engine) as conn:
         assert send(conn, a, [ev("p1", 2, now)], now, cache).accepted == ["p1"]
-        sub = customers.get_customer(conn, a, now).subscriptions[0].id
-        customers.update_subscription(conn, SubscriptionStatusChange(a, sub, "inactive"), now, None)
+        sub = customers.get_customer(conn, DEFAULT_LIVE, a, now).subscriptions[0].id
+        customers.update_subscription(conn, DEFAULT_LIVE, SubscriptionStatusChange(a, sub, "inactive"), now, None)
     later = now + timedelta(seconds=1)
     with write(engine) as conn:
         assert send(conn, a, [ev("p2", 2, later)], later, cache).accepted == ["p2"]

@@ -13,6 +13,7 @@ from drawdown.catalog import rates
 from drawdown.catalog.models import NewRate
 from drawdown.core.errors import Invalid
 from drawdown.core.money import from_scaled
+from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.db.engine import read, write
 from drawdown.db.tables import tier_counters
 from drawdown.usage import pipeline
@@ -47,20 +48,20 @@ def _customer(engine: Engine, now: datetime, price: dict[str, Any], asset: str, 
     with write(engine) as conn:
         cid = make_customer(conn, now, make_product(conn, now, [price]), limit)
         if funds is not None:
-            wallets.adjust(conn, cid, funds, now, limit)
+            wallets.adjust(conn, DEFAULT_LIVE, cid, funds, now, limit)
     return cid
 
 
 def _bill(engine: Engine, cid: str, events: list[UsageEvent], now: datetime, limit: Decimal | None = D(0)) -> Outcome:
     with write(engine) as conn:
-        answer = pipeline.bill(conn, [UsageBatch(cid, None, events)], now, limit, HotCache())[0]
+        answer = pipeline.bill(conn, [UsageBatch(DEFAULT_LIVE, cid, None, events)], now, limit, HotCache())[0]
     assert not isinstance(answer, Exception), answer
     return answer[1]
 
 
 def _fees(engine: Engine, cid: str, *ids: str) -> list[Decimal]:
     with read(engine) as conn:
-        return [sum((f.amount for f in get_event(conn, i, cid).fees), D(0)) for i in ids]
+        return [sum((f.amount for f in get_event(conn, DEFAULT_LIVE, i, cid).fees), D(0)) for i in ids]
 
 
 # -------------------------------------------------------------------------------------------- rating
@@ -72,7 +73,7 @@ def test_rating_moves_nothing_until_booked_and_a_batch_takes_successive_position
     cid = _customer(engine, now, price, asset, Adjustment("in", asset, D(100), "gift"))
     first, second = ev("e1", 400, now), ev("e2", 200, now)
     with write(engine) as conn:
-        group = receive(conn, [UsageBatch(cid, None, [first, second])], now, D(0), HotCache())
+        group = receive(conn, [UsageBatch(DEFAULT_LIVE, cid, None, [first, second])], now, D(0), HotCache())
         prefetch(group)
         prices = group.customers[cid].prices
         (fee,) = rate_event(group, cid, prices, first, "events[0]")
@@ -106,22 +107,23 @@ def test_an_event_past_the_limit_is_refused_while_the_next_one_bills(engine: Eng
     assert outcome.accepted == ["small"]
     assert outcome.rejected == {0: f"insufficient funds in default:{asset}: fees 12, available 10, overdraft limit 0"}
     with read(engine) as conn:
-        assert wallets.balance(conn, cid, f"default:{asset}", now).available == D(7)
+        assert wallets.balance(conn, DEFAULT_LIVE, cid, f"default:{asset}", now).available == D(7)
         with pytest.raises(Exception, match="not found"):
-            get_event(conn, "big", cid)
+            get_event(conn, DEFAULT_LIVE, "big", cid)
 
 
 # --------------------------------------------------------------------------------------- attribution
 def _costs_world(engine: Engine, now: datetime) -> tuple[str, str, str]:
     """(vendor id, a currency with no USD rate, a currency worth 0.5 USD)."""
     with write(engine) as conn:
-        vendor = vendors.create(conn, NewVendor(name="v"), now).id
+        vendor = vendors.create(conn, DEFAULT_LIVE, NewVendor(name="v"), now).id
         return vendor, make_asset(conn, now), make_asset(conn, now, usd_rate=D("0.5"))
 
 
 def _priced(engine: Engine, event: UsageEvent) -> list[dict[str, Any]]:
     with read(engine) as conn:
-        return price_costs(conn, HotCache().rates(conn), event, "events[0]")
+        return price_costs(conn, DEFAULT_LIVE, HotCache().rates(conn, [DEFAULT_LIVE.id])[DEFAULT_LIVE.id], event,
+                           "events[0]")
 
 
 def _refused(engine: Engine, event: UsageEvent) -> dict[str, list[str]]:
@@ -152,31 +154,31 @@ def test_a_batch_with_a_bad_cost_is_refused_whole(engine: Engine) -> None:
     cid = _customer(engine, now, usage_price(asset, [{"volume_rate": "1"}]), asset,
                     Adjustment("in", asset, D(10), "gift"))
     with write(engine) as conn:
-        (answer,) = pipeline.bill(conn, [UsageBatch(cid, None, [
+        (answer,) = pipeline.bill(conn, [UsageBatch(DEFAULT_LIVE, cid, None, [
             ev("fine", 1, now), ev("bad", 1, now, (Cost("a", vendor_id="vnd_nobody", amount=D(1)),))])],
             now, D(0), HotCache())
     assert isinstance(answer, Invalid) and list(answer.errors) == ["events[1].costs[0].vendor_id"]
     with read(engine) as conn:
-        assert wallets.balance(conn, cid, f"default:{asset}", now).available == D(10)
+        assert wallets.balance(conn, DEFAULT_LIVE, cid, f"default:{asset}", now).available == D(10)
 
 
 def test_revenue_follows_the_grant_drawn(engine: Engine) -> None:
     now = _now()
     with write(engine) as conn:
         asset = make_asset(conn, now, usd_rate=D("0.01"))
-        vendor = vendors.create(conn, NewVendor(name="v"), now).id
+        vendor = vendors.create(conn, DEFAULT_LIVE, NewVendor(name="v"), now).id
     price = usage_price(asset, [{"volume_rate": "1"}])
     paid = _customer(engine, now, price, asset, Adjustment("in", asset, D(1), "external_topup", currency="USD"))
     promo = _customer(engine, now, price, asset, Adjustment("in", asset, D(100), "gift"))
     owing = _customer(engine, now, price, asset, None, limit=None)
     later = now + timedelta(minutes=1)
     with write(engine) as conn:  # the asset is worth more by the time it is spent
-        rates.add_rate(conn, asset, NewRate("USD", D("0.02"), valid_from=now + timedelta(seconds=1)), now)
+        rates.add_rate(conn, DEFAULT_LIVE, asset, NewRate("USD", D("0.02"), valid_from=now + timedelta(seconds=1)), now)
     cost = (Cost("c", vendor_id=vendor, amount=D("0.004")),)
     for cid in (paid, promo, owing):
         assert _bill(engine, cid, [ev("e", 30, later, cost)], later, None).accepted == ["e"]
     with read(engine) as conn:
-        views = {cid: get_event(conn, "e", cid) for cid in (paid, promo, owing)}
+        views = {cid: get_event(conn, DEFAULT_LIVE, "e", cid) for cid in (paid, promo, owing)}
     assert views[paid].revenue == D("0.3")  # 30 units of paid value at its revenue basis, 0.01 USD each
     assert views[promo].revenue == D(0)  # promotional value earns nothing
     assert views[owing].revenue == D("0.6")  # owed on overdraft, at the asset's value now

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, select
 from drawdown.billing import cycle
 from drawdown.catalog import service as catalog
 from drawdown.catalog.models import NewVersion
+from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.customers import service as customers
 from drawdown.customers.models import NewCustomer, NewSubscription, ProductRef, VersionMove
 from drawdown.db.engine import read, write
@@ -44,9 +45,10 @@ def _subscribed(engine: Engine, v1: world.Price, v2: world.Price) -> tuple[str, 
     with write(engine) as conn:
         asset = world.asset(conn, T0)
         product_id, plan = world.product(conn, T0, [v1(asset)])
-        catalog.create_version(conn, product_id, NewVersion(prices=[v2(asset)], publish=True), T0)
+        catalog.create_version(conn, DEFAULT_LIVE, product_id, NewVersion(prices=[v2(asset)], publish=True), T0)
         created = customers.create_customer(
-            conn, NewCustomer(name="late", subscriptions=(NewSubscription((ProductRef(code=plan, version="1"),)),)),
+            conn, DEFAULT_LIVE,
+            NewCustomer(name="late", subscriptions=(NewSubscription((ProductRef(code=plan, version="1"),)),)),
             T0, LIMIT)
         world.fund(conn, created.id, asset, D(1000), T0)
     return created.id, created.subscriptions[0].id, product_id, asset
@@ -54,22 +56,22 @@ def _subscribed(engine: Engine, v1: world.Price, v2: world.Price) -> tuple[str, 
 
 def _move(engine: Engine, cid: str, sub: str, product_id: str, version: int, at: datetime) -> None:
     with write(engine) as conn:
-        customers.update_subscription_product(conn, VersionMove(cid, sub, product_id, version), at, LIMIT)
+        customers.update_subscription_product(conn, DEFAULT_LIVE, VersionMove(cid, sub, product_id, version), at, LIMIT)
 
 
 def _send(
     engine: Engine, cache: HotCache, cid: str, eid: str, n: int, occurred: datetime, now: datetime, kind: str = "u"
 ) -> None:
     with write(engine) as conn:
-        answer = pipeline.bill(conn, [UsageBatch(cid, None, [UsageEvent(eid, kind, occurred, data={"n": n})])],
-                               now, LIMIT, cache)[0]
+        batch = UsageBatch(DEFAULT_LIVE, cid, None, [UsageEvent(eid, kind, occurred, data={"n": n})])
+        answer = pipeline.bill(conn, [batch], now, LIMIT, cache)[0]
     assert not isinstance(answer, Exception) and answer[1].accepted == [eid], answer
 
 
 def _fee(engine: Engine, cid: str, eid: str) -> tuple[int, Decimal]:
     """(product version, amount) of the event's one fee."""
     with read(engine) as conn:
-        (fee,) = events.get_event(conn, eid, cid).fees
+        (fee,) = events.get_event(conn, DEFAULT_LIVE, eid, cid).fees
     return fee.product_version, fee.amount
 
 
@@ -94,7 +96,7 @@ def test_a_late_event_takes_the_version_and_tier_position_in_force_when_it_occur
         (1, D(80)), (2, D(100)), (1, D(30)), (2, D(110)), (2, D(1))
     ]
     with read(engine) as conn:
-        assert events.get_event(conn, "early", cid).fees == []
+        assert events.get_event(conn, DEFAULT_LIVE, "early", cid).fees == []
         positions = conn.execute(
             select(fees.c.product_version, tier_counters.c.quantity)
             .join(tier_counters, tier_counters.c.price_id == fees.c.price_id)
@@ -157,4 +159,5 @@ def test_a_move_records_the_history_and_a_move_before_any_use_replaces_the_versi
         versions = conn.execute(select(h.version_id).where(h.subscription_id == sub).order_by(h.valid_from)).scalars()
         assert len(set(versions)) == 2
         assert _history(conn, sub) == [(T0, MOVE), (MOVE, MOVE + timedelta(days=1)), (MOVE + timedelta(days=1), None)]
-        assert [p.version for p in customers.get_customer(conn, cid, MOVE).subscriptions[0].products] == [2]
+        customer = customers.get_customer(conn, DEFAULT_LIVE, cid, MOVE)
+        assert [p.version for p in customer.subscriptions[0].products] == [2]

@@ -11,7 +11,9 @@ from drawdown.api.problems import problem
 from drawdown.api.routing import Context, ExactJSONResponse, Limit, Offset, context, page, router
 from drawdown.api.schemas.common import Page
 from drawdown.api.schemas.events import CostData, GetEventResponse, ListEventsItem, UsageEvent, UsageRequest
+from drawdown.api.scoping import CallerScope
 from drawdown.api.shapes.reports import stats
+from drawdown.core.scopes import Scope
 from drawdown.db.engine import read
 from drawdown.reports.profitability import of
 from drawdown.usage import events, models
@@ -25,9 +27,10 @@ api = router("Events")
     summary="Send usage events for one customer",
     responses={204: {"description": "Every event was billed (or was a replay of one already billed)"}},
 )
-async def send_usage(body: UsageRequest, ctx: Context = Depends(context)) -> Response:
+async def send_usage(body: UsageRequest, scope: Scope = CallerScope, ctx: Context = Depends(context)) -> Response:
     # Async: the request waits for its commit on the event loop, not in a pool thread.
-    batch = models.UsageBatch(body.customer_id, body.customer_external_id, [_event(e) for e in body.events])
+    events_ = [_event(e) for e in body.events]
+    batch = models.UsageBatch(scope, body.customer_id, body.customer_external_id, events_)
     _, outcome = await ctx.usage.send(batch)
     if outcome.rejected:
         errors = {f"events[{i}]": [reason] for i, reason in sorted(outcome.rejected.items())}
@@ -68,6 +71,7 @@ def list_events(
     period_to: date | None = Query(None, description="Last day (UTC, inclusive) of occurred_at"),
     event_types: str | None = Query(None, description="Comma-separated event types"),
     has_fees: bool | None = Query(None),
+    scope: Scope = CallerScope,
     ctx: Context = Depends(context),
 ) -> ExactJSONResponse:
     types = [t.strip() for t in event_types.split(",") if t.strip()] if event_types else None
@@ -82,7 +86,7 @@ def list_events(
         has_fees,
     )
     with read(ctx.engine) as conn:
-        items, total = events.list_events(conn, f, offset, limit)
+        items, total = events.list_events(conn, scope, f, offset, limit)
     return page([_summary(e) for e in items], total, limit, offset)
 
 
@@ -90,10 +94,11 @@ def list_events(
 def get_event(
     eventId: str,
     customer_id: str | None = Query(None),
+    scope: Scope = CallerScope,
     ctx: Context = Depends(context),
 ) -> ExactJSONResponse:
     with read(ctx.engine) as conn:
-        e = events.get_event(conn, eventId, customer_id)
+        e = events.get_event(conn, scope, eventId, customer_id)
     return ExactJSONResponse(
         {
             "id": e.id,

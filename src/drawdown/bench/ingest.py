@@ -35,6 +35,7 @@ from drawdown.bench.server import serve
 from drawdown.catalog import service as catalog
 from drawdown.catalog.models import NewAsset, NewProduct, StartingRate
 from drawdown.core.ids import new_id
+from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.customers import service as customers
 from drawdown.customers.models import NewCustomer, NewSubscription, ProductRef
 from drawdown.db.engine import make_engine, write
@@ -57,6 +58,7 @@ from drawdown.wallets import service as wallets
 from drawdown.wallets.models import Adjustment
 
 MODELS = ("large", "small", "vision", "audio")
+SCOPE = DEFAULT_LIVE  # the scope of the bootstrap key the HTTP phases use
 PRODUCT = NewProduct(
     name="Bench",
     code="bench",
@@ -104,11 +106,11 @@ def build_world(url: str, n_customers: int) -> list[str]:
     ids = []
     with write(engine) as conn:
         usd = (StartingRate("USD", Decimal("0.01")),)
-        catalog.create_asset(conn, NewAsset(code="CRED", name="Credits", rates=usd), now)
-        catalog.create_product(conn, PRODUCT, now)
+        catalog.create_asset(conn, SCOPE, NewAsset(code="CRED", name="Credits", rates=usd), now)
+        catalog.create_product(conn, SCOPE, PRODUCT, now)
         for i in range(n_customers):
             command = NewCustomer(name=f"c{i}", subscriptions=(NewSubscription((ProductRef(code="bench"),)),))
-            cid = customers.create_customer(conn, command, now, None).id
+            cid = customers.create_customer(conn, SCOPE, command, now, None).id
             for k, (reason, amount, expires) in enumerate(
                 (
                     ("gift", "100000", None),
@@ -117,7 +119,7 @@ def build_world(url: str, n_customers: int) -> list[str]:
                 )
             ):
                 seed = Adjustment(f"seed-{k}", "CRED", Decimal(amount), reason, expires_at=expires)
-                wallets.adjust(conn, cid, seed, now, None)
+                wallets.adjust(conn, SCOPE, cid, seed, now, None)
             ids.append(cid)
     engine.dispose()
     return ids
@@ -175,6 +177,7 @@ def ceiling(url: str, ids: list[str], n: int, rng: random.Random, batch: int = 1
             eid = f"c-{k}-{secrets.token_hex(4)}"
             ev.append(
                 {
+                    "scope_id": SCOPE.id,
                     "id": eid,
                     "customer_id": cust,
                     "event_type": "completion",
@@ -258,7 +261,8 @@ def ceiling(url: str, ids: list[str], n: int, rng: random.Random, batch: int = 1
                         }
                     )
         rollup = [
-            {"kind": f"{kind}_{grain}", "key": key, "sub": "", "period": period, "revenue": 1, "cost": 0}
+            {"scope_id": SCOPE.id, "kind": f"{kind}_{grain}", "key": key, "sub": "", "period": period,
+             "revenue": 1, "cost": 0}
             for kind, keys in (("customer", sorted(used)), ("product", [product]))
             for key in keys
             for grain, period in (("day", day), ("month", month))
@@ -300,7 +304,8 @@ def naive(url: str, ids: list[str], n: int, rng: random.Random) -> float:
     start = time.perf_counter()
     for ev in evs:
         with write(engine) as conn:
-            answer = pipeline.bill(conn, [UsageBatch(rng.choice(ids), None, [ev])], datetime.now(UTC), None, cache)[0]
+            batch = UsageBatch(SCOPE, rng.choice(ids), None, [ev])
+            answer = pipeline.bill(conn, [batch], datetime.now(UTC), None, cache)[0]
             assert not isinstance(answer, Exception), answer
     rate = n / (time.perf_counter() - start)
     engine.dispose()
@@ -322,7 +327,7 @@ def engine_rate(
         for ev in evs:
             groups.setdefault(rng.choice(ids), []).append(ev)
         with write(engine) as conn:
-            batches = [UsageBatch(cid, None, batch) for cid, batch in groups.items()]
+            batches = [UsageBatch(SCOPE, cid, None, batch) for cid, batch in groups.items()]
             for result in pipeline.bill(conn, batches, datetime.now(UTC), None, cache):
                 assert not isinstance(result, Exception), result
         done += len(evs)

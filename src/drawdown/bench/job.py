@@ -27,6 +27,7 @@ from drawdown.billing.job import run_due
 from drawdown.billing.models import ACTION_REQUIRED, ACTIVE
 from drawdown.catalog import service as catalog
 from drawdown.catalog.models import NewAsset, NewProduct
+from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.customers import service as customers
 from drawdown.customers.models import NewCustomer, NewSubscription, ProductRef
 from drawdown.db.engine import make_engine, write
@@ -49,6 +50,7 @@ from drawdown.wallets import service as wallets
 from drawdown.wallets.models import Adjustment
 
 START = datetime(2026, 1, 31, 10, 0, tzinfo=UTC)
+SCOPE = DEFAULT_LIVE  # the world is built in the default account's live environment
 SIZES = (100, 100_000)
 RUNS = 9
 _MONTHLY = {"type": "recurring", "recurring": {"interval": "month"}}
@@ -83,15 +85,16 @@ CLONED: list[tuple[Table, tuple[str, ...]]] = [
 def template(engine: Engine) -> str:
     """The template customer, made as the API would make it at ``START``."""
     with write(engine) as conn:
-        catalog.create_asset(conn, NewAsset(code="CRED", name="Credits"), START)
-        catalog.create_product(conn, PLAN, START)
-        cid = customers.create_customer(conn, NewCustomer(name="template"), START, None).id
-        wallets.adjust(conn, cid, Adjustment("topup", "CRED", Decimal(1000), "external_topup"), START, None)
+        catalog.create_asset(conn, SCOPE, NewAsset(code="CRED", name="Credits"), START)
+        catalog.create_product(conn, SCOPE, PLAN, START)
+        cid = customers.create_customer(conn, SCOPE, NewCustomer(name="template"), START, None).id
+        topup = Adjustment("topup", "CRED", Decimal(1000), "external_topup")
+        wallets.adjust(conn, SCOPE, cid, topup, START, None)
         gift = Adjustment("gift", "CRED", Decimal(50), "gift", expires_at=START + timedelta(days=90))
-        wallets.adjust(conn, cid, gift, START, None)
-        customers.create_subscription(conn, cid, NewSubscription((ProductRef(code="plan"),)), START, None)
+        wallets.adjust(conn, SCOPE, cid, gift, START, None)
+        customers.create_subscription(conn, SCOPE, cid, NewSubscription((ProductRef(code="plan"),)), START, None)
         event = UsageEvent("tokens-1", "tokens", START, data={"n": 3})
-        [answer] = pipeline.bill(conn, [UsageBatch(cid, None, [event])], START, None, HotCache())
+        [answer] = pipeline.bill(conn, [UsageBatch(SCOPE, cid, None, [event])], START, None, HotCache())
         if isinstance(answer, Exception):
             raise answer
     return cid

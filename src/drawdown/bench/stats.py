@@ -23,6 +23,7 @@ from rich.progress import Progress
 from sqlalchemy import insert, text
 
 from drawdown.bench.server import serve
+from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.db.engine import make_engine, write
 from drawdown.db.migrate import upgrade
 from drawdown.db.tables import customers, events, products, rollups, vendors
@@ -30,6 +31,7 @@ from drawdown.usage.rollup import Rollup
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 CATEGORIES = ("inference", "compute", "storage")
+SCOPE = DEFAULT_LIVE.id  # the scope of the bootstrap key the timed requests use
 
 
 def fresh_database(backend: str, root: Path) -> str:
@@ -57,10 +59,12 @@ def populate(url: str, n_events: int, n_customers: int, days: int, seed: int = 7
     with write(engine) as conn:
         conn.execute(
             insert(customers),
-            [{"id": c, "name": f"Customer {i}", "created_at": now} for i, c in enumerate(customer_ids)],
+            [{"id": c, "scope_id": SCOPE, "name": f"Customer {i}", "created_at": now}
+             for i, c in enumerate(customer_ids)],
         )
-        conn.execute(insert(products), [{"id": p, "code": p, "name": p, "created_at": now} for p in product_ids])
-        conn.execute(insert(vendors), [{"id": v, "name": v, "created_at": now} for v in vendor_ids])
+        conn.execute(insert(products),
+                     [{"id": p, "scope_id": SCOPE, "code": p, "name": p, "created_at": now} for p in product_ids])
+        conn.execute(insert(vendors), [{"id": v, "scope_id": SCOPE, "name": v, "created_at": now} for v in vendor_ids])
     rollup = Rollup()
     chunk = 50_000
     started = time.perf_counter()
@@ -73,11 +77,13 @@ def populate(url: str, n_events: int, n_customers: int, days: int, seed: int = 7
                 at = START + timedelta(seconds=rng.randrange(days * 86400))
                 revenue = rng.randrange(0, 50_000_000)  # up to 0.05 USD, in nano-units
                 cost = rng.randrange(0, 30_000_000)
-                rows.append({"id": f"e{k}", "customer_id": customer, "event_type": "call", "occurred_at": at,
-                             "request_hash": "-", "created_at": at, "revenue": revenue, "cost": cost})
-                rollup.add(at, customer, product_ids[k % 5], "", "", Decimal(revenue).scaleb(-9), Decimal(0))
+                rows.append({"scope_id": SCOPE, "id": f"e{k}", "customer_id": customer, "event_type": "call",
+                             "occurred_at": at, "request_hash": "-", "created_at": at, "revenue": revenue,
+                             "cost": cost})
+                rollup.add(at, SCOPE, customer, product_ids[k % 5], "", "", Decimal(revenue).scaleb(-9), Decimal(0))
                 rollup.add(
                     at,
+                    SCOPE,
                     customer,
                     product_ids[k % 5],
                     vendor_ids[k % 4],
@@ -89,12 +95,13 @@ def populate(url: str, n_events: int, n_customers: int, days: int, seed: int = 7
                 conn.execute(insert(events), rows)
             progress.advance(task, len(rows))
     events_seconds = time.perf_counter() - started
-    keys = sorted(rollup.rows)
+    totals = rollup.rows[SCOPE]
+    keys = sorted(totals)
     with write(engine) as conn:
         for i in range(0, len(keys), chunk):
             conn.execute(insert(rollups), [
-                {"kind": k[0], "key": k[1], "sub": k[2], "period": k[3],
-                 "revenue": int(rollup.rows[k][0].scaleb(9)), "cost": int(rollup.rows[k][1].scaleb(9))}
+                {"scope_id": SCOPE, "kind": k[0], "key": k[1], "sub": k[2], "period": k[3],
+                 "revenue": int(totals[k][0].scaleb(9)), "cost": int(totals[k][1].scaleb(9))}
                 for k in keys[i:i + chunk]
             ])
         if conn.dialect.name == "postgresql":

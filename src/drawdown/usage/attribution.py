@@ -27,17 +27,19 @@ def attribute(
     group: Group, turn: Turn, event: UsageEvent, slot: int, booked: list[BookedFee], cost_rows: list[dict[str, Any]]
 ) -> None:
     """The event's revenue and cost, on its row and in the turn's rollup; its cost rows planned."""
-    customer_id, at = turn.customer.id, event.occurred_at
+    customer_id, scope_id, at = turn.customer.id, turn.customer.scope_id, event.occurred_at
+    rates = group.rates[scope_id]
     revenue = ZERO
     for b in booked:
-        earned = fee_revenue(group.rates, turn, b, at)
+        earned = fee_revenue(rates, turn, b, at)
         revenue += earned
-        turn.rollup.add(at, customer_id, b.fee.priced.product_id, "", "", earned, ZERO)
+        turn.rollup.add(at, scope_id, customer_id, b.fee.priced.product_id, "", "", earned, ZERO)
     # An event's costs are attributed to the product of its first fee ('' when it has none).
     product_id = booked[0].fee.priced.product_id if booked else ""
     for cost in cost_rows:
         turn.rollup.add(
             at,
+            scope_id,
             customer_id,
             product_id,
             cost["vendor_id"],

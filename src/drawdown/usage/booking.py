@@ -34,6 +34,7 @@ def book(
     slot = len(group.rows.events)
     group.rows.events.append(
         {
+            "scope_id": customer.scope_id,
             "id": event.id,
             "customer_id": customer.id,
             "event_type": event.event_type,

@@ -8,8 +8,9 @@ database in the same transaction that uses it, and an entry whose stamp differs 
   0008) move the revision on every INSERT, UPDATE or DELETE of ``subscriptions``,
   ``subscription_products`` and ``subscription_product_versions``, so no writer, present or future, can
   change a subscription without the cache seeing it;
-* **exchange rates** are stamped with the rates version (the highest rate id and the row count, read
-  once per group): every rate change inserts a row, and rate rows are never deleted;
+* **exchange rates** are held per scope (each scope has its own custom assets and rates), each
+  stamped with its scope's rates version (the highest rate id and the row count, read for every scope
+  of a group in one query): every rate change inserts a row, and rate rows are never deleted;
 * **parsed price documents** are keyed by price id: a price's document never changes (a new version
   gets new price ids; only a version's status changes afterwards).
 
@@ -20,6 +21,7 @@ down); each map is cleared whole when it passes ``LIMIT`` entries, so memory sta
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -86,7 +88,7 @@ class HotCache:
         self._prices: dict[str, tuple[int, list[Priced]]] = {}
         self._due: dict[str, tuple[int, datetime | None]] = {}
         self._parsed: dict[str, tuple[UsagePrice, price_rules.Cadence]] = {}
-        self._rates: tuple[tuple[int, int], Rates] | None = None
+        self._rates: dict[int, tuple[tuple[int, int], Rates]] = {}  # scope id -> (version, rates)
 
     # ------------------------------------------------------------------------- subscribed prices
     def subscribed_prices(self, conn: Connection, revisions: dict[str, int]) -> dict[str, list[Priced]]:
@@ -146,13 +148,18 @@ class HotCache:
             self._due[customer_id] = (revision, next_due)
 
     # ---------------------------------------------------------------------------------- rates
-    def rates(self, conn: Connection) -> Rates:
-        version = repository.rates_version(conn)
-        held = self._rates
-        if held is None or held[0] != version:
-            held = (version, Rates(repository.all_rates(conn)))
-            self._rates = held
-        return held[1]
+    def rates(self, conn: Connection, scope_ids: Iterable[int]) -> dict[int, Rates]:
+        """Each scope's rates (scope id -> Rates); a scope whose version moved is read again."""
+        out = {}
+        for scope_id, version in repository.rates_versions(conn, sorted(set(scope_ids))).items():
+            held = self._rates.get(scope_id)
+            if held is None or held[0] != version:
+                held = (version, Rates(repository.all_rates(conn, scope_id)))
+                with self._lock:
+                    _make_room(self._rates, 1)
+                    self._rates[scope_id] = held
+            out[scope_id] = held[1]
+        return out
 
 
 def _make_room(entries: dict[Any, Any], adding: int) -> None:

@@ -23,7 +23,7 @@ def commit(group: Group) -> None:
         buffer.extend(LAST, repository.INSERT_COSTS, [{**row, "event_seq": seqs[k]} for k, row in rows.costs])
     group.positions.collect(buffer)
     buffer.execute(conn)
-    group.rollup.flush(conn)
+    group.rollup.flush(conn, group.scopes())
 
 
 def _seqs(group: Group) -> list[int]:

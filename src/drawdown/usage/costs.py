@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from drawdown.catalog.rates import REPORTING
 from drawdown.core.errors import Invalid
 from drawdown.core.money import MoneyError, check_exact, quantize, to_scaled
+from drawdown.core.scopes import Scope
 from drawdown.usage.cache import Rates
 from drawdown.usage.models import Cost, UsageEvent
 from drawdown.vendors import service as vendors
@@ -25,15 +26,16 @@ def cost_amount(cost: Cost) -> Decimal:
     return cost.input_volume * cost.volume_rate / (cost.package_size or 1)
 
 
-def price_costs(conn: Connection, rates: Rates, event: UsageEvent, path: str) -> list[dict[str, Any]]:
-    """The event's cost rows (valued in USD at the event's time); 422 naming the field otherwise."""
+def price_costs(conn: Connection, scope: Scope, rates: Rates, event: UsageEvent, path: str) -> list[dict[str, Any]]:
+    """The event's cost rows (vendors of the scope, valued in USD at the event's time by the scope's
+    ``rates``); 422 naming the field otherwise."""
     rows, seen = [], set()
     for j, cost in enumerate(event.costs or ()):
         where = f"{path}.costs[{j}]"
         if cost.id in seen:
             raise Invalid.field(f"{where}.id", "repeats another cost of this event")
         seen.add(cost.id)
-        vendor_id = vendors.resolve(conn, cost.vendor_id, cost.vendor_external_id)
+        vendor_id = vendors.resolve(conn, scope, cost.vendor_id, cost.vendor_external_id)
         if vendor_id is None:
             key, value = (
                 ("vendor_id", cost.vendor_id) if cost.vendor_id else ("vendor_external_id", cost.vendor_external_id)

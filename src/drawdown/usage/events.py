@@ -9,12 +9,14 @@ from sqlalchemy import Connection
 
 from drawdown.core.errors import NotFound
 from drawdown.core.money import from_scaled
+from drawdown.core.scopes import Scope
 from drawdown.usage import repository
 from drawdown.usage.models import EventFilter, EventSummary, EventView, FeeView
 
 
-def get_event(conn: Connection, event_id: str, customer_id: str | None = None) -> EventView:
-    row = repository.event(conn, event_id, customer_id)
+def get_event(conn: Connection, scope: Scope, event_id: str, customer_id: str | None = None) -> EventView:
+    """The scope's event (an event of another scope is not found, like an unknown one)."""
+    row = repository.event(conn, scope.id, event_id, customer_id)
     if row is None:
         raise NotFound(f"event {event_id} not found")
     return EventView(
@@ -33,8 +35,10 @@ def get_event(conn: Connection, event_id: str, customer_id: str | None = None) -
     )
 
 
-def list_events(conn: Connection, f: EventFilter, offset: int, limit: int) -> tuple[list[EventSummary], int]:
-    rows, total = repository.events_page(conn, f, offset, limit)
+def list_events(
+    conn: Connection, scope: Scope, f: EventFilter, offset: int, limit: int
+) -> tuple[list[EventSummary], int]:
+    rows, total = repository.events_page(conn, scope.id, f, offset, limit)
     totals = repository.fee_totals(conn, [r.seq for r in rows])
     items = [
         EventSummary(

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from drawdown.core.periods import Period
+from drawdown.core.scopes import Scope
 from drawdown.usage.cache import HotCache, Priced, Rates
 from drawdown.usage.models import Answer, Outcome, UsageBatch
 from drawdown.usage.positions import TierPositions
@@ -20,9 +21,10 @@ from drawdown.wallets.ledger import Ledger
 
 @dataclass
 class Customer:
-    """A customer of the group, locked for the transaction."""
+    """A customer of the group, locked for the transaction (its batches are all in its scope)."""
 
     id: str
+    scope_id: int
     revision: int
     ledger: Ledger
     prices: list[Priced] = field(default_factory=list)
@@ -40,6 +42,10 @@ class Turn:
     outcome: Outcome = field(default_factory=Outcome)
     added: dict[str, str] = field(default_factory=dict)  # event id -> digest, accepted in this batch
     rollup: Rollup = field(default_factory=Rollup)
+
+    @property
+    def scope(self) -> Scope:
+        return self.batch.scope
 
 
 @dataclass
@@ -68,10 +74,14 @@ class Group:
     customers: dict[str, Customer] = field(default_factory=dict)
     turns: list[Turn] = field(default_factory=list)
     positions: TierPositions = field(init=False)
-    rates: Rates = field(init=False)
+    rates: dict[int, Rates] = field(init=False)  # scope id -> its rates, for every scope of the group
     periods: dict[tuple[str, str, datetime], Period] = field(default_factory=dict)
     rows: Rows = field(default_factory=Rows)
     rollup: Rollup = field(default_factory=Rollup)
 
     def __post_init__(self) -> None:
         self.positions = TierPositions(self.conn)
+
+    def scopes(self) -> dict[int, Scope]:
+        """scope id -> scope, for every batch of the group."""
+        return {b.scope.id: b.scope for b in self.batches}

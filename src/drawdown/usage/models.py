@@ -8,6 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from drawdown.core.scopes import Scope
+
 
 @dataclass(frozen=True)
 class Cost:
@@ -60,8 +62,10 @@ class UsageEvent:
 
 @dataclass(frozen=True)
 class UsageBatch:
-    """One customer's events, named by id or by external id: billed together, each event alone."""
+    """One customer's events, named by id or by external id within ``scope`` (the caller's): billed
+    together, each event alone. A group may mix scopes, so every batch carries its own."""
 
+    scope: Scope
     customer_id: str | None
     customer_external_id: str | None
     events: list[UsageEvent]

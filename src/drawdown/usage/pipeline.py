@@ -1,7 +1,8 @@
 """The path of a usage event, top to bottom. ``bill`` takes a group of batches (each one customer's
 events; the batching writer hands over every batch waiting) and, inside the caller's transaction:
 
-1. **receive** (``receive.py``): finds the customers and locks them in id order;
+1. **receive** (``receive.py``): finds the customers, each in its batch's scope, and locks them in id
+   order;
 2. **prefetch** (``receive.py``): reads what the whole group needs, once: stored events, wallets,
    subscribed prices, entitlements due, tier positions, rates;
 
@@ -78,7 +79,7 @@ def _bill_event(group: Group, turn: Turn, i: int, event: UsageEvent) -> None:
         return
     path = f"events[{i}]"
     fees = rate_event(group, turn.customer.id, turn.customer.prices, event, path)
-    costs = price_costs(group.conn, group.rates, event, path)
+    costs = price_costs(group.conn, turn.scope, group.rates[turn.scope.id], event, path)
     accounts = fund(group, turn, i, fees)
     if accounts is None:
         return

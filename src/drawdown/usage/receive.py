@@ -5,7 +5,10 @@ Customers are locked in one statement, in id order, so several writers never dea
 whole group at once: the events already stored under the same ids (for the replay check), every
 wallet account with its changeable grants, each customer's subscribed prices (cached under its
 revision), the entitlement grants that have fallen due, the tier positions the events will move, and
-the exchange rates.
+the exchange rates of each scope.
+
+A group may mix scopes (the batching writer takes every request waiting): each batch names its
+customer within its own scope, and a customer of another scope is answered like an unknown one.
 """
 
 from __future__ import annotations
@@ -34,27 +37,38 @@ def receive(
     answers: list[Answer | None] = [None] * len(batches)
     group = Group(conn, now, default_limit, cache, batches, answers)
     named = _customer_ids(conn, batches, answers)
-    revisions = repository.lock_customers(conn, sorted(set(named.values())))
+    locked = repository.lock_customers(conn, sorted(set(named.values())))
     for i, customer_id in sorted(named.items(), key=lambda item: (item[1], item[0])):
-        if customer_id not in revisions:
+        found = locked.get(customer_id)
+        if found is None or found[1] != batches[i].scope.id:  # another scope's customer: as if unknown
             answers[i] = Invalid.field("customer_id", f"no customer has id {customer_id!r}")
             continue
         if customer_id not in group.customers:
-            group.customers[customer_id] = Customer(customer_id, revisions[customer_id], Ledger(conn, customer_id, now))
+            ledger = Ledger(conn, customer_id, now)
+            group.customers[customer_id] = Customer(customer_id, found[1], found[0], ledger)
         group.turns.append(Turn(i, batches[i], group.customers[customer_id]))
     return group
 
 
 def _customer_ids(conn: Connection, batches: list[UsageBatch], answers: list[Answer | None]) -> dict[int, str]:
-    """Batch index -> customer id (checked by the lock); unknown external ids get their error."""
-    external = sorted({b.customer_external_id for b in batches if not b.customer_id and b.customer_external_id})
-    found = repository.customer_ids_by_external(conn, external)
+    """Batch index -> customer id (its scope is checked by the lock); unknown external ids get their error.
+    External ids are unique per scope: one query per scope naming some (most groups have one scope)."""
+    external: dict[int, set[str]] = {}
+    for b in batches:
+        if not b.customer_id and b.customer_external_id:
+            external.setdefault(b.scope.id, set()).add(b.customer_external_id)
+    found = {
+        (scope_id, ext): cid
+        for scope_id, names in sorted(external.items())
+        for ext, cid in repository.customer_ids_by_external(conn, scope_id, sorted(names)).items()
+    }
     ids = {}
     for i, b in enumerate(batches):
+        by_external = found.get((b.scope.id, b.customer_external_id or ""))
         if b.customer_id:
             ids[i] = b.customer_id
-        elif b.customer_external_id in found:
-            ids[i] = found[b.customer_external_id]
+        elif by_external is not None:
+            ids[i] = by_external
         else:
             answers[i] = Invalid.field(
                 "customer_external_id", f"no customer has external_id {b.customer_external_id!r}"
@@ -76,7 +90,7 @@ def prefetch(group: Group) -> None:
     group.positions.prefetch(
         {key for t in group.turns for e in t.batch.events for key in position_keys(t.customer.id, e, t.customer.prices)}
     )
-    group.rates = group.cache.rates(conn)
+    group.rates = group.cache.rates(conn, group.scopes())
 
 
 def _wallets(group: Group, ids: list[str]) -> None:

@@ -35,13 +35,13 @@ CHUNK = 2000
 T = TypeVar("T")
 
 _LOCK = (
-    select(customers.c.id, customers.c.revision)
+    select(customers.c.id, customers.c.revision, customers.c.scope_id)
     .where(customers.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(customers.c.id)
     .with_for_update()
 )
 _BY_EXTERNAL = select(customers.c.external_id, customers.c.id).where(
-    customers.c.external_id.in_(bindparam("ids", expanding=True))
+    customers.c.scope_id == bindparam("scope"), customers.c.external_id.in_(bindparam("ids", expanding=True))
 )
 _h = subscription_product_versions.c
 # Every version each product of the customers' active subscriptions has been on, with its window: a late
@@ -97,8 +97,16 @@ _CHARGED = select(period_charges.c.price_id).where(
 INSERT_EVENTS = insert(events)
 INSERT_FEES = insert(fees)
 INSERT_COSTS = insert(event_costs)
-_RATES_VERSION = select(func.max(asset_rates.c.id), func.count())
-_RATES = select(asset_rates).order_by(asset_rates.c.valid_from.desc(), asset_rates.c.id.desc())
+_RATES_VERSION = (
+    select(asset_rates.c.scope_id, func.max(asset_rates.c.id).label("top"), func.count().label("n"))
+    .where(asset_rates.c.scope_id.in_(bindparam("scopes", expanding=True)))
+    .group_by(asset_rates.c.scope_id)
+)
+_RATES = (
+    select(asset_rates)
+    .where(asset_rates.c.scope_id == bindparam("scope"))
+    .order_by(asset_rates.c.valid_from.desc(), asset_rates.c.id.desc())
+)
 
 
 def chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
@@ -107,20 +115,25 @@ def chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
 
 
 # ------------------------------------------------------------------------------------ customers
-def customer_ids_by_external(conn: Connection, external_ids: Sequence[str]) -> dict[str, str]:
+def customer_ids_by_external(conn: Connection, scope_id: int, external_ids: Sequence[str]) -> dict[str, str]:
+    """external id -> customer id, for the customers of the scope among ``external_ids``."""
     found: dict[str, str] = {}
     for chunk in chunks(external_ids):
-        found.update({row.external_id: row.id for row in conn.execute(_BY_EXTERNAL, {"ids": list(chunk)})})
+        rows = conn.execute(_BY_EXTERNAL, {"scope": scope_id, "ids": list(chunk)})
+        found.update({row.external_id: row.id for row in rows})
     return found
 
 
-def lock_customers(conn: Connection, customer_ids: Sequence[str]) -> dict[str, int]:
+def lock_customers(conn: Connection, customer_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
     """Lock the customers in id order (PostgreSQL row locks always taken in the same order, so several
-    writers never deadlock; SQLite holds its write lock already); their revisions, by id."""
-    revisions: dict[str, int] = {}
+    writers never deadlock; SQLite holds its write lock already); (revision, scope id) by id.
+
+    Not filtered by scope: a group mixes scopes, and ids are unique across them; the caller compares
+    each customer's scope with its batch's."""
+    found: dict[str, tuple[int, int]] = {}
     for chunk in chunks(customer_ids):
-        revisions.update({r.id: r.revision for r in conn.execute(_LOCK, {"ids": list(chunk)})})
-    return revisions
+        found.update({r.id: (r.revision, r.scope_id) for r in conn.execute(_LOCK, {"ids": list(chunk)})})
+    return found
 
 
 # --------------------------------------------------------------------------------------- events
@@ -155,15 +168,17 @@ def subscribed_price_rows(conn: Connection, customer_ids: Sequence[str]) -> list
     return [r for chunk in chunks(customer_ids) for r in conn.execute(_PRICES, {"customers": list(chunk)})]
 
 
-def rates_version(conn: Connection) -> tuple[int, int]:
-    """Moves with every change to exchange rates: each one inserts a rate row (rows are never deleted)."""
-    top, count = conn.execute(_RATES_VERSION).one()
-    return int(top or 0), int(count)
+def rates_versions(conn: Connection, scope_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """Each scope's rates version, one query for all: it moves with every change to the scope's exchange
+    rates (each one inserts a rate row; rows are never deleted). A scope without rates is (0, 0)."""
+    found = {r.scope_id: (int(r.top), int(r.n)) for r in conn.execute(_RATES_VERSION, {"scopes": list(scope_ids)})}
+    return {s: found.get(s, (0, 0)) for s in scope_ids}
 
 
-def all_rates(conn: Connection) -> list[tuple[str, str, Decimal, datetime, datetime | None]]:
-    """Every rate (asset, source, rate, valid_from, valid_to), latest start first (ties: newest)."""
-    return [(r.asset_code, r.source, from_scaled(r.rate), r.valid_from, r.valid_to) for r in conn.execute(_RATES)]
+def all_rates(conn: Connection, scope_id: int) -> list[tuple[str, str, Decimal, datetime, datetime | None]]:
+    """Every rate of the scope (asset, source, rate, valid_from, valid_to), latest start first (ties: newest)."""
+    rows = conn.execute(_RATES, {"scope": scope_id})
+    return [(r.asset_code, r.source, from_scaled(r.rate), r.valid_from, r.valid_to) for r in rows]
 
 
 # -------------------------------------------------------------------------------- tier positions
@@ -184,8 +199,8 @@ def period_charged(conn: Connection, subscription_id: str, price_id: str, start:
 
 
 # ------------------------------------------------------------------------------- events read back
-def event(conn: Connection, event_id: str, customer_id: str | None) -> AnyRow | None:
-    q = select(events).where(events.c.id == event_id)
+def event(conn: Connection, scope_id: int, event_id: str, customer_id: str | None) -> AnyRow | None:
+    q = select(events).where(events.c.scope_id == scope_id, events.c.id == event_id)
     if customer_id:
         q = q.where(events.c.customer_id == customer_id)
     return conn.execute(q.order_by(events.c.seq).limit(1)).first()
@@ -195,10 +210,12 @@ def event_fees(conn: Connection, seq: int) -> list[AnyRow]:
     return list(conn.execute(select(fees).where(fees.c.event_seq == seq).order_by(fees.c.id)))
 
 
-def events_page(conn: Connection, f: EventFilter, offset: int, limit: int) -> tuple[list[AnyRow], int]:
-    """Events newest first, with their customer's external id (fee totals: ``fee_totals``)."""
+def events_page(
+    conn: Connection, scope_id: int, f: EventFilter, offset: int, limit: int
+) -> tuple[list[AnyRow], int]:
+    """The scope's events newest first, with their customer's external id (fee totals: ``fee_totals``)."""
     e = events.c
-    conds: list[Any] = []
+    conds: list[Any] = [e.scope_id == scope_id]
     for column, value in (
         (e.id, f.event_id),
         (e.customer_id, f.customer_id),

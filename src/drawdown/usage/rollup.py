@@ -1,5 +1,5 @@
 """Profitability added up over a group, written once per rollup row (customer, product and vendor,
-by UTC day and month) when the group commits."""
+by UTC day and month, in the scope of the event) when the group commits."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from sqlalchemy import Connection
 
+from drawdown.core.scopes import Scope
 from drawdown.reports import profitability
 
 ZERO = Decimal(0)
@@ -22,14 +23,16 @@ def _period_names(day: date) -> tuple[str, str]:
 
 
 class Rollup:
-    """Profitability added up over a batch, written once per rollup row at the end."""
+    """Profitability added up over a batch, written once per rollup row at the end; a group may mix
+    scopes, so rows are kept by scope id."""
 
     def __init__(self) -> None:
-        self.rows: dict[tuple[str, str, str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+        self.rows: dict[int, dict[tuple[str, str, str, str], list[Decimal]]] = {}
 
     def add(
         self,
         at: datetime,
+        scope_id: int,
         customer_id: str,
         product_id: str,
         vendor_id: str,
@@ -43,18 +46,29 @@ class Rollup:
             targets.append(("product", product_id, ""))
         if vendor_id:
             targets.append(("vendor", vendor_id, category))
+        rows = self._of(scope_id)
         for kind, key, sub in targets:
             for grain, period in (("day", day), ("month", month)):
-                row = self.rows[(f"{kind}_{grain}", key, sub, period)]
+                row = rows[(f"{kind}_{grain}", key, sub, period)]
                 row[0] += revenue
                 row[1] += cost
 
-    def merge(self, other: Rollup) -> None:
-        for key, (revenue, cost) in other.rows.items():
-            row = self.rows[key]
-            row[0] += revenue
-            row[1] += cost
+    def _of(self, scope_id: int) -> dict[tuple[str, str, str, str], list[Decimal]]:
+        rows = self.rows.get(scope_id)
+        if rows is None:
+            rows = self.rows[scope_id] = defaultdict(lambda: [ZERO, ZERO])
+        return rows
 
-    def flush(self, conn: Connection) -> None:
-        profitability.add_all(conn, {k: (v[0], v[1]) for k, v in self.rows.items()})
+    def merge(self, other: Rollup) -> None:
+        for scope_id, theirs in other.rows.items():
+            rows = self._of(scope_id)
+            for key, (revenue, cost) in theirs.items():
+                row = rows[key]
+                row[0] += revenue
+                row[1] += cost
+
+    def flush(self, conn: Connection, scopes: dict[int, Scope]) -> None:
+        """Upsert every row, scope by scope in id order (a fixed order: concurrent writers never deadlock)."""
+        for scope_id in sorted(self.rows):
+            profitability.add_all(conn, scopes[scope_id], {k: (v[0], v[1]) for k, v in self.rows[scope_id].items()})
         self.rows.clear()
