@@ -14,22 +14,41 @@ def test_cli_commands(tmp_path, monkeypatch) -> None:
     runner = CliRunner()
     made = runner.invoke(app, ["api-keys", "create", "--name", "ops"])
     assert made.exit_code == 0, made.output
-    assert made.output.strip().splitlines()[-1].startswith("key_")
+    assert made.output.strip().splitlines()[-1].startswith("key_live_")
+    test_key = runner.invoke(app, ["api-keys", "create", "--name", "qa", "--environment", "test"])
+    assert test_key.exit_code == 0 and test_key.output.strip().splitlines()[-1].startswith("key_test_")
+    platform = runner.invoke(app, ["accounts", "create", "--name", "Second platform"])
+    assert platform.exit_code == 0, platform.output
+    second = platform.output.strip().splitlines()[-1]
+    assert second.startswith("acc_")
+    theirs = runner.invoke(app, ["api-keys", "create", "--name", "theirs", "--account", second])
+    assert theirs.exit_code == 0, theirs.output
+    assert runner.invoke(app, ["api-keys", "create", "--name", "x", "--account", "acc_nope"]).exit_code == 1
+    assert runner.invoke(app, ["api-keys", "create", "--name", "x", "--environment", "prod"]).exit_code == 1
+    listed = runner.invoke(app, ["api-keys", "list"])
+    assert listed.exit_code == 0 and "ops" in listed.output and "theirs" in listed.output, listed.output
+    key_id = next(line.split()[2] for line in theirs.output.splitlines() if line.startswith("key id:"))
+    assert runner.invoke(app, ["api-keys", "revoke", key_id]).exit_code == 0
+    assert runner.invoke(app, ["api-keys", "revoke", "key_00000000000000000000000000"]).exit_code == 1
+    assert "Second platform" in runner.invoke(app, ["accounts", "list"]).output
     demo = runner.invoke(app, ["demo"])
     assert demo.exit_code == 0, demo.output
+    assert "key_test_" in demo.output  # the demo lives in the test environment
     assert demo.output.count("curl -s") == 5
     assert '"customer_external_id":"demo-prepaid"' in demo.output and "overdraft_limit" in demo.output
     again = runner.invoke(app, ["demo"])  # idempotent: same customer, no second welcome gift
     assert again.exit_code == 0, again.output
     jobs = runner.invoke(app, ["jobs", "run"])
     assert jobs.exit_code == 0 and "fixed fees charged: 0" in jobs.output, jobs.output
-    report = runner.invoke(app, ["report", "revenue", "--from", "2026-01-01", "--to", "2030-12-31"])
+    test_env = ["--environment", "test"]
+    report = runner.invoke(app, ["report", "revenue", "--from", "2026-01-01", "--to", "2030-12-31", *test_env])
     assert report.exit_code == 0, report.output
     bad = runner.invoke(app, ["report", "revenue", "--from", "2026-13-01", "--to", "2026-12-31"])
     assert bad.exit_code != 0
     # One billed event, so the margins have a figure and the chart a point.
     from datetime import UTC, datetime
 
+    from drawdown.core.scopes import DEFAULT_TEST
     from drawdown.customers import service as customers
     from drawdown.db.engine import make_engine, write
     from drawdown.usage import pipeline
@@ -39,21 +58,23 @@ def test_cli_commands(tmp_path, monkeypatch) -> None:
     engine = make_engine(f"sqlite:///{tmp_path}/cli.db")
     now = datetime.now(UTC)
     with write(engine) as conn:
-        customer = customers.find_by_external_id(conn, "demo-customer")
+        customer = customers.find_by_external_id(conn, DEFAULT_TEST, "demo-customer")
         ev = UsageEvent("cli-1", "chat_completed", now, data={"model": "gpt-large", "tokens": 1000})
-        answer = pipeline.bill(conn, [UsageBatch(customer, None, [ev])], now, None, HotCache())[0]
+        answer = pipeline.bill(conn, [UsageBatch(DEFAULT_TEST, customer, None, [ev])], now, None, HotCache())[0]
         assert not isinstance(answer, Exception) and answer[1].accepted == ["cli-1"]
         # The prepaid demo customer is gated: 5 credits, a limit of 0, so a 20-credit event is refused.
-        prepaid = customers.find_by_external_id(conn, "demo-prepaid")
+        prepaid = customers.find_by_external_id(conn, DEFAULT_TEST, "demo-prepaid")
         big = UsageEvent("cli-2", "chat_completed", now, data={"model": "gpt-large", "tokens": 10_000})
-        answer = pipeline.bill(conn, [UsageBatch(prepaid, None, [big])], now, None, HotCache())[0]
+        answer = pipeline.bill(conn, [UsageBatch(DEFAULT_TEST, prepaid, None, [big])], now, None, HotCache())[0]
         assert not isinstance(answer, Exception) and list(answer[1].rejected) == [0]
     chart = tmp_path / "margins.svg"
-    margins = runner.invoke(app, ["report", "margins", "--by", "product", "--chart", str(chart)])
+    margins = runner.invoke(app, ["report", "margins", "--by", "product", "--chart", str(chart), *test_env])
     assert margins.exit_code == 0, margins.output
     assert chart.read_text().startswith("<svg") and "polyline" in chart.read_text()
     assert "ai-chat" not in margins.output and "prp_" in margins.output  # one product row
     assert runner.invoke(app, ["report", "margins", "--by", "planet"]).exit_code != 0
+    live = runner.invoke(app, ["report", "margins", "--by", "product"])  # the demo's live scope is empty
+    assert live.exit_code == 0 and "prp_" not in live.output
 
 
 def test_serve_with_two_workers_bills_events(tmp_path) -> None:

@@ -12,7 +12,7 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
-from drawdown.cli_keys import accounts_cli, keys
+from drawdown.cli_keys import ACCOUNT_OPTION, ENVIRONMENT_OPTION, accounts_cli, keys, scope_of
 from drawdown.settings import Settings
 
 app = typer.Typer(help="Drawdown: real-time prepaid usage billing with Credyt's API.", no_args_is_help=True)
@@ -195,8 +195,10 @@ def revenue_report(
     start: str = typer.Option(..., "--from", help="First day, YYYY-MM-DD (UTC)"),
     end: str = typer.Option(..., "--to", help="Last day, YYYY-MM-DD (UTC, inclusive)"),
     granularity: str = typer.Option("month", help="day or month"),
+    account: str | None = ACCOUNT_OPTION,
+    environment: str = ENVIRONMENT_OPTION,
 ) -> None:
-    """Revenue recognised, marketing cost and breakage per period and grant purpose."""
+    """Revenue recognised, marketing cost and breakage per period and grant purpose, in one scope."""
     from datetime import UTC, date, timedelta
 
     from rich.table import Table
@@ -214,7 +216,7 @@ def revenue_report(
     lo = datetime(first.year, first.month, first.day, tzinfo=UTC)
     hi = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
     with read(make_engine(settings.database_url)) as conn:
-        report = recognition.report(conn, lo, hi, granularity)
+        report = recognition.report(conn, scope_of(conn, account, environment), lo, hi, granularity)
     table = Table("period", "asset", "purpose", "consumed", "revenue", "cost", "expired", "breakage", "currency")
     for row in report.items:
         amounts = (row.consumed, row.revenue, row.cost, row.expired, row.breakage)
@@ -233,8 +235,10 @@ def margins_report(
     start: str = typer.Option(None, "--from", help="First day, YYYY-MM-DD (UTC)"),
     end: str = typer.Option(None, "--to", help="Last day, YYYY-MM-DD (UTC, inclusive)"),
     chart: str = typer.Option(None, "--chart", help="Also write revenue, cost and net over time to this SVG file"),
+    account: str | None = ACCOUNT_OPTION,
+    environment: str = ENVIRONMENT_OPTION,
 ) -> None:
-    """Revenue, cost and margin (USD) per customer, product or vendor."""
+    """Revenue, cost and margin (USD) per customer, product or vendor, in one scope."""
     from datetime import date
     from pathlib import Path
 
@@ -254,8 +258,9 @@ def margins_report(
                 raise typer.BadParameter(str(exc), param_hint=hint) from None
     settings = Settings()
     with read(make_engine(settings.database_url)) as conn:
-        rows = profitability.by(conn, by, start, end)
-        points = profitability.over_time(conn, start, end) if chart else []
+        scope = scope_of(conn, account, environment)
+        rows = profitability.by(conn, scope, by, start, end)
+        points = profitability.over_time(conn, scope, start, end) if chart else []
     table = Table(by, "revenue", "cost", "net", "margin %", title="USD")
     for row in rows:
         f = row.figures

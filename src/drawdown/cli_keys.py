@@ -7,13 +7,32 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
+from drawdown.core.scopes import Scope
 from drawdown.settings import Settings
 
 keys = typer.Typer(help="API keys: create, list, revoke", no_args_is_help=True)
 accounts_cli = typer.Typer(help="Platform accounts", no_args_is_help=True)
 console = Console()
+
+
+ACCOUNT_OPTION = typer.Option(None, "--account", help="The account (acc_…); default: the default account")
+ENVIRONMENT_OPTION = typer.Option("live", "--environment", help="live or test")
+
+
+def scope_of(conn: Connection, account: str | None, environment: str) -> Scope:
+    """The scope a command acts in, or one line saying why there is none."""
+    from drawdown.accounts import service as accounts
+    from drawdown.core.errors import NotFound
+    from drawdown.core.scopes import DEFAULT_ACCOUNT, ENVIRONMENTS
+
+    if environment not in ENVIRONMENTS:
+        _fail(f"--environment must be live or test, not {environment!r}")
+    try:
+        return accounts.scope_for(conn, account or DEFAULT_ACCOUNT, environment)
+    except NotFound as exc:
+        _fail(f"{exc.detail} (see `drawdown accounts list`)")
 
 
 def _now() -> datetime:
@@ -38,23 +57,15 @@ def _engine() -> Engine:
 @keys.command("create")
 def create_key(
     name: str = typer.Option(..., "--name", help="A label for the key"),
-    environment: str = typer.Option("live", "--environment", help="live or test"),
-    account: str | None = typer.Option(None, "--account", help="The account (acc_…); default: the default account"),
+    environment: str = ENVIRONMENT_OPTION,
+    account: str | None = ACCOUNT_OPTION,
 ) -> None:
     """Create an API key and print its secret (shown once, stored only as a hash)."""
-    from drawdown.accounts import service as accounts
     from drawdown.apikeys import service as api_keys
-    from drawdown.core.errors import NotFound
-    from drawdown.core.scopes import DEFAULT_ACCOUNT, ENVIRONMENTS
     from drawdown.db.engine import write
 
-    if environment not in ENVIRONMENTS:
-        _fail(f"--environment must be live or test, not {environment!r}")
     with write(_engine()) as conn:
-        try:
-            scope = accounts.scope_for(conn, account or DEFAULT_ACCOUNT, environment)
-        except NotFound as exc:
-            _fail(f"{exc.detail} (see `drawdown accounts list`)")
+        scope = scope_of(conn, account, environment)
         key_id, secret = api_keys.create(conn, scope, name, _now())
     console.print(f"key id: {key_id} (account {scope.account_id}, {scope.environment})")
     typer.echo(secret)

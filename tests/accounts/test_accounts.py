@@ -52,12 +52,12 @@ def test_connected_accounts_are_created_listed_and_read_by_their_platform(server
     got = client.accounts.get(made.id)
     assert (got.name, got.external_id, got["metadata"]) == ("Tenant", external, {"tier": "gold"})
     page = client.accounts.list(external_id=external)
-    assert [a.id for a in page.items] == [made.id] and page.total_count == 1
+    assert [a["id"] for a in page["items"]] == [made.id] and page["total_count"] == 1
     assert _status(lambda: client.accounts.create({"name": "again", "external_id": external})) == 409
     # The test environment has its own connected accounts: the live one is unknown there.
     with _client(server, _key(server, DEFAULT_TEST)) as test:
         assert _status(lambda: test.accounts.get(made.id)) == 404
-        assert test.accounts.list(external_id=external).total_count == 0
+        assert test.accounts.list(external_id=external)["total_count"] == 0
         assert test.accounts.create({"name": "Tenant", "external_id": external}).id != made.id
 
 
@@ -101,7 +101,7 @@ def test_account_header_is_refused_unless_the_key_owns_the_account(server: Serve
     # Another platform's key reads nothing of this one's.
     with _client(server, _key(server, other_live)) as foreign:
         assert _status(lambda: foreign.accounts.get(first)) == 404
-        assert foreign.accounts.list().total_count == 0
+        assert foreign.accounts.list()["total_count"] == 0
         assert foreign.accounts.get_context().account_id == other.id
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from drawdown.api.app import create_app
 from drawdown.bench.server import serve
+from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.db import tables as t
 from drawdown.db.engine import make_engine
 from drawdown.usage.batching import ShuttingDown
@@ -100,12 +101,12 @@ def test_sigterm_mid_stream_answers_every_request_and_loses_no_acknowledged_even
 def test_close_drains_every_queued_batch_then_refuses(engine) -> None:
     _, (customer,) = volume_world(engine, datetime.now(UTC), Decimal(1), 1, Decimal(1000))
     usage = UsageService(engine, lambda: datetime.now(UTC), Decimal(0), max_batch=4)
-    batches = [UsageBatch(customer, None, [_event()]) for _ in range(40)]
+    batches = [UsageBatch(DEFAULT_LIVE, customer, None, [_event()]) for _ in range(40)]
     futures = [usage.writer.submit(b) for b in batches]  # type: ignore[union-attr]
     usage.close()
     answers = [f.result(timeout=0) for f in futures]  # every one answered by the time close returns
     assert all(not isinstance(a, Exception) and len(a[1].accepted) == 1 for a in answers)
-    late = usage.writer.submit(UsageBatch(customer, None, [_event()])).result(timeout=0)  # type: ignore[union-attr]
+    late = usage.writer.submit(UsageBatch(DEFAULT_LIVE, customer, None, [_event()])).result(timeout=0)  # type: ignore[union-attr]
     assert isinstance(late, ShuttingDown) and late.status == 503
     assert not usage.running
 

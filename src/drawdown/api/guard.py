@@ -143,7 +143,8 @@ def _backoff(app: FastAPI) -> Backoff:
 
 async def check_key(request: Request) -> KeyInfo:
     """The caller's key, also left on ``request.state.key``; refuses a missing key (401), a wrong or
-    revoked one (401), and a wrong one from a client in back-off (429 with Retry-After, the block growing with each further guess).
+    revoked one (401), and a wrong one from a client in back-off (429 with Retry-After, the block
+    growing with each further guess).
 
     A valid key always passes, even from a client in back-off, whether or not this process has seen
     it before: a burst of wrong keys from one address (a misconfigured service, a test) must never lock

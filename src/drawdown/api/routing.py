@@ -34,11 +34,11 @@ async def authenticate(
     secret = key or (bearer.credentials if bearer else None)
     if not secret:
         raise Unauthorized(MISSING_KEY)
-    key = await key_for(request.app, secret)
-    if key is None:
+    found = await key_for(request.app, secret)
+    if found is None:
         raise Unauthorized("The API key is not valid.")
-    request.state.key = key
-    return key.id
+    request.state.key = found
+    return found.id
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -33,7 +33,7 @@ DEFAULT_ORG = "org_00000000000000000000000000"
 UTC_DATETIME = drawdown.db.types.UTCDateTime(timezone=True)
 
 
-def _scope_column() -> sa.Column:
+def _scope_column() -> sa.Column[int]:
     # Backfilled to the default live scope, then the default is dropped (below).
     return sa.Column("scope_id", sa.Integer(), nullable=False, server_default="1")
 
