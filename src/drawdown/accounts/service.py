@@ -77,3 +77,8 @@ def scope_for(conn: Connection, account_id: str, environment: str) -> Scope:
 
 def platforms(conn: Connection) -> list[Account]:
     return repo.platforms(conn)
+
+
+def scope_by_id(conn: Connection, scope_id: int) -> Scope | None:
+    """A scope from a row's ``scope_id`` (for work that runs for every scope, like the billing job)."""
+    return repo.scope_by_id(conn, scope_id)

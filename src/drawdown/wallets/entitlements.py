@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from drawdown.accounts.repository import scope_by_id
+from drawdown.accounts.service import scope_by_id
 from drawdown.catalog.rates import rate_in_force
 from drawdown.codec import iso
 from drawdown.core import grants as grant_rules
