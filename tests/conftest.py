@@ -95,13 +95,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(engine: Engine, database_url: str) -> Iterator[Server]:
-    settings = Settings(database_url=database_url)  # defaults as shipped: no overdraft limit
+def start_server(engine: Engine, settings: Settings, name: str = "tests") -> tuple[Server, uvicorn.Server]:
+    """The app on a free port of 127.0.0.1, in a thread, with a DEFAULT_LIVE key (the bootstrap's scope)."""
     clock = Clock()
     app = create_app(settings, engine=engine, clock=clock)
     with write(engine) as conn:
-        _, secret = api_keys.create(conn, DEFAULT_LIVE, "tests", datetime.now(UTC))
+        _, secret = api_keys.create(conn, DEFAULT_LIVE, name, datetime.now(UTC))
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     srv = uvicorn.Server(config)
@@ -112,9 +111,15 @@ def server(engine: Engine, database_url: str) -> Iterator[Server]:
         if time.monotonic() > deadline:
             raise RuntimeError("test server did not start")
         time.sleep(0.02)
-    yield Server(f"http://127.0.0.1:{port}", secret, engine, clock, settings)
+    return Server(f"http://127.0.0.1:{port}", secret, engine, clock, settings), srv
+
+
+@pytest.fixture(scope="session")
+def server(engine: Engine, database_url: str) -> Iterator[Server]:
+    settings = Settings(database_url=database_url)  # defaults as shipped: no overdraft limit, no Stripe
+    served, srv = start_server(engine, settings)
+    yield served
     srv.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -53,6 +53,27 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = Field(10, gt=0)
     body_timeout_seconds: float = Field(30, gt=0)
 
+    # Stripe (docs/payments.md). Without a secret key, top-ups answer 503 naming it; everything else works.
+    stripe_secret_key: str | None = None
+    stripe_publishable_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    # Where the stripe library and the payment pages talk to Stripe: Stripe's own unless pointed at a
+    # stand-in (the tests run localstripe).
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_js_url: str = "https://js.stripe.com/v3/"
+    # Ask Stripe to keep a card for off-session use when the customer saves it. localstripe refuses the
+    # parameter, so the tests turn it off and save cards by attaching them instead.
+    stripe_setup_future_usage: bool = True
+    # The payment pages' branding, and how long a payment link lives.
+    operator_name: str = "Drawdown"
+    operator_logo_url: str | None = None
+    operator_color: str = Field("#4f46e5", pattern=r"^#[0-9a-fA-F]{6}$")
+    top_up_link_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
+    # The payments worker: how often it looks for auto top-ups to charge and top-ups to reconcile, and
+    # how long a top-up may stay pending before Stripe is asked about it (lost webhooks).
+    payments_interval_seconds: float = Field(2, gt=0)
+    reconcile_after_seconds: float = Field(300, ge=0)
+
     @field_validator("bootstrap_api_key")
     @classmethod
     def _bootstrap_key(cls, value: str | None) -> str | None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from fastapi import Request
 from sqlalchemy import Engine
 
+from drawdown.payments.gateway import Gateway, StripeConfig
 from drawdown.settings import Settings
 from drawdown.usage.service import UsageService
 
@@ -25,9 +26,21 @@ class Context:
     settings: Settings
     clock: Clock
     usage: UsageService  # where usage events go to be billed
+    stripe: Gateway  # payments; refuses with 503 when Stripe is not configured
 
     def now(self) -> datetime:
         return self.clock()
+
+
+def stripe_config(settings: Settings) -> StripeConfig:
+    return StripeConfig(
+        secret_key=settings.stripe_secret_key,
+        publishable_key=settings.stripe_publishable_key,
+        webhook_secret=settings.stripe_webhook_secret,
+        api_base=settings.stripe_api_base,
+        js_url=settings.stripe_js_url,
+        setup_future_usage=settings.stripe_setup_future_usage,
+    )
 
 
 async def context(request: Request) -> Context:

@@ -76,6 +76,13 @@ def convert(
     return units, found
 
 
+def units_at(conn: Connection, scope: Scope, code: str, amount: Decimal, rate: Decimal) -> Decimal:
+    """``amount`` of money in units of asset ``code`` at a price given per unit (rounded down to the
+    asset's precision: a buyer never gets a fraction the asset cannot hold)."""
+    asset = _asset(conn, scope, code)
+    return (amount / rate).quantize(Decimal(1).scaleb(-asset.precision), rounding=ROUND_DOWN)
+
+
 def quote(conn: Connection, scope: Scope, code: str, command: QuoteRequest, now: datetime) -> Quote:
     units, found = convert(conn, scope, code, command.source, command.amount, command.exchange_at or now)
     return Quote(

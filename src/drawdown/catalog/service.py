@@ -87,6 +87,12 @@ def list_assets(conn: Connection, scope: Scope, offset: int, limit: int) -> tupl
     return [AssetSummary(r.code, r.name) for r in repo.page_assets(conn, scope.id, offset, limit)], total
 
 
+def asset_facts(conn: Connection, scope: Scope, code: str) -> tuple[int, bool] | None:
+    """(precision, is fiat) of an asset of the scope, or None: what a payment needs to know of it."""
+    row = repo.asset(conn, scope.id, code.upper())
+    return None if row is None else (row.precision, bool(row.is_fiat))
+
+
 def get_asset(conn: Connection, scope: Scope, code: str) -> Asset:
     row = repo.asset(conn, scope.id, code.upper())
     if row is None:

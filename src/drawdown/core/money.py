@@ -83,3 +83,18 @@ def plain(value: Decimal) -> Decimal:
     except InvalidOperation as exc:  # pragma: no cover - only non-finite values reach here
         raise MoneyError(str(exc)) from exc
     return Decimal(text)
+
+
+def to_minor(value: Decimal, precision: int) -> int:
+    """An amount in a currency's minor units (cents for USD, yen for JPY), as payment providers take it.
+    Refuses, never rounds, an amount finer than the currency allows (``10.001`` USD)."""
+    minor = value.scaleb(precision, context=_EXACT)
+    result = int(minor)
+    if minor != result:
+        raise MoneyError(f"{plain(value)} has more than {precision} decimal places for this currency")
+    return result
+
+
+def from_minor(value: int, precision: int) -> Decimal:
+    """Minor units back to an exact amount (``1050`` cents -> ``10.5``)."""
+    return plain(Decimal(int(value)).scaleb(-precision))

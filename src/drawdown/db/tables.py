@@ -9,7 +9,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -17,27 +16,12 @@ from sqlalchemy import (
     text,
 )
 
+from drawdown.db.meta import ID, metadata, scope_column
+from drawdown.db.payment_tables import auto_top_ups, refunds, stripe_events, top_ups
 from drawdown.db.types import JSONDoc, UTCDateTime
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-
-ID = String(64)
-
-
-def scope_column() -> Column[int]:
-    """The (account, environment) a row belongs to (``scopes.id``). Every read and write of a scoped
-    table is filtered by it; rows of other tables hang off a scoped parent (a customer, a product).
-    No default: an insert that forgets its scope fails instead of landing in someone else's."""
-    return Column("scope_id", Integer, nullable=False)
-
+# The payments room's tables live in payment_tables.py, on the same metadata.
+__all__ = ["auto_top_ups", "metadata", "refunds", "stripe_events", "top_ups"]
 
 # A platform's own account (parent_scope_id NULL) or a connected account, created by a platform in
 # one of its scopes (``POST /accounts``): the connected account lives in that environment only.
@@ -209,6 +193,9 @@ wallet_accounts = Table(
     Column("pending_total", BigInteger, nullable=False, server_default="0"),
     # NULL: no limit (Credyt's default behaviour); otherwise the most debt the account may carry.
     Column("overdraft_limit", BigInteger),
+    # The auto top-up threshold while auto top-up is on and not paused (auto_top_ups), else NULL: a debit
+    # compares the account's available balance with it without another query.
+    Column("auto_threshold", BigInteger),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("customer_id", "name", "asset", name="uq_wallet_accounts_customer_name_asset"),
 )
@@ -428,3 +415,4 @@ rollups = Table(
     # Covers the range scans of stats queries (by kind and period, reading key and figures).
     Index("ix_rollups_scope_kind_period", "scope_id", "kind", "period", "key", "revenue", "cost"),
 )
+

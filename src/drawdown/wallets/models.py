@@ -25,6 +25,7 @@ class Adjustment:
     effective_at: datetime | None = None
     expires_at: datetime | None = None
     currency: str | None = None  # the amount is in this fiat currency, credited in ``asset`` at the rate in force
+    exchange_rate: Decimal | None = None  # ...or at this price (``currency`` per unit of ``asset``): a top-up's own
     digest: str = ""  # the request's fingerprint where it was received (replays are compared by it)
 
     def request_hash(self) -> str:

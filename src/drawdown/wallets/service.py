@@ -150,11 +150,17 @@ def _credit(
     amount = cmd.amount
     basis: Basis
     if cmd.currency:
-        # Paid in fiat, credited in the asset at the rate in force (Drawdown extension).
-        units, found = rates.convert(conn, scope, asset, cmd.currency, amount, effective, "currency")
+        # Paid in fiat, credited in the asset at the price given (a top-up's exchange_rate) or else at
+        # the rate in force (Drawdown extension); what a unit cost is its revenue basis.
+        if cmd.exchange_rate is not None:
+            price, source = cmd.exchange_rate, cmd.currency.upper()
+            units = rates.units_at(conn, scope, asset, amount, price)
+        else:
+            units, found = rates.convert(conn, scope, asset, cmd.currency, amount, effective, "currency")
+            price, source = found.rate, found.source
         if units <= 0:
-            raise Invalid.field("amount", f"buys no whole {asset} at the rate in force ({plain(found.rate)})")
-        amount, basis = units, (found.rate, found.rate, found.source)
+            raise Invalid.field("amount", f"buys no whole {asset} at {plain(price)} {source} each")
+        amount, basis = units, (price, price, source)
     else:
         basis = unit_basis(conn, scope, asset, effective)
     revenue, cost, currency = basis

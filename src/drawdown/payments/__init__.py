@@ -1,0 +1,1 @@
+"""Taking money: top-ups, saved cards, auto top-up and refunds through Stripe."""

@@ -1,0 +1,77 @@
+"""What the payments room is asked (commands) and answers (results)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Final
+
+# Status of a top-up: a payment page opened but not yet paid, a payment in progress at Stripe, and
+# the three ends. Only ``succeeded`` credits the wallet, exactly once.
+INITIATED: Final = "initiated"
+PENDING: Final = "pending"
+SUCCEEDED: Final = "succeeded"
+FAILED: Final = "failed"
+EXPIRED: Final = "expired"
+OPEN: Final = (INITIATED, PENDING)
+
+# Kinds: through POST /top-ups, charged off-session by auto top-up, or paying a blocked subscription.
+API: Final = "api"
+AUTO: Final = "auto"
+SUBSCRIPTION: Final = "subscription"
+
+DEFAULT_ACCOUNT_NAME: Final = "default"
+
+
+@dataclass(frozen=True)
+class NewTopUp:
+    customer_id: str
+    amount: Decimal
+    currency: str
+    return_url: str | None
+    failure_url: str | None
+    asset: str | None = None  # default: the currency itself
+    account_name: str | None = None
+    exchange_rate: Decimal | None = None  # currency per unit of asset; default: the rate in force
+    credit_expires_at: datetime | None = None
+    description: str | None = None
+    metadata: dict[str, str] | None = None
+    kind: str = API
+    subscription_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TopUp:
+    id: str
+    scope_id: int
+    customer_id: str
+    kind: str
+    status: str
+    amount: Decimal
+    currency: str
+    asset: str
+    account_name: str
+    exchange_rate: Decimal | None
+    credit_expires_at: datetime | None
+    description: str | None
+    metadata: dict[str, str] | None
+    return_url: str | None
+    failure_url: str | None
+    subscription_id: str | None
+    page_token: str
+    payment_intent: str | None
+    payment_method: str | None
+    save_card: bool
+    failure_message: str | None
+    credited: Decimal | None
+    grant_id: str | None
+    refunded: Decimal
+    expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    settled_at: datetime | None
+
+    @property
+    def account_key(self) -> str:
+        return f"{self.account_name}:{self.asset}"
