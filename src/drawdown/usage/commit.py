@@ -1,21 +1,27 @@
 """Stage 8, commit: every row the group planned, written with one executemany per statement, in
 foreign-key order (accounts and grants before the fees that name them; events before their fees and
-costs); the rollups last, upserted in key order. The transaction itself is committed by the caller."""
+costs); the rollups last, upserted in key order. An account the group took below its auto top-up
+threshold gets its auto top-up recorded here, in the same transaction (``wallets.autotopup``). The
+transaction itself is committed by the caller."""
 
 from __future__ import annotations
 
 from drawdown.db.rows import LAST, RowBuffer
 from drawdown.usage import repository
 from drawdown.usage.group import Group
+from drawdown.wallets.autotopup import queue as queue_auto_top_ups
 from drawdown.wallets.ledger_rows import collect
 
 
 def commit(group: Group) -> None:
     conn, rows = group.conn, group.rows
     buffer = RowBuffer()
+    short = []
     for customer_id in sorted(group.customers):
-        collect(group.customers[customer_id].ledger, buffer)
+        short += collect(group.customers[customer_id].ledger, buffer)
     buffer.execute(conn)
+    if short:
+        queue_auto_top_ups(conn, short, group.now)
     if rows.events:
         conn.execute(repository.INSERT_EVENTS, rows.events)
         seqs = _seqs(group)

@@ -54,6 +54,9 @@ class AccountState:
     stored_pending: set[str] = field(default_factory=set)  # grants stored as pending
     created: bool = False  # opened in this unit of work: inserted when written
     stored: tuple[int, int, int, int] = (0, 0, 0, 0)  # debt, reserved, live and pending totals as last written
+    # Auto top-up: buy more when ``available`` falls below this (nano units); None while it is off or
+    # paused. Read with the account row, so accounts without it cost the debit path nothing.
+    auto_threshold: int | None = None
 
     @classmethod
     def from_rows(cls, row: Any, grant_rows: list[Any]) -> AccountState:
@@ -68,6 +71,7 @@ class AccountState:
             reserved=from_scaled(row.reserved),
             stored_pending={r.id for r in grant_rows if r.state == PENDING},
             stored=(row.debt, row.reserved, row.live_total, row.pending_total),
+            auto_threshold=row.auto_threshold,
         )
 
     def limit_text(self) -> str:

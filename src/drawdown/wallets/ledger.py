@@ -21,7 +21,7 @@ from drawdown.core.ids import GRANT, TRANSACTION, new_id
 from drawdown.core.ledger import EXPIRED, ISSUED, Posting, check_balanced, system_account, wallet_account
 from drawdown.core.money import quantize, to_scaled
 from drawdown.db.rows import RowBuffer
-from drawdown.wallets import repository
+from drawdown.wallets import autotopup, repository
 from drawdown.wallets.accounts import ZERO, AccountState, GrantBasis, basis_from_row
 from drawdown.wallets.ledger_rows import collect
 
@@ -156,6 +156,19 @@ class Ledger:
         self._record(a, -amount, txn, postings)
         return plan
 
+    def withdraw(self, account_id: str, grant_id: str, amount: Decimal, counter_role: str, txn: dict[str, Any]) -> None:
+        """Move ``amount`` out of one named grant (a negative amount puts it back): a refund takes the
+        units a payment bought from that payment's own grant, never from whichever grant comes first."""
+        a = self.account(account_id)
+        postings: list[Posting] = []
+        self._settle(a, postings)
+        held = self.grant(account_id, grant_id)
+        if held is None or held.remaining < amount:
+            raise ValueError(f"grant {grant_id} holds less than {amount}")
+        self._draw(a, (grant_rules.Draw(grant_id, amount),), postings)
+        postings.append(Posting(system_account(counter_role, a.asset), amount))
+        self._record(a, -amount, txn, postings)
+
     # -------------------------------------------------------------------------------- crediting
     def credit(
         self,
@@ -255,8 +268,11 @@ class Ledger:
     def flush(self) -> None:
         """Write everything planned, in one go, inside the caller's transaction."""
         buffer = RowBuffer()
-        collect(self, buffer)
+        short = collect(self, buffer)
         buffer.execute(self.conn)
+        if short:
+            # In this same transaction: the shortfall and its auto top-up commit together or not at all.
+            autotopup.queue(self.conn, short, self.now)
 
     # ---------------------------------------------------------------------------------- helpers
     def _settle(self, a: AccountState, postings: list[Posting]) -> None:

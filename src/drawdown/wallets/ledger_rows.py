@@ -28,6 +28,7 @@ from drawdown.db.rows import (
 )
 from drawdown.wallets import repository as sql
 from drawdown.wallets.accounts import GONE, LIVE, PENDING, ZERO, AccountState
+from drawdown.wallets.autotopup import fell_below
 
 
 class Planned(Protocol):
@@ -46,9 +47,12 @@ class Planned(Protocol):
 _inserts: dict[Table, Any] = {}  # insert statements of grant dependents, built once per table
 
 
-def collect(ledger: Planned, buffer: RowBuffer) -> None:
+def collect(ledger: Planned, buffer: RowBuffer) -> list[AccountState]:
     """Hand every row planned in ``ledger`` to ``buffer`` (for the caller to execute, possibly
-    together with other customers' rows), and forget the plan."""
+    together with other customers' rows), and forget the plan. Answers the accounts this plan took
+    below their auto top-up threshold, for the caller to queue (``wallets.autotopup.queue``) once the
+    rows are written."""
+    short = []
     for state in ledger.accounts.values():
         ledger.pass_time(state)
     new_ids = {g["id"] for g in ledger.new_grants}
@@ -57,7 +61,10 @@ def collect(ledger: Planned, buffer: RowBuffer) -> None:
         buffer.add(GRANT_DEPENDENTS, _inserts.setdefault(table, insert(table)), row)
     for state in ledger.accounts.values():
         _grant_changes(ledger, state, new_ids, buffer)
+        before = state.stored
         _account(ledger, state, buffer)
+        if state.auto_threshold is not None and fell_below(before, state.stored, state.auto_threshold):
+            short.append(state)
     for gid, amount in ledger.expired.items():
         if gid not in new_ids:
             buffer.add(EXPIRIES, sql.EXPIRE_GRANT, {"b_id": gid, "b_amount": to_scaled(amount), "b_at": ledger.now})
@@ -80,6 +87,7 @@ def collect(ledger: Planned, buffer: RowBuffer) -> None:
     ledger.new_grants.clear()
     ledger.planned.clear()
     ledger.expired.clear()
+    return short
 
 
 def _grants(ledger: Planned, buffer: RowBuffer) -> None:
