@@ -16,6 +16,7 @@ from drawdown.api import (
     customers,
     events,
     operations,
+    pay,
     problems,
     products,
     reports,
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     for module in (assets, products, customers, wallets, events, vendors, reports, accounts):
         app.include_router(module.api)
     app.include_router(accounts.keys_api)
+    app.include_router(pay.api)  # payment pages, outside the API document
 
     @app.get("/health", tags=["Operations"], summary="Liveness")
     def health() -> dict[str, str]:

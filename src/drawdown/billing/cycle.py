@@ -96,6 +96,19 @@ def collect_fixed(
     return FixedCollected(count, blocked, *moved)
 
 
+def fixed_due(conn: Connection, sub_id: str, now: datetime) -> list[tuple[str, str, Decimal]]:
+    """The fixed fees due and not yet charged, as (name, asset, amount): what a blocked subscription
+    waits for (the payment page shows them and asks for what the wallet lacks)."""
+    sub = repo.subscription(conn, sub_id)
+    charged = repo.charged_periods(conn, sub_id)
+    return [
+        (fixed.name, fixed.asset, fixed.amount)
+        for product, fixed in _fixed_prices(conn, sub_id)
+        for start, _ in price_rules.due_periods(fixed, sub.started_at, now, product.since)
+        if (fixed.id, start) not in charged
+    ]
+
+
 def _follow_status(conn: Connection, sub: Row[Any], blocked: bool, public_url: str) -> tuple[bool, bool]:
     """Move the subscription to action_required or back to active; (blocked now, reactivated now)."""
     if blocked and sub.status != ACTION_REQUIRED:

@@ -131,6 +131,17 @@ def subscription(conn: Connection, subscription_id: str) -> Row[Any]:
     return conn.execute(select(subscriptions).where(_s.id == subscription_id)).one()
 
 
+def subscription_for_page(conn: Connection, subscription_id: str) -> Row[Any] | None:
+    """A subscription with its customer's name and scope, for a page whose address is the subscription's id
+    (the portal's payment page): the id alone is the key, so no scope is given."""
+    q = (
+        select(subscriptions, _c.name.label("customer_name"), _c.scope_id)
+        .join(customers, _c.id == _s.customer_id)
+        .where(_s.id == subscription_id)
+    )
+    return conn.execute(q).first()
+
+
 def customer_subscription(conn: Connection, customer_id: str, subscription_id: str) -> Row[Any] | None:
     """The subscription's row, if it is the customer's."""
     q = select(subscriptions).where(_s.id == subscription_id, _s.customer_id == customer_id)

@@ -111,6 +111,10 @@ class Gateway:
         except stripe.CardError as exc:
             raise CardError(exc.user_message or str(exc), exc.code, None) from None
 
+    def delete_source(self, customer: str, source: str) -> None:
+        """Remove a card kept by ``attach_token`` (a ``card_…`` source, which PaymentMethod detach does not take)."""
+        self.client.v1.customers.payment_sources.delete(customer, source)
+
     # ------------------------------------------------------------------------ payment intents
     def create_payment_intent(
         self,
