@@ -144,6 +144,10 @@ def serve(
         from drawdown.billing.job import start_loop
 
         start_loop(engine, _now, settings.job_interval_seconds, settings.overdraft_limit(), settings.public_url)
+    # Reconciliation of pending top-ups, expiry of payment links, refunds and auto top-ups (docs/payments.md).
+    from drawdown.payments.worker import start as start_payments
+
+    start_payments(engine, settings, _now)
     bind_host = host or settings.host
     bind_port = port or settings.port
     if workers > 1:

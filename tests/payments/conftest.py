@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from drawdown.payments.worker import start as start_worker
 from drawdown.settings import Settings
 from tests.conftest import Server, start_server
 
@@ -85,5 +86,8 @@ def pay_server(engine: Engine, database_url: str, localstripe: str) -> Iterator[
         auth=(SECRET_KEY, ""),
         timeout=10,
     ).raise_for_status()
+    # The payments worker (reconciliation, expiry, refunds left pending, auto top-ups), as ``serve`` runs it.
+    worker = start_worker(engine, served.settings, served.clock)
     yield served
+    worker.stop()
     srv.should_exit = True

@@ -20,6 +20,7 @@ from drawdown.api import (
     problems,
     products,
     reports,
+    top_ups,
     vendors,
     wallets,
 )
@@ -74,9 +75,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     app.state.connected_cache = {}
     app.add_middleware(BodyLimit)  # 413 past DRAWDOWN_MAX_BODY_BYTES, counted as the body streams in
     problems.install(app)
-    for module in (assets, products, customers, wallets, events, vendors, reports, accounts):
+    for module in (assets, products, customers, wallets, events, vendors, reports, accounts, top_ups):
         app.include_router(module.api)
     app.include_router(accounts.keys_api)
+    app.include_router(top_ups.stripe_api)  # Stripe's webhook: signed by Stripe, no API key
     app.include_router(pay.api)  # payment pages, outside the API document
 
     @app.get("/health", tags=["Operations"], summary="Liveness")

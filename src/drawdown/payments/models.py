@@ -75,3 +75,25 @@ class TopUp:
     @property
     def account_key(self) -> str:
         return f"{self.account_name}:{self.asset}"
+
+
+# A refund's life: the units are taken out of the grant while it is ``pending`` (Stripe is being
+# asked), then it ends ``succeeded`` or ``failed`` (the units put back).
+REFUND_PENDING: Final = "pending"
+REFUND_SUCCEEDED: Final = "succeeded"
+REFUND_FAILED: Final = "failed"
+
+
+@dataclass(frozen=True)
+class Refund:
+    id: str
+    top_up_id: str
+    amount: Decimal  # money given back, in the top-up's currency
+    units: Decimal  # units of the top-up's asset taken out of its grant for it
+    status: str
+    stripe_refund: str | None
+    transaction_id: str | None  # the wallet transaction that took the units out
+    failure_message: str | None
+    created_at: datetime
+    settled_at: datetime | None
+

@@ -120,16 +120,17 @@ def by_payment_intent(conn: Connection, payment_intent: str) -> TopUp | None:
 
 def minor_amount(conn: Connection, top_up: TopUp) -> int:
     """What Stripe is asked to charge, in the currency's minor units."""
-    return to_minor(top_up.amount, _precision(conn, top_up))
+    return to_minor(top_up.amount, precision(conn, top_up))
 
 
-def _precision(conn: Connection, top_up: TopUp) -> int:
-    facts = catalog.asset_facts(conn, _scope_of(top_up), top_up.currency)
+def precision(conn: Connection, top_up: TopUp) -> int:
+    """Decimal places of the top-up's currency (its minor unit)."""
+    facts = catalog.asset_facts(conn, scope_of(top_up), top_up.currency)
     assert facts is not None  # checked when the top-up was made; currencies are never deleted
     return facts[0]
 
 
-def _scope_of(top_up: TopUp) -> Scope:
+def scope_of(top_up: TopUp) -> Scope:
     # The environment is not needed below the request edge: rows are found by scope id alone.
     return Scope(top_up.scope_id, "", "")
 
@@ -154,15 +155,15 @@ def settle_succeeded(
     if found.status == SUCCEEDED:
         return found
     received = payment_intent.get("amount_received") or payment_intent.get("amount")
-    precision = _precision(conn, found)
+    places = precision(conn, found)
     if (
         payment_intent.get("status") != "succeeded"
         or str(payment_intent.get("currency", "")).upper() != found.currency
         or received is None
-        or from_minor(int(received), precision) != found.amount
+        or from_minor(int(received), places) != found.amount
     ):
         raise Invalid.field("payment_intent", f"{payment_intent.get('id')} does not pay top-up {top_up_id}")
-    scope = _scope_of(found)
+    scope = scope_of(found)
     wallets.adjust(conn, scope, found.customer_id, _credit(found, now), now, default_limit)
     grant, credited = repo.grant_of(conn, found.customer_id, found.id)
     repo.set_fields(
@@ -198,7 +199,7 @@ def settle_failed(conn: Connection, top_up_id: str, message: str, now: datetime,
     if found.status in OPEN:
         repo.set_fields(conn, top_up_id, status=status, failure_message=message[:500], updated_at=now)
         log.info("top_up_" + status, top_up_id=top_up_id, reason=message[:200])
-    return get(conn, _scope_of(found), top_up_id)
+    return get(conn, scope_of(found), top_up_id)
 
 
 def expire(conn: Connection, top_up_id: str, now: datetime) -> TopUp:
@@ -221,3 +222,26 @@ def _payment_method(payment_intent: dict[str, Any]) -> str | None:
     if isinstance(method, dict):
         method = method.get("id")
     return str(method) if method else None
+
+
+def settle_from_intent(
+    conn: Connection, top_up_id: str, payment_intent: dict[str, Any], now: datetime, default_limit: Decimal | None
+) -> TopUp | None:
+    """Settle the top-up by what Stripe says of its PaymentIntent (reconciliation reads it afresh):
+    succeeded credits, a final failure fails, a payment still in progress leaves it open (None)."""
+    status = payment_intent.get("status")
+    if status == "succeeded":
+        return settle_succeeded(conn, top_up_id, payment_intent, now, default_limit)
+    error = failure_message(payment_intent)
+    if status == "canceled":
+        return settle_failed(conn, top_up_id, error or "the payment was canceled", now)
+    if status == "requires_payment_method" and error:
+        return settle_failed(conn, top_up_id, error, now)
+    return None
+
+
+def failure_message(payment_intent: dict[str, Any]) -> str | None:
+    """Stripe's own words for why a payment failed (for the customer and the platform)."""
+    error = payment_intent.get("last_payment_error") or {}
+    message = error.get("message") if isinstance(error, dict) else None
+    return str(message) if message else None

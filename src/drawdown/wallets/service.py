@@ -9,6 +9,7 @@ a different one is refused (409). Reads go through the repository.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -67,6 +68,42 @@ def adjust(
         _debit(ledger, account_id, -cmd.amount, role, txn, "amount")
     ledger.flush()
     return Recorded(cmd.transaction_id, now)
+
+
+def withdraw_grant(
+    conn: Connection,
+    scope: Scope,
+    customer_id: str,
+    account: tuple[str, str],
+    grant_id: str,
+    units: Callable[[Decimal | None], Decimal],
+    txn: tuple[str, str],
+    now: datetime,
+    default_limit: Decimal | None,
+) -> Decimal:
+    """Take units out of one grant of ``account`` (name, asset), or put them back (negative), as an
+    adjustment with reason ``external_refund`` (``txn``: its transaction_id and description), once per
+    transaction_id. ``units`` is told what the grant holds now (None once it has expired or is not this
+    account's) and answers how many to take; it may refuse by raising. Answers the units moved (a
+    replay, or 0 asked: 0)."""
+    transaction_id, description = txn
+    repository.lock_customer_in(conn, scope.id, customer_id)
+    if repository.transaction_by_key(conn, customer_id, transaction_id) is not None:
+        return Decimal(0)
+    account_id, ledger = _open(conn, scope, customer_id, account[1], account[0], now, default_limit)
+    held = ledger.grant(account_id, grant_id)
+    left = held.remaining if held is not None and grant_rules.is_live(held, now) else None
+    amount = units(left)
+    if amount == 0:
+        return amount
+    row = {"transaction_id": transaction_id, "type": "adjustment", "reason": "external_refund",
+           "description": description, "request_hash": transaction_id}
+    try:
+        ledger.withdraw(account_id, grant_id, amount, REFUNDS, row)
+    except ValueError as exc:
+        raise Invalid.field("amount", str(exc)) from None
+    ledger.flush()
+    return amount
 
 
 def _check(cmd: Adjustment) -> None:
