@@ -29,6 +29,7 @@ from tests.conftest import Server, unique
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 VISA = "4242424242424242"
+THREE_D_SECURE = "4000002760003184"  # localstripe asks for authentication on this card
 DECLINED_AT_CHARGE = "4000000000000341"
 SHOTS = Path(os.environ.get("DRAWDOWN_SCREENSHOTS", "/tmp/drawdown-pages"))
 
@@ -57,11 +58,16 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
+LOGO = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40"><rect width="40" height="40" rx="10" '
+        b'fill="#0f766e"/><path d="M10 28 20 10l10 18z" fill="#fff"/></svg>')
+
+
 class _Shop(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
-        body = b"<!doctype html><title>Shop</title><h1>Back at the shop</h1>"
+    def do_GET(self) -> None:
+        logo = self.path == "/logo.svg"
+        body = LOGO if logo else b"<!doctype html><title>Shop</title><h1>Back at the shop</h1>"
         self.send_response(200)
-        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Type", "image/svg+xml" if logo else "text/html")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -128,6 +134,14 @@ def _wait_status(client: Any, top_up_id: str, status: str) -> dict[str, Any]:
         time.sleep(0.05)
 
 
+def _stripe_cards(pay_server: Server, stripe_customer: str) -> list[dict[str, Any]]:
+    """The cards kept on a Stripe customer, asked of localstripe itself (which lists a tokenised card
+    only among the customer's sources)."""
+    gateway = Gateway(stripe_config(pay_server.settings))
+    found = gateway.client.v1.customers.payment_sources.list(stripe_customer, params={"object": "card"})
+    return [c.to_dict() for c in found.data]
+
+
 def _stripe_customer(client: Any, customer_id: str) -> str:
     accounts = client.customers.get(customer_id).get("external_accounts") or []
     return next(a["provider_id"] for a in accounts if a["provider"] == "stripe")
@@ -149,15 +163,11 @@ def test_pay_by_card_and_save_it(pay_server: Server, client: Any, http: httpx.Cl
     assert _wait_status(client, top_up["id"], "succeeded")["status"] == "succeeded"
     assert _available(client, customer_id) == Decimal("25")
 
-    # The card was kept, as asked, on the customer's Stripe customer.
+    # The card was kept, as asked: in the customer's payment methods, and at Stripe.
     listed = http.get(f"/customers/{customer_id}/payment-methods")
-    if listed.status_code == 200:
-        cards = listed.json()
-        cards = cards.get("data", cards) if isinstance(cards, dict) else cards
-        assert [c.get("last4") or c.get("card", {}).get("last4") for c in cards] == ["4242"]
-    else:  # the cards endpoint is not there yet: ask Stripe (localstripe) directly
-        gateway = Gateway(stripe_config(pay_server.settings))
-        assert [c["last4"] for c in gateway.card_sources(_stripe_customer(client, customer_id))] == ["4242"]
+    assert listed.status_code == 200, listed.text
+    assert [c["last4"] for c in listed.json()["items"]] == ["4242"]
+    assert [c["last4"] for c in _stripe_cards(pay_server, _stripe_customer(client, customer_id))] == ["4242"]
 
     # The link is spent: it now says so, and links back to the shop.
     page.goto(top_up["redirect_url"])
@@ -172,8 +182,7 @@ def test_card_not_saved_unless_asked(pay_server: Server, client: Any, shop: str,
     page.get_by_role("button", name="Pay 10.00 USD").click()
     page.wait_for_url(f"{shop}/thanks")
     assert _available(client, customer_id) == Decimal("10")
-    gateway = Gateway(stripe_config(pay_server.settings))
-    assert gateway.card_sources(_stripe_customer(client, customer_id)) == []
+    assert _stripe_cards(pay_server, _stripe_customer(client, customer_id)) == []  # used once, then removed
 
 
 def test_declined_card_fails_without_credit(pay_server: Server, client: Any, shop: str, page: Any) -> None:
@@ -185,8 +194,9 @@ def test_declined_card_fails_without_credit(pay_server: Server, client: Any, sho
     page.wait_for_url(f"{shop}/sorry")
     failed = _wait_status(client, top_up["id"], "failed")
     assert failed["status"] == "failed"
-    wallet = client.wallets.customer_wallet_ops.get(customer_id)
-    assert all(Decimal(str(a["available"])) == 0 for a in wallet.get("accounts", []))
+    wallet = client.wallets.customer_wallet_ops.get_customer_wallet(customer_id)
+    assert all(Decimal(str(a["available"])) == 0 for a in wallet.get("accounts") or [])  # no grant, no credit
+    assert failed.get("grant_id") is None
     # Opening the link again explains what happened instead of taking another card.
     page.goto(top_up["redirect_url"])
     assert page.get_by_role("heading", name="Payment failed").is_visible()
@@ -211,6 +221,50 @@ def test_unknown_link(pay_server: Server, page: Any) -> None:
     response = page.goto(f"{pay_server.url}/pay/{unique('nope')}")
     assert response.status == 404
     assert page.get_by_role("heading", name="Payment page not found").is_visible()
+
+
+def test_three_d_secure(pay_server: Server, client: Any, shop: str, page: Any) -> None:
+    """The bank asks for authentication: Stripe.js runs it (localstripe's stand-in shows a dialog),
+    then the page asks Drawdown to check the payment, which settles it."""
+    customer_id = _customer(client)
+    top_up = _initiate(client, shop, customer_id, "12.34")
+    page.goto(top_up["redirect_url"])
+    _type_card(page, THREE_D_SECURE, save=False)
+    page.get_by_role("button", name="Pay 12.34 USD").click()
+    page.get_by_role("button", name="Complete authentication").click()
+    page.wait_for_url(f"{shop}/thanks")
+    assert _wait_status(client, top_up["id"], "succeeded")["status"] == "succeeded"
+    assert _available(client, customer_id) == Decimal("12.34")
+
+
+def test_three_d_secure_refused(pay_server: Server, client: Any, shop: str, page: Any) -> None:
+    customer_id = _customer(client)
+    top_up = _initiate(client, shop, customer_id, "12.34")
+    page.goto(top_up["redirect_url"])
+    _type_card(page, THREE_D_SECURE, save=False)
+    page.get_by_role("button", name="Pay 12.34 USD").click()
+    page.get_by_role("button", name="Fail authentication").click()
+    page.wait_for_url(f"{shop}/sorry")
+    assert _wait_status(client, top_up["id"], "failed")["status"] == "failed"
+
+
+def test_operator_branding(pay_server: Server, client: Any, shop: str, page: Any) -> None:
+    settings = pay_server.settings
+    before = (settings.operator_name, settings.operator_color, settings.operator_logo_url)
+    settings.operator_name, settings.operator_color = "Acme AI", "#0f766e"
+    settings.operator_logo_url = f"{shop}/logo.svg"
+    try:
+        top_up = _initiate(client, shop, _customer(client), "49.99")
+        page.goto(top_up["redirect_url"])
+        assert page.title() == "Pay 49.99 USD · Acme AI"
+        assert page.locator(".operator").inner_text() == "Acme AI"
+        page.wait_for_function("document.querySelector('img.logo').naturalWidth > 0")  # allowed by the CSP
+        brand = page.evaluate("getComputedStyle(document.getElementById('pay-button')).backgroundColor")
+        assert brand == "rgb(15, 118, 110)"
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"branded-{pay_server.engine.dialect.name}.png"), full_page=True)
+    finally:
+        settings.operator_name, settings.operator_color, settings.operator_logo_url = before
 
 
 def _blocked_subscription(client: Any, http: httpx.Client, shop: str) -> tuple[str, str]:
