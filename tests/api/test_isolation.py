@@ -54,6 +54,7 @@ class Ids:
     connected: str
     connected_external: str
     key: str
+    payment_method: str  # a Stripe card id (the plain server has no Stripe: nobody's card is found)
 
     def unknown(self) -> Ids:
         def fresh(value: str) -> str:
@@ -125,7 +126,7 @@ def _build(c: httpx.Client, key_id: str) -> Ids:
     connected = _ok(c.post("/accounts", json={"name": "Tenant", "external_id": connected_external}))["id"]
     return Ids(asset, product, code, customer["id"], external_id, email, customer["subscriptions"][0]["id"],
                adjustment["id"], transaction_ref, grants[0]["id"], event, vendor, vendor_external, connected,
-               connected_external, key_id)
+               connected_external, key_id, f"pm_{mark}{mark}")
 
 
 # ------------------------------------------------------------------------------- the operations
@@ -155,7 +156,7 @@ def _path_value(path: str, name: str, ids: Ids) -> str:
     values = {
         "assetCode": ids.asset, "productId": ids.product, "version": "1", "customerId": ids.customer,
         "subscriptionId": ids.subscription, "transactionId": ids.transaction, "grantId": ids.grant,
-        "eventId": ids.event, "vendorId": ids.vendor, "keyId": ids.key,
+        "eventId": ids.event, "vendorId": ids.vendor, "keyId": ids.key, "paymentMethodId": ids.payment_method,
     }
     if name not in values:
         pytest.fail(f"{path}: path parameter {name!r} is new; say which of scope A's ids it takes")
@@ -198,6 +199,8 @@ BODIES: dict[str, Callable[[Ids], dict[str, Any]]] = {
     "CreateVendorRequest": lambda i: {"name": "Model host", "external_id": i.vendor_external},
     "CreateAccountRequest": lambda i: {"name": "Tenant", "external_id": i.connected_external},
     "CreateApiKeyRequest": lambda i: {"name": "intruder"},
+    "AddPaymentMethodRequest": lambda i: {"payment_method_id": i.payment_method},
+    "AutoTopUpRequest": lambda i: {"enabled": True, "threshold": "5", "amount": "10", "monthly_limit": "100"},
 }
 
 

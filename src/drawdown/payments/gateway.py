@@ -34,6 +34,10 @@ class CardError(Exception):
         self.payment_intent = payment_intent
 
 
+class UnknownPaymentMethod(Exception):
+    """Stripe does not know the payment method named (or will not attach it)."""
+
+
 @dataclass(frozen=True)
 class StripeConfig:
     secret_key: str | None
@@ -96,10 +100,13 @@ class Gateway:
         return [_plain(pm) for pm in found.data]
 
     def attach(self, payment_method: str, customer: str) -> dict[str, Any]:
+        """Keep a PaymentMethod on the customer; an unknown one raises UnknownPaymentMethod."""
         try:
             return _plain(self.client.v1.payment_methods.attach(payment_method, params={"customer": customer}))
         except stripe.CardError as exc:
             raise CardError(exc.user_message or str(exc), exc.code, None) from None
+        except stripe.InvalidRequestError as exc:
+            raise UnknownPaymentMethod(exc.user_message or str(exc)) from None
 
     def detach(self, payment_method: str) -> None:
         self.client.v1.payment_methods.detach(payment_method)
@@ -114,6 +121,30 @@ class Gateway:
     def delete_source(self, customer: str, source: str) -> None:
         """Remove a card kept by ``attach_token`` (a ``card_…`` source, which PaymentMethod detach does not take)."""
         self.client.v1.customers.payment_sources.delete(customer, source)
+
+    def customer(self, customer: str) -> dict[str, Any]:
+        return _plain(self.client.v1.customers.retrieve(customer))
+
+    def delete_customer(self, customer: str) -> None:
+        self.client.v1.customers.delete(customer)
+
+    def card_sources(self, customer: str) -> list[dict[str, Any]]:
+        """Cards kept as sources (``card_…``, from ``attach_token``): ``payment_methods`` does not list
+        them on localstripe (real Stripe lists both)."""
+        # No ``limit``: localstripe refuses it (its page is 10); real Stripe pages on through the iterator.
+        found = self.client.v1.customers.payment_sources.list(customer, params={"object": "card"})
+        return [_plain(s) for s in found.auto_paging_iter()]
+
+    def set_default_source(self, customer: str, source: str) -> None:
+        """Make a ``card_…`` source the default (``invoice_settings`` only takes ``pm_…``)."""
+        params: Any = {"default_source": source, "invoice_settings": {"default_payment_method": ""}}
+        self.client.v1.customers.update(customer, params=params)
+
+    def charges_since(self, customer: str, after: int) -> list[dict[str, Any]]:
+        """The customer's charges created after ``after`` (Unix seconds), every page: strongly
+        consistent on Stripe (unlike search), and what localstripe can list by customer."""
+        params: Any = {"customer": customer, "created": {"gt": after}, "limit": 100}
+        return [_plain(c) for c in self.client.v1.charges.list(params=params).auto_paging_iter()]
 
     # ------------------------------------------------------------------------ payment intents
     def create_payment_intent(

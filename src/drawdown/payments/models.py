@@ -97,3 +97,52 @@ class Refund:
     created_at: datetime
     settled_at: datetime | None
 
+
+# ---------------------------------------------------------------------------- saved cards
+@dataclass(frozen=True)
+class SavedCard:
+    """A card kept at Stripe for the customer: a PaymentMethod (``pm_…``) or a card source (``card_…``)."""
+
+    id: str
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
+    is_default: bool
+
+
+# ---------------------------------------------------------------------------- auto top-up
+@dataclass(frozen=True)
+class AutoTopUpSetting:
+    """What PUT /customers/{id}/wallet/{account}/auto-top-up asks: amounts in units of the account's asset."""
+
+    enabled: bool
+    threshold: Decimal
+    amount: Decimal
+    payment_method_id: str | None = None  # None: the customer's default card when charged
+    monthly_limit: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class AutoTopUpAttempt:
+    id: str
+    status: str
+    amount: Decimal  # money, in ``currency``
+    currency: str
+    credited: Decimal | None
+    message: str | None
+    created_at: datetime
+    settled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AutoTopUpView:
+    account_id: str  # name:ASSET
+    enabled: bool
+    threshold: Decimal
+    amount: Decimal
+    payment_method_id: str | None
+    monthly_limit: Decimal | None
+    failures: int  # consecutive failed charges; 3 pause the setting
+    paused_at: datetime | None
+    attempts: tuple[AutoTopUpAttempt, ...]  # the latest first
