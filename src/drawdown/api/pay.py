@@ -201,8 +201,13 @@ def subscription_page(subscription_id: str, ctx: Context = Depends(context)) -> 
         return _message(ctx, 200, "Nothing to pay", "This subscription has nothing due: it is "
                         f"{found.status.replace('_', ' ')}.", "success", found.return_url, "Continue")
     fees = [(f.name, _money(f.amount, _precision(ctx, found.scope.id, f.asset)), f.asset) for f in found.fees]
-    shortfall = _money(found.shortfall, _precision(ctx, found.scope.id, found.asset)) if found.asset else None
-    return _render(ctx, "subscription.html", due=found, fees=fees, shortfall=shortfall)
+    shortfall = covered = None
+    if found.asset:
+        places = _precision(ctx, found.scope.id, found.asset)
+        shortfall = _money(found.shortfall, places)
+        held = sum((f.amount for f in found.fees if f.asset == found.asset), Decimal(0)) - found.shortfall
+        covered = _money(held, places) if held > 0 else None
+    return _render(ctx, "subscription.html", due=found, fees=fees, shortfall=shortfall, covered=covered)
 
 
 @api.post("/portal/subscriptions/{subscription_id}/payment")
