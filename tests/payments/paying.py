@@ -4,6 +4,9 @@ carrying ``metadata.top_up_id`` recorded with ``mark_pending``, then confirmed).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,8 +16,10 @@ from typing import Any, TypeVar
 
 import httpx
 import stripe
+from sqlalchemy import select
 
 from drawdown.db.engine import read, write
+from drawdown.db.tables import stripe_events
 from drawdown.payments import topups
 from drawdown.payments.gateway import Gateway, StripeConfig
 from drawdown.payments.models import TopUp
@@ -133,3 +138,38 @@ def available(c: httpx.Client, customer_id: str, account: str) -> Decimal:
         return Decimal(0)
     assert resp.status_code == 200, resp.text
     return Decimal(resp.json(parse_float=Decimal)["available"])
+
+
+def stripe_event(server: Server, payment_intent: str, kind: str = "payment_intent.succeeded") -> dict[str, Any] | None:
+    """The event localstripe made for this PaymentIntent, if any yet."""
+    events = gateway(server).client.v1.events.list(params={"type": kind}).data
+    return next((e.to_dict() for e in events if e.data.object.id == payment_intent), None)
+
+
+def event_handled(server: Server, payment_intent: str, kind: str = "payment_intent.succeeded") -> bool:
+    """Drawdown has received (and recorded) localstripe's event for this PaymentIntent."""
+    event = stripe_event(server, payment_intent, kind)
+    if event is None:
+        return False
+    with read(server.engine) as conn:
+        return conn.execute(select(stripe_events.c.id).where(stripe_events.c.id == event["id"])).first() is not None
+
+
+def sign(server: Server, payload: bytes, at: int | None = None, secret: str | None = None) -> str:
+    """A Stripe-Signature header, as Stripe makes it (HMAC-SHA256 of ``t.payload`` with the endpoint secret)."""
+    at = int(time.time()) if at is None else at
+    key = (secret or server.settings.stripe_webhook_secret or "").encode()
+    digest = hmac.new(key, f"{at}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={at},v1={digest}"
+
+
+def deliver(server: Server, event: dict[str, Any], signature: str | None = None) -> httpx.Response:
+    payload = json.dumps(event).encode()
+    headers = {"Content-Type": "application/json"}
+    headers["Stripe-Signature"] = signature if signature is not None else sign(server, payload)
+    return httpx.post(f"{server.url}/stripe/webhook", content=payload, headers=headers, timeout=30)
+
+
+def event_for(intent: dict[str, Any], kind: str = "payment_intent.succeeded") -> dict[str, Any]:
+    return {"id": unique("evt").replace("-", "_"), "object": "event", "type": kind, "created": int(time.time()),
+            "livemode": False, "data": {"object": intent}}

@@ -124,33 +124,13 @@ def test_lost_webhook_is_reconciled(pay_server: Server, client: Any, http: httpx
     made = initiate(client, cid, "3")
     intent = paying.open_intent(pay_server, made.id, metadata=False, record=False)
     paying.confirm(pay_server, intent)
-    gw = paying.gateway(pay_server)
-
-    def delivered() -> bool:
-        events = gw.client.v1.events.list(params={"type": "payment_intent.succeeded"}).data
-        ids = [e.id for e in events if e.data.object.id == intent]
-        if not ids:
-            return False
-        with write(pay_server.engine) as conn:
-            return not _first_time_probe(conn, ids[0])
-
-    paying.wait_for(delivered, what="the webhook to be delivered and ignored")
+    paying.wait_for(lambda: paying.event_handled(pay_server, intent), what="the webhook, ignored")
     assert paying.top_up(pay_server, made.id).status == "initiated"
     long_ago = datetime.now(UTC) - timedelta(seconds=pay_server.settings.reconcile_after_seconds + 60)
     with write(pay_server.engine) as conn:
         topups.mark_pending(conn, made.id, intent, "pm_card_visa", False, long_ago)
     done = settled(pay_server, made.id)
     assert done.status == "succeeded" and paying.available(http, cid, "default:USD") == 3
-
-
-def _first_time_probe(conn: Any, event_id: str) -> bool:
-    """True when the event was never recorded (the probe's own insert is rolled back with a savepoint)."""
-    from drawdown.payments.repository import first_time
-
-    savepoint = conn.begin_nested()
-    fresh = first_time(conn, event_id, "probe", datetime.now(UTC))
-    savepoint.rollback()
-    return fresh
 
 
 @pytest.mark.parametrize(
