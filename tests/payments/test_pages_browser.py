@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,7 @@ import pytest
 from drawdown.api.deps import stripe_config
 from drawdown.payments.gateway import Gateway
 from tests.conftest import Server, unique
+from tests.payments.conftest import PUBLISHABLE_KEY
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -265,6 +267,32 @@ def test_operator_branding(pay_server: Server, client: Any, shop: str, page: Any
         page.screenshot(path=str(SHOTS / f"branded-{pay_server.engine.dialect.name}.png"), full_page=True)
     finally:
         settings.operator_name, settings.operator_color, settings.operator_logo_url = before
+
+
+def _card_token(pay_server: Server, number: str = VISA) -> str:
+    """A single-use card token, made the way Stripe.js makes it (with the publishable key)."""
+    made = httpx.post(f"{pay_server.settings.stripe_api_base}/v1/tokens", data={
+        "card[number]": number, "card[exp_month]": "12", "card[exp_year]": "2030", "card[cvc]": "123",
+        "key": PUBLISHABLE_KEY,
+    }, timeout=10)
+    made.raise_for_status()
+    return str(made.json()["id"])
+
+
+def test_two_submissions_at_once_charge_once(pay_server: Server, client: Any, shop: str) -> None:
+    """A double click or two tabs: two card tokens posted at the same moment make one charge."""
+    customer_id = _customer(client)
+    top_up = _initiate(client, shop, customer_id, "7")
+    card_url = top_up["redirect_url"] + "/card"
+    tokens = [_card_token(pay_server) for _ in range(4)]
+    with ThreadPoolExecutor(len(tokens)) as pool:
+        answers = list(pool.map(lambda t: httpx.post(card_url, json={"token": t}, timeout=30).json(), tokens))
+    assert sorted(a["status"] for a in answers).count("succeeded") >= 1, answers
+    assert _wait_status(client, top_up["id"], "succeeded")["status"] == "succeeded"
+    assert _available(client, customer_id) == Decimal("7")
+    gateway = Gateway(stripe_config(pay_server.settings))
+    charges = gateway.client.v1.charges.list(params={"customer": _stripe_customer(client, customer_id)})
+    assert [c.amount for c in charges.data if c.status == "succeeded"] == [700]
 
 
 def _blocked_subscription(client: Any, http: httpx.Client, shop: str) -> tuple[str, str]:

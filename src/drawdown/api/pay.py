@@ -137,7 +137,7 @@ def pay_page(token: str, ctx: Context = Depends(context)) -> HTMLResponse:
         # A page reloaded mid-payment (3-D Secure left open, a processing charge): ask Stripe once.
         checkout.complete(ctx.engine, ctx.stripe, ctx.settings, found, ctx.now)
         found = checkout.page_top_up(ctx.engine, token, ctx.now()) or found
-    if found.status not in OPEN or found.payment_intent:
+    if not checkout.takes_card(found, ctx.now()):
         return _ended(ctx, found)
     if not ctx.settings.stripe_publishable_key or not ctx.settings.stripe_secret_key:
         return _message(ctx, 503, "Payments are not available", "Card payments are not set up yet. Please try "

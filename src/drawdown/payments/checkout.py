@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import structlog
@@ -21,16 +21,22 @@ from drawdown.accounts import service as accounts
 from drawdown.core.errors import NotFound
 from drawdown.core.scopes import Scope
 from drawdown.db.engine import read, write
+from drawdown.payments import repository as repo
 from drawdown.payments import subscriptions, topups
 from drawdown.payments.cards import stripe_customer
 from drawdown.payments.gateway import CardError, Gateway
-from drawdown.payments.models import EXPIRED, FAILED, OPEN, PENDING, SUBSCRIPTION, SUCCEEDED, TopUp
+from drawdown.payments.models import EXPIRED, FAILED, INITIATED, OPEN, PENDING, SUBSCRIPTION, SUCCEEDED, TopUp
 from drawdown.settings import Settings
+from drawdown.wallets.repository import lock_customer
 
 log = structlog.get_logger()
 
 REQUIRES_ACTION: Final = "requires_action"  # the bank wants the customer to authenticate (3-D Secure)
 DECLINED = "Your card was declined."
+IN_PROGRESS = "A payment for this link is already in progress."
+# A card attempt claims its top-up (pending, no PaymentIntent yet) while it talks to Stripe; a claim
+# this old belongs to an attempt that died before Stripe answered, and may be taken over.
+CLAIM_LIFETIME = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,13 @@ def page_top_up(engine: Engine, token: str, now: datetime) -> TopUp | None:
     return found
 
 
+def takes_card(top_up: TopUp, now: datetime) -> bool:
+    """Whether the page may take a card for the top-up now (no other attempt alive)."""
+    if top_up.payment_intent is not None or top_up.status not in OPEN:
+        return False
+    return top_up.status == INITIATED or top_up.updated_at <= now - CLAIM_LIFETIME
+
+
 def settled(top_up: TopUp) -> Outcome:
     """Where a top-up that is no longer waiting for a card sends the customer."""
     if top_up.status == SUCCEEDED:
@@ -69,11 +82,16 @@ def pay_with_token(
     """Charge the card behind ``card_token`` for the top-up (which the caller found open)."""
     scope = _scope(engine, top_up)
     gateway.config.check(scope)
-    customer = stripe_customer(engine, gateway, scope, top_up.customer_id)
+    if not _claim(engine, top_up, clock()):
+        return Outcome(PENDING, message=IN_PROGRESS)
     try:
+        customer = stripe_customer(engine, gateway, scope, top_up.customer_id)
         card = str(gateway.attach_token(customer, card_token)["id"])
     except CardError as exc:
         return _failed(engine, top_up, str(exc) or DECLINED, clock())
+    except Exception:
+        _release(engine, top_up)  # Stripe unreachable, say: the customer may try again at once
+        raise
     with read(engine) as conn:
         amount_minor = topups.minor_amount(conn, top_up)
     try:
@@ -124,6 +142,26 @@ def _follow(
         error = intent.get("last_payment_error") or {}
         return _failed(engine, top_up, str(error.get("message") or DECLINED), clock())
     return Outcome(PENDING, top_up.return_url)  # processing: the webhook or reconciliation settles it
+
+
+def _claim(engine: Engine, top_up: TopUp, now: datetime) -> bool:
+    """One card attempt at a time: two submissions at once (a double click, two tabs) must not make
+    two charges. The claim is taken under the customer's lock, and no Stripe call is made while held."""
+    with write(engine) as conn:
+        lock_customer(conn, top_up.customer_id)
+        again = repo.top_up_any_scope(conn, top_up.id)
+        if again is None or not takes_card(again, now):
+            return False
+        repo.set_fields(conn, top_up.id, status=PENDING, updated_at=now)
+    return True
+
+
+def _release(engine: Engine, top_up: TopUp) -> None:
+    with write(engine) as conn:
+        lock_customer(conn, top_up.customer_id)
+        again = repo.top_up_any_scope(conn, top_up.id)
+        if again is not None and again.status == PENDING and again.payment_intent is None:
+            repo.set_fields(conn, top_up.id, status=INITIATED)
 
 
 def _record(engine: Engine, top_up: TopUp, intent: dict[str, Any], card: str, save_card: bool, now: datetime) -> None:
