@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine
 
-from drawdown.payments import reconcile, refunds
+from drawdown.payments import auto, reconcile, refunds
 from drawdown.payments.gateway import Gateway, StripeConfig
 from drawdown.settings import Settings
 
@@ -30,7 +30,7 @@ Task = Callable[[Engine, Gateway, Settings, datetime], Any]
 
 def default_tasks() -> list[Task]:
     """What every payments worker runs, in this order."""
-    return [reconcile.reconcile, reconcile.expire, refunds.retry_pending]
+    return [auto.charge_due, reconcile.reconcile, reconcile.expire, refunds.retry_pending]
 
 
 def _system_now() -> datetime:
