@@ -52,6 +52,11 @@ def _grants(server: Server, customer_id: str) -> list[Any]:
         ))
 
 
+def _declined(intent: dict[str, Any]) -> dict[str, Any]:
+    """The PaymentIntent as Stripe shows it after a declined attempt."""
+    return {**intent, "status": "requires_payment_method", "last_payment_error": {"message": "Your card was declined."}}
+
+
 def _recorded(server: Server, event_id: str) -> int:
     with read(server.engine) as conn:
         return int(conn.execute(select(func.count()).where(stripe_events.c.id == event_id)).scalar_one())
@@ -125,7 +130,7 @@ def test_a_bad_signature_is_400_and_changes_nothing(pay_server: Server, http: ht
 def test_failed_after_succeeded_stays_succeeded(pay_server: Server, http: httpx.Client) -> None:
     cid, top_up_id, intent = _paid_unnoticed(pay_server, http, "3")
     assert paying.deliver(pay_server, paying.event_for(intent)).json()["outcome"] == "succeeded"
-    failed = {**intent, "status": "requires_payment_method", "last_payment_error": {"message": "Your card was declined."}}
+    failed = _declined(intent)
     assert paying.deliver(pay_server, paying.event_for(failed, "payment_intent.payment_failed")).status_code == 200
     assert paying.top_up(pay_server, top_up_id).status == "succeeded"
     assert paying.available(http, cid, "default:USD") == 3
@@ -134,7 +139,7 @@ def test_failed_after_succeeded_stays_succeeded(pay_server: Server, http: httpx.
 def test_succeeded_after_failed_credits(pay_server: Server, http: httpx.Client) -> None:
     """Out of order: Stripe's failure of a first attempt arrives, then the success of a second one."""
     cid, top_up_id, intent = _paid_unnoticed(pay_server, http, "4")
-    failed = {**intent, "status": "requires_payment_method", "last_payment_error": {"message": "Your card was declined."}}
+    failed = _declined(intent)
     paying.deliver(pay_server, paying.event_for(failed, "payment_intent.payment_failed"))
     done = paying.top_up(pay_server, top_up_id)
     assert done.status == "failed" and done.failure_message == "Your card was declined."

@@ -478,7 +478,8 @@ def ledger(conn: Connection) -> dict[str, str]:
 
 
 def row(period: str, asset: str, purpose: str, currency: str | None, **values: str) -> RevenueRow:
-    amounts = {k: D(values.get(k, "0")) for k in ("consumed", "revenue", "cost", "expired", "breakage")}
+    keys = ("consumed", "revenue", "cost", "expired", "breakage", "refunded", "refunds")
+    amounts = {k: D(values.get(k, "0")) for k in keys}
     return RevenueRow(period=period, asset=asset, purpose=purpose, currency=currency, **amounts)
 
 
@@ -488,7 +489,7 @@ def test_revenue_recognition_by_month(conn: Connection, ledger: dict[str, str]) 
     report = revenue.report(conn, DEFAULT_LIVE, start, end, "month", ledger["customer"])
     assert (report.period_from, report.period_to, report.granularity) == (start, end, "month")
     assert list(report.items) == [
-        row("2191-01", a, "paid", "USD", consumed="32.5", revenue="0.325"),
+        row("2191-01", a, "paid", "USD", consumed="32.5", revenue="0.325", refunded="5", refunds="0.05"),
         row("2191-01", a, "promotion", "USD", consumed="20", cost="0.04"),
         row("2191-02", a, "bundled", "EUR", consumed="8", revenue="0.04"),
         row("2191-02", a, "paid", None, consumed="1"),
@@ -498,7 +499,7 @@ def test_revenue_recognition_by_month(conn: Connection, ledger: dict[str, str]) 
     assert list(report.totals) == [
         RevenueTotals(None, D(0), D(0), D(0)),
         RevenueTotals("EUR", D("0.04"), D(0), D(0)),
-        RevenueTotals("USD", D("0.325"), D("0.04"), D("0.1")),
+        RevenueTotals("USD", D("0.325"), D("0.04"), D("0.1"), refunds=D("0.05")),  # the refund: shown apart
     ]
 
 
@@ -508,6 +509,7 @@ def test_revenue_recognition_by_day_and_for_nobody(conn: Connection, ledger: dic
     assert [(r.period, r.purpose, r.consumed) for r in report.items] == [
         ("2191-01-10", "paid", D(30)),
         ("2191-01-10", "promotion", D(20)),
+        ("2191-01-20", "paid", D(0)),  # the refund's day: refunded, nothing consumed
         ("2191-01-25", "paid", D("2.5")),
     ]
     empty = revenue.report(conn, DEFAULT_LIVE, start, end, "day", uid("cus"))

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Literal
 
 from fastapi import Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from drawdown.api.routing import Context, ExactJSONResponse, context, router
 from drawdown.api.scoping import CallerScope
@@ -30,6 +30,8 @@ class RevenueRow(BaseModel):
     cost: Decimal
     expired: Decimal
     breakage: Decimal
+    refunded: Decimal = Field(description="Units taken back for refunds (net of refunds put back)")
+    refunds: Decimal = Field(description="The refunded units' value at their grants' revenue basis")
 
 
 class RevenueTotals(BaseModel):
@@ -37,6 +39,7 @@ class RevenueTotals(BaseModel):
     revenue: Decimal
     marketing_cost: Decimal
     breakage: Decimal
+    refunds: Decimal
 
 
 class RevenueReport(BaseModel):

@@ -87,6 +87,8 @@ class RevenueRow:
     cost: Decimal
     expired: Decimal
     breakage: Decimal
+    refunded: Decimal = Decimal(0)  # units taken back for refunds (net of refunds put back)
+    refunds: Decimal = Decimal(0)  # their value at the grants' revenue basis
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class RevenueTotals:
     revenue: Decimal
     marketing_cost: Decimal
     breakage: Decimal
+    refunds: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)

@@ -146,15 +146,15 @@ def grant_movements(
     transaction type, grant purpose, asset and grant basis.
 
     Counted: transactions of a ``consuming`` type whose reason is not ``not_consuming_reason``, and
-    expiries. Each row: period, type, purpose, asset, revenue_basis, cost_basis, basis_currency (the
-    grant's), units (scaled, negative: value leaving).
+    expiries (value leaving only); and the ``not_consuming_reason`` adjustments themselves (refunds), in
+    both directions, so that a refund put back nets out. Each row: period, type, reason, purpose, asset,
+    revenue_basis, cost_basis, basis_currency (the grant's), units (scaled, negative: value leaving).
     """
     le, t, g, a = ledger_entries.c, transactions.c, credit_grants.c, wallet_accounts.c
     period = _bucket(conn, le.created_at, granularity).label("period")
     conds = [
         customers.c.scope_id == scope_id,  # transactions have no scope: their customer has
         le.grant_id.is_not(None),
-        le.amount < 0,
         le.account.like("wallet:%"),
         le.created_at >= start,
         le.created_at < end,
@@ -162,7 +162,8 @@ def grant_movements(
     if customer_id:
         conds.append(t.customer_id == customer_id)
     consumed = and_(t.type.in_(consuming), or_(t.reason.is_(None), t.reason != not_consuming_reason))
-    grouping = (period, t.type, g.purpose, a.asset, g.revenue_basis, g.cost_basis, g.basis_currency)
+    refunded = and_(t.type == "adjustment", t.reason == not_consuming_reason)
+    grouping = (period, t.type, t.reason, g.purpose, a.asset, g.revenue_basis, g.cost_basis, g.basis_currency)
     return (
         conn.execute(
             select(*grouping, func.sum(le.amount).label("units"))
@@ -172,7 +173,7 @@ def grant_movements(
                 .join(wallet_accounts, a.id == g.account_id)
                 .join(customers, customers.c.id == t.customer_id)
             )
-            .where(*conds, or_(consumed, t.type == "expiry"))
+            .where(*conds, or_(and_(le.amount < 0, or_(consumed, t.type == "expiry")), refunded))
             .group_by(*grouping)
         ).all()
     )

@@ -3,7 +3,12 @@
 * paid value is recognised as **revenue** when consumed, at its grant's revenue basis per unit;
 * bundled value (entitlements) is recognised as revenue at its revenue basis;
 * promotional value is a **marketing cost** at its cost basis, never revenue;
-* **breakage**: paid value that expired unused, at its revenue basis, shown apart from revenue.
+* **breakage**: paid value that expired unused, at its revenue basis, shown apart from revenue;
+* **refunds**: value taken back out of grants because its money was refunded (``external_refund``
+  adjustments, net of refunds Stripe refused and put back), in units (``refunded``) and at its
+  revenue basis (``refunds``). Refunded value was never consumed, so it never was revenue: a refund
+  lowers what can still be recognised (or break), not what has been. It is shown so that money in
+  (top-ups) less refunds reconciles with revenue, breakage and value still held.
 
 Consumption is every draw on a grant by a fee, a charge, a debit adjustment, or the settling of an
 overdraft; refunds (``external_refund``), rollovers and expiries are not consumption. Periods are UTC
@@ -52,9 +57,18 @@ def report(
         cost_basis = from_scaled(r.cost_basis) if r.cost_basis is not None else None
         row = rows.setdefault(
             (r.period, r.asset, r.purpose, r.basis_currency),
-            {k: ZERO for k in ("consumed", "revenue", "cost", "expired", "breakage")},
+            {k: ZERO for k in ("consumed", "revenue", "cost", "expired", "breakage", "refunded", "refunds")},
         )
-        money = totals.setdefault(r.basis_currency or "", {k: ZERO for k in ("revenue", "marketing_cost", "breakage")})
+        money = totals.setdefault(
+            r.basis_currency or "", {k: ZERO for k in ("revenue", "marketing_cost", "breakage", "refunds")}
+        )
+        if r.type == "adjustment" and r.reason == REFUND:
+            row["refunded"] += units
+            if revenue_basis is not None:
+                amount = quantize(units * revenue_basis)
+                row["refunds"] += amount
+                money["refunds"] += amount
+            continue
         if r.type == "expiry":
             row["expired"] += units
             if r.purpose == PAID and revenue_basis is not None:

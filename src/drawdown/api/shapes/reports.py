@@ -37,11 +37,12 @@ def revenue_report(r: RevenueReport) -> JSON:
         "items": [
             {"period": i.period, "asset": i.asset, "purpose": i.purpose, "currency": i.currency,
              "consumed": i.consumed, "revenue": i.revenue, "cost": i.cost, "expired": i.expired,
-             "breakage": i.breakage}
+             "breakage": i.breakage, "refunded": i.refunded, "refunds": i.refunds}
             for i in r.items
         ],
         "totals": [
-            {"currency": t.currency, "revenue": t.revenue, "marketing_cost": t.marketing_cost, "breakage": t.breakage}
+            {"currency": t.currency, "revenue": t.revenue, "marketing_cost": t.marketing_cost, "breakage": t.breakage,
+             "refunds": t.refunds}
             for t in r.totals
         ],
     }
