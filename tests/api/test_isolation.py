@@ -30,8 +30,10 @@ from drawdown.apikeys import service as api_keys
 from drawdown.core.ids import new_id
 from drawdown.db.engine import write
 from tests.conftest import Server
+from tests.payments import paying
 
 OCCURRED = "2026-11-20T10:00:00Z"
+_URLS = {"return_url": "https://platform.example/ok", "failure_url": "https://platform.example/failed"}
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class Ids:
     connected: str
     connected_external: str
     key: str
-    payment_method: str  # a Stripe card id (the plain server has no Stripe: nobody's card is found)
+    payment_method: str  # a Stripe card id (no card of A's: nobody's card is found)
+    top_up: str
 
     def unknown(self) -> Ids:
         def fresh(value: str) -> str:
@@ -124,9 +127,11 @@ def _build(c: httpx.Client, key_id: str) -> Ids:
     grants = _ok(c.get(f"/customers/{customer['id']}/wallet/default:{asset}/grants"))["items"]
     connected_external = f"tenant-{mark}"
     connected = _ok(c.post("/accounts", json={"name": "Tenant", "external_id": connected_external}))["id"]
+    top_up = _ok(c.post("/top-ups", json={"customer_id": customer["id"], "amount": "5", "currency": "USD",
+                                          **_URLS}))["id"]
     return Ids(asset, product, code, customer["id"], external_id, email, customer["subscriptions"][0]["id"],
                adjustment["id"], transaction_ref, grants[0]["id"], event, vendor, vendor_external, connected,
-               connected_external, key_id, f"pm_{mark}{mark}")
+               connected_external, key_id, f"pm_{mark}{mark}", top_up)
 
 
 # ------------------------------------------------------------------------------- the operations
@@ -157,6 +162,7 @@ def _path_value(path: str, name: str, ids: Ids) -> str:
         "assetCode": ids.asset, "productId": ids.product, "version": "1", "customerId": ids.customer,
         "subscriptionId": ids.subscription, "transactionId": ids.transaction, "grantId": ids.grant,
         "eventId": ids.event, "vendorId": ids.vendor, "keyId": ids.key, "paymentMethodId": ids.payment_method,
+        "topUpId": ids.top_up,
     }
     if name not in values:
         pytest.fail(f"{path}: path parameter {name!r} is new; say which of scope A's ids it takes")
@@ -200,6 +206,8 @@ BODIES: dict[str, Callable[[Ids], dict[str, Any]]] = {
     "CreateAccountRequest": lambda i: {"name": "Tenant", "external_id": i.connected_external},
     "CreateApiKeyRequest": lambda i: {"name": "intruder"},
     "AddPaymentMethodRequest": lambda i: {"payment_method_id": i.payment_method},
+    "InitiateTopUpRequest": lambda i: {"customer_id": i.customer, "amount": "5", "currency": "USD", **_URLS},
+    "CreateRefundRequest": lambda i: {"amount": "1"},
     "AutoTopUpRequest": lambda i: {"enabled": True, "threshold": "5", "amount": "10", "monthly_limit": "100"},
 }
 
@@ -253,10 +261,10 @@ def _snapshot(c: httpx.Client, ops: list[Operation], ids: Ids) -> dict[str, tupl
 
 
 @pytest.fixture
-def platform(server: Server) -> tuple[str, str, Any, Any, Any]:
+def platform(pay_server: Server) -> tuple[str, str, Any, Any, Any]:
     """A fresh platform A: its live key id and secret, its live and test scopes, and another platform."""
     now = datetime.now(UTC)
-    with write(server.engine) as conn:
+    with write(pay_server.engine) as conn:
         a = accounts.create_platform(conn, "Platform A", now)
         live, test = accounts.scope_for(conn, a.id, "live"), accounts.scope_for(conn, a.id, "test")
         other = accounts.scope_for(conn, accounts.create_platform(conn, "Platform B", now).id, "live")
@@ -264,10 +272,15 @@ def platform(server: Server) -> tuple[str, str, Any, Any, Any]:
     return key_id, secret, live, test, other
 
 
-def test_no_operation_reaches_another_scope(server: Server, platform: Any) -> None:
+def test_no_operation_reaches_another_scope(pay_server: Server, platform: Any) -> None:
+    """On the server with Stripe (localstripe): top-ups and cards are operations like any other."""
+    server = pay_server
     key_id, secret, _, test_scope, other_scope = platform
     with _client(server, secret) as a:
         ids = _build(a, key_id)
+        # A's top-up is paid (localstripe, its webhook): a refund by anyone else would move real money.
+        paying.pay(server, ids.top_up)
+        assert paying.settled(server, ids.top_up).status == "succeeded"
         ops = list(_operations(_ok(a.get("/openapi.json"))))
         ops.sort(key=lambda o: {"GET": 0, "POST": 1, "PUT": 1, "PATCH": 2, "DELETE": 3}[o.method])
         assert len(ops) >= 40 and {o.body for o in ops} - {None} <= set(BODIES)
