@@ -142,7 +142,7 @@ def available(c: httpx.Client, customer_id: str, account: str) -> Decimal:
 
 def stripe_event(server: Server, payment_intent: str, kind: str = "payment_intent.succeeded") -> dict[str, Any] | None:
     """The event localstripe made for this PaymentIntent, if any yet."""
-    events = gateway(server).client.v1.events.list(params={"type": kind}).data
+    events = gateway(server).client.v1.events.list(params={"type": kind, "limit": 100}).auto_paging_iter()
     return next((e.to_dict() for e in events if e.data.object.id == payment_intent), None)
 
 

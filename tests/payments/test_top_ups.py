@@ -192,7 +192,8 @@ def test_a_live_key_is_refused_in_a_test_environment(engine: Any, database_url: 
             platform = accounts.create_platform(conn, "Live key", now)
             _, secret = api_keys.create(conn, accounts.scope_for(conn, platform.id, "test"), "t", now)
         with httpx.Client(base_url=served.url, headers={"X-CREDYT-API-KEY": secret}, timeout=30) as c:
-            resp = c.post("/top-ups", json={"customer_id": "x", "amount": "1", "currency": "USD", **URLS})
+            body = {"customer_id": paying.customer(c), "amount": "1", "currency": "USD", **URLS}
+            resp = c.post("/top-ups", json=body)
         assert resp.status_code == 503 and "live key" in resp.json()["detail"]
     finally:
         srv.should_exit = True

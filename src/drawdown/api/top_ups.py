@@ -64,7 +64,6 @@ def initiate(
     scope: Scope = CallerScope,
     key: str | None = idempotency.IdempotencyKey,
 ) -> ExactJSONResponse:
-    ctx.stripe.config.check(scope)  # 503 naming DRAWDOWN_STRIPE_SECRET_KEY; a live key in a test scope
     destination = body.destination
     cmd = NewTopUp(
         customer_id=body.customer_id, amount=body.amount, currency=body.currency, return_url=body.return_url,
@@ -76,7 +75,11 @@ def initiate(
     now = ctx.now()
 
     def action(conn: Any) -> dict[str, Any]:
-        return _initiated(ctx, topups.initiate(conn, scope, cmd, now, ctx.settings.top_up_link_minutes))
+        made = topups.initiate(conn, scope, cmd, now, ctx.settings.top_up_link_minutes)
+        # After the fields are checked (a bad one is a 422 either way), before the commit (the insert
+        # is rolled back): 503 naming DRAWDOWN_STRIPE_SECRET_KEY, or a live key in a test scope.
+        ctx.stripe.config.check(scope)
+        return _initiated(ctx, made)
 
     return idempotency.create(ctx, scope, request, key, body.model_dump(mode="json"), action)
 
@@ -97,6 +100,8 @@ def get(topUpId: str, ctx: Context = Depends(context), scope: Scope = CallerScop
 def refund(
     topUpId: str, body: CreateRefundRequest, ctx: Context = Depends(context), scope: Scope = CallerScope
 ) -> ExactJSONResponse:
+    with read(ctx.engine) as conn:
+        topups.get(conn, scope, topUpId)  # unknown or another scope's: 404 before anything else
     ctx.stripe.config.check(scope)
     limit = ctx.settings.overdraft_limit()
     with write(ctx.engine) as conn:
