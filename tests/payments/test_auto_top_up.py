@@ -22,7 +22,6 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from drawdown.api.deps import stripe_config
 from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.customers import service as customers
 from drawdown.customers.models import NewCustomer
@@ -30,7 +29,7 @@ from drawdown.db.engine import make_engine, read, write
 from drawdown.db.migrate import upgrade
 from drawdown.db.tables import top_ups, wallet_accounts
 from drawdown.payments import auto, auto_settings, cards
-from drawdown.payments.gateway import Gateway
+from drawdown.payments.gateway import Gateway, StripeConfig
 from drawdown.payments.models import AutoTopUpSetting
 from drawdown.wallets import service as wallets
 from drawdown.wallets.models import Adjustment, Charge
@@ -322,7 +321,7 @@ def _private_database(backend: str, tmp: Path) -> Iterator[str]:
 KILL_AFTER_CHARGE = """
 import os, signal, sys
 from datetime import datetime
-from drawdown.api.deps import stripe_config
+from drawdown.payments.gateway import StripeConfig
 from drawdown.db.engine import make_engine
 from drawdown.payments import auto
 from drawdown.payments.gateway import Gateway
@@ -330,7 +329,7 @@ from drawdown.settings import Settings
 
 url, api_base, top_up_id, now = sys.argv[1:]
 settings = Settings(database_url=url, stripe_secret_key="sk_test_drawdown", stripe_api_base=api_base)
-auto.charge_one(make_engine(url), Gateway(stripe_config(settings)), settings, top_up_id,
+auto.charge_one(make_engine(url), Gateway(StripeConfig.from_settings(settings)), settings, top_up_id,
                 datetime.fromisoformat(now), after_charge=lambda intent: os.kill(os.getpid(), signal.SIGKILL))
 raise SystemExit("not killed")
 """
@@ -350,7 +349,7 @@ def test_a_worker_killed_between_stripe_and_the_credit_is_credited_once_on_resta
 
 def _crash_and_resume(engine: Engine, url: str, stripe_url: str) -> None:
     settings = stripe_settings(url, stripe_url, "whsec_unused", "http://127.0.0.1:0")
-    gw = Gateway(stripe_config(settings))
+    gw = Gateway(StripeConfig.from_settings(settings))
     now = datetime.now(UTC)
     with write(engine) as conn:
         customer_id = customers.create_customer(conn, DEFAULT_LIVE, NewCustomer("Crash"), now, None).id

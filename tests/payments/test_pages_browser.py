@@ -23,8 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from drawdown.api.deps import stripe_config
-from drawdown.payments.gateway import Gateway
+from drawdown.payments.gateway import Gateway, StripeConfig
 from tests.conftest import Server, unique
 from tests.payments.conftest import PUBLISHABLE_KEY
 
@@ -139,7 +138,7 @@ def _wait_status(client: Any, top_up_id: str, status: str) -> dict[str, Any]:
 def _stripe_cards(pay_server: Server, stripe_customer: str) -> list[dict[str, Any]]:
     """The cards kept on a Stripe customer, asked of localstripe itself (which lists a tokenised card
     only among the customer's sources)."""
-    gateway = Gateway(stripe_config(pay_server.settings))
+    gateway = Gateway(StripeConfig.from_settings(pay_server.settings))
     found = gateway.client.v1.customers.payment_sources.list(stripe_customer, params={"object": "card"})
     return [c.to_dict() for c in found.data]
 
@@ -290,7 +289,7 @@ def test_two_submissions_at_once_charge_once(pay_server: Server, client: Any, sh
     assert sorted(a["status"] for a in answers).count("succeeded") >= 1, answers
     assert _wait_status(client, top_up["id"], "succeeded")["status"] == "succeeded"
     assert _available(client, customer_id) == Decimal("7")
-    gateway = Gateway(stripe_config(pay_server.settings))
+    gateway = Gateway(StripeConfig.from_settings(pay_server.settings))
     charges = gateway.client.v1.charges.list(params={"customer": _stripe_customer(client, customer_id)})
     assert [c.amount for c in charges.data if c.status == "succeeded"] == [700]
 

@@ -25,13 +25,13 @@ from drawdown.api import (
     vendors,
     wallets,
 )
-from drawdown.api.deps import Clock, Context, stripe_config, system_clock
+from drawdown.api.deps import Clock, Context, system_clock
 from drawdown.api.guard import BodyLimit
 from drawdown.api.responses import ExactJSONResponse
 from drawdown.db.engine import make_engine
 from drawdown.logs import configure as configure_logging
 from drawdown.ops.metrics import Metrics
-from drawdown.payments.gateway import Gateway
+from drawdown.payments.gateway import Gateway, StripeConfig
 from drawdown.settings import Settings
 from drawdown.usage.service import UsageService
 
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
         max_batch=settings.group_commit_max_batch,
         metrics=metrics,
     )
-    gateway = Gateway(stripe_config(settings))
+    gateway = Gateway(StripeConfig.from_settings(settings))
     app.state.ctx = Context(engine=engine, settings=settings, clock=clock, usage=usage, stripe=gateway)
     app.state.key_cache = {}
     app.state.connected_cache = {}

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from fastapi import Request
 from sqlalchemy import Engine
 
-from drawdown.payments.gateway import Gateway, StripeConfig
+from drawdown.payments.gateway import Gateway
 from drawdown.settings import Settings
 from drawdown.usage.service import UsageService
 
@@ -30,17 +30,6 @@ class Context:
 
     def now(self) -> datetime:
         return self.clock()
-
-
-def stripe_config(settings: Settings) -> StripeConfig:
-    return StripeConfig(
-        secret_key=settings.stripe_secret_key,
-        publishable_key=settings.stripe_publishable_key,
-        webhook_secret=settings.stripe_webhook_secret,
-        api_base=settings.stripe_api_base,
-        js_url=settings.stripe_js_url,
-        setup_future_usage=settings.stripe_setup_future_usage,
-    )
 
 
 async def context(request: Request) -> Context:

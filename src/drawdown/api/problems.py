@@ -37,6 +37,7 @@ _TAGS = {
 _TITLES = {
     400: "Bad request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     408: "Request timeout",
@@ -44,6 +45,7 @@ _TITLES = {
     413: "Content too large",
     415: "Unsupported media type",
     429: "Too many requests",
+    503: "Service unavailable",
 }
 
 
@@ -185,7 +187,7 @@ def install(app: FastAPI) -> None:
             return resp
         if isinstance(exc, Malformed) and exc.errors:
             return problem(400, exc.detail, request, exc.errors, title=_TITLES[400])
-        return problem(exc.status, exc.detail, request)
+        return problem(exc.status, exc.detail, request, title=exc.title)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> ProblemResponse:

@@ -126,7 +126,9 @@ async def stripe_webhook(request: Request) -> ExactJSONResponse:
 def _handle(ctx: Context, event: dict[str, Any]) -> str:
     try:
         with write(ctx.engine) as conn:
-            outcome = webhooks.handle(conn, event, ctx.now(), ctx.settings.overdraft_limit())
+            outcome = webhooks.handle(
+                conn, event, ctx.now(), ctx.settings.overdraft_limit(), ctx.settings.public_url
+            )
     except DomainError as exc:
         # An intent that does not pay its top-up (amount or currency differ): retrying cannot fix
         # it, so Stripe is answered 200 and the refusal is logged for a person to look at.

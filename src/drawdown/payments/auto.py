@@ -39,7 +39,7 @@ from drawdown.core.money import from_scaled
 from drawdown.core.scopes import Scope
 from drawdown.db.engine import read, write
 from drawdown.payments import auto_repository as auto_repo
-from drawdown.payments import cards, topups
+from drawdown.payments import cards, lookup, topups
 from drawdown.payments import repository as repo
 from drawdown.payments.gateway import CardError, Gateway, PaymentsUnavailable
 from drawdown.payments.models import INITIATED, PENDING, SUCCEEDED, TopUp
@@ -89,7 +89,7 @@ def charge_one(
     try:
         gateway.config.check(scope)
         stripe_id = cards.stripe_customer(engine, gateway, scope, top_up.customer_id)
-        intent = _earlier_intent(gateway, stripe_id, top_up) if stalled_before is not None else None
+        intent = lookup.intent_for(gateway, stripe_id, top_up) if stalled_before is not None else None
         if intent is None:
             intent = _charge(gateway, stripe_id, top_up, minor)
     except CardError as exc:
@@ -137,24 +137,6 @@ def _default_card(gateway: Gateway, stripe_id: str) -> str | None:
         kept = cards.cards_at(gateway, stripe_id)
         found = kept[-1].id if kept else None
     return found
-
-
-def _earlier_intent(gateway: Gateway, stripe_id: str, top_up: TopUp) -> dict[str, Any] | None:
-    """The PaymentIntent an earlier, interrupted attempt made for this top-up, if Stripe has one."""
-    if top_up.payment_intent:
-        return gateway.payment_intent(top_up.payment_intent)
-    since = int(top_up.created_at.timestamp()) - 60  # a minute of clock skew between us and Stripe
-    for charge in gateway.charges_since(stripe_id, since):
-        intent_id = charge.get("payment_intent")
-        if isinstance(intent_id, dict):
-            intent_id = intent_id.get("id")
-        if not intent_id:
-            continue
-        intent = gateway.payment_intent(str(intent_id))
-        if (intent.get("metadata") or {}).get("top_up_id") == top_up.id:
-            log.info("auto_top_up_found_at_stripe", top_up_id=top_up.id, payment_intent=intent_id)
-            return intent
-    return None
 
 
 def _settle(engine: Engine, settings: Settings, top_up: TopUp, intent: dict[str, Any], now: datetime) -> int:

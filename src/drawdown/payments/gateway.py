@@ -16,6 +16,7 @@ import stripe
 
 from drawdown.core.errors import Conflict
 from drawdown.core.scopes import LIVE, Scope
+from drawdown.settings import Settings
 
 
 class PaymentsUnavailable(Conflict):
@@ -46,6 +47,17 @@ class StripeConfig:
     api_base: str
     js_url: str
     setup_future_usage: bool
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StripeConfig:
+        return cls(
+            secret_key=settings.stripe_secret_key,
+            publishable_key=settings.stripe_publishable_key,
+            webhook_secret=settings.stripe_webhook_secret,
+            api_base=settings.stripe_api_base,
+            js_url=settings.stripe_js_url,
+            setup_future_usage=settings.stripe_setup_future_usage,
+        )
 
     def check(self, scope: Scope) -> None:
         """Refuse to move money where it must not: no key at all, or a live key in a test environment."""

@@ -14,11 +14,13 @@ import stripe
 import structlog
 from sqlalchemy import Engine
 
+from drawdown.core.scopes import Scope
 from drawdown.db.engine import read, write
+from drawdown.payments import cards, lookup, subscriptions, topups
 from drawdown.payments import repository as repo
-from drawdown.payments import topups
+from drawdown.payments.checkout import CLAIM_LIFETIME
 from drawdown.payments.gateway import Gateway
-from drawdown.payments.models import TopUp
+from drawdown.payments.models import AUTO, TopUp
 from drawdown.settings import Settings
 
 log = structlog.get_logger()
@@ -39,7 +41,7 @@ def reconcile(engine: Engine, gateway: Gateway, settings: Settings, now: datetim
 
 def _reconcile_one(engine: Engine, gateway: Gateway, settings: Settings, top_up: TopUp, now: datetime) -> int:
     if top_up.payment_intent is None:
-        return 0
+        return _unrecorded(engine, gateway, settings, top_up, now)
     try:
         intent = gateway.payment_intent(top_up.payment_intent)
         lapsed = now >= top_up.expires_at and intent.get("status") in UNPAID
@@ -63,6 +65,7 @@ def _reconcile_one(engine: Engine, gateway: Gateway, settings: Settings, top_up:
         if settled is None:
             repo.touch_pending(conn, top_up.id, now)
             return 0
+        subscriptions.follow(conn, settled, now, limit, settings.public_url)
     log.info("top_up_reconciled", top_up_id=top_up.id, status=settled.status)
     return 1
 
@@ -76,3 +79,29 @@ def expire(engine: Engine, gateway: Gateway, settings: Settings, now: datetime) 
         with write(engine) as conn:
             topups.expire(conn, top_up_id, now)
     return len(due)
+
+
+def _unrecorded(engine: Engine, gateway: Gateway, settings: Settings, top_up: TopUp, now: datetime) -> int:
+    """A pending top-up with no PaymentIntent recorded: a page's card attempt that died mid-way (auto
+    top-ups are taken back by their own task). Stripe is asked whether it charged for it; if it did,
+    the top-up is settled, else once its link is over it expires, never credited without a payment."""
+    if top_up.kind == AUTO:
+        return 0
+    try:
+        scope = Scope(top_up.scope_id, "", "")
+        stripe_id = cards.recorded_customer(engine, scope, top_up.customer_id)
+        intent = lookup.intent_for(gateway, stripe_id, top_up) if stripe_id else None
+    except stripe.StripeError as exc:
+        log.warning("top_up_reconcile_failed", top_up_id=top_up.id, error=str(exc)[:200])
+        return 0
+    with write(engine) as conn:
+        limit = settings.overdraft_limit()
+        settled = topups.settle_from_intent(conn, top_up.id, intent, now, limit) if intent else None
+        if settled is None and now >= top_up.expires_at + CLAIM_LIFETIME:
+            topups.expire(conn, top_up.id, now)
+            return 1
+        if settled is None:
+            repo.touch_pending(conn, top_up.id, now)
+            return 0
+        subscriptions.follow(conn, settled, now, limit, settings.public_url)
+    return 1

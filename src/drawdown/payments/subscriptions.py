@@ -118,7 +118,18 @@ def reactivate(engine: Engine, subscription_id: str, now: datetime, settings: Se
     with write(engine) as conn:
         sub = billing_repo.subscription(conn, subscription_id)
         lock_customer(conn, sub.customer_id)
-        if billing_repo.subscription(conn, subscription_id).status != ACTION_REQUIRED:
-            return True
-        collected = cycle.collect_fixed(conn, subscription_id, now, settings.overdraft_limit(), settings.public_url)
-    return not collected.blocked
+        return _collect(conn, subscription_id, now, settings.overdraft_limit(), settings.public_url)
+
+
+def follow(conn: Connection, top_up: TopUp, now: datetime, default_limit: Decimal | None, public_url: str) -> None:
+    """After a subscription's top-up succeeded by webhook or reconciliation, in the same transaction
+    (the customer is locked by the settlement): collect the fees it paid for, reactivating the
+    subscription at once rather than at the billing job's next run."""
+    if top_up.kind == SUBSCRIPTION and top_up.subscription_id and top_up.status == "succeeded":
+        _collect(conn, top_up.subscription_id, now, default_limit, public_url)
+
+
+def _collect(conn: Connection, subscription_id: str, now: datetime, limit: Decimal | None, public_url: str) -> bool:
+    if billing_repo.subscription(conn, subscription_id).status != ACTION_REQUIRED:
+        return True
+    return not cycle.collect_fixed(conn, subscription_id, now, limit, public_url).blocked

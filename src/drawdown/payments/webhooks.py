@@ -17,7 +17,7 @@ import structlog
 from sqlalchemy import Connection
 
 from drawdown.payments import repository as repo
-from drawdown.payments import topups
+from drawdown.payments import subscriptions, topups
 from drawdown.payments.models import TopUp
 
 log = structlog.get_logger()
@@ -27,7 +27,9 @@ FAILED = "payment_intent.payment_failed"
 HANDLED = (SUCCEEDED, FAILED)
 
 
-def handle(conn: Connection, event: dict[str, Any], now: datetime, default_limit: Decimal | None) -> str:
+def handle(
+    conn: Connection, event: dict[str, Any], now: datetime, default_limit: Decimal | None, public_url: str
+) -> str:
     """Act on one verified event inside the caller's transaction; answers what happened (for the log)."""
     kind = str(event.get("type", ""))
     if kind not in HANDLED:
@@ -41,7 +43,8 @@ def handle(conn: Connection, event: dict[str, Any], now: datetime, default_limit
         # and did not name: acknowledged, and reconciliation finds it once it is recorded.
         return "unknown"
     if kind == SUCCEEDED:
-        topups.settle_succeeded(conn, top_up.id, intent, now, default_limit)
+        settled = topups.settle_succeeded(conn, top_up.id, intent, now, default_limit)
+        subscriptions.follow(conn, settled, now, default_limit, public_url)
         return "succeeded"
     topups.settle_failed(conn, top_up.id, topups.failure_message(intent) or "the payment failed", now)
     return "failed"

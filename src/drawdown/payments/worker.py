@@ -77,14 +77,6 @@ class Worker(threading.Thread):
 
 def start(engine: Engine, settings: Settings, clock: Callable[[], datetime] = _system_now) -> Worker:
     """A running worker with its own Stripe gateway (``serve`` and the tests' ``pay_server``)."""
-    config = StripeConfig(
-        secret_key=settings.stripe_secret_key,
-        publishable_key=settings.stripe_publishable_key,
-        webhook_secret=settings.stripe_webhook_secret,
-        api_base=settings.stripe_api_base,
-        js_url=settings.stripe_js_url,
-        setup_future_usage=settings.stripe_setup_future_usage,
-    )
-    worker = Worker(engine, Gateway(config), settings, clock)
+    worker = Worker(engine, Gateway(StripeConfig.from_settings(settings)), settings, clock)
     worker.start()
     return worker
