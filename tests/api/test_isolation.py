@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -299,21 +299,34 @@ def test_no_operation_reaches_another_scope(pay_server: Server, platform: Any) -
             # creates under these, so both runs of every later call find the same things.
             unknown = ids.unknown()
             for op in ops:
-                # Each call twice: with A's ids, then with ids that never existed; the same answer.
-                for (path, query, body), (upath, uquery, ubody) in zip(
-                    _calls(op, ids), _calls(op, unknown), strict=True
-                ):
-                    theirs = _seen(_send(b, op.method, path, query, body), ids.swap(unknown))
-                    nobody = _seen(_send(b, op.method, upath, uquery, ubody))
-                    assert theirs == nobody, (f"{who}: {op.method} {path} {query} tells A's ids from unknown ones",
-                                              theirs, nobody)
-                    assert theirs[0] < 500, (who, op.method, path, theirs)
-                    checked += 1
+                checked += _compare(b, who, op, ids, unknown)
+            # Then the routes that find a child (a subscription, an account, a grant, a transaction, a
+            # card) under a customer: the outsider's own customer, holding accounts named like A's
+            # (its scope now has assets with A's and the unknown codes, made above), with A's child ids.
+            own = _ok(b.post("/customers", json={"name": "Outsider"}))["id"]
+            for code in (ids.asset, unknown.asset):
+                _ok(b.post(f"/customers/{own}/wallet/adjustments", json={
+                    "transaction_id": f"own-{code}", "asset": code, "amount": "1", "reason": "gift"}))
+            for op in ops:
+                if "{customerId}" in op.path and op.path.count("{") > 1:
+                    checked += _compare(b, who, op, replace(ids, customer=own), replace(unknown, customer=own))
     with _client(server, secret) as a:
         after = _snapshot(a, ops, ids)
     changed = {k: (before[k], after.get(k)) for k in before if before[k] != after.get(k)}
     assert not changed, f"A changed while others called: {changed}"
     assert checked > 150
+
+
+def _compare(b: httpx.Client, who: str, op: Operation, mine: Ids, never: Ids) -> int:
+    """Each call of ``op`` twice, with ``mine`` and with ``never``: the same answer once ids are swapped."""
+    count = 0
+    for (path, query, body), (upath, uquery, ubody) in zip(_calls(op, mine), _calls(op, never), strict=True):
+        theirs = _seen(_send(b, op.method, path, query, body), mine.swap(never))
+        nobody = _seen(_send(b, op.method, upath, uquery, ubody))
+        assert theirs == nobody, (f"{who}: {op.method} {path} {query} tells A's ids from unknown ones", theirs, nobody)
+        assert theirs[0] < 500, (who, op.method, path, theirs)
+        count += 1
+    return count
 
 
 def test_the_operation_list_is_the_apps_own(server: Server, http: httpx.Client) -> None:
