@@ -259,3 +259,16 @@ def test_another_scopes_customer_answers_like_an_unknown_one_and_others_data_nev
         assert ledger.credits(conn, DEFAULT_LIVE, other, now) == []
         assert ledger.overview_figures(conn, DEFAULT_LIVE, other, now).spend == ()
         assert usage.usage_page(conn, DEFAULT_LIVE, cid, UsageFilter(), 0, 10)[1] == 5
+
+
+def test_the_csv_walks_events_recorded_at_the_same_instant_once_each(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asset, a, b, cid = _world(engine)
+    at = T0 + timedelta(hours=1)
+    _bill(engine, cid, [_ev(f"same-{i}", "b", at) for i in range(5)], at)  # one batch: one recorded time
+    monkeypatch.setattr(usage, "CSV_PAGE", 2)
+    with read(engine) as conn:
+        rows = list(csv.DictReader(io.StringIO("".join(usage.usage_csv(conn, DEFAULT_LIVE, cid, UsageFilter())))))
+        page = [e.id for e in usage.usage_page(conn, DEFAULT_LIVE, cid, UsageFilter(), 0, 10)[0]]
+    assert [r["event_id"] for r in rows] == page == [f"same-{i}" for i in reversed(range(5))]

@@ -72,19 +72,19 @@ def credits(conn: Connection, scope: Scope, customer_id: str, now: datetime) -> 
     require_customer(conn, scope, customer_id)
     return [
         CreditItem(
-            grant_id=r.id,
-            purpose=r.purpose,
-            state="live" if r.state == "live" or r.effective_at <= now else "pending",
-            remaining=from_scaled(r.remaining),
-            amount=from_scaled(r.amount),
-            asset=r.asset,
-            asset_label=r.label,
-            precision=int(r.precision),
-            account=r.account_name,
-            effective_at=r.effective_at,
-            expires_at=r.expires_at,
+            grant_id=g.id,
+            purpose=g.purpose,
+            state="live" if g.state == "live" or g.effective_at <= now else "pending",
+            remaining=from_scaled(g.remaining),
+            amount=from_scaled(g.amount),
+            asset=a.asset,
+            asset_label=a.label,
+            precision=int(a.precision),
+            account=a.name,
+            effective_at=g.effective_at,
+            expires_at=g.expires_at,
         )
-        for r in repository.open_grants(conn, scope.id, customer_id, now)
+        for g, a in ((o.grant, o.account) for o in repository.open_grants(conn, scope.id, customer_id, now))
     ]
 
 
@@ -98,7 +98,7 @@ def overview_figures(conn: Connection, scope: Scope, customer_id: str, now: date
     month_start = datetime(now.year, now.month, 1, tzinfo=UTC)
     since = min(month_start, datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC))
     by_asset: dict[str, dict[date, Decimal]] = defaultdict(dict)
-    for r in repository.spend_by_day(conn, scope.id, customer_id, since, now):
+    for r in repository.spend_by_day(conn, customer_id, since, now):
         by_asset[r.asset][date.fromisoformat(r.day)] = from_scaled(int(r.total))
     places = repository.precisions(conn, scope.id, sorted(by_asset))
     days = [first_day + timedelta(days=i) for i in range(SERIES_DAYS)]

@@ -31,7 +31,7 @@ def usage_page(
     conn: Connection, scope: Scope, customer_id: str, filters: UsageFilter, offset: int, limit: int
 ) -> tuple[list[UsageItem], int]:
     require_customer(conn, scope, customer_id)
-    rows, total = repository.usage_page(conn, scope.id, customer_id, filters, offset, limit)
+    rows, total = repository.usage_page(conn, customer_id, filters, offset, limit)
     return _items(conn, rows), total
 
 
@@ -40,14 +40,14 @@ def usage_csv(conn: Connection, scope: Scope, customer_id: str, filters: UsageFi
     empty fee columns. The customer is checked now; the events are read lazily, ``CSV_PAGE`` at a time
     (keyset on recorded time and seq), so ``conn`` must stay open while the lines are consumed."""
     require_customer(conn, scope, customer_id)
-    return _csv_lines(conn, scope, customer_id, filters)
+    return _csv_lines(conn, customer_id, filters)
 
 
-def _csv_lines(conn: Connection, scope: Scope, customer_id: str, filters: UsageFilter) -> Iterator[str]:
+def _csv_lines(conn: Connection, customer_id: str, filters: UsageFilter) -> Iterator[str]:
     yield _line(CSV_HEADER)
     after: tuple[datetime, int] | None = None
     while True:
-        rows = repository.usage_after(conn, scope.id, customer_id, filters, after, CSV_PAGE)
+        rows = repository.usage_after(conn, customer_id, filters, after, CSV_PAGE)
         for item in _items(conn, rows):
             head = (item.id, item.event_type, _iso(item.occurred_at), _iso(item.recorded_at),
                     _text(item.subject), _text(item.description))
