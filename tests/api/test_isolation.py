@@ -209,6 +209,8 @@ BODIES: dict[str, Callable[[Ids], dict[str, Any]]] = {
     "InitiateTopUpRequest": lambda i: {"customer_id": i.customer, "amount": "5", "currency": "USD", **_URLS},
     "CreateRefundRequest": lambda i: {"amount": "1"},
     "AutoTopUpRequest": lambda i: {"enabled": True, "threshold": "5", "amount": "10", "monthly_limit": "100"},
+    "CreateSessionRequest": lambda i: {"customer_id": i.customer, **_URLS},
+    "PortalSettings": lambda i: {"display_name": "Intruder", "primary_color": "#000000"},
 }
 
 

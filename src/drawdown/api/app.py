@@ -18,6 +18,8 @@ from drawdown.api import (
     operations,
     pay,
     payment_methods,
+    portal,
+    portal_sessions,
     problems,
     products,
     reports,
@@ -76,11 +78,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     app.state.connected_cache = {}
     app.add_middleware(BodyLimit)  # 413 past DRAWDOWN_MAX_BODY_BYTES, counted as the body streams in
     problems.install(app)
-    for module in (assets, products, customers, wallets, events, vendors, reports, accounts, top_ups, payment_methods):
+    for module in (assets, products, customers, wallets, events, vendors, reports, accounts, top_ups, payment_methods,
+                   portal_sessions):
         app.include_router(module.api)
     app.include_router(accounts.keys_api)
     app.include_router(top_ups.stripe_api)  # Stripe's webhook: signed by Stripe, no API key
     app.include_router(pay.api)  # payment pages, outside the API document
+    app.include_router(portal.api)  # the billing portal's pages, likewise
 
     @app.get("/health", tags=["Operations"], summary="Liveness")
     def health() -> dict[str, str]:

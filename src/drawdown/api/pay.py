@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
 
 from drawdown.api.deps import Context, context
+from drawdown.api.portal_web import look
 from drawdown.catalog import service as catalog
 from drawdown.core.errors import NotFound
 from drawdown.core.scopes import Scope
@@ -49,12 +50,15 @@ def _origin(url: str | None) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
-def _render(ctx: Context, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+def _render(ctx: Context, template: str, status: int = 200, scope_id: int | None = None, **values: Any) -> HTMLResponse:
+    """A payment page, in the branding of ``scope_id`` (``PUT /billing-portal/settings``) where it has one,
+    else the operator's (``DRAWDOWN_OPERATOR_*``)."""
     s = ctx.settings
     nonce = secrets.token_urlsafe(16)
     stripe = " ".join(filter(None, {_origin(s.stripe_js_url), _origin(s.stripe_api_base)}))
+    brand = look(ctx, scope_id)
     html = _pages.get_template(template).render(
-        operator=s.operator_name, logo=s.operator_logo_url, color=s.operator_color, nonce=nonce, **values
+        operator=brand.name, logo=brand.logo, color=brand.color, nonce=nonce, **values
     )
     response = HTMLResponse(html, status_code=status)
     # Scripts only from here and Stripe; Stripe's frames (card fields, 3-D Secure) and API allowed;
@@ -62,7 +66,7 @@ def _render(ctx: Context, template: str, status: int = 200, **values: Any) -> HT
     response.headers["Content-Security-Policy"] = (
         f"default-src 'self'; script-src 'self' {stripe}; style-src 'self' 'nonce-{nonce}'; "
         f"connect-src 'self' {stripe}; frame-src {stripe} https://js.stripe.com https://hooks.stripe.com; "
-        f"img-src 'self' data: {_origin(s.operator_logo_url)}; form-action 'self'; frame-ancestors 'none'; "
+        f"img-src 'self' data: {_origin(brand.logo)}; form-action 'self'; frame-ancestors 'none'; "
         "base-uri 'none'"
     )
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -72,8 +76,9 @@ def _render(ctx: Context, template: str, status: int = 200, **values: Any) -> HT
 
 
 def _message(ctx: Context, status: int, title: str, text: str, tone: str = "info",
-             link: str | None = None, link_text: str | None = None) -> HTMLResponse:
-    return _render(ctx, "message.html", status, title=title, text=text, tone=tone, link=link, link_text=link_text)
+             link: str | None = None, link_text: str | None = None, scope_id: int | None = None) -> HTMLResponse:
+    return _render(ctx, "message.html", status, scope_id, title=title, text=text, tone=tone, link=link,
+                   link_text=link_text)
 
 
 def _not_found(ctx: Context) -> HTMLResponse:
@@ -106,17 +111,17 @@ def _ended(ctx: Context, t: TopUp) -> HTMLResponse:
     """The page of a top-up that no longer takes a card."""
     if t.status == SUCCEEDED:
         return _message(ctx, 200, "Payment received", "Thank you: your payment went through and your balance "
-                        "has been credited.", "success", t.return_url, "Continue")
+                        "has been credited.", "success", t.return_url, "Continue", t.scope_id)
     if t.status == PENDING:
         return _message(ctx, 200, "Confirming your payment", "Your bank is still confirming this payment. "
                         "Your balance is credited as soon as it is done.", "info", f"/pay/{t.page_token}",
-                        "Check again")
+                        "Check again", t.scope_id)
     if t.status == EXPIRED:
         return _message(ctx, 410, "This payment link has expired", "Nothing was charged. Ask for a new link to "
-                        "pay.", "error", t.failure_url, "Go back")
+                        "pay.", "error", t.failure_url, "Go back", t.scope_id)
     reason = t.failure_message or "The payment did not go through."
     return _message(ctx, 200, "Payment failed", f"{reason} Nothing was charged.", "error", t.failure_url,
-                    "Go back")
+                    "Go back", t.scope_id)
 
 
 # ----------------------------------------------------------------------------------- top-ups
@@ -141,9 +146,10 @@ def pay_page(token: str, ctx: Context = Depends(context)) -> HTMLResponse:
         return _ended(ctx, found)
     if not ctx.settings.stripe_publishable_key or not ctx.settings.stripe_secret_key:
         return _message(ctx, 503, "Payments are not available", "Card payments are not set up yet. Please try "
-                        "again later.", "error", found.failure_url, "Go back")
+                        "again later.", "error", found.failure_url, "Go back", found.scope_id)
     return _render(
-        ctx, "pay.html", top_up=found, amount=_money(found.amount, _precision(ctx, found.scope_id, found.currency)),
+        ctx, "pay.html", scope_id=found.scope_id, top_up=found,
+        amount=_money(found.amount, _precision(ctx, found.scope_id, found.currency)),
         credits=_credits(ctx, found), publishable_key=ctx.settings.stripe_publishable_key,
         stripe_js=ctx.settings.stripe_js_url, card_url=f"/pay/{token}/card", complete_url=f"/pay/{token}/complete",
         expires=found.expires_at.strftime("%d %b %Y, %H:%M UTC"),
@@ -199,7 +205,7 @@ def subscription_page(subscription_id: str, ctx: Context = Depends(context)) -> 
         return _message(ctx, 404, "Subscription not found", "This payment link is not valid.", "error")
     if not found.blocked:
         return _message(ctx, 200, "Nothing to pay", "This subscription has nothing due: it is "
-                        f"{found.status.replace('_', ' ')}.", "success", found.return_url, "Continue")
+                        f"{found.status.replace('_', ' ')}.", "success", found.return_url, "Continue", found.scope.id)
     fees = [(f.name, _money(f.amount, _precision(ctx, found.scope.id, f.asset)), f.asset) for f in found.fees]
     shortfall = covered = None
     if found.asset:
@@ -207,7 +213,8 @@ def subscription_page(subscription_id: str, ctx: Context = Depends(context)) -> 
         shortfall = _money(found.shortfall, places)
         held = sum((f.amount for f in found.fees if f.asset == found.asset), Decimal(0)) - found.shortfall
         covered = _money(held, places) if held > 0 else None
-    return _render(ctx, "subscription.html", due=found, fees=fees, shortfall=shortfall, covered=covered)
+    return _render(ctx, "subscription.html", scope_id=found.scope.id, due=found, fees=fees, shortfall=shortfall,
+                   covered=covered)
 
 
 @api.post("/portal/subscriptions/{subscription_id}/payment")
@@ -223,7 +230,8 @@ def subscription_pay(subscription_id: str, ctx: Context = Depends(context)) -> R
         return RedirectResponse(here, status_code=303)
     if not found.payable:
         return _message(ctx, 409, "This cannot be paid by card", f"What is due is in {found.asset}, which is not "
-                        "a currency. Please contact us to add it.", "error", found.failure_url, "Go back")
+                        "a currency. Please contact us to add it.", "error", found.failure_url, "Go back",
+                        found.scope.id)
     top_up = subscriptions.start_payment(ctx.engine, found, ctx.now(), ctx.settings)
     return RedirectResponse(f"/pay/{top_up.page_token}", status_code=303)
 
