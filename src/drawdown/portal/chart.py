@@ -1,5 +1,6 @@
-"""The overview's spend chart: 30 daily bars as inline SVG, no script, no plotting dependency. It scales
-to its box (viewBox), so it fits a phone and a desktop alike; a text summary goes with it for screen readers."""
+"""The overview's spend chart: 30 daily bars as inline SVG, no script, no plotting dependency. It
+stretches to its box (the page sets its height), so it fits a phone and a desktop alike; each bar has a
+title with its day and amount, and the page prints the first and last day under it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from html import escape
 
 from drawdown.portal.data_models import SpendSeries
 
-WIDTH, HEIGHT, TOP, BOTTOM = 600, 180, 12, 24
+WIDTH, HEIGHT, TOP, BOTTOM = 600, 140, 8, 1
 
 
 def bars(spend: SpendSeries, color: str) -> str:
@@ -17,7 +18,7 @@ def bars(spend: SpendSeries, color: str) -> str:
     step = WIDTH / max(len(values), 1)
     usable = HEIGHT - TOP - BOTTOM
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" preserveAspectRatio="none" '
         f'aria-label="Daily spend in {escape(spend.asset)} over the last {len(values)} days">',
         f'<line x1="0" y1="{HEIGHT - BOTTOM}" x2="{WIDTH}" y2="{HEIGHT - BOTTOM}" stroke="#d1d5db"/>',
     ]
@@ -30,10 +31,5 @@ def bars(spend: SpendSeries, color: str) -> str:
         label = f"{day}: {value:,.{spend.precision}f} {spend.asset}"
         parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{step * 0.7:.1f}" height="{h:.1f}" rx="2" '
                      f'fill="{escape(color)}"><title>{escape(label)}</title></rect>')
-    if spend.daily:
-        first = spend.daily[0].day.isoformat()
-        parts.append(f'<text x="0" y="{HEIGHT - 6}" font-size="12" fill="#4b5563">{first}</text>')
-        parts.append(f'<text x="{WIDTH}" y="{HEIGHT - 6}" font-size="12" fill="#4b5563" text-anchor="end">'
-                     f'{spend.daily[-1].day.isoformat()}</text>')
     parts.append("</svg>")
     return "".join(parts)
