@@ -18,12 +18,9 @@ from drawdown.db.engine import read, write
 from drawdown.portal import chart, overview, sessions
 
 api = APIRouter(include_in_schema=False)
-NAV = (
-    ("overview", "Overview", "/portal/overview"), ("usage", "Usage", "/portal/usage"),
-    ("transactions", "Transactions", "/portal/transactions"), ("credits", "Credits", "/portal/credits"),
-    ("top-up", "Top up", "/portal/top-up"), ("auto-top-up", "Auto top-up", "/portal/auto-top-up"),
-    ("cards", "Cards", "/portal/cards"),
-)
+# Only pages that exist are linked: usage, transactions, credits, top up, auto top-up and cards join
+# as they are built (issue 13); a customer never follows a link to a missing page.
+NAV = (("overview", "Overview", "/portal/overview"),)
 
 
 @api.get("/portal/assets/{name}")
