@@ -19,6 +19,7 @@ from drawdown.api import (
     pay,
     payment_methods,
     portal,
+    portal_money,
     portal_sessions,
     problems,
     products,
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     app.include_router(top_ups.stripe_api)  # Stripe's webhook: signed by Stripe, no API key
     app.include_router(pay.api)  # payment pages, outside the API document
     app.include_router(portal.api)  # the billing portal's pages, likewise
+    app.include_router(portal_money.api)  # the portal's top-up, cards and auto top-up pages
 
     @app.get("/health", tags=["Operations"], summary="Liveness")
     def health() -> dict[str, str]:

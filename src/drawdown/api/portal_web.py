@@ -36,6 +36,7 @@ _pages = Environment(
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 ASSETS = {
     "portal.css": ("portal.css", "text/css; charset=utf-8"),
+    "portal.js": ("portal.js", "text/javascript; charset=utf-8"),
     "htmx.min.js": ("vendor/htmx.min.js", "text/javascript; charset=utf-8"),
 }
 

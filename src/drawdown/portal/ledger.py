@@ -31,6 +31,12 @@ def require_customer(conn: Connection, scope: Scope, customer_id: str) -> None:
         raise NotFound(f"customer {customer_id} not found")
 
 
+def places(conn: Connection, scope: Scope, assets: set[str]) -> dict[str, int]:
+    """Each asset's precision in the scope (2 for one it does not define)."""
+    found = repository.precisions(conn, scope.id, sorted(assets)) if assets else {}
+    return {a: found.get(a, 2) for a in assets}
+
+
 def kind(txn_type: str, reason: str | None) -> str:
     """What the customer calls a ledger transaction: top_up, refund, adjustment, fee, charge, expiry,
     entitlement or rollover."""

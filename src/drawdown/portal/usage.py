@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from drawdown.core.money import from_scaled
 from drawdown.core.scopes import Scope
+from drawdown.customers import service as customers
 from drawdown.portal import data_repository as repository
 from drawdown.portal.data_models import UsageFee, UsageFilter, UsageItem
 from drawdown.portal.ledger import require_customer
@@ -33,6 +34,15 @@ def usage_page(
     require_customer(conn, scope, customer_id)
     rows, total = repository.usage_page(conn, customer_id, filters, offset, limit)
     return _items(conn, rows), total
+
+
+def products(conn: Connection, scope: Scope, customer_id: str, now: datetime) -> list[tuple[str, str]]:
+    """(id, code) of the products the customer is subscribed to, for the usage page's product filter."""
+    found: dict[str, str] = {}
+    for sub in customers.get_customer(conn, scope, customer_id, now).subscriptions:
+        for p in sub.products:
+            found.setdefault(p.id, p.code)
+    return sorted(found.items(), key=lambda item: item[1])
 
 
 def usage_csv(conn: Connection, scope: Scope, customer_id: str, filters: UsageFilter) -> Iterator[str]:

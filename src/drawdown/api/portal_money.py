@@ -1,0 +1,107 @@
+"""The billing portal's money pages: ``/portal/top-up`` (an amount, a live quote for custom assets,
+then the payment page ``/pay/{token}``). Shared pieces (session, branding, CSP, CSRF) are in
+api/portal_web.py; the navigation is api/portal.py's NAV."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from drawdown.accounts import service as accounts
+from drawdown.api import portal_web as web
+from drawdown.api.deps import Context, context
+from drawdown.api.portal import NAV
+from drawdown.core.scopes import Scope
+from drawdown.db.engine import read, write
+from drawdown.payments.gateway import PaymentsUnavailable
+from drawdown.portal import topup
+
+api = APIRouter(include_in_schema=False)
+HERE = "/portal/top-up"
+
+
+def _scope(ctx: Context, current: web.Visit) -> Scope:
+    with read(ctx.engine) as conn:
+        found = accounts.scope_by_id(conn, current.session.scope_id)
+    return found or Scope(current.session.scope_id, "", "")
+
+
+def _choices(ctx: Context, current: web.Visit) -> list[topup.Choice]:
+    with read(ctx.engine) as conn:
+        return topup.choices(conn, _scope(ctx, current), current.session.customer_id, ctx.now())
+
+
+def _quote(choice: topup.Choice | None, text: str) -> str:
+    """What the amount typed buys, in words ('' when there is nothing to say)."""
+    if choice is None or not text.strip():
+        return ""
+    paid, error = topup.amount(text, choice.places)
+    if paid is None:
+        return error or ""
+    got = topup.units(choice, paid)
+    if choice.rate is None:
+        return f"Adds {got:,.{choice.asset_places}f} {choice.asset} to your wallet."
+    return (f"Buys {got:,.{choice.asset_places}f} {choice.asset} at {choice.rate.normalize():f} "
+            f"{choice.currency} each (the rate in force now).")
+
+
+def _page(ctx: Context, current: web.Visit, options: list[topup.Choice], picked: str = "", typed: str = "",
+          errors: dict[str, str] | None = None, status: int = 200) -> HTMLResponse:
+    chosen = next((c for c in options if c.key == picked), options[0] if options else None)
+    return web.render(ctx, "portal/top_up.html", current.look, status, visit=current, nav=NAV, here="top-up",
+                      options=options, chosen=chosen, typed=typed, errors=errors or {},
+                      quote="" if errors else _quote(chosen, typed))
+
+
+@api.get("/portal/top-up", response_class=HTMLResponse)
+def top_up_page(request: Request, ctx: Context = Depends(context)) -> Response:
+    current = web.visit(ctx, request)
+    if not isinstance(current, web.Visit):
+        return current
+    return _page(ctx, current, _choices(ctx, current))
+
+
+@api.get("/portal/top-up/quote", response_class=HTMLResponse)
+def top_up_quote(request: Request, ctx: Context = Depends(context)) -> Response:
+    """The htmx fragment under the amount: the units it buys, or why it cannot be paid."""
+    current = web.visit(ctx, request)
+    if not isinstance(current, web.Visit):
+        return current
+    options = _choices(ctx, current)
+    picked = request.query_params.get("account", "")
+    chosen = next((c for c in options if c.key == picked), None)
+    text = _quote(chosen, request.query_params.get("amount", ""))
+    return web.render(ctx, "portal/top_up_quote.html", current.look, visit=current, quote=text)
+
+
+@api.post("/portal/top-up")
+async def top_up_start(request: Request, ctx: Context = Depends(context)) -> Response:
+    current = await run_in_threadpool(web.visit, ctx, request)
+    if not isinstance(current, web.Visit):
+        return current
+    form = await web.posted(ctx, request, current)
+    if not isinstance(form, dict):
+        return form
+    return await run_in_threadpool(_start, ctx, current, form)
+
+
+def _start(ctx: Context, current: web.Visit, form: dict[str, str]) -> Response:
+    options = _choices(ctx, current)
+    picked, typed = form.get("account", ""), form.get("amount", "")
+    chosen = next((c for c in options if c.key == picked), None)
+    if chosen is None:  # another customer's account, or one that cannot be bought: like an unknown one
+        return _page(ctx, current, options, picked, typed, {"account": "Choose one of your wallets."}, 422)
+    scope = _scope(ctx, current)
+    try:
+        ctx.stripe.config.check(scope)
+    except PaymentsUnavailable:
+        return _page(ctx, current, options, picked, typed,
+                     {"amount": "Card payments are not available right now. Please try again later."}, 503)
+    with write(ctx.engine) as conn:
+        made = topup.start(conn, scope, current.session.customer_id, chosen, typed, "/portal/overview", HERE,
+                           ctx.now(), ctx.settings.top_up_link_minutes)
+    if made.top_up is None:
+        return _page(ctx, current, options, picked, typed, made.errors, 422)
+    return web.secure_headers(RedirectResponse(f"/pay/{made.top_up.page_token}", status_code=303),
+                              "default-src 'none'")

@@ -1,0 +1,85 @@
+"""The portal's money pages in chromium against a server paying through localstripe: top up with a
+test card and see the new balance on the overview; the form's errors next to the field; screenshots at
+375 and 1280 px in docs/portal/ (DRAWDOWN_PORTAL_SHOTS overrides)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Server, unique
+from tests.portal.test_portal_browser import SHOTS, _tab, browser  # noqa: F401 (the fixture)
+
+VISA = "4242424242424242"
+
+
+@pytest.fixture
+def api(pay_server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=pay_server.url, headers={"X-CREDYT-API-KEY": pay_server.key}, timeout=30) as c:
+        yield c
+
+
+def _customer(api: httpx.Client) -> str:
+    resp = api.post("/customers", json={"name": "Ada Lovelace", "external_id": unique("ada")})
+    assert resp.status_code == 201, resp.text
+    customer = str(resp.json()["id"])
+    got = api.post(f"/customers/{customer}/wallet/adjustments", json={
+        "transaction_id": unique("gift"), "asset": "USD", "amount": "5", "reason": "gift"})
+    assert got.status_code in (200, 201), got.text
+    return customer
+
+
+def _link(api: httpx.Client, server: Server, customer: str) -> str:
+    made = api.post("/billing-portal/sessions", json={
+        "customer_id": customer, "return_url": f"{server.url}/health", "failure_url": f"{server.url}/health"})
+    assert made.status_code == 200, made.text
+    return server.url + "/portal/open/" + str(made.json()["redirect_url"]).split("/portal/open/", 1)[1]
+
+
+def _type_card(page: Any, number: str) -> None:
+    page.wait_for_selector("#card-element input[placeholder=number]")
+    for field, value in (("number", number), ("exp_month", "12"), ("exp_year", "30"), ("cvc", "123"),
+                         ("postal_code", "12345")):
+        page.fill(f"#card-element input[placeholder={field}]", value)
+
+
+def test_top_up_with_a_card_shows_the_new_balance(pay_server: Server, browser: Any, api: httpx.Client) -> None:  # noqa: F811
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    backend = pay_server.engine.dialect.name
+    customer = _customer(api)
+    phone, tab, problems = _tab(browser, 375)
+    tab.goto(_link(api, pay_server, customer))
+    assert tab.locator('[data-account="default:USD"] .available').inner_text() == "5.00"
+    tab.get_by_role("link", name="Top up").first.click()
+    tab.wait_for_url("**/portal/top-up")
+    tab.get_by_label("Amount in USD").fill("12.345")
+    tab.locator("#quote").get_by_text("Use at most 2 decimal places.").wait_for()  # live, through htmx
+    tab.get_by_role("button", name="Continue to payment").click()
+    assert tab.locator("#amount-error").inner_text() == "Use at most 2 decimal places."
+    if backend == "sqlite":
+        tab.screenshot(path=str(SHOTS / "top-up-error-375.png"), full_page=True)
+    tab.get_by_label("Amount in USD").fill("20")
+    tab.locator("#quote").get_by_text("Adds 20.00 USD to your wallet.").wait_for()
+    assert tab.evaluate("document.documentElement.scrollWidth") <= 375
+    tab.get_by_role("button", name="Continue to payment").click()
+    tab.wait_for_url("**/pay/**")
+    _type_card(tab, VISA)
+    tab.get_by_role("button", name="Pay 20.00 USD").click()
+    tab.get_by_text("Payment received").or_(tab.locator('[data-account="default:USD"]')).first.wait_for()
+    if "/pay/" in tab.url:
+        tab.get_by_role("link", name="Continue").click()
+    tab.wait_for_url("**/portal/overview")
+    assert tab.locator('[data-account="default:USD"] .available').inner_text() == "25.00"
+    assert not [p for p in problems if "Content Security Policy" in p], problems
+    phone.close()
+    desk, big, _ = _tab(browser, 1280)
+    big.goto(_link(api, pay_server, customer))
+    big.goto(f"{pay_server.url}/portal/top-up")
+    big.get_by_label("Amount in USD").fill("50")
+    big.locator("#quote").get_by_text("Adds 50.00 USD to your wallet.").wait_for()
+    if backend == "sqlite":
+        big.screenshot(path=str(SHOTS / "top-up-1280.png"), full_page=True)
+    desk.close()
