@@ -83,3 +83,39 @@ def test_top_up_with_a_card_shows_the_new_balance(pay_server: Server, browser: A
     if backend == "sqlite":
         big.screenshot(path=str(SHOTS / "top-up-1280.png"), full_page=True)
     desk.close()
+
+
+def _add_card(tab: Any, number: str) -> None:
+    _type_card(tab, number)
+    tab.get_by_role("button", name="Save card").click()
+    tab.locator(f'[data-card="{number[-4:]}"]').wait_for()  # the page reloads with it listed
+    tab.get_by_text("Your card is saved.").wait_for()
+
+
+def test_add_make_default_and_remove_cards(pay_server: Server, browser: Any, api: httpx.Client) -> None:  # noqa: F811
+    backend = pay_server.engine.dialect.name
+    customer = _customer(api)
+    for width in (375, 1280):
+        context, tab, problems = _tab(browser, width)
+        tab.goto(_link(api, pay_server, customer))
+        tab.get_by_role("link", name="Cards").click()
+        tab.wait_for_url("**/portal/cards")
+        if width == 375:
+            assert tab.get_by_text("No saved card.").is_visible()
+            _add_card(tab, VISA)
+            _add_card(tab, "5555555555554444")
+            cards = tab.locator(".saved-card")
+            assert cards.count() == 2
+            assert tab.locator('[data-card="4242"] .tag').inner_text() == "Default"  # the first card
+            tab.locator('[data-card="4444"]').get_by_role("button", name="Make default").click()
+            tab.get_by_text("That card is now your default.").wait_for()
+            assert tab.locator('[data-card="4444"] .tag').inner_text() == "Default"
+            assert tab.evaluate("document.documentElement.scrollWidth") <= 375
+        if backend == "sqlite":
+            tab.screenshot(path=str(SHOTS / f"cards-{width}.png"), full_page=True)
+        if width == 1280:
+            tab.locator('[data-card="4242"]').get_by_role("button", name="Remove").click()
+            tab.get_by_text("The card is removed.").wait_for()
+            assert tab.locator(".saved-card").count() == 1 and tab.locator('[data-card="4242"]').count() == 0
+        assert not [p for p in problems if "Content Security Policy" in p], problems
+        context.close()

@@ -100,3 +100,62 @@ def test_another_customers_account_is_refused_like_an_unknown_one(pay_server: Se
         assert [a.status_code for a in answers] == [422, 422]
         assert all("Choose one of your wallets." in a.text for a in answers)
         assert c.get("/portal/top-up/quote", params={"account": f"default:{gems}", "amount": "10"}).text.strip() == ""
+
+
+def _token(pay_server: Server, number: str) -> str:
+    """A single-use card token, made as Stripe.js makes it (with the publishable key)."""
+    made = httpx.post(f"{pay_server.settings.stripe_api_base}/v1/tokens", data={
+        "card[number]": number, "card[exp_month]": "12", "card[exp_year]": "2030", "card[cvc]": "123",
+        "key": pay_server.settings.stripe_publishable_key}, timeout=10)
+    made.raise_for_status()
+    return str(made.json()["id"])
+
+
+def _not_default(page: str) -> str:
+    """The card offered "Make default" (the first card field after that form's action)."""
+    return page.split('action="/portal/cards/default"', 1)[1].split('name="card" value="', 1)[1].split('"', 1)[0]
+
+
+def _card_ids(page: str) -> list[str]:
+    return sorted({part.split('"', 1)[0] for part in page.split('name="card" value="')[1:]})
+
+
+def test_cards_add_default_remove_and_a_foreign_card_is_unknown(pay_server: Server, api: httpx.Client) -> None:
+    mine, theirs = _customer(api), _customer(api)
+    with signed_in(pay_server, api, theirs) as other:
+        token = csrf(other.get("/portal/cards").text)
+        mastercard = _token(pay_server, "5555555555554444")
+        added = other.post("/portal/cards/add", data={"csrf_token": token, "token": mastercard})
+        assert added.status_code == 200, added.text
+        (foreign,) = _card_ids(other.get("/portal/cards").text)
+    with signed_in(pay_server, api, mine) as c:
+        page = c.get("/portal/cards")
+        assert page.status_code == 200 and "No saved card." in page.text
+        assert "frame-src" in page.headers["content-security-policy"]
+        token = csrf(page.text)
+        refused = c.post("/portal/cards/add", data={"token": _token(pay_server, "4242424242424242")})
+        assert refused.status_code == 403
+        assert c.post("/portal/cards/add", data={"csrf_token": token, "token": "nonsense"}).status_code == 422
+        for number in ("4242424242424242", "4000056655665556"):
+            added = c.post("/portal/cards/add", data={"csrf_token": token, "token": _token(pay_server, number)})
+            assert added.status_code == 200, added.text
+        listed = c.get("/portal/cards").text
+        assert "···· 4242" in listed and "···· 5556" in listed and listed.count("Default</span>") == 1
+        ids = _card_ids(listed)
+        assert len(ids) == 2 and foreign not in ids
+        for action in ("remove", "default"):
+            for card in (foreign, "card_unknown"):  # another customer's card answers like an unknown one
+                answer = c.post(f"/portal/cards/{action}", data={"csrf_token": token, "card": card})
+                assert answer.status_code == 404 and "not one of your saved cards" in answer.text
+            assert c.post(f"/portal/cards/{action}", data={"card": ids[0]}).status_code == 403
+        second = _not_default(listed)  # the one not default
+        assert listed.count('action="/portal/cards/default"') == 1
+        made = c.post("/portal/cards/default", data={"csrf_token": token, "card": second})
+        assert made.status_code == 303 and made.headers["location"] == "/portal/cards?default=1"
+        after = c.get("/portal/cards?default=1").text
+        assert "now your default" in after and _not_default(after) != second
+        gone = c.post("/portal/cards/remove", data={"csrf_token": token, "card": second})
+        assert gone.status_code == 303
+        assert len(_card_ids(c.get("/portal/cards").text)) == 1
+    with signed_in(pay_server, api, theirs) as other:
+        assert _card_ids(other.get("/portal/cards").text) == [foreign]  # untouched

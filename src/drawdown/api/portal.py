@@ -31,6 +31,7 @@ NAV = (
     ("transactions", "Transactions", "/portal/transactions"),
     ("credits", "Credits", "/portal/credits"),
     ("top-up", "Top up", "/portal/top-up"),
+    ("cards", "Cards", "/portal/cards"),
 )
 PAGE = 20
 

@@ -1,20 +1,25 @@
 """The billing portal's money pages: ``/portal/top-up`` (an amount, a live quote for custom assets,
-then the payment page ``/pay/{token}``). Shared pieces (session, branding, CSP, CSRF) are in
+then the payment page ``/pay/{token}``) and ``/portal/cards`` (list, remove, make default, add with
+Stripe.js). Stripe is only called outside transactions (``payments.cards`` reads and commits first).
+Shared pieces (session, branding, CSP, CSRF) are in
 api/portal_web.py; the navigation is api/portal.py's NAV."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from drawdown.accounts import service as accounts
 from drawdown.api import portal_web as web
 from drawdown.api.deps import Context, context
 from drawdown.api.portal import NAV
+from drawdown.core.errors import Invalid, NotFound
 from drawdown.core.scopes import Scope
 from drawdown.db.engine import read, write
+from drawdown.payments import cards
 from drawdown.payments.gateway import PaymentsUnavailable
+from drawdown.portal import cards as portal_cards
 from drawdown.portal import topup
 
 api = APIRouter(include_in_schema=False)
@@ -105,3 +110,88 @@ def _start(ctx: Context, current: web.Visit, form: dict[str, str]) -> Response:
         return _page(ctx, current, options, picked, typed, made.errors, 422)
     return web.secure_headers(RedirectResponse(f"/pay/{made.top_up.page_token}", status_code=303),
                               "default-src 'none'")
+
+
+# ------------------------------------------------------------------------------------------- cards
+CARDS = "/portal/cards"
+DONE = {"added": "Your card is saved.", "removed": "The card is removed.", "default": "That card is now your default."}
+NOT_YOURS = "That card is not one of your saved cards."
+
+
+def _stripe_js(ctx: Context) -> tuple[str, ...]:
+    s = ctx.settings
+    return tuple(dict.fromkeys(filter(None, (web.origin(s.stripe_js_url), web.origin(s.stripe_api_base)))))
+
+
+def _cards_page(ctx: Context, current: web.Visit, notice: str = "", error: bool = False, status: int = 200) -> Response:
+    scope = _scope(ctx, current)
+    try:
+        ctx.stripe.config.check(scope)
+        saved = cards.list_cards(ctx.engine, ctx.stripe, scope, current.session.customer_id)
+    except PaymentsUnavailable:
+        return web.render(ctx, "portal/cards.html", current.look, 503, visit=current, nav=NAV, here="cards",
+                          unavailable=True, notice="", saved=[])
+    return web.render(ctx, "portal/cards.html", current.look, status, visit=current, nav=NAV, here="cards",
+                      script_origins=_stripe_js(ctx), saved=saved, notice=notice, notice_error=error,
+                      publishable_key=ctx.settings.stripe_publishable_key, stripe_js=ctx.settings.stripe_js_url,
+                      unavailable=not ctx.settings.stripe_publishable_key)
+
+
+@api.get("/portal/cards", response_class=HTMLResponse)
+def cards_page(request: Request, ctx: Context = Depends(context)) -> Response:
+    current = web.visit(ctx, request)
+    if not isinstance(current, web.Visit):
+        return current
+    done = next((DONE[k] for k in DONE if k in request.query_params), "")
+    return _cards_page(ctx, current, done)
+
+
+@api.post("/portal/cards/add")
+async def card_add(request: Request, ctx: Context = Depends(context)) -> Response:
+    current = await run_in_threadpool(web.visit, ctx, request)
+    if not isinstance(current, web.Visit):
+        return current
+    form = await web.posted(ctx, request, current)
+    if not isinstance(form, dict):
+        return JSONResponse({"message": "This page has expired. Reload it and try again."}, status_code=403)
+    return await run_in_threadpool(_add, ctx, current, form.get("token", ""))
+
+
+def _add(ctx: Context, current: web.Visit, token: str) -> Response:
+    scope = _scope(ctx, current)
+    try:
+        portal_cards.add_from_token(ctx.engine, ctx.stripe, scope, current.session.customer_id, token)
+    except Invalid as exc:
+        return JSONResponse({"message": " ".join(m for ms in exc.errors.values() for m in ms)}, status_code=422)
+    except PaymentsUnavailable:
+        return JSONResponse({"message": "Cards are not available right now."}, status_code=503)
+    return JSONResponse({"status": "saved"}, headers={"Cache-Control": "no-store"})
+
+
+@api.post("/portal/cards/{action}")
+async def card_change(action: str, request: Request, ctx: Context = Depends(context)) -> Response:
+    current = await run_in_threadpool(web.visit, ctx, request)
+    if not isinstance(current, web.Visit):
+        return current
+    form = await web.posted(ctx, request, current)
+    if not isinstance(form, dict):
+        return form
+    if action not in ("remove", "default"):
+        return web.message(ctx, current.look, 404, "Page not found", "Go back to your cards.", CARDS, "Your cards")
+    return await run_in_threadpool(_change, ctx, current, action, form.get("card", ""))
+
+
+def _change(ctx: Context, current: web.Visit, action: str, card_id: str) -> Response:
+    scope = _scope(ctx, current)
+    customer = current.session.customer_id
+    try:
+        if action == "remove":
+            cards.delete_card(ctx.engine, ctx.stripe, scope, customer, card_id)
+        else:
+            cards.make_default(ctx.engine, ctx.stripe, scope, customer, card_id, ctx.now())
+    except NotFound:  # unknown, or another customer's: the same answer
+        return _cards_page(ctx, current, NOT_YOURS, True, 404)
+    except PaymentsUnavailable:
+        return _cards_page(ctx, current)
+    done = "removed" if action == "remove" else "default"
+    return web.secure_headers(RedirectResponse(f"{CARDS}?{done}=1", status_code=303), "default-src 'none'")

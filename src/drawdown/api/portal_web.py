@@ -37,6 +37,7 @@ STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 ASSETS = {
     "portal.css": ("portal.css", "text/css; charset=utf-8"),
     "portal.js": ("portal.js", "text/javascript; charset=utf-8"),
+    "portal-cards.js": ("portal-cards.js", "text/javascript; charset=utf-8"),
     "htmx.min.js": ("vendor/htmx.min.js", "text/javascript; charset=utf-8"),
 }
 
@@ -89,6 +90,9 @@ def render(ctx: Context, template: str, brand: Look, status: int = 200, visit: V
         f"default-src 'self'; script-src {scripts}; style-src 'self' 'nonce-{nonce}'; "
         f"img-src 'self' data: {origin(brand.logo)}; connect-src 'self' {' '.join(script_origins)}; "
         f"form-action 'self' {origin(back)}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+        # Stripe.js draws its card fields (and 3-D Secure) in frames from its own origins.
+        + (f"; frame-src {' '.join(script_origins)} https://js.stripe.com https://hooks.stripe.com"
+           if script_origins else "")
     )
     return secure_headers(HTMLResponse(html, status_code=status), csp)  # type: ignore[return-value]
 
