@@ -4,6 +4,7 @@ test card and see the new balance on the overview; the form's errors next to the
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -119,3 +120,55 @@ def test_add_make_default_and_remove_cards(pay_server: Server, browser: Any, api
             assert tab.locator(".saved-card").count() == 1 and tab.locator('[data-card="4242"]').count() == 0
         assert not [p for p in problems if "Content Security Policy" in p], problems
         context.close()
+
+
+def test_set_up_auto_top_up_and_fix_a_failing_card(pay_server: Server, browser: Any, api: httpx.Client) -> None:  # noqa: F811
+    backend = pay_server.engine.dialect.name
+    customer = _customer(api)  # 5 USD
+    for card in ("pm_card_chargeCustomerFail", "pm_card_visa"):
+        assert api.post(f"/customers/{customer}/payment-methods", json={"payment_method_id": card}).status_code == 201
+    context, tab, problems = _tab(browser, 375)
+    tab.goto(_link(api, pay_server, customer))
+    tab.get_by_role("link", name="Auto top-up").click()
+    tab.wait_for_url("**/portal/auto-top-up")
+    tab.get_by_label("When below").fill("2")
+    tab.get_by_label("Add").fill("20.001")
+    tab.get_by_role("button", name="Save").click()
+    assert "decimal" in tab.locator("#amount-1-error").inner_text()  # next to its field
+    tab.get_by_label("Add").fill("20")
+    tab.get_by_label("Monthly limit").fill("100")
+    tab.get_by_label("Card", exact=True).select_option(label="Visa ···· 0341 (default)")
+    tab.get_by_role("button", name="Save").click()
+    tab.get_by_text("Saved.").wait_for()
+    assert tab.locator('[data-account="default:USD"] .tag').inner_text() == "On"
+    spent = api.post(f"/customers/{customer}/wallet/charges", json={
+        "transaction_id": unique("chg"), "asset": "USD", "amount": "4"})
+    assert spent.status_code in (200, 201), spent.text
+    deadline = time.monotonic() + 20
+    while "The last automatic top-up failed" not in tab.content():
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+        tab.goto(f"{pay_server.url}/portal/auto-top-up")
+    assert "To fix it" in tab.locator(".problem").inner_text()
+    assert tab.evaluate("document.documentElement.scrollWidth") <= 375
+    if backend == "sqlite":
+        tab.screenshot(path=str(SHOTS / "auto-top-up-failed-375.png"), full_page=True)
+    # The fix: another card, saved.
+    tab.get_by_label("Card", exact=True).select_option(label="Visa ···· 4242")
+    tab.get_by_role("button", name="Save").click()
+    tab.get_by_text("Saved.").wait_for()
+    deadline = time.monotonic() + 20
+    while tab.locator('[data-account="default:USD"] .problem').count():
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+        tab.reload()
+    assert not [p for p in problems if "Content Security Policy" in p], problems
+    context.close()
+    desk, big, _ = _tab(browser, 1280)
+    big.goto(_link(api, pay_server, customer))
+    big.goto(f"{pay_server.url}/portal/overview")
+    assert big.locator('[data-account="default:USD"] .available').inner_text() == "21.00"  # 1 left + 20 bought
+    big.goto(f"{pay_server.url}/portal/auto-top-up")
+    if backend == "sqlite":
+        big.screenshot(path=str(SHOTS / "auto-top-up-1280.png"), full_page=True)
+    desk.close()

@@ -4,6 +4,7 @@ like an unknown one, CSRF), leading to the payment page."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
@@ -159,3 +160,54 @@ def test_cards_add_default_remove_and_a_foreign_card_is_unknown(pay_server: Serv
         assert len(_card_ids(c.get("/portal/cards").text)) == 1
     with signed_in(pay_server, api, theirs) as other:
         assert _card_ids(other.get("/portal/cards").text) == [foreign]  # untouched
+
+
+def _failed_attempts(api: httpx.Client, customer: str, count: int) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        got = api.get(f"/customers/{customer}/wallet/default:USD/auto-top-up").json()
+        if sum(a["status"] == "failed" for a in got.get("attempts", [])) >= count:
+            return
+        assert time.monotonic() < deadline, got
+        time.sleep(0.05)
+
+
+def _spend(api: httpx.Client, customer: str, amount: str) -> None:
+    got = api.post(f"/customers/{customer}/wallet/charges", json={
+        "transaction_id": unique("chg"), "asset": "USD", "amount": amount})
+    assert got.status_code in (200, 201), got.text
+
+
+def test_auto_top_up_form_errors_foreign_card_and_the_last_failure(pay_server: Server, api: httpx.Client) -> None:
+    mine, theirs = _customer(api, "10"), _customer(api)
+    bad = api.post(f"/customers/{mine}/payment-methods", json={"payment_method_id": "pm_card_chargeCustomerFail"})
+    assert bad.status_code == 201, bad.text
+    foreign = api.post(f"/customers/{theirs}/payment-methods", json={"payment_method_id": "pm_card_visa"}).json()["id"]
+    with signed_in(pay_server, api, mine) as c:
+        page = c.get("/portal/auto-top-up")
+        assert page.status_code == 200 and 'data-account="default:USD"' in page.text
+        assert '<span class="tag">Off' in page.text
+        token = csrf(page.text)
+        base = {"csrf_token": token, "account": "default:USD", "enabled": "on", "threshold": "5", "amount": "20"}
+        unsigned = {k: v for k, v in base.items() if k != "csrf_token"}
+        assert c.post("/portal/auto-top-up", data=unsigned).status_code == 403
+        cases = (({"threshold": "-1"}, "threshold-1-error", "Must be zero or more"),
+                 ({"amount": "1.234"}, "amount-1-error", "decimal"),
+                 ({"amount": "abc"}, "amount-1-error", "Enter a number"),
+                 ({"monthly_limit": "10"}, "monthly_limit-1-error", "at least amount"),
+                 ({"card": foreign}, "card-1-error", "Choose one of your saved cards."),
+                 ({"card": "pm_unknown"}, "card-1-error", "Choose one of your saved cards."))
+        for change, field, said in cases:
+            refused = c.post("/portal/auto-top-up", data={**base, **change})
+            assert refused.status_code == 422, change
+            assert said in refused.text.split(f'id="{field}">', 1)[1].split("</p>", 1)[0], (change, refused.text)
+        other = c.post("/portal/auto-top-up", data={**base, "account": "other:USD"})
+        assert other.status_code == 404 and "not one of yours" in other.text
+        saved = c.post("/portal/auto-top-up", data={**base, "monthly_limit": "100"})
+        assert saved.status_code == 303 and saved.headers["location"] == "/portal/auto-top-up?saved=default:USD"
+        page = c.get("/portal/auto-top-up?saved=default:USD").text
+        assert "Saved." in page and 'class="tag on"' in page and 'value="100.00"' in page
+        _spend(api, mine, "6")  # below the threshold: the card is charged, and declined
+        _failed_attempts(api, mine, 1)
+        page = c.get("/portal/auto-top-up").text
+        assert "The last automatic top-up failed" in page and "declined" in page.lower() and "To fix it" in page

@@ -31,6 +31,7 @@ NAV = (
     ("transactions", "Transactions", "/portal/transactions"),
     ("credits", "Credits", "/portal/credits"),
     ("top-up", "Top up", "/portal/top-up"),
+    ("auto-top-up", "Auto top-up", "/portal/auto-top-up"),
     ("cards", "Cards", "/portal/cards"),
 )
 PAGE = 20

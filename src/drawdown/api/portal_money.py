@@ -1,7 +1,7 @@
 """The billing portal's money pages: ``/portal/top-up`` (an amount, a live quote for custom assets,
-then the payment page ``/pay/{token}``) and ``/portal/cards`` (list, remove, make default, add with
-Stripe.js). Stripe is only called outside transactions (``payments.cards`` reads and commits first).
-Shared pieces (session, branding, CSP, CSRF) are in
+then the payment page ``/pay/{token}``), ``/portal/cards`` (list, remove, make default, add with
+Stripe.js) and ``/portal/auto-top-up`` (per wallet). Stripe is only called outside transactions
+(``payments.cards`` reads and commits first). Shared pieces (session, branding, CSP, CSRF) are in
 api/portal_web.py; the navigation is api/portal.py's NAV."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from drawdown.core.scopes import Scope
 from drawdown.db.engine import read, write
 from drawdown.payments import cards
 from drawdown.payments.gateway import PaymentsUnavailable
+from drawdown.portal import auto as portal_auto
 from drawdown.portal import cards as portal_cards
 from drawdown.portal import topup
 
@@ -195,3 +196,59 @@ def _change(ctx: Context, current: web.Visit, action: str, card_id: str) -> Resp
         return _cards_page(ctx, current)
     done = "removed" if action == "remove" else "default"
     return web.secure_headers(RedirectResponse(f"{CARDS}?{done}=1", status_code=303), "default-src 'none'")
+
+
+# -------------------------------------------------------------------------------------- auto top-up
+AUTO = "/portal/auto-top-up"
+
+
+def _auto_page(ctx: Context, current: web.Visit, posted: str = "", values: dict[str, str] | None = None,
+               errors: dict[str, str] | None = None, saved: bool = False, status: int = 200) -> Response:
+    scope = _scope(ctx, current)
+    customer = current.session.customer_id
+    try:
+        ctx.stripe.config.check(scope)
+        saved_cards = cards.list_cards(ctx.engine, ctx.stripe, scope, customer)
+    except PaymentsUnavailable:
+        saved_cards = []
+    found = portal_auto.accounts(ctx.engine, scope, customer, ctx.now())
+    return web.render(ctx, "portal/auto_top_up.html", current.look, status, visit=current, nav=NAV,
+                      here="auto-top-up", accounts=found, cards=saved_cards, posted=posted, values=values or {},
+                      errors=errors or {}, saved=saved)
+
+
+@api.get("/portal/auto-top-up", response_class=HTMLResponse)
+def auto_page(request: Request, ctx: Context = Depends(context)) -> Response:
+    current = web.visit(ctx, request)
+    if not isinstance(current, web.Visit):
+        return current
+    return _auto_page(ctx, current, request.query_params.get("saved", ""), saved="saved" in request.query_params)
+
+
+@api.post("/portal/auto-top-up")
+async def auto_save(request: Request, ctx: Context = Depends(context)) -> Response:
+    current = await run_in_threadpool(web.visit, ctx, request)
+    if not isinstance(current, web.Visit):
+        return current
+    form = await web.posted(ctx, request, current)
+    if not isinstance(form, dict):
+        return form
+    return await run_in_threadpool(_auto_save, ctx, current, form)
+
+
+def _auto_save(ctx: Context, current: web.Visit, form: dict[str, str]) -> Response:
+    scope = _scope(ctx, current)
+    customer = current.session.customer_id
+    key = form.get("account", "")
+    account = next((a for a in portal_auto.accounts(ctx.engine, scope, customer, ctx.now()) if a.key == key), None)
+    if account is None:  # another customer's account, or none at all: like an unknown one
+        return web.message(ctx, current.look, 404, "Wallet not found", "That wallet is not one of yours.", AUTO,
+                           "Back to auto top-up")
+    try:
+        errors = portal_auto.save(ctx.engine, ctx.stripe, scope, customer, account, form, ctx.now(),
+                                  ctx.settings.overdraft_limit())
+    except PaymentsUnavailable:
+        errors = {"card": "Card payments are not available right now. Please try again later."}
+    if errors:
+        return _auto_page(ctx, current, key, form, errors, status=422)
+    return web.secure_headers(RedirectResponse(f"{AUTO}?saved={key}", status_code=303), "default-src 'none'")
