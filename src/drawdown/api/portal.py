@@ -71,7 +71,7 @@ def overview_page(request: Request, ctx: Context = Depends(context)) -> Response
         return current
     s = current.session
     with read(ctx.engine) as conn:
-        figures = overview.overview(conn, Scope(s.scope_id, "", ""), s.customer_id, ctx.now())
+        figures = overview.overview(conn, web.scope(ctx, current), s.customer_id, ctx.now())
     accounts = [
         {"name": b.name, "asset": b.asset, "available": _amount(b.available, p), "pending_in": _amount(b.pending_in, p),
          "pending_out": _amount(b.pending_out, p), "negative": b.available < 0}
@@ -89,12 +89,10 @@ def overview_page(request: Request, ctx: Context = Depends(context)) -> Response
 
 @api.post("/portal/logout")
 async def logout(request: Request, ctx: Context = Depends(context)) -> Response:
-    current = await run_in_threadpool(web.visit, ctx, request)
-    if not isinstance(current, web.Visit):
-        return current
-    form = await web.posted(ctx, request, current)
-    if not isinstance(form, dict):
-        return form
+    got = await web.submitted(ctx, request)
+    if not isinstance(got, tuple):
+        return got
+    current, _ = got
     await run_in_threadpool(_end, ctx, current)
     response = RedirectResponse(current.session.return_url, status_code=303)
     web.clear_cookie(ctx, response)
@@ -170,7 +168,7 @@ def usage_page(request: Request, ctx: Context = Depends(context)) -> Response:
     if not isinstance(current, web.Visit):
         return current
     s, page = current.session, _page_number(request)
-    scope = Scope(s.scope_id, "", "")
+    scope = web.scope(ctx, current)
     with read(ctx.engine) as conn:
         products = usage.products(conn, scope, s.customer_id, ctx.now())
         filters, kept, errors = usage_filters(request, {pid for pid, _ in products})
@@ -195,7 +193,7 @@ def usage_export(request: Request, ctx: Context = Depends(context)) -> Response:
     if not isinstance(current, web.Visit):
         return current
     s = current.session
-    scope = Scope(s.scope_id, "", "")
+    scope = web.scope(ctx, current)
     with read(ctx.engine) as conn:
         known = {pid for pid, _ in usage.products(conn, scope, s.customer_id, ctx.now())}
     filters, _, _ = usage_filters(request, known)
@@ -221,7 +219,7 @@ def transactions_page(request: Request, ctx: Context = Depends(context)) -> Resp
     if not isinstance(current, web.Visit):
         return current
     s, page = current.session, _page_number(request)
-    scope = Scope(s.scope_id, "", "")
+    scope = web.scope(ctx, current)
     with read(ctx.engine) as conn:
         items, total = ledger.transactions_page(conn, scope, s.customer_id, (page - 1) * PAGE, PAGE)
         places = ledger.places(conn, scope, {t.asset for t in items})
@@ -244,7 +242,7 @@ def credits_page(request: Request, ctx: Context = Depends(context)) -> Response:
         return current
     s = current.session
     with read(ctx.engine) as conn:
-        found = ledger.credits(conn, Scope(s.scope_id, "", ""), s.customer_id, ctx.now())
+        found = ledger.credits(conn, web.scope(ctx, current), s.customer_id, ctx.now())
     grants = [
         {"id": c.grant_id, "phrase": c.phrase(), "purpose": c.purpose.replace("_", " ").capitalize(),
          "state": c.state, "unit": c.asset_label or c.asset,

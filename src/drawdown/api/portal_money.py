@@ -10,12 +10,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from drawdown.accounts import service as accounts
 from drawdown.api import portal_web as web
 from drawdown.api.deps import Context, context
 from drawdown.api.portal import NAV
 from drawdown.core.errors import Invalid, NotFound
-from drawdown.core.scopes import Scope
 from drawdown.db.engine import read, write
 from drawdown.payments import cards
 from drawdown.payments.gateway import PaymentsUnavailable
@@ -27,15 +25,9 @@ api = APIRouter(include_in_schema=False)
 HERE = "/portal/top-up"
 
 
-def _scope(ctx: Context, current: web.Visit) -> Scope:
-    with read(ctx.engine) as conn:
-        found = accounts.scope_by_id(conn, current.session.scope_id)
-    return found or Scope(current.session.scope_id, "", "")
-
-
 def _choices(ctx: Context, current: web.Visit) -> list[topup.Choice]:
     with read(ctx.engine) as conn:
-        return topup.choices(conn, _scope(ctx, current), current.session.customer_id, ctx.now())
+        return topup.choices(conn, web.scope(ctx, current), current.session.customer_id, ctx.now())
 
 
 def _quote(choice: topup.Choice | None, text: str) -> str:
@@ -83,13 +75,10 @@ def top_up_quote(request: Request, ctx: Context = Depends(context)) -> Response:
 
 @api.post("/portal/top-up")
 async def top_up_start(request: Request, ctx: Context = Depends(context)) -> Response:
-    current = await run_in_threadpool(web.visit, ctx, request)
-    if not isinstance(current, web.Visit):
-        return current
-    form = await web.posted(ctx, request, current)
-    if not isinstance(form, dict):
-        return form
-    return await run_in_threadpool(_start, ctx, current, form)
+    got = await web.submitted(ctx, request)
+    if not isinstance(got, tuple):
+        return got
+    return await run_in_threadpool(_start, ctx, *got)
 
 
 def _start(ctx: Context, current: web.Visit, form: dict[str, str]) -> Response:
@@ -98,7 +87,7 @@ def _start(ctx: Context, current: web.Visit, form: dict[str, str]) -> Response:
     chosen = next((c for c in options if c.key == picked), None)
     if chosen is None:  # another customer's account, or one that cannot be bought: like an unknown one
         return _page(ctx, current, options, picked, typed, {"account": "Choose one of your wallets."}, 422)
-    scope = _scope(ctx, current)
+    scope = web.scope(ctx, current)
     try:
         ctx.stripe.config.check(scope)
     except PaymentsUnavailable:
@@ -125,7 +114,7 @@ def _stripe_js(ctx: Context) -> tuple[str, ...]:
 
 
 def _cards_page(ctx: Context, current: web.Visit, notice: str = "", error: bool = False, status: int = 200) -> Response:
-    scope = _scope(ctx, current)
+    scope = web.scope(ctx, current)
     try:
         ctx.stripe.config.check(scope)
         saved = cards.list_cards(ctx.engine, ctx.stripe, scope, current.session.customer_id)
@@ -159,7 +148,7 @@ async def card_add(request: Request, ctx: Context = Depends(context)) -> Respons
 
 
 def _add(ctx: Context, current: web.Visit, token: str) -> Response:
-    scope = _scope(ctx, current)
+    scope = web.scope(ctx, current)
     try:
         portal_cards.add_from_token(ctx.engine, ctx.stripe, scope, current.session.customer_id, token)
     except Invalid as exc:
@@ -171,19 +160,17 @@ def _add(ctx: Context, current: web.Visit, token: str) -> Response:
 
 @api.post("/portal/cards/{action}")
 async def card_change(action: str, request: Request, ctx: Context = Depends(context)) -> Response:
-    current = await run_in_threadpool(web.visit, ctx, request)
-    if not isinstance(current, web.Visit):
-        return current
-    form = await web.posted(ctx, request, current)
-    if not isinstance(form, dict):
-        return form
+    got = await web.submitted(ctx, request)
+    if not isinstance(got, tuple):
+        return got
+    current, form = got
     if action not in ("remove", "default"):
         return web.message(ctx, current.look, 404, "Page not found", "Go back to your cards.", CARDS, "Your cards")
     return await run_in_threadpool(_change, ctx, current, action, form.get("card", ""))
 
 
 def _change(ctx: Context, current: web.Visit, action: str, card_id: str) -> Response:
-    scope = _scope(ctx, current)
+    scope = web.scope(ctx, current)
     customer = current.session.customer_id
     try:
         if action == "remove":
@@ -204,7 +191,7 @@ AUTO = "/portal/auto-top-up"
 
 def _auto_page(ctx: Context, current: web.Visit, posted: str = "", values: dict[str, str] | None = None,
                errors: dict[str, str] | None = None, saved: bool = False, status: int = 200) -> Response:
-    scope = _scope(ctx, current)
+    scope = web.scope(ctx, current)
     customer = current.session.customer_id
     try:
         ctx.stripe.config.check(scope)
@@ -227,17 +214,14 @@ def auto_page(request: Request, ctx: Context = Depends(context)) -> Response:
 
 @api.post("/portal/auto-top-up")
 async def auto_save(request: Request, ctx: Context = Depends(context)) -> Response:
-    current = await run_in_threadpool(web.visit, ctx, request)
-    if not isinstance(current, web.Visit):
-        return current
-    form = await web.posted(ctx, request, current)
-    if not isinstance(form, dict):
-        return form
-    return await run_in_threadpool(_auto_save, ctx, current, form)
+    got = await web.submitted(ctx, request)
+    if not isinstance(got, tuple):
+        return got
+    return await run_in_threadpool(_auto_save, ctx, *got)
 
 
 def _auto_save(ctx: Context, current: web.Visit, form: dict[str, str]) -> Response:
-    scope = _scope(ctx, current)
+    scope = web.scope(ctx, current)
     customer = current.session.customer_id
     key = form.get("account", "")
     account = next((a for a in portal_auto.accounts(ctx.engine, scope, customer, ctx.now()) if a.key == key), None)

@@ -16,10 +16,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from drawdown.accounts import service as accounts
 from drawdown.api.deps import Context
+from drawdown.core.scopes import Scope
 from drawdown.db.engine import read, write
 from drawdown.portal import branding, sessions
 from drawdown.portal.branding import Look
@@ -128,6 +131,23 @@ async def posted(ctx: Context, request: Request, current: Visit) -> dict[str, st
                        "request did not come from this portal. Go back, reload the page and try again.",
                        "/portal/overview", "Back to the overview")
     return form
+
+
+async def submitted(ctx: Context, request: Request) -> tuple[Visit, dict[str, str]] | HTMLResponse:
+    """A POST's live session and its CSRF-checked form, or the page saying why not (every form's first step)."""
+    current = await run_in_threadpool(visit, ctx, request)
+    if not isinstance(current, Visit):
+        return current
+    form = await posted(ctx, request, current)
+    return form if isinstance(form, HTMLResponse) else (current, form)
+
+
+def scope(ctx: Context, current: Visit) -> Scope:
+    """The session's scope, environment included (payments refuse a live Stripe key in a test one)."""
+    with read(ctx.engine) as conn:
+        found = accounts.scope_by_id(conn, current.session.scope_id)
+    assert found is not None  # scopes are never deleted
+    return found
 
 
 def set_cookie(ctx: Context, response: Response, value: str) -> None:
