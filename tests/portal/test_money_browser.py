@@ -103,6 +103,10 @@ def test_add_make_default_and_remove_cards(pay_server: Server, browser: Any, api
         tab.wait_for_url("**/portal/cards")
         if width == 375:
             assert tab.get_by_text("No saved card.").is_visible()
+            _type_card(tab, "4000000000000002")  # Stripe declines saving it: said next to the card field
+            tab.get_by_role("button", name="Save card").click()
+            tab.locator("#add-card-error").get_by_text("Your card was declined.").wait_for()
+            assert tab.get_by_role("button", name="Save card").is_enabled() and tab.locator(".saved-card").count() == 0
             _add_card(tab, VISA)
             _add_card(tab, "5555555555554444")
             cards = tab.locator(".saved-card")

@@ -103,13 +103,19 @@ def test_another_customers_account_is_refused_like_an_unknown_one(pay_server: Se
         assert c.get("/portal/top-up/quote", params={"account": f"default:{gems}", "amount": "10"}).text.strip() == ""
 
 
-def _token(pay_server: Server, number: str) -> str:
-    """A single-use card token, made as Stripe.js makes it (with the publishable key)."""
-    made = httpx.post(f"{pay_server.settings.stripe_api_base}/v1/tokens", data={
-        "card[number]": number, "card[exp_month]": "12", "card[exp_year]": "2030", "card[cvc]": "123",
-        "key": pay_server.settings.stripe_publishable_key}, timeout=10)
-    made.raise_for_status()
-    return str(made.json()["id"])
+def _saved(pay_server: Server, c: httpx.Client, token: str, number: str) -> str:
+    """A card saved as the cards page saves it: a SetupIntent from the portal, confirmed with the card
+    the way Stripe.js confirms it (publishable key and client secret only); its id, for /portal/cards/add."""
+    made = c.post("/portal/cards/setup", data={"csrf_token": token})
+    assert made.status_code == 200, made.text
+    secret = made.json()["client_secret"]
+    seti = secret.split("_secret_", 1)[0]
+    confirmed = httpx.post(f"{pay_server.settings.stripe_api_base}/v1/setup_intents/{seti}/confirm", json={
+        "key": pay_server.settings.stripe_publishable_key, "client_secret": secret, "payment_method_data": {
+            "type": "card", "card": {"number": number, "exp_month": "12", "exp_year": "2030", "cvc": "123"}}},
+        timeout=10)
+    assert confirmed.status_code == 200, confirmed.text
+    return seti
 
 
 def _not_default(page: str) -> str:
@@ -125,8 +131,8 @@ def test_cards_add_default_remove_and_a_foreign_card_is_unknown(pay_server: Serv
     mine, theirs = _customer(api), _customer(api)
     with signed_in(pay_server, api, theirs) as other:
         token = csrf(other.get("/portal/cards").text)
-        mastercard = _token(pay_server, "5555555555554444")
-        added = other.post("/portal/cards/add", data={"csrf_token": token, "token": mastercard})
+        theirs_setup = _saved(pay_server, other, token, "5555555555554444")
+        added = other.post("/portal/cards/add", data={"csrf_token": token, "setup_intent": theirs_setup})
         assert added.status_code == 200, added.text
         (foreign,) = _card_ids(other.get("/portal/cards").text)
     with signed_in(pay_server, api, mine) as c:
@@ -134,12 +140,18 @@ def test_cards_add_default_remove_and_a_foreign_card_is_unknown(pay_server: Serv
         assert page.status_code == 200 and "No saved card." in page.text
         assert "frame-src" in page.headers["content-security-policy"]
         token = csrf(page.text)
-        refused = c.post("/portal/cards/add", data={"token": _token(pay_server, "4242424242424242")})
+        assert c.post("/portal/cards/setup", data={}).status_code == 403
+        refused = c.post("/portal/cards/add", data={"setup_intent": _saved(pay_server, c, token, "4242424242424242")})
         assert refused.status_code == 403
-        assert c.post("/portal/cards/add", data={"csrf_token": token, "token": "nonsense"}).status_code == 422
+        for nonsense in ("nonsense", "seti_unknown", theirs_setup):  # another customer's SetupIntent too
+            answer = c.post("/portal/cards/add", data={"csrf_token": token, "setup_intent": nonsense})
+            assert answer.status_code == 422 and "could not be saved" in answer.json()["message"]
         for number in ("4242424242424242", "4000056655665556"):
-            added = c.post("/portal/cards/add", data={"csrf_token": token, "token": _token(pay_server, number)})
+            setup = _saved(pay_server, c, token, number)
+            added = c.post("/portal/cards/add", data={"csrf_token": token, "setup_intent": setup})
             assert added.status_code == 200, added.text
+            again = c.post("/portal/cards/add", data={"csrf_token": token, "setup_intent": setup})
+            assert again.status_code == 200  # the same card kept once: the list below has two
         listed = c.get("/portal/cards").text
         assert "···· 4242" in listed and "···· 5556" in listed and listed.count("Default</span>") == 1
         ids = _card_ids(listed)

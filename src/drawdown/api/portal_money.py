@@ -136,21 +136,47 @@ def cards_page(request: Request, ctx: Context = Depends(context)) -> Response:
     return _cards_page(ctx, current, done)
 
 
-@api.post("/portal/cards/add")
-async def card_add(request: Request, ctx: Context = Depends(context)) -> Response:
+async def _json_form(ctx: Context, request: Request) -> tuple[web.Visit, dict[str, str]] | Response:
+    """The session and its CSRF-checked form, for the card script (answers in JSON, not pages)."""
     current = await run_in_threadpool(web.visit, ctx, request)
     if not isinstance(current, web.Visit):
         return current
     form = await web.posted(ctx, request, current)
     if not isinstance(form, dict):
         return JSONResponse({"message": "This page has expired. Reload it and try again."}, status_code=403)
-    return await run_in_threadpool(_add, ctx, current, form.get("token", ""))
+    return current, form
 
 
-def _add(ctx: Context, current: web.Visit, token: str) -> Response:
+@api.post("/portal/cards/setup")
+async def card_setup(request: Request, ctx: Context = Depends(context)) -> Response:
+    """Step one of adding a card: a SetupIntent whose client secret Stripe.js confirms in the browser."""
+    got = await _json_form(ctx, request)
+    if not isinstance(got, tuple):
+        return got
+    return await run_in_threadpool(_setup, ctx, got[0])
+
+
+def _setup(ctx: Context, current: web.Visit) -> Response:
+    try:
+        secret = portal_cards.begin(ctx.engine, ctx.stripe, web.scope(ctx, current), current.session.customer_id)
+    except PaymentsUnavailable:
+        return JSONResponse({"message": "Cards are not available right now."}, status_code=503)
+    return JSONResponse({"client_secret": secret}, headers={"Cache-Control": "no-store"})
+
+
+@api.post("/portal/cards/add")
+async def card_add(request: Request, ctx: Context = Depends(context)) -> Response:
+    """Step two: the SetupIntent confirmed, its card kept on the customer."""
+    got = await _json_form(ctx, request)
+    if not isinstance(got, tuple):
+        return got
+    return await run_in_threadpool(_add, ctx, got[0], got[1].get("setup_intent", ""))
+
+
+def _add(ctx: Context, current: web.Visit, setup_intent: str) -> Response:
     scope = web.scope(ctx, current)
     try:
-        portal_cards.add_from_token(ctx.engine, ctx.stripe, scope, current.session.customer_id, token)
+        portal_cards.finish(ctx.engine, ctx.stripe, scope, current.session.customer_id, setup_intent)
     except Invalid as exc:
         return JSONResponse({"message": " ".join(m for ms in exc.errors.values() for m in ms)}, status_code=422)
     except PaymentsUnavailable:

@@ -130,6 +130,19 @@ class Gateway:
         except stripe.CardError as exc:
             raise CardError(exc.user_message or str(exc), exc.code, None) from None
 
+    def create_setup_intent(self, customer: str, metadata: dict[str, str]) -> dict[str, Any]:
+        """A SetupIntent that saves a card on the customer for later, off-session charges (auto top-up);
+        Stripe.js confirms it in the browser with its ``client_secret``."""
+        params: Any = {"customer": customer, "usage": "off_session", "metadata": metadata}
+        return _plain(self.client.v1.setup_intents.create(params=params))
+
+    def setup_intent(self, setup_intent: str) -> dict[str, Any]:
+        """A SetupIntent as Stripe has it; an unknown id raises UnknownPaymentMethod."""
+        try:
+            return _plain(self.client.v1.setup_intents.retrieve(setup_intent))
+        except stripe.InvalidRequestError as exc:
+            raise UnknownPaymentMethod(exc.user_message or str(exc)) from None
+
     def delete_source(self, customer: str, source: str) -> None:
         """Remove a card kept by ``attach_token`` (a ``card_…`` source, which PaymentMethod detach does not take)."""
         self.client.v1.customers.payment_sources.delete(customer, source)
