@@ -58,7 +58,7 @@ def _render(ctx: Context, template: str, status: int = 200, scope_id: int | None
     stripe = " ".join(filter(None, {_origin(s.stripe_js_url), _origin(s.stripe_api_base)}))
     brand = look(ctx, scope_id)
     html = _pages.get_template(template).render(
-        operator=brand.name, logo=brand.logo, color=brand.color, nonce=nonce, **values
+        operator=brand.name, logo=brand.logo, colors=brand.colors, nonce=nonce, **values
     )
     response = HTMLResponse(html, status_code=status)
     # Scripts only from here and Stripe; Stripe's frames (card fields, 3-D Secure) and API allowed;

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from drawdown.core.errors import Invalid
 from drawdown.core.scopes import Scope
 from drawdown.portal import repository as repo
+from drawdown.portal.contrast import Palette, palette
 from drawdown.portal.models import Branding
 
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -69,6 +70,11 @@ class Look:
     logo: str | None
     color: str
     support: str | None
+
+    @property
+    def colors(self) -> Palette:
+        """The brand colour with the text and line colours that keep it AA-readable (portal/contrast.py)."""
+        return palette(self.color)
 
 
 def look(conn: Connection, scope_id: int | None, name: str, logo: str | None, color: str) -> Look:
