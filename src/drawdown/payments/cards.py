@@ -158,11 +158,20 @@ def add_card(engine: Engine, gateway: Gateway, scope: Scope, customer_id: str, p
 
 
 def delete_card(engine: Engine, gateway: Gateway, scope: Scope, customer_id: str, card_id: str) -> None:
+    """Remove a card. When it was the default and others are left, the first left becomes the default:
+    a customer with cards always has one that auto top-up and "pay with my default card" can use."""
     stripe_id = _own_card(engine, gateway, scope, customer_id, card_id)
+    was_default = default_card(gateway, stripe_id) == card_id
     if card_id.startswith("pm_"):
         gateway.detach(card_id)
     else:
         gateway.delete_source(stripe_id, card_id)
+    left = cards_at(gateway, stripe_id) if was_default else []
+    if left and not any(c.is_default for c in left):
+        if left[0].id.startswith("pm_"):
+            gateway.set_default_payment_method(stripe_id, left[0].id)
+        else:
+            gateway.set_default_source(stripe_id, left[0].id)
 
 
 def make_default(
