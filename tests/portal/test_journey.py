@@ -8,6 +8,7 @@ an AA contrast scan (tests/portal/aa.py) and fits a phone."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ import pytest
 from tests.conftest import Server, unique
 from tests.portal.aa import low_contrast
 from tests.portal.test_money_browser import VISA, _type_card
-from tests.portal.test_portal_browser import app_site, browser
+from tests.portal.test_portal_browser import LOGO, app_site, browser
 
 __all__ = ["app_site", "browser"]  # the fixtures
 
@@ -40,7 +41,8 @@ def platform(pay_server: Server) -> Iterator[tuple[Any, httpx.Client]]:
 
     with (CredytApiClient(credential=ServiceKeyCredential(pay_server.key), endpoint=pay_server.url) as client,
           httpx.Client(base_url=pay_server.url, headers={"X-CREDYT-API-KEY": pay_server.key}, timeout=30) as api):
-        assert api.put("/billing-portal/settings", json={"display_name": "Sunny AI",
+        logo = "data:image/svg+xml;base64," + base64.b64encode(LOGO).decode()  # the image itself, not an address
+        assert api.put("/billing-portal/settings", json={"display_name": "Sunny AI", "logo_url": logo,
                                                          "primary_color": YELLOW}).status_code == 200
         try:
             yield client, api
@@ -120,6 +122,7 @@ def _journey(server: Server, tab: Any, link: str, ids: list[str], tmp_path: Path
     tab.wait_for_url("**/portal/overview")
     assert tab.locator('[data-account="default:USD"] .available').inner_text() == "2.50"  # 5 - 25 x 0.10
     assert tab.locator(".operator").inner_text() == "Sunny AI"
+    assert tab.locator("img.logo").evaluate("img => img.naturalWidth") > 0  # the embedded logo, under the CSP
     _checked(tab, 375)
     # Usage, reached with the keyboard; paged; exported.
     _by_keyboard(tab, "Usage")

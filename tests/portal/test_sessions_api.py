@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 from typing import Any
 
@@ -49,16 +50,37 @@ def test_an_unknown_customer_is_a_422_naming_it(client: Any, http: httpx.Client)
     assert bad.status_code == 422 and "return_url" in bad.text
 
 
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _data(kind: str, image: bytes) -> str:
+    return f"data:{kind};base64," + base64.b64encode(image).decode()
+
+
 @pytest.mark.parametrize(("field", "value"), [
     ("primary_color", "red"), ("primary_color", "#12345"), ("primary_color", "#1234567"),
     ("logo_url", "ftp://cdn.example/logo.png"), ("logo_url", "https://cdn.example/logo.gif"),
     ("logo_url", "https://cdn.example/logo"), ("support_url", "javascript:alert(1)"), ("display_name", ""),
     ("display_name", "x" * 101), ("logo_url", "https://cdn.example/" + "a" * 2000 + ".png"),
+    ("logo_url", _data("image/png", b"GIF89a" + bytes(10))),  # a GIF said to be a PNG
+    ("logo_url", _data("image/gif", b"GIF89a" + bytes(10))),  # a type pages do not take
+    ("logo_url", _data("image/png", PNG + bytes(64 * 1024))),  # over 64 KiB
+    ("logo_url", "data:image/png;base64,not base64!"), ("logo_url", "data:" + "A" * 200_001),
 ])
 def test_branding_is_validated(http: httpx.Client, field: str, value: str) -> None:
     resp = http.put("/billing-portal/settings", json={field: value})
     assert resp.status_code == 422, resp.text
     assert field in resp.json()["errors"], resp.json()
+
+
+@pytest.mark.parametrize("logo", [_data("image/png", PNG + bytes(60 * 1024)),
+                                  _data("image/svg+xml", b'<svg xmlns="http://www.w3.org/2000/svg"/>')])
+def test_a_logo_may_be_sent_as_the_image_itself(http: httpx.Client, logo: str) -> None:
+    """Up to 64 KiB, its type checked against its bytes: then its size is known, unlike an address's."""
+    put = http.put("/billing-portal/settings", json={"logo_url": logo})
+    assert put.status_code == 200, put.text
+    assert http.get("/billing-portal/settings").json()["logo_url"] == logo
+    http.put("/billing-portal/settings", json={})
 
 
 def test_branding_is_kept_per_scope(http: httpx.Client) -> None:

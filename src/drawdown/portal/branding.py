@@ -1,13 +1,20 @@
 """A scope's branding for the portal and the payment pages (``PUT/GET /billing-portal/settings``).
 
 What is checked: the display name (1 to 100 characters), the colour (``#rrggbb``), the support link
-and the logo (http:// or https:// addresses of at most 2,000 characters), and the logo's type by the
-extension of its path (png, jpg, jpeg, svg or webp). The logo is never fetched, so its size in bytes
-is not checked: pages show it in a 40 x 40 box (object-fit: contain), whatever its dimensions."""
+(an http:// or https:// address of at most 2,000 characters) and the logo, given one of two ways:
+- an http(s) address of at most 2,000 characters, its type checked by the extension of its path (png,
+  jpg, jpeg, svg or webp). It is never fetched (a server that fetches addresses a platform names is a
+  door into its network), so its size in bytes cannot be checked;
+- the image itself, as a ``data:image/…;base64,`` address: its type (png, jpeg, webp or svg+xml) checked
+  against its first bytes, and its size, at most LOGO_MAX_BYTES once decoded.
+Pages show the logo in a 40 x 40 box (object-fit: contain), whatever its dimensions."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -22,6 +29,14 @@ from drawdown.portal.models import Branding
 
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 LOGO_TYPES = (".png", ".jpg", ".jpeg", ".svg", ".webp")
+LOGO_MAX_BYTES = 64 * 1024
+_DATA = re.compile(r"data:(image/(?:png|jpeg|webp|svg\+xml));base64,([A-Za-z0-9+/]*={0,2})")
+_MAGIC: dict[str, Callable[[bytes], bool]] = {
+    "image/png": lambda b: b.startswith(b"\x89PNG\r\n\x1a\n"),
+    "image/jpeg": lambda b: b.startswith(b"\xff\xd8\xff"),
+    "image/webp": lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP",
+    "image/svg+xml": lambda b: b"<svg" in b[:1024].lower(),
+}
 
 
 def get(conn: Connection, scope: Scope) -> Branding:
@@ -36,6 +51,33 @@ def _web(path: str, value: str, errors: dict[str, list[str]]) -> None:
         errors.setdefault(path, []).append("must be an http:// or https:// address")
 
 
+def _linked_logo(value: str) -> str | None:
+    found: dict[str, list[str]] = {}
+    _web("logo_url", value, found)
+    if found:
+        return found["logo_url"][0]
+    if not urlsplit(value).path.lower().endswith(LOGO_TYPES):
+        return "must be an image: a .png, .jpg, .jpeg, .svg or .webp address, or a data:image/… address"
+    return None
+
+
+def _embedded_logo(value: str) -> str | None:
+    if len(value) > 2 * LOGO_MAX_BYTES:  # base64 is 4/3 of the bytes: refused before decoding anything
+        return f"must be at most {LOGO_MAX_BYTES // 1024} KiB"
+    found = _DATA.fullmatch(value)
+    if found is None:
+        return "must be data:image/png, image/jpeg, image/webp or image/svg+xml;base64,… with the image in base64"
+    try:
+        image = base64.b64decode(found.group(2), validate=True)
+    except binascii.Error:
+        return "must hold the image in valid base64"
+    if len(image) > LOGO_MAX_BYTES:
+        return f"must be at most {LOGO_MAX_BYTES // 1024} KiB (this one is {len(image) // 1024} KiB)"
+    if not _MAGIC[found.group(1)](image):
+        return f"is not a {found.group(1)} image (its first bytes say otherwise)"
+    return None
+
+
 def check(b: Branding) -> None:
     errors: dict[str, list[str]] = {}
     if b.display_name is not None and not 1 <= len(b.display_name.strip()) <= 100:
@@ -45,9 +87,9 @@ def check(b: Branding) -> None:
     if b.support_url is not None:
         _web("support_url", b.support_url, errors)
     if b.logo_url is not None:
-        _web("logo_url", b.logo_url, errors)
-        if "logo_url" not in errors and not urlsplit(b.logo_url).path.lower().endswith(LOGO_TYPES):
-            errors["logo_url"] = ["must be an image: a .png, .jpg, .jpeg, .svg or .webp address"]
+        problem = _embedded_logo(b.logo_url) if b.logo_url.startswith("data:") else _linked_logo(b.logo_url)
+        if problem:
+            errors["logo_url"] = [problem]
     if errors:
         raise Invalid(errors, "The branding settings are not valid")
 

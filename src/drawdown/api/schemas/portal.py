@@ -12,6 +12,7 @@ from drawdown.api.schemas.common import Model
 from drawdown.api.schemas.payments import Id, WebAddress
 
 Short = Annotated[str, StringConstraints(max_length=2000)]
+Logo = Annotated[str, StringConstraints(max_length=200_000)]  # a data: logo; portal/branding.py checks the rest
 
 
 class CreateSessionRequest(Model):
@@ -29,7 +30,7 @@ class PortalSettings(Model):
     """Every field optional: an unset one leaves the operator's default on the pages."""
 
     display_name: Short | None = None
-    logo_url: Short | None = None
+    logo_url: Logo | None = None
     primary_color: Short | None = None
     support_url: Short | None = None
 
