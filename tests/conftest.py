@@ -29,8 +29,9 @@ from drawdown.db.engine import make_engine, write
 from drawdown.db.migrate import upgrade
 from drawdown.settings import Settings
 
-# localstripe and a Drawdown server paying through it (``pay_server``), for any test folder.
-pytest_plugins = ["tests.localstripe_server"]
+# localstripe and a Drawdown server paying through it (``pay_server``), and a real webhook receiver
+# (``receiver``, tests/webhooks/receiver.py), for any test folder.
+pytest_plugins = ["tests.localstripe_server", "tests.webhooks.receiver"]
 
 PG_URL = os.environ.get("DRAWDOWN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]

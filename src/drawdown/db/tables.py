@@ -20,9 +20,13 @@ from drawdown.db.meta import ID, metadata, scope_column
 from drawdown.db.payment_tables import auto_top_ups, refunds, stripe_events, top_ups
 from drawdown.db.portal_tables import portal_sessions, portal_settings
 from drawdown.db.types import JSONDoc, UTCDateTime
+from drawdown.db.webhook_tables import webhook_attempts, webhook_deliveries, webhook_destinations, webhook_outbox
 
 # The payments room's tables live in payment_tables.py, on the same metadata.
-__all__ = ["auto_top_ups", "metadata", "portal_sessions", "portal_settings", "refunds", "stripe_events", "top_ups"]
+__all__ = [
+    "auto_top_ups", "metadata", "portal_sessions", "portal_settings", "refunds", "stripe_events", "top_ups",
+    "webhook_attempts", "webhook_deliveries", "webhook_destinations", "webhook_outbox",
+]
 
 # A platform's own account (parent_scope_id NULL) or a connected account, created by a platform in
 # one of its scopes (``POST /accounts``): the connected account lives in that environment only.
