@@ -27,6 +27,7 @@ from drawdown.api import (
     top_ups,
     vendors,
     wallets,
+    webhooks,
 )
 from drawdown.api.deps import Clock, Context, system_clock
 from drawdown.api.guard import BodyLimit
@@ -80,7 +81,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     app.add_middleware(BodyLimit)  # 413 past DRAWDOWN_MAX_BODY_BYTES, counted as the body streams in
     problems.install(app)
     for module in (assets, products, customers, wallets, events, vendors, reports, accounts, top_ups, payment_methods,
-                   portal_sessions):
+                   portal_sessions, webhooks):
         app.include_router(module.api)
     app.include_router(accounts.keys_api)
     app.include_router(top_ups.stripe_api)  # Stripe's webhook: signed by Stripe, no API key
