@@ -3,6 +3,8 @@ signatures verified by a real receiver on 127.0.0.1 (tests/webhooks/receiver.py)
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -148,3 +150,44 @@ def test_rotation_signs_with_both_secrets_for_a_day(platform: Platform, receiver
     from tests.webhooks.receiver import sign
 
     assert got.signatures == [sign(new, got.timestamp or 0, got.body), sign(old, got.timestamp or 0, got.body)]
+
+
+def test_the_delivery_log_through_the_official_client(platform: Platform, receivers) -> None:
+    hooks = platform.client.webhooks.webhooks
+    good, bad = receivers(), receivers()
+    bad.answer(500)
+    ok_dest = hooks.create_webhook_destination({"url": good.url})
+    good.trust(ok_dest["secret"])
+    bad_dest = hooks.create_webhook_destination({"url": bad.url})
+    sent = [hooks.test_webhook_destinations("balance.low", {"n": n})["id"] for n in range(3)]
+    good.wait_for(3)
+    bad.wait_for(3)
+    page = hooks.list_events(limit=50)
+    assert len(page["models"]) == 6 and page["pagination"]["next"] is None
+    deadline = time.monotonic() + 10
+    while any(m["successful_at"] is None and m["failed_at"] is None for m in hooks.list_events(limit=50)["models"]):
+        assert time.monotonic() < deadline
+    ok = hooks.list_events(status="Success")["models"]
+    failed = hooks.list_events(status="Failed")["models"]
+    assert {m["destination_id"] for m in ok} == {ok_dest["id"]} and len(ok) == 3
+    assert {m["destination_id"] for m in failed} == {bad_dest["id"]} and len(failed) == 3
+    item = failed[0]
+    assert item["topic"] == "balance.low" and item["data"]["n"] in (0, 1, 2) and item["time"]
+    attempt = item["metadata"]["attempts"][0]
+    assert attempt["status_code"] == 500 and attempt["duration_ms"] >= 0 and item["metadata"]["status"] == "pending"
+    both = hooks.list_events(destination_id=f"{ok_dest['id']},{bad_dest['id']}", limit=4)
+    assert len(both["models"]) == 4 and both["pagination"]["next"]
+    rest = hooks.list_events(destination_id=f"{ok_dest['id']},{bad_dest['id']}", limit=4,
+                             next=both["pagination"]["next"])
+    assert len(rest["models"]) == 2 and rest["pagination"]["prev"] and rest["pagination"]["next"] is None
+    back = hooks.list_events(limit=4, prev=rest["pagination"]["prev"])
+    assert [m["id"] for m in back["models"]] == [m["id"] for m in both["models"]]
+    assert hooks.list_events(time_gte=datetime.now(UTC) + timedelta(hours=1))["models"] == []
+    assert len(hooks.list_events(time_lte=datetime.now(UTC) + timedelta(hours=1))["models"]) == 6
+    # Redelivery (Drawdown extension): sent again at once, the same id and body.
+    first = next(d for d in good.deliveries if d.json["id"] == sent[0])
+    again = platform.http.post(f"/webhooks/events/{sent[0]}/redeliver", params={"destination_id": ok_dest["id"]})
+    assert again.status_code == 202 and again.json() == {"id": sent[0], "deliveries": 1}
+    later = good.wait_for(4)[-1]
+    assert later.json["id"] == sent[0] and later.body == first.body and later.verified
+    assert platform.http.post("/webhooks/events/evt_01jzzzzzzzzzzzzzzzzzzzzzzz/redeliver").status_code == 404

@@ -101,24 +101,18 @@ def _filtered(scope_id: int, q: LogQuery) -> Any:
 
 def log_rows(conn: Connection, scope_id: int, q: LogQuery) -> tuple[list[Any], bool, bool]:
     """A page of deliveries, newest first, and whether there are newer and older ones beyond it."""
-    query = _filtered(scope_id, q)
+    base = _filtered(scope_id, q)
     if q.before is not None:  # the page before (newer): read upwards, then turn it round
-        rows = list(conn.execute(query.where(_d.id > q.before).order_by(_d.id).limit(q.limit + 1)))
-        newer = len(rows) > q.limit
+        rows = list(conn.execute(base.where(_d.id > q.before).order_by(_d.id).limit(q.limit + 1)))
         rows = rows[: q.limit][::-1]
-        older = True
     else:
-        if q.after is not None:
-            query = query.where(_d.id < q.after)
-        rows = list(conn.execute(query.order_by(_d.id.desc()).limit(q.limit + 1)))
-        older = len(rows) > q.limit
-        rows = rows[: q.limit]
-        newer = q.after is not None
-    if rows and newer and q.before is None:
-        newer = conn.execute(select(exists(query.where(_d.id > rows[0].id)))).scalar_one()
-    if rows and older and q.before is not None:
-        older = conn.execute(select(exists(query.where(_d.id < rows[-1].id)))).scalar_one()
-    return rows, newer, older
+        query = base if q.after is None else base.where(_d.id < q.after)
+        rows = list(conn.execute(query.order_by(_d.id.desc()).limit(q.limit + 1)))[: q.limit]
+    if not rows:
+        return rows, False, False
+    newer = conn.execute(select(exists(base.where(_d.id > rows[0].id)))).scalar_one()
+    older = conn.execute(select(exists(base.where(_d.id < rows[-1].id)))).scalar_one()
+    return rows, bool(newer), bool(older)
 
 
 def attempts_of(conn: Connection, delivery_ids: list[int]) -> dict[int, list[Attempt]]:
