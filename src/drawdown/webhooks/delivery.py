@@ -159,7 +159,8 @@ def send(client: httpx.Client, settings: Settings, url: str, body: bytes, signat
 
 def lease(settings: Settings) -> timedelta:
     """How long a claimed attempt may take before its delivery is due again (a crash mid-attempt)."""
-    return timedelta(seconds=settings.webhooks_connect_timeout_seconds + settings.webhooks_timeout_seconds + 30)
+    # Connecting, then reads each bounded by the timeout until the total bound is checked, then the write.
+    return timedelta(seconds=settings.webhooks_connect_timeout_seconds + 2 * settings.webhooks_timeout_seconds + 5)
 
 
 def attempt(engine: Engine, client: httpx.Client, settings: Settings, row: Any, now: datetime) -> Outcome:
