@@ -191,3 +191,19 @@ def test_the_delivery_log_through_the_official_client(platform: Platform, receiv
     later = good.wait_for(4)[-1]
     assert later.json["id"] == sent[0] and later.body == first.body and later.verified
     assert platform.http.post("/webhooks/events/evt_01jzzzzzzzzzzzzzzzzzzzzzzz/redeliver").status_code == 404
+
+
+def test_a_slow_receiver_never_slows_the_api(platform: Platform, receiver: Receiver) -> None:
+    """Every sender busy with a receiver that takes 2 s: writes still answer at once (they only add a row)."""
+    receiver.delay = 2
+    made = platform.client.webhooks.webhooks.create_webhook_destination({"url": receiver.url})
+    slowest = 0.0
+    for n in range(20):
+        started = time.monotonic()
+        resp = platform.http.post(f"/webhooks/{made['id']}/test/balance.low", json={"n": n})
+        slowest = max(slowest, time.monotonic() - started)
+        assert resp.status_code == 202
+    assert slowest < 1.5, slowest
+    assert receiver.wait_for(1, timeout=10)
+    metrics = platform.http.get("/metrics").text
+    assert "drawdown_webhook_destinations_disabled" in metrics and "drawdown_webhook_attempts" in metrics

@@ -34,7 +34,7 @@ from sqlalchemy import Engine
 
 from drawdown import __version__
 from drawdown.codec import iso
-from drawdown.db.engine import write
+from drawdown.db.engine import read, write
 from drawdown.ops.metrics import WEBHOOKS
 from drawdown.settings import Settings
 from drawdown.webhooks import queue, signing, urls
@@ -67,6 +67,9 @@ def _matches(topics: list[str], topic: str) -> bool:
 
 def fan_out(engine: Engine, now: datetime) -> int:
     """Deliveries for events committed but not yet fanned out; the number of events handled."""
+    with read(engine) as conn:
+        if not queue.any_unfanned(conn):
+            return 0
     with write(engine) as conn:
         events = queue.unfanned(conn, FAN_OUT_BATCH)
         if not events:

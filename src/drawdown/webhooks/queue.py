@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, exists, false, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from drawdown.db.tables import accounts, scopes
@@ -22,13 +22,18 @@ def unfanned(conn: Connection, limit: int) -> list[Any]:
     """The oldest events without deliveries yet (locked, skipping those another worker holds)."""
     query = (
         select(_o.seq, _o.id, _o.scope_id, _o.topic, _o.customer_id, _o.destination_id, _o.created_at)
-        .where(_o.fanned_out.is_(False))
+        .where(_o.fanned_out == false())  # "= false", as the partial index says
         .order_by(_o.seq)
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return list(conn.execute(query))
+
+
+def any_unfanned(conn: Connection) -> bool:
+    """Cheap (the partial index), and a read: an idle worker never takes SQLite's write lock."""
+    return conn.execute(select(_o.seq).where(_o.fanned_out == false()).limit(1)).first() is not None
 
 
 def parent_scopes(conn: Connection, scope_ids: set[int]) -> dict[int, int]:
