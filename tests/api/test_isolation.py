@@ -136,6 +136,7 @@ def _build(c: httpx.Client, key_id: str, hook_url: str) -> Ids:
     transaction_ref = f"adj-{mark}"
     adjustment = _ok(c.post(f"/customers/{customer['id']}/wallet/adjustments", json={
         "transaction_id": transaction_ref, "asset": asset, "amount": "100", "reason": "gift"}))
+    _ok(c.put(f"/customers/{customer['id']}/wallet/default:{asset}/alerts", json={"thresholds": [{"amount": "5"}]}))
     event = f"evt-{mark}"
     _ok(c.post("/events", json={"customer_id": customer["id"], "events": [{
         "id": event, "event_type": "completion", "occurred_at": OCCURRED, "data": {"tokens": 10, "model": "m"},
@@ -230,6 +231,7 @@ BODIES: dict[str, Callable[[Ids], dict[str, Any]]] = {
     "AutoTopUpRequest": lambda i: {"enabled": True, "threshold": "5", "amount": "10", "monthly_limit": "100"},
     "CreateSessionRequest": lambda i: {"customer_id": i.customer, **_URLS},
     "PortalSettings": lambda i: {"display_name": "Intruder", "primary_color": "#000000"},
+    "AlertsRequest": lambda i: {"thresholds": [{"amount": "5"}, {"percent": "20"}]},
     "CreateWebhookDestinationRequest": lambda i: {"url": "http://127.0.0.1:9/intruder", "topics": ["*"]},
     "UpdateWebhookDestinationRequest": lambda i: {"enabled": False, "topics": ["balance.low"]},
 }
