@@ -72,8 +72,8 @@ def collect(ledger: Planned, buffer: RowBuffer) -> list[AccountState]:
         if state.auto_threshold is not None and fell_below(before, state.stored, state.auto_threshold):
             short.append(state)
         if state.stored != before:
-            ledger.notices.extend(crossings(state.customer_id, account_key(state.name, state.asset), state.asset,
-                                            before, state.stored, state.alert_levels))
+            ledger.notices.extend(crossings(state.customer_id, state.name, state.asset, before, state.stored,
+                                            state.alert_levels))
     for gid, amount in ledger.expired.items():
         if gid not in new_ids:
             buffer.add(EXPIRIES, sql.EXPIRE_GRANT, {"b_id": gid, "b_amount": to_scaled(amount), "b_at": ledger.now})

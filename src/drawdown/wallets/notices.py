@@ -54,21 +54,22 @@ def levels_text(found: Iterable[Level]) -> str | None:
     return json.dumps([[nano, None if pct is None else str(pct)] for nano, pct in kept]) if kept else None
 
 
-def crossings(customer_id: str, account: str, asset: str, before: Totals, after: Totals,
+def crossings(customer_id: str, name: str, asset: str, before: Totals, after: Totals,
               alert_levels: tuple[Level, ...]) -> list[Notice]:
-    """The notices one write of an account makes: none unless ``available`` went down across a line."""
+    """The notices one write of an account makes: none unless ``available`` went down across a line
+    (the common case, a debit that crosses nothing, costs two subtractions and a comparison or two)."""
     was, now = available(before), available(after)
     if now >= was:
         return []
-    base = {"account_id": account, "asset": asset, "available": from_scaled(now)}
-    found = [
-        Notice(customer_id, "balance.low", {**base, "threshold": _threshold(nano, pct)})
-        for nano, pct in alert_levels
-        if was >= nano > now
-    ]
-    if was > 0 >= now:
+    hit = [lv for lv in alert_levels if was >= lv[0] > now]
+    depleted, overdrawn = was > 0 >= now, was >= 0 > now
+    if not (hit or depleted or overdrawn):
+        return []
+    base = {"account_id": f"{name}:{asset}", "asset": asset, "available": from_scaled(now)}
+    found = [Notice(customer_id, "balance.low", {**base, "threshold": _threshold(nano, pct)}) for nano, pct in hit]
+    if depleted:
         found.append(Notice(customer_id, "balance.depleted", base))
-    if was >= 0 > now:
+    if overdrawn:
         found.append(Notice(customer_id, "balance.overdraft", base))
     return found
 
