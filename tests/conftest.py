@@ -28,9 +28,14 @@ from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.db.engine import make_engine, write
 from drawdown.db.migrate import upgrade
 from drawdown.settings import Settings
+from drawdown.webhooks.worker import start as start_webhooks
 
-# localstripe and a Drawdown server paying through it (``pay_server``), for any test folder.
-pytest_plugins = ["tests.localstripe_server"]
+# localstripe and a Drawdown server paying through it (``pay_server``), and a real webhook receiver
+# (``receiver``, tests/webhooks/receiver.py), for any test folder.
+pytest_plugins = ["tests.localstripe_server", "tests.webhooks.receiver"]
+
+# Webhook receivers in the tests listen on 127.0.0.1 (servers started as subprocesses inherit this).
+os.environ.setdefault("DRAWDOWN_WEBHOOKS_ALLOW_PRIVATE", "true")
 
 PG_URL = os.environ.get("DRAWDOWN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
@@ -127,9 +132,13 @@ def start_server(engine: Engine, settings: Settings, name: str = "tests") -> tup
 
 @pytest.fixture(scope="session")
 def server(engine: Engine, database_url: str) -> Iterator[Server]:
-    settings = Settings(database_url=database_url)  # defaults as shipped: no overdraft limit, no Stripe
+    # Defaults as shipped (no overdraft limit, no Stripe), but webhooks to 127.0.0.1 and looked for often.
+    settings = Settings(database_url=database_url, webhooks_allow_private=True, webhooks_interval_seconds=0.1)
     served, srv = start_server(engine, settings)
+    # The webhook delivery worker, as ``serve`` runs it.
+    hooks = start_webhooks(engine, served.settings, served.clock)
     yield served
+    hooks.stop()
     srv.should_exit = True
 
 

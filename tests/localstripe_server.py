@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from drawdown.payments.worker import start as start_worker
 from drawdown.settings import Settings
+from drawdown.webhooks.worker import start as start_webhooks
 from tests.conftest import Server, start_server
 
 LOCALSTRIPE = str(Path(sys.executable).parent / "localstripe")
@@ -70,6 +71,8 @@ def stripe_settings(database_url: str, localstripe: str, webhook_secret: str, pu
         stripe_setup_future_usage=False,  # localstripe refuses the parameter (docs/payments.md)
         public_url=public_url,
         payments_interval_seconds=0.2,
+        webhooks_allow_private=True,
+        webhooks_interval_seconds=0.1,
         job_interval_seconds=0,
     )
 
@@ -91,6 +94,9 @@ def pay_server(engine: Engine, database_url: str, localstripe: str) -> Iterator[
     ).raise_for_status()
     # The payments worker (reconciliation, expiry, refunds left pending, auto top-ups), as ``serve`` runs it.
     worker = start_worker(engine, served.settings, served.clock)
+    # And the webhook delivery worker (docs/webhooks.md).
+    hooks = start_webhooks(engine, served.settings, served.clock)
     yield served
+    hooks.stop()
     worker.stop()
     srv.should_exit = True

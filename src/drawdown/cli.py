@@ -148,6 +148,10 @@ def serve(
     from drawdown.payments.worker import start as start_payments
 
     start_payments(engine, settings, _now)
+    # Webhooks out: fan-out of the outbox and signed deliveries with retries (docs/webhooks.md).
+    from drawdown.webhooks.worker import start as start_webhooks
+
+    start_webhooks(engine, settings, _now)
     bind_host = host or settings.host
     bind_port = port or settings.port
     if workers > 1:

@@ -73,6 +73,15 @@ class Settings(BaseSettings):
     # how long a top-up may stay pending before Stripe is asked about it (lost webhooks).
     payments_interval_seconds: float = Field(2, gt=0)
     reconcile_after_seconds: float = Field(300, ge=0)
+    # Webhooks out (docs/webhooks.md). Destinations on private, loopback or link-local addresses are
+    # refused unless allowed (a receiver on the same host or network; the tests use one). The delivery
+    # worker looks for work every webhooks_interval_seconds, sends at most webhooks_concurrency at once,
+    # and gives each attempt webhooks_connect_timeout_seconds to connect and webhooks_timeout_seconds in all.
+    webhooks_allow_private: bool = False
+    webhooks_interval_seconds: float = Field(0.5, gt=0)
+    webhooks_concurrency: int = Field(8, ge=1, le=64)
+    webhooks_connect_timeout_seconds: float = Field(5, gt=0, le=30)
+    webhooks_timeout_seconds: float = Field(10, gt=0, le=60)
 
     @field_validator("bootstrap_api_key")
     @classmethod

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from drawdown.core.ids import new_id
 from drawdown.db.engine import write
 from tests.conftest import Server
 from tests.payments import paying
+from tests.webhooks.receiver import Receiver
 
 OCCURRED = "2026-11-20T10:00:00Z"
 _URLS = {"return_url": "https://platform.example/ok", "failure_url": "https://platform.example/failed"}
@@ -58,6 +60,8 @@ class Ids:
     key: str
     payment_method: str  # a Stripe card id (no card of A's: nobody's card is found)
     top_up: str
+    webhook: str  # a webhook destination of A's (its receiver is the test's)
+    webhook_event: str  # an event delivered to it
 
     def unknown(self) -> Ids:
         def fresh(value: str) -> str:
@@ -103,7 +107,19 @@ def _product(code: str, asset: str) -> dict[str, Any]:
     }
 
 
-def _build(c: httpx.Client, key_id: str) -> Ids:
+def _webhook(c: httpx.Client, url: str) -> tuple[str, str]:
+    """A destination of A's for a topic nothing here emits, and one test event, waited for until delivered
+    (so A's delivery log no longer changes)."""
+    webhook = _ok(c.post("/webhooks", json={"url": url, "topics": ["grant.expired"]}))["id"]
+    event = _ok(c.post(f"/webhooks/{webhook}/test/grant.expired", json={"probe": True}))["id"]
+    deadline = time.monotonic() + 15
+    while not any(m["successful_at"] for m in _ok(c.get("/webhooks/events"))["models"]):
+        assert time.monotonic() < deadline, "A's test webhook was not delivered"
+        time.sleep(0.05)
+    return webhook, event
+
+
+def _build(c: httpx.Client, key_id: str, hook_url: str) -> Ids:
     mark = secrets.token_hex(6)
     asset = f"GEM{mark.upper()}"
     _ok(c.post("/assets", json={"code": asset, "name": "Gems", "precision": 2,
@@ -120,6 +136,7 @@ def _build(c: httpx.Client, key_id: str) -> Ids:
     transaction_ref = f"adj-{mark}"
     adjustment = _ok(c.post(f"/customers/{customer['id']}/wallet/adjustments", json={
         "transaction_id": transaction_ref, "asset": asset, "amount": "100", "reason": "gift"}))
+    _ok(c.put(f"/customers/{customer['id']}/wallet/default:{asset}/alerts", json={"thresholds": [{"amount": "5"}]}))
     event = f"evt-{mark}"
     _ok(c.post("/events", json={"customer_id": customer["id"], "events": [{
         "id": event, "event_type": "completion", "occurred_at": OCCURRED, "data": {"tokens": 10, "model": "m"},
@@ -129,9 +146,10 @@ def _build(c: httpx.Client, key_id: str) -> Ids:
     connected = _ok(c.post("/accounts", json={"name": "Tenant", "external_id": connected_external}))["id"]
     top_up = _ok(c.post("/top-ups", json={"customer_id": customer["id"], "amount": "5", "currency": "USD",
                                           **_URLS}))["id"]
+    webhook, webhook_event = _webhook(c, hook_url)
     return Ids(asset, product, code, customer["id"], external_id, email, customer["subscriptions"][0]["id"],
                adjustment["id"], transaction_ref, grants[0]["id"], event, vendor, vendor_external, connected,
-               connected_external, key_id, f"pm_{mark}{mark}", top_up)
+               connected_external, key_id, f"pm_{mark}{mark}", top_up, webhook, webhook_event)
 
 
 # ------------------------------------------------------------------------------- the operations
@@ -162,7 +180,8 @@ def _path_value(path: str, name: str, ids: Ids) -> str:
         "assetCode": ids.asset, "productId": ids.product, "version": "1", "customerId": ids.customer,
         "subscriptionId": ids.subscription, "transactionId": ids.transaction, "grantId": ids.grant,
         "eventId": ids.event, "vendorId": ids.vendor, "keyId": ids.key, "paymentMethodId": ids.payment_method,
-        "topUpId": ids.top_up,
+        "topUpId": ids.top_up, "webhookId": ids.webhook, "webhookEventId": ids.webhook_event,
+        "topic": "grant.expired", "connectedAccountId": ids.connected,
     }
     if name not in values:
         pytest.fail(f"{path}: path parameter {name!r} is new; say which of scope A's ids it takes")
@@ -175,6 +194,7 @@ def _query_value(path: str, name: str, ids: Ids) -> str | None:
         "customer_id": ids.customer, "external_id": external, "customer_external_id": ids.external_id,
         "event_id": ids.event, "product_id": ids.product, "vendor_id": ids.vendor, "asset": ids.asset,
         "source": ids.asset, "subject": ids.external_id, "code": ids.product_code, "email": ids.email,
+        "destination_id": ids.webhook,
     }.get(name)
 
 
@@ -211,6 +231,9 @@ BODIES: dict[str, Callable[[Ids], dict[str, Any]]] = {
     "AutoTopUpRequest": lambda i: {"enabled": True, "threshold": "5", "amount": "10", "monthly_limit": "100"},
     "CreateSessionRequest": lambda i: {"customer_id": i.customer, **_URLS},
     "PortalSettings": lambda i: {"display_name": "Intruder", "primary_color": "#000000"},
+    "AlertsRequest": lambda i: {"thresholds": [{"amount": "5"}, {"percent": "20"}]},
+    "CreateWebhookDestinationRequest": lambda i: {"url": "http://127.0.0.1:9/intruder", "topics": ["*"]},
+    "UpdateWebhookDestinationRequest": lambda i: {"enabled": False, "topics": ["balance.low"]},
 }
 
 
@@ -236,7 +259,7 @@ def _calls(op: Operation, ids: Ids) -> Iterator[tuple[str, dict[str, str], dict[
 # ------------------------------------------------------------------------------------ comparing
 _TYPEID = re.compile(r"\b[a-z]{2,5}_[0-9a-z]{26}\b")
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
-_SECRET = re.compile(r"key_(live|test)_[A-Za-z0-9_\-]+…?")  # secrets and their hints
+_SECRET = re.compile(r"(key_(live|test)|whsec)_[A-Za-z0-9_\-]+…?")  # secrets and their hints
 
 
 def _seen(resp: httpx.Response, swap: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -274,12 +297,12 @@ def platform(pay_server: Server) -> tuple[str, str, Any, Any, Any]:
     return key_id, secret, live, test, other
 
 
-def test_no_operation_reaches_another_scope(pay_server: Server, platform: Any) -> None:
+def test_no_operation_reaches_another_scope(pay_server: Server, platform: Any, receiver: Receiver) -> None:
     """On the server with Stripe (localstripe): top-ups and cards are operations like any other."""
     server = pay_server
     key_id, secret, _, test_scope, other_scope = platform
     with _client(server, secret) as a:
-        ids = _build(a, key_id)
+        ids = _build(a, key_id, receiver.url)
         # A's top-up is paid (localstripe, its webhook): a refund by anyone else would move real money.
         paying.pay(server, ids.top_up)
         assert paying.settled(server, ids.top_up).status == "succeeded"

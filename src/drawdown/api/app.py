@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from drawdown import __version__
 from drawdown.api import (
     accounts,
+    alerts,
     assets,
     customers,
     events,
@@ -27,6 +28,7 @@ from drawdown.api import (
     top_ups,
     vendors,
     wallets,
+    webhooks,
 )
 from drawdown.api.deps import Clock, Context, system_clock
 from drawdown.api.guard import BodyLimit
@@ -79,8 +81,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     app.state.connected_cache = {}
     app.add_middleware(BodyLimit)  # 413 past DRAWDOWN_MAX_BODY_BYTES, counted as the body streams in
     problems.install(app)
-    for module in (assets, products, customers, wallets, events, vendors, reports, accounts, top_ups, payment_methods,
-                   portal_sessions):
+    for module in (assets, products, customers, wallets, alerts, events, vendors, reports, accounts, top_ups,
+                   payment_methods, portal_sessions, webhooks):
         app.include_router(module.api)
     app.include_router(accounts.keys_api)
     app.include_router(top_ups.stripe_api)  # Stripe's webhook: signed by Stripe, no API key

@@ -26,6 +26,7 @@ from drawdown.core.money import from_scaled, to_scaled
 from drawdown.wallets.accounts import DEFAULT_ACCOUNT
 from drawdown.wallets.ledger import Ledger
 from drawdown.wallets.repository import ensure_account
+from drawdown.webhooks import notify
 
 log = structlog.get_logger()
 
@@ -91,7 +92,7 @@ def collect_fixed(
         if blocked:
             break
     ledger.flush()
-    moved = _follow_status(conn, sub, blocked, public_url)
+    moved = _follow_status(conn, sub, blocked, public_url, now)
     schedule.write_next_due(conn, sub_id, now)  # after the status: a blocked fee keeps it due now
     return FixedCollected(count, blocked, *moved)
 
@@ -109,15 +110,22 @@ def fixed_due(conn: Connection, sub_id: str, now: datetime) -> list[tuple[str, s
     ]
 
 
-def _follow_status(conn: Connection, sub: Row[Any], blocked: bool, public_url: str) -> tuple[bool, bool]:
-    """Move the subscription to action_required or back to active; (blocked now, reactivated now)."""
+def _follow_status(
+    conn: Connection, sub: Row[Any], blocked: bool, public_url: str, now: datetime
+) -> tuple[bool, bool]:
+    """Move the subscription to action_required or back to active; (blocked now, reactivated now).
+    Either move is announced to the platform (webhooks outbox, this transaction)."""
+    facts = {"subscription_id": sub.id}
     if blocked and sub.status != ACTION_REQUIRED:
         url = f"{public_url.rstrip('/')}/portal/subscriptions/{sub.id}/payment"
         repo.set_status(conn, sub.id, ACTION_REQUIRED, [{"type": "payment", "redirect_url": url}])
         log.info("subscription_action_required", subscription_id=sub.id)
+        notify.announce(conn, sub.customer_id, "subscription.action_required",
+                        {**facts, "required_actions": [{"type": "payment", "redirect_url": url}]}, now)
         return True, False
     if not blocked and sub.status == ACTION_REQUIRED:
         repo.set_status(conn, sub.id, ACTIVE, None)
         log.info("subscription_reactivated", subscription_id=sub.id)
+        notify.announce(conn, sub.customer_id, "subscription.activated", facts, now)
         return False, True
     return False, False

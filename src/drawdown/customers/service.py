@@ -43,6 +43,7 @@ from drawdown.wallets import entitlements
 from drawdown.wallets.accounts import DEFAULT_ACCOUNT
 from drawdown.wallets.ledger import Ledger
 from drawdown.wallets.repository import ensure_account, lock_customer_in
+from drawdown.webhooks import notify
 
 
 # -------------------------------------------------------------------------------------- customers
@@ -69,6 +70,8 @@ def create_customer(
         external_accounts=None if accounts is None else [{"provider": a.provider, "provider_id": a.provider_id}
                                                          for a in accounts],
     )
+    notify.announce(conn, customer_id, "customer.created", {
+        "external_id": command.external_id, "name": command.name, "email": command.email}, now, scope)
     subs = tuple(
         _subscribe(conn, scope, customer_id, sub, now, overdraft_limit, f"subscriptions[{i}]", public_url)
         for i, sub in enumerate(command.subscriptions)
@@ -225,7 +228,9 @@ def _subscribe(
         ledger = Ledger(conn, customer_id, now)
         entitlements.refresh(conn, customer_id, now, ledger, overdraft_limit)
         ledger.flush()
-        cycle.collect_fixed(conn, sub_id, now, overdraft_limit, public_url)  # writes next_due_at too
+        collected = cycle.collect_fixed(conn, sub_id, now, overdraft_limit, public_url)  # writes next_due_at too
+        if not collected.blocked:  # a blocked one is announced as action_required instead (billing.cycle)
+            notify.announce(conn, customer_id, "subscription.activated", {"subscription_id": sub_id}, now, scope)
     else:
         schedule.write_next_due(conn, sub_id, now)
     return _subscription(conn, sub_id, now)

@@ -16,13 +16,19 @@ from sqlalchemy import (
     text,
 )
 
+from drawdown.db.alert_tables import balance_alerts
 from drawdown.db.meta import ID, metadata, scope_column
 from drawdown.db.payment_tables import auto_top_ups, refunds, stripe_events, top_ups
 from drawdown.db.portal_tables import portal_sessions, portal_settings
 from drawdown.db.types import JSONDoc, UTCDateTime
+from drawdown.db.webhook_tables import webhook_attempts, webhook_deliveries, webhook_destinations, webhook_outbox
 
 # The payments room's tables live in payment_tables.py, on the same metadata.
-__all__ = ["auto_top_ups", "metadata", "portal_sessions", "portal_settings", "refunds", "stripe_events", "top_ups"]
+__all__ = [
+    "auto_top_ups", "balance_alerts", "metadata", "portal_sessions", "portal_settings", "refunds", "stripe_events",
+    "top_ups",
+    "webhook_attempts", "webhook_deliveries", "webhook_destinations", "webhook_outbox",
+]
 
 # A platform's own account (parent_scope_id NULL) or a connected account, created by a platform in
 # one of its scopes (``POST /accounts``): the connected account lives in that environment only.
@@ -197,6 +203,9 @@ wallet_accounts = Table(
     # The auto top-up threshold while auto top-up is on and not paused (auto_top_ups), else NULL: a debit
     # compares the account's available balance with it without another query.
     Column("auto_threshold", BigInteger),
+    # Balance alerts' thresholds resolved to amounts, as JSON [[nano, percent or null], ...], while the
+    # account has alerts (balance_alerts), else NULL: read with the account, like auto_threshold.
+    Column("alert_levels", Text),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("customer_id", "name", "asset", name="uq_wallet_accounts_customer_name_asset"),
 )

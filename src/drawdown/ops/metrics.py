@@ -56,6 +56,7 @@ class Metrics:
             "class", ["method", "route", "status"], buckets=_HTTP_SECONDS, registry=r,
         )
         r.register(_JobCollector(job or JOB))
+        r.register(_WebhookCollector(WEBHOOKS))
 
     def counted(self, accepted: int, replayed: int, refused: int) -> None:
         """Events of one group (or one batch billed alone), by outcome."""
@@ -135,4 +136,45 @@ class _JobCollector(Collector):
             "drawdown_job_lag_seconds",
             "Now minus the start of the last successful billing job run (0: none yet in this process)",
             value=lag,
+        )
+
+
+class WebhookStats:
+    """The webhook delivery worker's figures in this process (it runs beside the application)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.figures = {"delivered": 0, "failed": 0, "given_up": 0, "disabled": 0}
+
+    def add(self, name: str, count: int = 1) -> None:
+        with self._lock:
+            self.figures[name] += count
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.figures)
+
+
+WEBHOOKS = WebhookStats()  # this process's webhook deliveries
+
+
+class _WebhookCollector(Collector):
+    def __init__(self, stats: WebhookStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        f = self.stats.snapshot()
+        attempts = CounterMetricFamily(
+            "drawdown_webhook_attempts", "Webhook delivery attempts by outcome", labels=["outcome"]
+        )
+        attempts.add_metric(["delivered"], f["delivered"])
+        attempts.add_metric(["failed"], f["failed"])
+        yield attempts
+        yield CounterMetricFamily(
+            "drawdown_webhook_deliveries_given_up", "Webhook deliveries given up after 3 days of failures",
+            value=f["given_up"],
+        )
+        yield CounterMetricFamily(
+            "drawdown_webhook_destinations_disabled", "Webhook destinations disabled for failing (docs/webhooks.md)",
+            value=f["disabled"],
         )

@@ -46,6 +46,8 @@ from drawdown.payments.models import INITIATED, PENDING, SUCCEEDED, TopUp
 from drawdown.settings import Settings
 from drawdown.wallets import autotopup
 from drawdown.wallets import repository as wallet_repo
+from drawdown.wallets.accounts import account_key
+from drawdown.webhooks import notify
 
 log = structlog.get_logger()
 
@@ -196,5 +198,17 @@ def _failed(
             paused = auto_repo.record_failure(conn, account_id, now)
             if paused:
                 log.warning("auto_top_up_paused", account_id=account_id, customer_id=top_up.customer_id)
+            _announce_failure(conn, done, account_id, message, now)
     log.info("auto_top_up_failed", top_up_id=top_up.id, reason=message[:200])
     return 1
+
+
+def _announce_failure(conn: Connection, top_up: TopUp, account_id: str, message: str, now: datetime) -> None:
+    """auto_top_up.failed, once per attempt (where it is counted), with the count and whether it paused."""
+    setting = auto_repo.setting(conn, account_id)
+    failures = int(setting.failures) if setting is not None else 0
+    notify.announce(conn, top_up.customer_id, "auto_top_up.failed", {
+        "top_up_id": top_up.id, "amount": top_up.amount, "currency": top_up.currency,
+        "account_id": account_key(top_up.account_name, top_up.asset), "asset": top_up.asset, "reason": message,
+        "consecutive_failures": failures, "paused": setting is not None and setting.paused_at is not None,
+    }, now)

@@ -28,6 +28,7 @@ from drawdown.core.scopes import Scope
 from drawdown.customers import service as customers
 from drawdown.payments import repository as repo
 from drawdown.payments.models import (
+    AUTO,
     DEFAULT_ACCOUNT_NAME,
     EXPIRED,
     FAILED,
@@ -38,9 +39,12 @@ from drawdown.payments.models import (
     NewTopUp,
     TopUp,
 )
+from drawdown.wallets import alerts
 from drawdown.wallets import repository as wallet_repo
 from drawdown.wallets import service as wallets
+from drawdown.wallets.accounts import account_key
 from drawdown.wallets.models import Adjustment
+from drawdown.webhooks import notify
 
 log = structlog.get_logger()
 
@@ -172,7 +176,27 @@ def settle_succeeded(
         payment_method=_payment_method(payment_intent) or found.payment_method,
     )
     log.info("top_up_succeeded", top_up_id=top_up_id, customer_id=found.customer_id)
-    return get(conn, scope, top_up_id)
+    done = get(conn, scope, top_up_id)
+    account = alerts.account_of(conn, found.customer_id, found.account_name, found.asset)
+    if account is not None and done.credited is not None:
+        alerts.note_top_up(conn, scope, account, found.asset, done.credited)
+    _announce(conn, done, "succeeded", now)
+    return done
+
+
+def _announce(conn: Connection, top_up: TopUp, outcome: str, now: datetime) -> None:
+    """top_up.succeeded / top_up.failed (auto_top_up.* for an auto top-up), into the webhooks outbox
+    in this transaction: the platform hears of it exactly when it is recorded."""
+    data: dict[str, Any] = {
+        "top_up_id": top_up.id, "amount": top_up.amount, "currency": top_up.currency,
+        "account_id": account_key(top_up.account_name, top_up.asset), "asset": top_up.asset,
+    }
+    if outcome == "succeeded":
+        data |= {"credited": top_up.credited, "grant_id": top_up.grant_id}
+    else:
+        data |= {"status": top_up.status, "reason": top_up.failure_message}
+    prefix = "auto_top_up" if top_up.kind == AUTO else "top_up"
+    notify.announce(conn, top_up.customer_id, f"{prefix}.{outcome}", data, now)
 
 
 def _credit(top_up: TopUp, now: datetime) -> Adjustment:
@@ -196,10 +220,14 @@ def _credit(top_up: TopUp, now: datetime) -> Adjustment:
 def settle_failed(conn: Connection, top_up_id: str, message: str, now: datetime, status: str = FAILED) -> TopUp:
     """Record a failure (or expiry); a top-up already succeeded stays succeeded."""
     found = _locked(conn, top_up_id)
-    if found.status in OPEN:
-        repo.set_fields(conn, top_up_id, status=status, failure_message=message[:500], updated_at=now)
-        log.info("top_up_" + status, top_up_id=top_up_id, reason=message[:200])
-    return get(conn, scope_of(found), top_up_id)
+    if found.status not in OPEN:
+        return get(conn, scope_of(found), top_up_id)
+    repo.set_fields(conn, top_up_id, status=status, failure_message=message[:500], updated_at=now)
+    log.info("top_up_" + status, top_up_id=top_up_id, reason=message[:200])
+    done = get(conn, scope_of(found), top_up_id)
+    if found.kind != AUTO:  # an auto top-up's failure is announced where it is counted (payments/auto.py)
+        _announce(conn, done, "failed", now)
+    return done
 
 
 def expire(conn: Connection, top_up_id: str, now: datetime) -> TopUp:

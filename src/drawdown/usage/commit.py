@@ -1,8 +1,9 @@
 """Stage 8, commit: every row the group planned, written with one executemany per statement, in
 foreign-key order (accounts and grants before the fees that name them; events before their fees and
 costs); the rollups last, upserted in key order. An account the group took below its auto top-up
-threshold gets its auto top-up recorded here, in the same transaction (``wallets.autotopup``). The
-transaction itself is committed by the caller."""
+threshold gets its auto top-up recorded here, in the same transaction (``wallets.autotopup``), and
+what the platform must hear of (a balance crossing a line, a grant written off) goes into the webhooks
+outbox (``Ledger.publish``). The transaction itself is committed by the caller."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ def commit(group: Group) -> None:
     buffer.execute(conn)
     if short:
         queue_auto_top_ups(conn, short, group.now)
+    for customer_id in sorted(group.customers):  # balance crossings and expiries, for the platform's webhooks
+        group.customers[customer_id].ledger.publish()
     if rows.events:
         conn.execute(repository.INSERT_EVENTS, rows.events)
         seqs = _seqs(group)

@@ -14,6 +14,7 @@ from typing import Any
 from drawdown.core import grants as grant_rules
 from drawdown.core.errors import NotFound
 from drawdown.core.money import from_scaled
+from drawdown.wallets.notices import levels
 
 DEFAULT_ACCOUNT = "default"
 PENDING, LIVE, GONE = "pending", "live", "expired"  # grant states as stored
@@ -57,6 +58,9 @@ class AccountState:
     # Auto top-up: buy more when ``available`` falls below this (nano units); None while it is off or
     # paused. Read with the account row, so accounts without it cost the debit path nothing.
     auto_threshold: int | None = None
+    # Balance alerts' thresholds in nano units (with the percentage each came from), highest first;
+    # () without alerts. Read with the account row (``wallet_accounts.alert_levels``), like the above.
+    alert_levels: tuple[tuple[int, Decimal | None], ...] = ()
 
     @classmethod
     def from_rows(cls, row: Any, grant_rows: list[Any]) -> AccountState:
@@ -72,6 +76,7 @@ class AccountState:
             stored_pending={r.id for r in grant_rows if r.state == PENDING},
             stored=(row.debt, row.reserved, row.live_total, row.pending_total),
             auto_threshold=row.auto_threshold,
+            alert_levels=levels(row.alert_levels),
         )
 
     def limit_text(self) -> str:

@@ -31,8 +31,9 @@ from drawdown.core import grants as grant_rules
 from drawdown.core.periods import advance, period_at
 from drawdown.db.tables import entitlement_grants
 from drawdown.wallets import repository
-from drawdown.wallets.accounts import DEFAULT_ACCOUNT
+from drawdown.wallets.accounts import DEFAULT_ACCOUNT, account_key
 from drawdown.wallets.ledger import Ledger
+from drawdown.wallets.notices import Notice
 
 DEFAULT_PRIORITY = 50
 PURPOSE = {"bundled": grant_rules.BUNDLED, "promotion": grant_rules.PROMOTION}
@@ -168,6 +169,11 @@ def _refresh_one(
                 "created_at": now,
             },
         )
+        ledger.notices.append(Notice(customer_id, "entitlement.refreshed", {
+            "subscription_id": r.sub_id, "product_id": r.product_id, "entitlement": e["name"],
+            "account_id": account_key(DEFAULT_ACCOUNT, e["asset"]), "asset": e["asset"], "grant_id": grant_id,
+            "amount": amount, "rolled_over_from": previous if rollover else None,
+            "period_start": start, "period_end": end, "occurred_at": max(start, r.started_at)}))
         done[(e["name"], start)] = grant_id
         previous = grant_id
         issued += 1

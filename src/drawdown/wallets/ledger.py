@@ -21,9 +21,10 @@ from drawdown.core.ids import GRANT, TRANSACTION, new_id
 from drawdown.core.ledger import EXPIRED, ISSUED, Posting, check_balanced, system_account, wallet_account
 from drawdown.core.money import quantize, to_scaled
 from drawdown.db.rows import RowBuffer
-from drawdown.wallets import autotopup, repository
+from drawdown.wallets import autotopup, notices, repository
 from drawdown.wallets.accounts import ZERO, AccountState, GrantBasis, basis_from_row
 from drawdown.wallets.ledger_rows import collect
+from drawdown.wallets.notices import Notice
 
 
 @dataclass
@@ -36,7 +37,7 @@ class PlannedTransaction:
 class Mark:
     """Where a ledger stood, so that a refused request can be taken back (see ``undo``)."""
 
-    sizes: tuple[int, int, int]
+    sizes: tuple[int, int, int, int]
     accounts: dict[str, tuple[list[grant_rules.Grant], Decimal, Decimal, set[str]]]
 
 
@@ -51,6 +52,8 @@ class Ledger:
         self.expired: dict[str, Decimal] = {}
         self.dependents: list[tuple[Table, dict[str, Any]]] = []
         self.bases: dict[str, GrantBasis] = {}
+        self.notices: list[Notice] = []  # for the platform (webhooks), published by whoever writes the rows
+        self.expires_at: dict[str, datetime] = {}  # of the grants in ``expired``
 
     # ------------------------------------------------------------------------ accounts in memory
     def adopt(self, row: Any, grant_rows: list[Any]) -> AccountState:
@@ -91,14 +94,14 @@ class Ledger:
     # ----------------------------------------------------------------------------- take back
     def mark(self) -> Mark:
         return Mark(
-            (len(self.new_grants), len(self.planned), len(self.dependents)),
+            (len(self.new_grants), len(self.planned), len(self.dependents), len(self.notices)),
             {aid: (list(a.grants), a.debt, a.reserved, set(a.touched)) for aid, a in self.accounts.items()},
         )
 
     def undo(self, mark: Mark) -> None:
         """Forget everything planned since ``mark`` (nothing has been written yet)."""
-        grants, planned, dependents = mark.sizes
-        del self.new_grants[grants:], self.planned[planned:], self.dependents[dependents:]
+        grants, planned, dependents, notices = mark.sizes
+        del self.new_grants[grants:], self.planned[planned:], self.dependents[dependents:], self.notices[notices:]
         for account_id in list(self.accounts):
             if account_id not in mark.accounts:
                 # Read (or opened) after the mark: read again when touched again.
@@ -245,6 +248,7 @@ class Ledger:
                 keep.append(g)
                 continue
             self.expired[g.id] = g.remaining
+            self.expires_at[g.id] = g.expires_at
             if g.remaining > 0:
                 postings = [
                     Posting(wallet_account(a.account_id), -g.remaining, g.id),
@@ -273,6 +277,13 @@ class Ledger:
         if short:
             # In this same transaction: the shortfall and its auto top-up commit together or not at all.
             autotopup.queue(self.conn, short, self.now)
+        self.publish()
+
+    def publish(self) -> None:
+        """The notices gathered so far, into the webhooks outbox (this transaction), then forgotten."""
+        if self.notices:
+            notices.publish(self.conn, self.notices, self.now)
+            self.notices.clear()
 
     # ---------------------------------------------------------------------------------- helpers
     def _settle(self, a: AccountState, postings: list[Posting]) -> None:

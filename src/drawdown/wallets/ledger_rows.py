@@ -27,8 +27,9 @@ from drawdown.db.rows import (
     RowBuffer,
 )
 from drawdown.wallets import repository as sql
-from drawdown.wallets.accounts import GONE, LIVE, PENDING, ZERO, AccountState
+from drawdown.wallets.accounts import GONE, LIVE, PENDING, ZERO, AccountState, account_key
 from drawdown.wallets.autotopup import fell_below
+from drawdown.wallets.notices import Notice, crossings
 
 
 class Planned(Protocol):
@@ -40,6 +41,8 @@ class Planned(Protocol):
     planned: list[Any]  # PlannedTransaction: .row and .postings
     expired: dict[str, Decimal]
     dependents: list[tuple[Table, dict[str, Any]]]
+    notices: list[Notice]
+    expires_at: dict[str, datetime]
 
     def pass_time(self, a: AccountState) -> None: ...
 
@@ -51,10 +54,13 @@ def collect(ledger: Planned, buffer: RowBuffer) -> list[AccountState]:
     """Hand every row planned in ``ledger`` to ``buffer`` (for the caller to execute, possibly
     together with other customers' rows), and forget the plan. Answers the accounts this plan took
     below their auto top-up threshold, for the caller to queue (``wallets.autotopup.queue``) once the
-    rows are written."""
+    rows are written; what the platform must hear of (balances crossing a line, grants written off)
+    joins ``ledger.notices``, for the caller to publish with the rows (``wallets.notices.publish``)."""
     short = []
     for state in ledger.accounts.values():
+        known = set(ledger.expired)
         ledger.pass_time(state)
+        ledger.notices.extend(_expiries(ledger, state, set(ledger.expired) - known))
     new_ids = {g["id"] for g in ledger.new_grants}
     _grants(ledger, buffer)
     for table, row in ledger.dependents:
@@ -65,6 +71,9 @@ def collect(ledger: Planned, buffer: RowBuffer) -> list[AccountState]:
         _account(ledger, state, buffer)
         if state.auto_threshold is not None and fell_below(before, state.stored, state.auto_threshold):
             short.append(state)
+        if state.stored != before:
+            ledger.notices.extend(crossings(state.customer_id, state.name, state.asset, before, state.stored,
+                                            state.alert_levels))
     for gid, amount in ledger.expired.items():
         if gid not in new_ids:
             buffer.add(EXPIRIES, sql.EXPIRE_GRANT, {"b_id": gid, "b_amount": to_scaled(amount), "b_at": ledger.now})
@@ -87,7 +96,19 @@ def collect(ledger: Planned, buffer: RowBuffer) -> list[AccountState]:
     ledger.new_grants.clear()
     ledger.planned.clear()
     ledger.expired.clear()
+    ledger.expires_at.clear()
     return short
+
+
+def _expiries(ledger: Planned, state: AccountState, gone: set[str]) -> list[Notice]:
+    """grant.expired for each grant of ``state`` that time has just written off, with what was lost."""
+    key = account_key(state.name, state.asset)
+    return [
+        Notice(state.customer_id, "grant.expired", {
+            "account_id": key, "asset": state.asset, "grant_id": gid, "written_off": ledger.expired[gid],
+            "expired_at": ledger.expires_at[gid], "occurred_at": ledger.expires_at[gid]})
+        for gid in sorted(gone)
+    ]
 
 
 def _grants(ledger: Planned, buffer: RowBuffer) -> None:

@@ -1,0 +1,1 @@
+"""Webhooks out: the outbox every fact is announced through, destinations, signed delivery with retries."""
