@@ -1,8 +1,9 @@
 """Stage 8, commit: every row the group planned, written with one executemany per statement, in
 foreign-key order (accounts and grants before the fees that name them; events before their fees and
 costs); the rollups last, upserted in key order. An account the group took below its auto top-up
-threshold gets its auto top-up recorded here, in the same transaction (``wallets.autotopup``). The
-transaction itself is committed by the caller."""
+threshold gets its auto top-up recorded here, in the same transaction (``wallets.autotopup``). Holds
+placed, settled or released come after the fees they name. The transaction itself is committed by the
+caller."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def commit(group: Group) -> None:
         buffer.extend(LAST, repository.INSERT_COSTS, [{**row, "event_seq": seqs[k]} for k, row in rows.costs])
     group.positions.collect(buffer)
     buffer.execute(conn)
+    group.holds.flush()  # after the accounts and fees its holds and settlements name
     group.rollup.flush(conn, group.scopes())
 
 
