@@ -58,6 +58,7 @@ class Ids:
     key: str
     payment_method: str  # a Stripe card id (no card of A's: nobody's card is found)
     top_up: str
+    hold: str  # the hold_id of a hold on A's customer's account
 
     def unknown(self) -> Ids:
         def fresh(value: str) -> str:
@@ -127,11 +128,14 @@ def _build(c: httpx.Client, key_id: str) -> Ids:
     grants = _ok(c.get(f"/customers/{customer['id']}/wallet/default:{asset}/grants"))["items"]
     connected_external = f"tenant-{mark}"
     connected = _ok(c.post("/accounts", json={"name": "Tenant", "external_id": connected_external}))["id"]
+    hold = f"hold-{mark}"
+    _ok(c.post(f"/customers/{customer['id']}/wallet/default:{asset}/holds", json={
+        "hold_id": hold, "amount": "1", "ttl_seconds": 86400}))
     top_up = _ok(c.post("/top-ups", json={"customer_id": customer["id"], "amount": "5", "currency": "USD",
                                           **_URLS}))["id"]
     return Ids(asset, product, code, customer["id"], external_id, email, customer["subscriptions"][0]["id"],
                adjustment["id"], transaction_ref, grants[0]["id"], event, vendor, vendor_external, connected,
-               connected_external, key_id, f"pm_{mark}{mark}", top_up)
+               connected_external, key_id, f"pm_{mark}{mark}", top_up, hold)
 
 
 # ------------------------------------------------------------------------------- the operations
@@ -162,7 +166,7 @@ def _path_value(path: str, name: str, ids: Ids) -> str:
         "assetCode": ids.asset, "productId": ids.product, "version": "1", "customerId": ids.customer,
         "subscriptionId": ids.subscription, "transactionId": ids.transaction, "grantId": ids.grant,
         "eventId": ids.event, "vendorId": ids.vendor, "keyId": ids.key, "paymentMethodId": ids.payment_method,
-        "topUpId": ids.top_up,
+        "topUpId": ids.top_up, "holdId": ids.hold,
     }
     if name not in values:
         pytest.fail(f"{path}: path parameter {name!r} is new; say which of scope A's ids it takes")
@@ -211,6 +215,7 @@ BODIES: dict[str, Callable[[Ids], dict[str, Any]]] = {
     "AutoTopUpRequest": lambda i: {"enabled": True, "threshold": "5", "amount": "10", "monthly_limit": "100"},
     "CreateSessionRequest": lambda i: {"customer_id": i.customer, **_URLS},
     "PortalSettings": lambda i: {"display_name": "Intruder", "primary_color": "#000000"},
+    "CreateHoldRequest": lambda i: {"hold_id": i.hold, "amount": "0.1", "ttl_seconds": 3600},
 }
 
 
