@@ -4,6 +4,7 @@ indexes and visits nobody; fees after downtime, entitlements and grant expiry st
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -60,9 +61,13 @@ def _monthly(asset: str) -> world.Doc:
 @contextmanager
 def _statements(engine: Engine) -> Iterator[list[str]]:
     seen: list[str] = []
+    mine = threading.get_ident()
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
+        # This thread's only: a session server's background workers (the payments worker polling its
+        # top-ups) share the engine and would be counted whenever they happen to run alongside.
+        if threading.get_ident() == mine:
+            seen.append(statement)
 
     event.listen(engine, "before_cursor_execute", count)
     try:

@@ -3,9 +3,10 @@ events will need read once for the whole group.
 
 Customers are locked in one statement, in id order, so several writers never deadlock. Then, for the
 whole group at once: the events already stored under the same ids (for the replay check), every
-wallet account with its changeable grants, each customer's subscribed prices (cached under its
-revision), the entitlement grants that have fallen due, the tier positions the events will move, and
-the exchange rates of each scope.
+wallet account with its changeable grants and what its open holds set aside, each customer's
+subscribed prices (cached under its revision), the entitlement grants that have fallen due, the tier
+positions the events (and hold estimates) will read, the exchange rates of each scope, and the holds
+the events name or the hold commands touch.
 
 A group may mix scopes (the batching writer takes every request waiting): each batch names its
 customer within its own scope, and a customer of another scope is answered like an unknown one.
@@ -100,7 +101,7 @@ def _priced(turn: Turn) -> list[UsageEvent]:
     """The events a batch prices: its own, or the estimate its hold is priced from."""
     hold = turn.batch.hold
     if isinstance(hold, PlaceHold) and hold.estimate is not None:
-        return [estimate_event(hold.estimate, turn.customer.ledger.now)]
+        return [estimate_event(hold.estimate, turn.customer.ledger.now)]  # the ledger's now is the group's
     return turn.batch.events
 
 
