@@ -7,7 +7,7 @@ import resource
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -370,11 +370,48 @@ def bench_ingest(
     table.add_row(
         "HTTP, 2 workers, single event p50 / p99 / p99.9 (ms)", " / ".join(str(v) for v in two["latency_ms"].values())
     )
+    _hold_rows(table, r["holds"])
     if "memory" in r:
         m = r["memory"]
         table.add_row(f"memory run, {m['events']:,} events (events/s)", str(m["events_per_s"]))
         table.add_row("peak RSS at 100k / at the end (KB)", f"{m['peak_rss_kb_at_100k']} / {m['peak_rss_kb_at_end']}")
         table.add_row("RSS end / 100k", f"{m['peak_rss_kb_at_end'] / m['peak_rss_kb_at_100k']:.2f}")
+    console.print(table)
+
+
+def _hold_rows(table: Any, h: dict[str, Any]) -> None:
+    for name in ("event", "hold_create", "hold_release"):
+        table.add_row(f"HTTP {name.replace('_', ' ')} p50 / p99 / p99.9 (ms)",
+                      " / ".join(str(v) for v in h[f"{name}_ms"].values()))
+    table.add_row("hold create p99 / event p99", str(h["hold_create_p99_over_event_p99"]))
+    table.add_row("hold release p99 / event p99", str(h["hold_release_p99_over_event_p99"]))
+
+
+@bench.command("holds")
+def bench_holds(
+    backend: str = typer.Option("sqlite", help="sqlite or postgresql"),
+    samples: int = typer.Option(500, help="Events, hold placements and releases timed (interleaved)"),
+) -> None:
+    """Hold create and release latency next to a single event's (writes var/bench/holds-*.json)."""
+    import json
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from drawdown.bench.holds import hold_phase
+    from drawdown.bench.ingest import _next, build_world
+    from drawdown.db.migrate import upgrade
+
+    if backend not in ("sqlite", "postgresql"):
+        raise typer.BadParameter("sqlite or postgresql", param_hint="--backend")
+    out = Path("var/bench")
+    out.mkdir(parents=True, exist_ok=True)
+    url = _next(backend, out, 100)
+    upgrade(url)
+    r = hold_phase(url, build_world(url, 100), samples)
+    (out / f"holds-{backend}.json").write_text(json.dumps(r, indent=2))
+    table = Table("measure", "value", title=f"{backend}, {samples} samples each")
+    _hold_rows(table, r)
     console.print(table)
 
 

@@ -62,6 +62,7 @@ class Ids:
     top_up: str
     webhook: str  # a webhook destination of A's (its receiver is the test's)
     webhook_event: str  # an event delivered to it
+    hold: str  # the hold_id of a hold on A's customer's account
 
     def unknown(self) -> Ids:
         def fresh(value: str) -> str:
@@ -144,12 +145,15 @@ def _build(c: httpx.Client, key_id: str, hook_url: str) -> Ids:
     grants = _ok(c.get(f"/customers/{customer['id']}/wallet/default:{asset}/grants"))["items"]
     connected_external = f"tenant-{mark}"
     connected = _ok(c.post("/accounts", json={"name": "Tenant", "external_id": connected_external}))["id"]
+    hold = f"hold-{mark}"
+    _ok(c.post(f"/customers/{customer['id']}/wallet/default:{asset}/holds", json={
+        "hold_id": hold, "amount": "1", "ttl_seconds": 86400}))
     top_up = _ok(c.post("/top-ups", json={"customer_id": customer["id"], "amount": "5", "currency": "USD",
                                           **_URLS}))["id"]
     webhook, webhook_event = _webhook(c, hook_url)
     return Ids(asset, product, code, customer["id"], external_id, email, customer["subscriptions"][0]["id"],
                adjustment["id"], transaction_ref, grants[0]["id"], event, vendor, vendor_external, connected,
-               connected_external, key_id, f"pm_{mark}{mark}", top_up, webhook, webhook_event)
+               connected_external, key_id, f"pm_{mark}{mark}", top_up, webhook, webhook_event, hold)
 
 
 # ------------------------------------------------------------------------------- the operations
@@ -182,6 +186,7 @@ def _path_value(path: str, name: str, ids: Ids) -> str:
         "eventId": ids.event, "vendorId": ids.vendor, "keyId": ids.key, "paymentMethodId": ids.payment_method,
         "topUpId": ids.top_up, "webhookId": ids.webhook, "webhookEventId": ids.webhook_event,
         "topic": "grant.expired", "connectedAccountId": ids.connected,
+        "holdId": ids.hold,
     }
     if name not in values:
         pytest.fail(f"{path}: path parameter {name!r} is new; say which of scope A's ids it takes")
@@ -234,6 +239,7 @@ BODIES: dict[str, Callable[[Ids], dict[str, Any]]] = {
     "AlertsRequest": lambda i: {"thresholds": [{"amount": "5"}, {"percent": "20"}]},
     "CreateWebhookDestinationRequest": lambda i: {"url": "http://127.0.0.1:9/intruder", "topics": ["*"]},
     "UpdateWebhookDestinationRequest": lambda i: {"enabled": False, "topics": ["balance.low"]},
+    "CreateHoldRequest": lambda i: {"hold_id": i.hold, "amount": "0.1", "ttl_seconds": 3600},
 }
 
 

@@ -16,6 +16,7 @@ from drawdown.api import (
     assets,
     customers,
     events,
+    holds,
     operations,
     pay,
     payment_methods,
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     app.state.connected_cache = {}
     app.add_middleware(BodyLimit)  # 413 past DRAWDOWN_MAX_BODY_BYTES, counted as the body streams in
     problems.install(app)
-    for module in (assets, products, customers, wallets, alerts, events, vendors, reports, accounts, top_ups,
+    for module in (assets, products, customers, wallets, alerts, holds, events, vendors, reports, accounts, top_ups,
                    payment_methods, portal_sessions, webhooks):
         app.include_router(module.api)
     app.include_router(accounts.keys_api)

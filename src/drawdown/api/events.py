@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -32,6 +33,10 @@ async def send_usage(body: UsageRequest, scope: Scope = CallerScope, ctx: Contex
     events_ = [_event(e) for e in body.events]
     batch = models.UsageBatch(scope, body.customer_id, body.customer_external_id, events_)
     _, outcome = await ctx.usage.send(batch)
+    # Drawdown extension: an event that named a hold it could not settle against (closed, unknown, on
+    # another account) was billed as usual; each such event says so, under its index. A header, since
+    # Credyt's clients expect an empty 204.
+    notes = {f"events[{i}]": note for i, note in sorted(outcome.notes.items())}
     if outcome.rejected:
         errors = {f"events[{i}]": [reason] for i, reason in sorted(outcome.rejected.items())}
         n = len(batch.events)
@@ -39,13 +44,18 @@ async def send_usage(body: UsageRequest, scope: Scope = CallerScope, ctx: Contex
             f"{len(outcome.rejected)} of {n} events were refused and not recorded; "
             f"the other {n - len(outcome.rejected)} were billed."
         )
-        return problem(422, detail, None, errors, accepted=outcome.accepted + outcome.replayed)
-    return Response(status_code=204)
+        extra = {"hold_notes": notes} if notes else {}
+        return problem(422, detail, None, errors, accepted=outcome.accepted + outcome.replayed, **extra)
+    headers = {HOLD_NOTES: json.dumps(notes, ensure_ascii=True)} if notes else None
+    return Response(status_code=204, headers=headers)
+
+
+HOLD_NOTES = "X-Drawdown-Hold-Notes"
 
 
 def _event(e: UsageEvent) -> models.UsageEvent:
     costs = None if e.costs is None else tuple(_cost(c) for c in e.costs)
-    return models.UsageEvent(e.id, e.event_type, e.occurred_at, e.subject, e.description, e.data, costs)
+    return models.UsageEvent(e.id, e.event_type, e.occurred_at, e.subject, e.description, e.data, costs, e.hold_id)
 
 
 def _cost(c: CostData) -> models.Cost:

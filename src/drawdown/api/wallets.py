@@ -116,6 +116,7 @@ def get_account(
             "pending_in": b.pending_in,
             "pending_out": b.pending_out,
             "overdraft_limit": b.overdraft_limit,
+            "held": b.held,  # Drawdown extension: set aside by open holds, already out of ``available``
         }
     )
 

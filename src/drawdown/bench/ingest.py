@@ -8,6 +8,7 @@ debited and committed, against the physical ceiling of the same database on this
 * engine — the engine with many events per transaction (1, 100 and 10,000 customers);
 * http — ``POST /events`` from concurrent clients against a server process, and the latency of one
   synchronous event at low load;
+* holds — placing and releasing a hold, timed next to a single event (``bench/holds.py``);
 * memory — peak RSS of the engine path at 100,000 events and at the end of the run.
 """
 
@@ -403,6 +404,7 @@ PHASES = (
     "engine, 10,000 customers",
     "http",
     "http, 2 workers",
+    "http, holds",
     "memory",
 )
 
@@ -440,8 +442,12 @@ def run(
     result["http_2_workers"] = http_phase(
         url100, ids100, max(n // 5, 400), clients=8, latency_samples=min(n, 2000), workers=2
     )
+    step(PHASES[7])
+    from drawdown.bench.holds import hold_phase  # it imports this module
+
+    result["holds"] = hold_phase(url100, ids100, min(n, 2000))
     if memory_events:
-        step(PHASES[7])
+        step(PHASES[8])
         # In a fresh process: the peak RSS of this one already holds the worlds built above.
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             rate, rss = pool.apply(_memory_run, (url100, ids100, memory_events))

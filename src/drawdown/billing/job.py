@@ -2,8 +2,9 @@
 grants along in time (pending -> live, expired -> written off), and runs ``billing.cycle``.
 
 A customer has something due when a subscription's ``next_due_at`` has passed (``billing.schedule``),
-recurring usage of an ended period is uncharged, or a grant is due to go live or expire: three index
-range scans, so a run with nothing due costs the same at 100 customers as at 100,000.
+recurring usage of an ended period is uncharged, a grant is due to go live or expire, or a hold has
+passed its expiry (closed here: never later than one job interval): four index range scans, so a
+run with nothing due costs the same at 100 customers as at 100,000.
 
 Computed from stored state, so a run is idempotent and a late run catches up (every due period
 without a ``period_charges`` row is charged once). ``serve`` runs it every
@@ -26,6 +27,8 @@ from drawdown.billing import schedule
 from drawdown.billing.cycle import close_usage, collect_fixed
 from drawdown.billing.models import Report
 from drawdown.db.engine import write
+from drawdown.holds import repository as hold_sql
+from drawdown.holds import service as holds
 from drawdown.ops.metrics import JOB
 from drawdown.wallets import entitlements
 from drawdown.wallets.ledger import Ledger
@@ -58,6 +61,7 @@ def _run_due(
     with engine.connect() as conn:
         customer_ids = repo.customers_with_usage_due(conn, now) | repo.customers_due(conn, now)
         customer_ids |= {customer for customer, _ in accounts_due(conn, now)}
+        customer_ids |= hold_sql.customers_with_expired(conn, now)
     if only is not None:
         customer_ids &= only
     report = Report(visited=len(customer_ids))
@@ -71,6 +75,8 @@ def _bill_customer(
     conn: Connection, customer_id: str, now: datetime, overdraft_limit: Decimal | None, public_url: str, report: Report
 ) -> None:
     lock_customer(conn, customer_id)
+    # Holds past their expiry are closed (they stopped holding at expiry already: this records it).
+    report.holds_expired += holds.expire_due(conn, customer_id, now)
     # Entitlements first: a rollover must carry a grant's remainder before expiry writes it off.
     ledger = Ledger(conn, customer_id, now)
     report.entitlements_granted += entitlements.refresh(conn, customer_id, now, ledger, overdraft_limit)

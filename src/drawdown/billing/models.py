@@ -27,4 +27,5 @@ class Report:
     fixed_charged: int = 0
     usage_charged: int = 0
     entitlements_granted: int = 0
+    holds_expired: int = 0  # holds closed because their expiry had passed
     action_required: list[str] = field(default_factory=list)

@@ -17,17 +17,29 @@ from sqlalchemy import (
 )
 
 from drawdown.db.alert_tables import balance_alerts
+from drawdown.db.hold_tables import hold_settlements, holds
 from drawdown.db.meta import ID, metadata, scope_column
 from drawdown.db.payment_tables import auto_top_ups, refunds, stripe_events, top_ups
 from drawdown.db.portal_tables import portal_sessions, portal_settings
 from drawdown.db.types import JSONDoc, UTCDateTime
 from drawdown.db.webhook_tables import webhook_attempts, webhook_deliveries, webhook_destinations, webhook_outbox
 
-# The payments room's tables live in payment_tables.py, on the same metadata.
+# The payments, portal, holds, webhooks and alerts rooms' tables live in their own modules, on the same metadata.
 __all__ = [
-    "auto_top_ups", "balance_alerts", "metadata", "portal_sessions", "portal_settings", "refunds", "stripe_events",
+    "auto_top_ups",
+    "balance_alerts",
+    "hold_settlements",
+    "holds",
+    "metadata",
+    "portal_sessions",
+    "portal_settings",
+    "refunds",
+    "stripe_events",
     "top_ups",
-    "webhook_attempts", "webhook_deliveries", "webhook_destinations", "webhook_outbox",
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_destinations",
+    "webhook_outbox",
 ]
 
 # A platform's own account (parent_scope_id NULL) or a connected account, created by a platform in

@@ -93,7 +93,7 @@ def _first_short(
             state = ledger.account(row.id)
             if state.overdraft_limit is None:
                 continue  # no limit: anything fits
-            room = grant_rules.available(state.grants, state.debt, now) - state.reserved + state.overdraft_limit
+            room = grant_rules.available(state.grants, state.debt, now) - state.set_aside + state.overdraft_limit
         if needed > room:
             facts = catalog.asset_facts(conn, scope, asset)
             step = Decimal(1).scaleb(-(facts[0] if facts else 0))

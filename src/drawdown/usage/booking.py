@@ -1,7 +1,10 @@
 """Stage 6, book: the event row, its fees, the tier positions they move, and the ledger: a real-time
 fee is debited now (a ``fee`` transaction drawing grants by priority, then overdraft); a recurring
 fee reserves its amount until ``billing.cycle`` charges the period. The limit was checked by
-``funding``; it is not checked again here."""
+``funding``; it is not checked again here. A fee in the account of the open hold its event names is
+settled against it first (``holds.service.settle``): what the hold pays stops being held, and the fee
+is then debited like any other, so grants are drawn by the same priority rules and revenue is
+recognised as before."""
 
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ from drawdown.core.grants import DebitPlan
 from drawdown.core.ids import FEE, TRANSACTION, new_id
 from drawdown.core.ledger import REVENUE
 from drawdown.core.money import quantize, to_scaled
+from drawdown.holds import service as holds
+from drawdown.usage.funding import Funded
 from drawdown.usage.group import Group, Turn
 from drawdown.usage.models import UsageEvent
 from drawdown.usage.rating import RatedFee
@@ -26,10 +31,10 @@ class BookedFee:
 
 
 def book(
-    group: Group, turn: Turn, event: UsageEvent, digest: str, fees: list[RatedFee], accounts: dict[str, str]
+    group: Group, turn: Turn, event: UsageEvent, digest: str, fees: list[RatedFee], funded: Funded
 ) -> tuple[int, list[BookedFee]]:
     """(the event's slot among the group's event rows, its fees as booked)."""
-    customer = turn.customer
+    customer, accounts, hold = turn.customer, funded.accounts, funded.hold
     turn.added[event.id] = digest
     slot = len(group.rows.events)
     group.rows.events.append(
@@ -52,6 +57,8 @@ def book(
         fee_id, account_id = new_id(FEE), accounts[fee.asset]
         if fee.position is not None:
             group.positions.move(fee.position, fee.rated.quantity)
+        if hold is not None and hold.account_id == account_id:
+            holds.settle(group.holds, customer.ledger, hold, fee_id, event.id, fee.amount)
         plan = None
         if fee.period is not None:
             customer.ledger.reserve(account_id, fee.amount, funded=True)

@@ -3,7 +3,8 @@ foreign-key order (accounts and grants before the fees that name them; events be
 costs); the rollups last, upserted in key order. An account the group took below its auto top-up
 threshold gets its auto top-up recorded here, in the same transaction (``wallets.autotopup``), and
 what the platform must hear of (a balance crossing a line, a grant written off) goes into the webhooks
-outbox (``Ledger.publish``). The transaction itself is committed by the caller."""
+outbox (``Ledger.publish``). Holds placed, settled or released come after the fees they name. The
+transaction itself is committed by the caller."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def commit(group: Group) -> None:
         buffer.extend(LAST, repository.INSERT_COSTS, [{**row, "event_seq": seqs[k]} for k, row in rows.costs])
     group.positions.collect(buffer)
     buffer.execute(conn)
+    group.holds.flush()  # after the accounts and fees its holds and settlements name
     group.rollup.flush(conn, group.scopes())
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 
 from drawdown.core.periods import Period
 from drawdown.core.scopes import Scope
+from drawdown.holds.book import HoldBook
 from drawdown.usage.cache import HotCache, Priced, Rates
 from drawdown.usage.models import Answer, Outcome, UsageBatch
 from drawdown.usage.positions import TierPositions
@@ -74,6 +75,7 @@ class Group:
     customers: dict[str, Customer] = field(default_factory=dict)
     turns: list[Turn] = field(default_factory=list)
     positions: TierPositions = field(init=False)
+    holds: HoldBook = field(init=False)  # the holds the group's events name and its hold commands touch
     rates: dict[int, Rates] = field(init=False)  # scope id -> its rates, for every scope of the group
     periods: dict[tuple[str, str, datetime], Period] = field(default_factory=dict)
     rows: Rows = field(default_factory=Rows)
@@ -81,6 +83,7 @@ class Group:
 
     def __post_init__(self) -> None:
         self.positions = TierPositions(self.conn)
+        self.holds = HoldBook(self.conn, self.now)
 
     def scopes(self) -> dict[int, Scope]:
         """scope id -> scope, for every batch of the group."""

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from drawdown.core.scopes import Scope
+from drawdown.holds.models import Check, HoldCommand, HoldView
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,23 @@ class UsageEvent:
     description: str | None = None
     data: dict[str, Any] | None = None
     costs: tuple[Cost, ...] | None = None
+    hold_id: str | None = None  # Drawdown extension: the hold its fees settle against first
 
     def cost_docs(self) -> list[dict[str, Any]] | None:
         return None if self.costs is None else [c.doc() for c in self.costs]
 
+    @property
+    def named_hold(self) -> str | None:
+        """The hold the event names: ``hold_id``, or ``data.hold_id`` (the official client passes
+        fields it does not know through in ``data``)."""
+        if self.hold_id is not None:
+            return self.hold_id
+        named = (self.data or {}).get("hold_id")
+        return named if isinstance(named, str) and named else None
+
     def doc(self) -> dict[str, Any]:
         """What identifies the event's content: a replay must match it exactly."""
-        return {
+        doc = {
             "id": self.id,
             "event_type": self.event_type,
             "occurred_at": self.occurred_at,
@@ -58,6 +69,9 @@ class UsageEvent:
             "data": self.data,
             "costs": self.cost_docs(),
         }
+        if self.hold_id is not None:  # only when given: digests of events stored before holds stay the same
+            doc["hold_id"] = self.hold_id
+        return doc
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,7 @@ class UsageBatch:
     customer_id: str | None
     customer_external_id: str | None
     events: list[UsageEvent]
+    hold: HoldCommand | None = None  # a hold to place or release (with no events): same writer, same lock
 
 
 @dataclass
@@ -76,6 +91,8 @@ class Outcome:
     accepted: list[str] = field(default_factory=list)
     replayed: list[str] = field(default_factory=list)
     rejected: dict[int, str] = field(default_factory=dict)  # event index -> why it was not recorded
+    notes: dict[int, str] = field(default_factory=dict)  # event index -> what became of the hold it named
+    hold: HoldView | Check | None = None  # the batch's hold command answered
 
 
 Answer = tuple[str, Outcome] | Exception  # (customer id, outcome), or why the whole batch was refused

@@ -6,12 +6,15 @@ events; the batching writer hands over every batch waiting) and, inside the call
 2. **prefetch** (``receive.py``): reads what the whole group needs, once: stored events, wallets,
    subscribed prices, entitlements due, tier positions, rates;
 
-then, for each batch in lock order and each of its events:
+then, for each batch in lock order (a batch carrying a hold command has it placed or released by
+``holding.py`` instead) and each of its events:
 
 3. **replay** (``replay.py``): an event id seen before is answered as before, or refused if changed;
 4. **rate** (``rating.py``, ``costs.py``): the fees it makes, and its vendor costs in USD;
-5. **fund** (``funding.py``): all its fees fit within the overdraft limit, or it is refused whole;
-6. **book** (``booking.py``): the event and fee rows, tier positions, debits and reservations;
+5. **fund** (``funding.py``): all its fees fit within the overdraft limit (what the hold it names
+   still holds counts for them), or it is refused whole;
+6. **book** (``booking.py``): the event and fee rows, tier positions, settlements against its hold,
+   debits and reservations;
 7. **attribute** (``attribution.py``): its revenue and costs, on the event and in the rollups;
 
 and finally
@@ -37,6 +40,7 @@ from drawdown.usage.commit import commit
 from drawdown.usage.costs import price_costs
 from drawdown.usage.funding import fund
 from drawdown.usage.group import Group, Turn
+from drawdown.usage.holding import take_hold
 from drawdown.usage.models import Answer, UsageBatch, UsageEvent
 from drawdown.usage.rating import rate_event
 from drawdown.usage.receive import prefetch, receive
@@ -58,12 +62,15 @@ def bill(
 def _take_turn(group: Group, turn: Turn) -> Answer:
     """Bill one batch, event by event; if one event cannot be billed at all, take the batch back."""
     ledger = turn.customer.ledger
-    mark, sizes = ledger.mark(), group.rows.sizes()
+    mark, sizes, held = ledger.mark(), group.rows.sizes(), group.holds.mark(turn.customer.id)
     try:
+        if turn.batch.hold is not None:
+            take_hold(group, turn)
         for i, event in enumerate(turn.batch.events):
             _bill_event(group, turn, i, event)
     except Exception as exc:  # noqa: BLE001 - the batch is refused whole and answered with its own error
         ledger.undo(mark)
+        group.holds.undo(held)
         group.positions.drop()
         group.rows.truncate(sizes)
         return exc
@@ -80,9 +87,9 @@ def _bill_event(group: Group, turn: Turn, i: int, event: UsageEvent) -> None:
     path = f"events[{i}]"
     fees = rate_event(group, turn.customer.id, turn.customer.prices, event, path)
     costs = price_costs(group.conn, turn.scope, group.rates[turn.scope.id], event, path)
-    accounts = fund(group, turn, i, fees)
-    if accounts is None:
+    funded = fund(group, turn, i, event, fees)
+    if funded is None:
         return
-    slot, booked = book(group, turn, event, digest, fees, accounts)
+    slot, booked = book(group, turn, event, digest, fees, funded)
     attribute(group, turn, event, slot, booked, costs)
     turn.outcome.accepted.append(event.id)

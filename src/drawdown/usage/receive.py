@@ -3,9 +3,10 @@ events will need read once for the whole group.
 
 Customers are locked in one statement, in id order, so several writers never deadlock. Then, for the
 whole group at once: the events already stored under the same ids (for the replay check), every
-wallet account with its changeable grants, each customer's subscribed prices (cached under its
-revision), the entitlement grants that have fallen due, the tier positions the events will move, and
-the exchange rates of each scope.
+wallet account with its changeable grants and what its open holds set aside, each customer's
+subscribed prices (cached under its revision), the entitlement grants that have fallen due, the tier
+positions the events (and hold estimates) will read, the exchange rates of each scope, and the holds
+the events name or the hold commands touch.
 
 A group may mix scopes (the batching writer takes every request waiting): each batch names its
 customer within its own scope, and a customer of another scope is answered like an unknown one.
@@ -20,10 +21,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from drawdown.core.errors import Invalid
+from drawdown.holds.models import PlaceHold
 from drawdown.usage import repository
 from drawdown.usage.cache import HotCache
 from drawdown.usage.group import Customer, Group, Turn
-from drawdown.usage.models import Answer, UsageBatch
+from drawdown.usage.holding import estimate_event
+from drawdown.usage.models import Answer, UsageBatch, UsageEvent
 from drawdown.usage.rating import position_keys
 from drawdown.wallets import entitlements
 from drawdown.wallets import repository as wallet_sql
@@ -88,20 +91,40 @@ def prefetch(group: Group) -> None:
         customers[customer_id].prices = prices
     _entitlements_due(group, revisions)
     group.positions.prefetch(
-        {key for t in group.turns for e in t.batch.events for key in position_keys(t.customer.id, e, t.customer.prices)}
+        {key for t in group.turns for e in _priced(t) for key in position_keys(t.customer.id, e, t.customer.prices)}
     )
     group.rates = group.cache.rates(conn, group.scopes())
+    group.holds.load(named_holds(group))
+
+
+def _priced(turn: Turn) -> list[UsageEvent]:
+    """The events a batch prices: its own, or the estimate its hold is priced from."""
+    hold = turn.batch.hold
+    if isinstance(hold, PlaceHold) and hold.estimate is not None:
+        return [estimate_event(hold.estimate, turn.customer.ledger.now)]  # the ledger's now is the group's
+    return turn.batch.events
+
+
+def named_holds(group: Group) -> set[tuple[str, str]]:
+    """(customer id, hold id) of every hold the group's events name or its hold commands touch."""
+    named = {(t.customer.id, t.batch.hold.hold_id) for t in group.turns if t.batch.hold is not None}
+    for t in group.turns:
+        named.update((t.customer.id, h) for e in t.batch.events if (h := e.named_hold) is not None)
+    return named
 
 
 def _wallets(group: Group, ids: list[str]) -> None:
-    """Each customer's accounts and changeable grants, read for the whole group in two queries."""
+    """Each customer's accounts, changeable grants and open holds' totals, read for the whole group in
+    three queries."""
     accounts = [a for chunk in repository.chunks(ids) for a in wallet_sql.accounts_of(group.conn, chunk)]
     grants: dict[str, list[Any]] = {}
+    held: dict[str, int] = {}
     for chunk in repository.chunks([a.id for a in accounts]):
         for g in wallet_sql.changeable_grants(group.conn, chunk, group.now):
             grants.setdefault(g.account_id, []).append(g)
+        held.update(wallet_sql.held_totals(group.conn, chunk, group.now))
     for a in accounts:
-        group.customers[a.customer_id].ledger.adopt(a, grants.get(a.id, []))
+        group.customers[a.customer_id].ledger.adopt(a, grants.get(a.id, []), held.get(a.id, 0))
 
 
 def _entitlements_due(group: Group, revisions: dict[str, int]) -> None:

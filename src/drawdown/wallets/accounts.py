@@ -2,7 +2,8 @@
 
 An account is addressed by its customer and ``name:ASSET`` key (``default:USD``); inside the database
 it has an id (``wac_…``). Its value is a list of grants plus, below zero, ``debt``; ``reserved`` is
-value promised to recurring fees not yet charged.
+value promised to recurring fees not yet charged; ``held`` is value set aside by open holds
+(``core.holds``), read with the account and never stored on it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class AccountState:
     overdraft_limit: Decimal | None
     grants: list[grant_rules.Grant]
     reserved: Decimal = ZERO
+    held: Decimal = ZERO  # the open holds' remainder: unavailable to anything but their own fees
     touched: set[str] = field(default_factory=set)  # grants drawn since the last write
     stored_pending: set[str] = field(default_factory=set)  # grants stored as pending
     created: bool = False  # opened in this unit of work: inserted when written
@@ -62,8 +64,13 @@ class AccountState:
     # () without alerts. Read with the account row (``wallet_accounts.alert_levels``), like the above.
     alert_levels: tuple[tuple[int, Decimal | None], ...] = ()
 
+    @property
+    def set_aside(self) -> Decimal:
+        """Value that counts as spent for the limit: reserved for recurring fees, or held."""
+        return self.reserved + self.held
+
     @classmethod
-    def from_rows(cls, row: Any, grant_rows: list[Any]) -> AccountState:
+    def from_rows(cls, row: Any, grant_rows: list[Any], held: Decimal = ZERO) -> AccountState:
         return cls(
             account_id=row.id,
             customer_id=row.customer_id,
@@ -73,6 +80,7 @@ class AccountState:
             overdraft_limit=None if row.overdraft_limit is None else from_scaled(row.overdraft_limit),
             grants=[grant_from_row(r) for r in grant_rows],
             reserved=from_scaled(row.reserved),
+            held=held,
             stored_pending={r.id for r in grant_rows if r.state == PENDING},
             stored=(row.debt, row.reserved, row.live_total, row.pending_total),
             auto_threshold=row.auto_threshold,

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Table
 from drawdown.core import grants as grant_rules
 from drawdown.core.ids import GRANT, TRANSACTION, new_id
 from drawdown.core.ledger import EXPIRED, ISSUED, Posting, check_balanced, system_account, wallet_account
-from drawdown.core.money import quantize, to_scaled
+from drawdown.core.money import from_scaled, quantize, to_scaled
 from drawdown.db.rows import RowBuffer
 from drawdown.wallets import autotopup, notices, repository
 from drawdown.wallets.accounts import ZERO, AccountState, GrantBasis, basis_from_row
@@ -38,7 +38,7 @@ class Mark:
     """Where a ledger stood, so that a refused request can be taken back (see ``undo``)."""
 
     sizes: tuple[int, int, int, int]
-    accounts: dict[str, tuple[list[grant_rules.Grant], Decimal, Decimal, set[str]]]
+    accounts: dict[str, tuple[list[grant_rules.Grant], Decimal, Decimal, Decimal, set[str]]]
 
 
 class Ledger:
@@ -56,17 +56,19 @@ class Ledger:
         self.expires_at: dict[str, datetime] = {}  # of the grants in ``expired``
 
     # ------------------------------------------------------------------------ accounts in memory
-    def adopt(self, row: Any, grant_rows: list[Any]) -> AccountState:
-        """Take an account (and its changeable grants) the caller already read, e.g. for a group."""
+    def adopt(self, row: Any, grant_rows: list[Any], held: int = 0) -> AccountState:
+        """Take an account (its changeable grants, what its open holds set aside) the caller already
+        read, e.g. for a group."""
         for r in grant_rows:
             self.bases[r.id] = basis_from_row(r)
-        state = self.accounts[row.id] = AccountState.from_rows(row, grant_rows)
+        state = self.accounts[row.id] = AccountState.from_rows(row, grant_rows, from_scaled(held))
         return state
 
     def account(self, account_id: str) -> AccountState:
         if account_id not in self.accounts:
             row = repository.account(self.conn, account_id)
-            self.adopt(row, repository.changeable_grants(self.conn, [account_id], self.now))
+            held = repository.held_totals(self.conn, [account_id], self.now).get(account_id, 0)
+            self.adopt(row, repository.changeable_grants(self.conn, [account_id], self.now), held)
         return self.accounts[account_id]
 
     def find(self, name: str, asset: str) -> str | None:
@@ -95,7 +97,7 @@ class Ledger:
     def mark(self) -> Mark:
         return Mark(
             (len(self.new_grants), len(self.planned), len(self.dependents), len(self.notices)),
-            {aid: (list(a.grants), a.debt, a.reserved, set(a.touched)) for aid, a in self.accounts.items()},
+            {aid: (list(a.grants), a.debt, a.reserved, a.held, set(a.touched)) for aid, a in self.accounts.items()},
         )
 
     def undo(self, mark: Mark) -> None:
@@ -108,14 +110,14 @@ class Ledger:
                 del self.accounts[account_id]
                 continue
             state = self.accounts[account_id]
-            state.grants, state.debt, state.reserved, state.touched = mark.accounts[account_id]
+            state.grants, state.debt, state.reserved, state.held, state.touched = mark.accounts[account_id]
 
     # --------------------------------------------------------------------------------- spending
     def shortfall(self, account_id: str, amount: Decimal) -> grant_rules.InsufficientFunds | None:
         """Why ``amount`` cannot be spent from the account (None: it can, within its overdraft limit)."""
         a = self.account(account_id)
         try:
-            grant_rules.check_limit(a.grants, a.debt, a.reserved, a.overdraft_limit, amount, self.now)
+            grant_rules.check_limit(a.grants, a.debt, a.set_aside, a.overdraft_limit, amount, self.now)
         except grant_rules.InsufficientFunds as exc:
             return exc
         return None
@@ -125,8 +127,19 @@ class Ledger:
         the caller has already checked the limit (``funded``)."""
         a = self.account(account_id)
         if not funded:
-            grant_rules.check_limit(a.grants, a.debt, a.reserved, a.overdraft_limit, amount, self.now)
+            grant_rules.check_limit(a.grants, a.debt, a.set_aside, a.overdraft_limit, amount, self.now)
         a.reserved += amount
+
+    def hold(self, account_id: str, amount: Decimal) -> None:
+        """Set ``amount`` aside for a hold; raises InsufficientFunds (changing nothing) past the limit."""
+        a = self.account(account_id)
+        grant_rules.check_limit(a.grants, a.debt, a.set_aside, a.overdraft_limit, amount, self.now)
+        a.held += amount
+
+    def unhold(self, account_id: str, amount: Decimal) -> None:
+        """Give back ``amount`` a hold set aside: released, or drawn by a fee settled against it (the
+        caller debits that fee next, its limit already checked)."""
+        self.account(account_id).held -= amount
 
     def debit(
         self,
@@ -149,7 +162,7 @@ class Ledger:
         if release:
             a.reserved -= release
         plan = grant_rules.plan_debit(
-            a.grants, a.debt, a.overdraft_limit, amount, self.now, a.reserved, enforce_limit=not (release or funded)
+            a.grants, a.debt, a.overdraft_limit, amount, self.now, a.set_aside, enforce_limit=not (release or funded)
         )
         self._draw(a, plan.draws, postings)
         if plan.debt_added:

@@ -69,6 +69,7 @@ class Balance:
     pending_in: Decimal
     pending_out: Decimal
     overdraft_limit: Decimal | None
+    held: Decimal = Decimal(0)  # set aside by open holds (already out of ``available``)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from drawdown.db.tables import (
     credit_grants,
     customers,
     entitlement_grants,
+    holds,
     ledger_entries,
     product_versions,
     subscription_products,
@@ -175,11 +176,34 @@ def balances(conn: Connection, account_id: str, now: datetime) -> dict[str, Deci
         ).where(_g.account_id == account_id, _g.state == PENDING, _g.effective_at <= now)
     ).one()
     live = int(row.live_total) - int(expired_since) + int(due.live)
+    held = held_totals(conn, [account_id], now).get(account_id, 0)
     return {
-        "available": from_scaled(live - int(row.debt) - int(row.reserved)),
+        "available": from_scaled(live - int(row.debt) - int(row.reserved) - held),
         "pending_in": from_scaled(int(row.pending_total) - int(due.all)),
         "pending_out": from_scaled(int(row.reserved)),
+        "held": from_scaled(held),
     }
+
+
+_h = holds.c
+# What the open holds of some accounts set aside: active, and not yet past their expiry (an expired
+# hold stops holding at its expiry, whether or not the job has closed it yet).
+_HELD = (
+    select(_h.account_id, func.sum(_h.amount - _h.settled).label("held"))
+    .where(
+        _h.account_id.in_(bindparam("accounts", expanding=True)),
+        _h.status == "active",
+        _h.expires_at > bindparam("now"),
+    )
+    .group_by(_h.account_id)
+)
+
+
+def held_totals(conn: Connection, account_ids: Sequence[str], now: datetime) -> dict[str, int]:
+    """account id -> nano-units its open holds set aside (accounts without any are left out)."""
+    if not account_ids:
+        return {}
+    return {r.account_id: int(r.held) for r in conn.execute(_HELD, {"accounts": list(account_ids), "now": now})}
 
 
 def accounts_due(conn: Connection, now: datetime, customer_id: str | None = None) -> set[tuple[str, str]]:

@@ -253,7 +253,14 @@ def _balance(conn: Connection, row: Any, now: datetime) -> Balance:
     b = repository.balances(conn, row.id, now)
     limit = None if row.overdraft_limit is None else from_scaled(row.overdraft_limit)
     return Balance(
-        account_key(row.name, row.asset), row.name, row.asset, b["available"], b["pending_in"], b["pending_out"], limit
+        account_key(row.name, row.asset),
+        row.name,
+        row.asset,
+        b["available"],
+        b["pending_in"],
+        b["pending_out"],
+        limit,
+        b["held"],
     )
 
 

@@ -73,6 +73,7 @@ class UsageEvent(Model):
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
     data: EventData | None = None
     costs: list[CostData] | None = None
+    hold_id: Key | None = None  # Drawdown extension: settle against this hold first (or data.hold_id)
 
 
 class UsageRequest(Model):

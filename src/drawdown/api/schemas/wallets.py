@@ -72,6 +72,7 @@ class AccountDetails(WalletAccountSummary):
     pending_in: Decimal
     pending_out: Decimal
     overdraft_limit: Decimal | None = None
+    held: Decimal = Decimal(0)  # Drawdown extension: set aside by open holds, already out of available
 
 
 class GetWalletResponse(Model):

@@ -1,0 +1,1 @@
+"""Holds: value set aside on a wallet account before a job, settled by its events, released after."""
