@@ -19,10 +19,15 @@ from sqlalchemy import (
 from drawdown.db.meta import ID, metadata, scope_column
 from drawdown.db.payment_tables import auto_top_ups, refunds, stripe_events, top_ups
 from drawdown.db.portal_tables import portal_sessions, portal_settings
+from drawdown.db.subject_tables import subject_rollups
 from drawdown.db.types import JSONDoc, UTCDateTime
 
-# The payments room's tables live in payment_tables.py, on the same metadata.
-__all__ = ["auto_top_ups", "metadata", "portal_sessions", "portal_settings", "refunds", "stripe_events", "top_ups"]
+# The payments room's tables live in payment_tables.py, the portal's in portal_tables.py and the subject
+# rollups in subject_tables.py, on the same metadata.
+__all__ = [
+    "auto_top_ups", "metadata", "portal_sessions", "portal_settings", "refunds", "stripe_events", "subject_rollups",
+    "top_ups",
+]
 
 # A platform's own account (parent_scope_id NULL) or a connected account, created by a platform in
 # one of its scopes (``POST /accounts``): the connected account lives in that environment only.

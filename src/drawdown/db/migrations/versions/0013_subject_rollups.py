@@ -1,0 +1,91 @@
+"""Subject rollups: profitability per subject (a task or an outcome), maintained on write
+
+Revision ID: 0013
+Revises: 0011
+Create Date: 2026-11-26 13:05:00
+
+A new table, backfilled from the stored events, their costs and their fees, so that an upgraded
+database answers exactly for the subjects it already holds (the engine adds to it from now on).
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+import drawdown.db.types
+
+revision = "0013"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+UTC_DATETIME = drawdown.db.types.UTCDateTime(timezone=True)
+ID = sa.String(length=64)
+COLUMNS = (
+    "scope_id, customer_id, subject, kind, key, sub, period, asset, revenue, cost, amount, events, first_at, last_at"
+)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "subject_rollups",
+        sa.Column("scope_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", ID, nullable=False),
+        sa.Column("subject", sa.String(500), nullable=False),
+        sa.Column("kind", sa.String(8), nullable=False),
+        sa.Column("key", sa.String(64), nullable=False),
+        sa.Column("sub", sa.String(200), nullable=False),
+        sa.Column("period", sa.String(10), nullable=False),
+        sa.Column("asset", sa.String(32), nullable=False),
+        sa.Column("revenue", sa.BigInteger(), nullable=False),
+        sa.Column("cost", sa.BigInteger(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("events", sa.BigInteger(), nullable=False),
+        sa.Column("first_at", UTC_DATETIME, nullable=True),
+        sa.Column("last_at", UTC_DATETIME, nullable=True),
+        sa.PrimaryKeyConstraint(
+            "scope_id", "customer_id", "subject", "kind", "key", "sub", "period", "asset", name="pk_subject_rollups"
+        ),
+    )
+    op.create_index(
+        "ix_subject_rollups_scope_kind_period",
+        "subject_rollups",
+        ["scope_id", "kind", "period", "customer_id", "subject", "revenue", "cost", "events"],
+    )
+    _backfill()
+
+
+def _period(length: int) -> str:
+    """The UTC day (10) or month (7) of ``e.occurred_at`` as text, on either backend (SQLite stores naive
+    UTC text; PostgreSQL a timestamptz)."""
+    if op.get_bind().dialect.name == "postgresql":
+        return f"to_char(e.occurred_at AT TIME ZONE 'UTC', '{'YYYY-MM-DD' if length == 10 else 'YYYY-MM'}')"
+    return f"substr(e.occurred_at, 1, {length})"
+
+
+def _backfill() -> None:
+    with_subject = "e.subject IS NOT NULL AND e.subject <> ''"
+    for kind, length in (("day", 10), ("month", 7)):
+        period = _period(length)
+        op.execute(
+            f"INSERT INTO subject_rollups ({COLUMNS}) "
+            f"SELECT e.scope_id, e.customer_id, e.subject, '{kind}', '', '', {period}, '', SUM(e.revenue), "
+            f"SUM(e.cost), 0, COUNT(*), MIN(e.occurred_at), MAX(e.occurred_at) FROM events e "
+            f"WHERE {with_subject} GROUP BY e.scope_id, e.customer_id, e.subject, {period}"
+        )
+    op.execute(
+        f"INSERT INTO subject_rollups ({COLUMNS}) "
+        "SELECT e.scope_id, e.customer_id, e.subject, 'vendor', c.vendor_id, COALESCE(c.category, ''), '', '', 0, "
+        "SUM(c.amount_usd), 0, 0, NULL, NULL FROM event_costs c JOIN events e ON e.seq = c.event_seq "
+        f"WHERE {with_subject} GROUP BY e.scope_id, e.customer_id, e.subject, c.vendor_id, COALESCE(c.category, '')"
+    )
+    op.execute(
+        f"INSERT INTO subject_rollups ({COLUMNS}) "
+        "SELECT e.scope_id, e.customer_id, e.subject, 'fee', f.product_id, f.price_id, '', f.asset, 0, 0, "
+        "SUM(f.amount), COUNT(*), NULL, NULL FROM fees f JOIN events e ON e.seq = f.event_seq "
+        f"WHERE {with_subject} GROUP BY e.scope_id, e.customer_id, e.subject, f.product_id, f.price_id, f.asset"
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_subject_rollups_scope_kind_period", table_name="subject_rollups")
+    op.drop_table("subject_rollups")
