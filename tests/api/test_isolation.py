@@ -123,6 +123,7 @@ def _build(c: httpx.Client, key_id: str) -> Ids:
     event = f"evt-{mark}"
     _ok(c.post("/events", json={"customer_id": customer["id"], "events": [{
         "id": event, "event_type": "completion", "occurred_at": OCCURRED, "data": {"tokens": 10, "model": "m"},
+        "subject": external_id,
         "costs": [{"id": f"cost-{mark}", "vendor_id": vendor, "amount": "0.02", "currency": "USD"}]}]}))
     grants = _ok(c.get(f"/customers/{customer['id']}/wallet/default:{asset}/grants"))["items"]
     connected_external = f"tenant-{mark}"
@@ -162,7 +163,7 @@ def _path_value(path: str, name: str, ids: Ids) -> str:
         "assetCode": ids.asset, "productId": ids.product, "version": "1", "customerId": ids.customer,
         "subscriptionId": ids.subscription, "transactionId": ids.transaction, "grantId": ids.grant,
         "eventId": ids.event, "vendorId": ids.vendor, "keyId": ids.key, "paymentMethodId": ids.payment_method,
-        "topUpId": ids.top_up,
+        "topUpId": ids.top_up, "subject": ids.external_id,  # A's event names its customer's external id
     }
     if name not in values:
         pytest.fail(f"{path}: path parameter {name!r} is new; say which of scope A's ids it takes")
