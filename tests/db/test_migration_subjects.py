@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from alembic import command
 from sqlalchemy import select
@@ -24,11 +25,11 @@ from tests.worlds import volume_world
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 
 
-def _rows(url: str) -> list[tuple]:
+def _rows(url: str) -> list[Any]:
     engine = make_engine(url)
     try:
         with read(engine) as conn:
-            return sorted(tuple(r) for r in conn.execute(select(subject_rollups)).all())
+            return sorted(conn.execute(select(subject_rollups)).all(), key=tuple)
     finally:
         engine.dispose()
 
@@ -57,10 +58,13 @@ def test_backfill_equals_what_the_engine_maintains(fresh_url: str) -> None:
             assert not isinstance(answer, Exception), answer
     engine.dispose()
     maintained = _rows(fresh_url)
-    # Rows: a's run-1 has 3 days, 2 months (Sep 29-30, Oct 1), 2 vendors, 1 price; a's runs/2 and b's
-    # run-1 each 1 day, 1 month, 2 vendors, 1 price.
-    assert len(maintained) == (3 + 2 + 2 + 1) + 2 * (1 + 1 + 2 + 1)
-    assert sum(r[-3] for r in maintained if r[3] == "day") == 5  # 5 events named a subject
+    # Rows: a's run-1 has 3 days, 2 months (Sep 29-30, Oct 1), a total, 2 vendors, 1 price; a's runs/2
+    # and b's run-1 each 1 day, 1 month, a total, 2 vendors, 1 price; the scope's sums 3 days, 2 months.
+    assert len(maintained) == (3 + 2 + 1 + 2 + 1) + 2 * (1 + 1 + 1 + 2 + 1) + (3 + 2)
+    kinds = {(r.customer_id, r.kind): 0 for r in maintained}
+    for r in maintained:
+        kinds[(r.customer_id, r.kind)] += r.events
+    assert (kinds[("", "day")], kinds[(a, "total")], kinds[(b, "total")]) == (5, 4, 1)  # 5 events named one
 
     cfg = alembic_config(fresh_url)
     command.downgrade(cfg, "0011")

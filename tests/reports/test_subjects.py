@@ -11,15 +11,16 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal as D
-from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine
 
 from drawdown.core.money import to_scaled
-from drawdown.core.scopes import DEFAULT_LIVE, DEFAULT_TEST
+from drawdown.core.scopes import DEFAULT_LIVE, DEFAULT_TEST, Scope
 from drawdown.reports import subjects
 from drawdown.reports.models import FeeTotal, Figures, VendorCost
+from drawdown.usage.rollup import period_names
+from drawdown.usage.subject_rollup import SubjectRollup
 
 
 @pytest.fixture
@@ -36,31 +37,31 @@ def t(day: str, hour: int = 12) -> datetime:
     return datetime.fromisoformat(f"{day}T{hour:02d}:00:00").replace(tzinfo=UTC)
 
 
-def event(customer: str, subject: str, day: str, revenue: str, cost: str, hour: int = 12) -> dict[Any, list[Any]]:
-    """The day and month rows one event adds (as the usage pipeline does)."""
-    delta = [to_scaled(D(revenue)), to_scaled(D(cost)), 0, 1, t(day, hour), t(day, hour)]
-    return {(customer, subject, "day", "", "", day, ""): delta, (customer, subject, "month", "", "", day[:7], ""):
-            list(delta)}
+def send(conn: Connection, *events: tuple, scope: Scope = DEFAULT_LIVE) -> None:
+    """Events as the usage pipeline adds them up and commits them: (customer, subject, day, revenue,
+    cost[, hour[, costs[, fees]]])."""
+    rollup = SubjectRollup()
+    for customer, subject, day, revenue, cost, *more in events:
+        hour, costs, fees = (list(more) + [12, [], []][len(more):])[:3]
+        at = t(day, hour)
+        rollup.add_event(scope.id, customer, subject, at, period_names(at.date()), to_scaled(D(revenue)),
+                         to_scaled(D(cost)), costs, fees)
+    rollup.flush(conn, {scope.id: scope})
 
 
 def test_upserts_add_up_and_widen_first_and_last(conn: Connection) -> None:
     c = f"cust_{uuid.uuid4().hex[:12]}"
-    subjects.add_all(conn, DEFAULT_LIVE, event(c, "run", "2191-01-05", "1.5", "0.25", hour=9))
-    subjects.add_all(conn, DEFAULT_LIVE, {
-        **event(c, "run", "2191-01-05", "0.000000001", "0", hour=8),
-        (c, "run", "vendor", "vnd_a", "inference", "", ""): [0, to_scaled(D("0.2")), 0, 0, None, None],
-        (c, "run", "fee", "prp_x", "prc_y", "", "GEMS"): [0, 0, to_scaled(D("12.5")), 2, None, None],
-    })
-    subjects.add_all(conn, DEFAULT_LIVE, {
-        **event(c, "run", "2191-02-01", "0", "0.05", hour=1),
-        (c, "run", "vendor", "vnd_a", "inference", "", ""): [0, to_scaled(D("0.05")), 0, 0, None, None],
-        (c, "run", "fee", "prp_x", "prc_y", "", "GEMS"): [0, 0, to_scaled(D("0.5")), 1, None, None],
-    })
+    llm = {"vendor_id": "vnd_a", "category": "inference", "amount_usd": to_scaled(D("0.2"))}
+    send(conn, (c, "run", "2191-01-05", "1.5", "0.25", 9))
+    fee = ("prp_x", "prc_y", "GEMS", to_scaled(D("12.5")))
+    send(conn, (c, "run", "2191-01-05", "0.000000001", "0", 8, [llm], [fee]))
+    send(conn, (c, "run", "2191-02-01", "0", "0.05", 1, [{**llm, "amount_usd": to_scaled(D("0.05"))}],
+                [("prp_x", "prc_y", "GEMS", to_scaled(D("0.5")))]))
     s = subjects.stats(conn, DEFAULT_LIVE, c, "run")
     assert s.totals.figures == Figures(D("1.500000001"), D("0.3"), "USD")
     assert (s.totals.events, s.totals.first_at, s.totals.last_at) == (3, t("2191-01-05", 8), t("2191-02-01", 1))
     assert s.costs == (VendorCost("vnd_a", "inference", D("0.25")),)
-    assert s.fees == (FeeTotal("prp_x", "prc_y", "GEMS", D("13"), 3),)
+    assert s.fees == (FeeTotal("prp_x", "prc_y", "GEMS", D("13"), 2),)
     nothing = subjects.stats(conn, DEFAULT_LIVE, c, "never")
     assert (nothing.totals.figures, nothing.totals.events, nothing.totals.first_at) == (Figures(D(0), D(0), "USD"),
                                                                                         0, None)
@@ -68,14 +69,12 @@ def test_upserts_add_up_and_widen_first_and_last(conn: Connection) -> None:
 
 def test_ranges_rankings_and_scopes(conn: Connection) -> None:
     c, d = (f"cust_{uuid.uuid4().hex[:12]}" for _ in range(2))
-    for rows in (
-        event(c, "loss", "2192-03-10", "1", "1.5"),  # margin -50
-        event(c, "loss", "2192-04-02", "1", "0"),  # with April: revenue 2, cost 1.5, margin 25
-        event(c, "free", "2192-03-31", "0", "0.1"),  # no revenue: margin 0
-        event(d, "big", "2192-03-15", "10", "1"),  # margin 90
-    ):
-        subjects.add_all(conn, DEFAULT_LIVE, rows)
-    subjects.add_all(conn, DEFAULT_TEST, event(c, "hidden", "2192-03-15", "100", "0"))
+    send(conn,
+         (c, "loss", "2192-03-10", "1", "1.5"),  # margin -50
+         (c, "loss", "2192-04-02", "1", "0"),  # with April: revenue 2, cost 1.5, margin 25
+         (c, "free", "2192-03-31", "0", "0.1"),  # no revenue: margin 0
+         (d, "big", "2192-03-15", "10", "1"))  # margin 90
+    send(conn, (c, "hidden", "2192-03-15", "100", "0"), scope=DEFAULT_TEST)
 
     march = subjects.ranked(conn, DEFAULT_LIVE, None, "2192-03-01", "2192-03-31", "revenue", 0, 10)
     assert [(s.customer_id, s.subject) for s in march.items] == [(d, "big"), (c, "loss"), (c, "free")]
@@ -92,3 +91,10 @@ def test_ranges_rankings_and_scopes(conn: Connection) -> None:
     assert subjects.ranked(conn, DEFAULT_LIVE, None, "2192-03-02", "2192-03-01", "revenue", 0, 10).total_count == 0
     assert subjects.ranked(conn, DEFAULT_TEST, c, None, None, "revenue", 0, 10).items[0].subject == "hidden"
     assert subjects.stats(conn, DEFAULT_LIVE, c, "hidden").totals.events == 0
+    # Whole lives: from the total rows, in rank order (the session database holds other subjects too).
+    mine = [x for x in subjects.ranked(conn, DEFAULT_LIVE, None, None, None, "margin", 0, 500).items
+            if x.customer_id in (c, d)]
+    assert [(x.subject, x.figures.margin) for x in mine] == [("free", 0), ("loss", D("25.00")), ("big", D("90.00"))]
+    whole = subjects.ranked(conn, DEFAULT_LIVE, c, None, None, "revenue", 0, 10)
+    assert [x.subject for x in whole.items] == ["loss", "free"] and whole.total_count == 2
+    assert (whole.summary, whole.events) == (Figures(D(2), D("1.6"), "USD"), 3)

@@ -4,26 +4,34 @@ exact the moment its event is acknowledged and no read scans events."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Table
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, case, literal_column, text
+from sqlalchemy.sql.elements import ColumnElement
 
 from drawdown.db.meta import ID, metadata
 from drawdown.db.types import UTCDateTime
 
-# One row per (scope, customer, subject, kind, key, sub, period, asset); amounts are scaled BIGINT (USD for
-# revenue and cost, the fee's asset for amount). Kinds:
-#   day / month    key '' sub '', period YYYY-MM-DD / YYYY-MM: revenue, cost, events, first_at, last_at
-#   vendor         key vendor id, sub cost category ('' when none), period '': cost
-#   fee            key product id, sub price id, period '': amount in ``asset``, events = fees counted
+# One row per (scope, customer, kind, period, subject, key, sub, asset); amounts are scaled BIGINT (USD
+# for revenue and cost, the fee's asset for amount). Kinds:
+#   day / month  period YYYY-MM-DD / YYYY-MM: revenue, cost, events, first_at, last_at
+#   total        period '': the same over the subject's whole life
+#   vendor       period '', key vendor id, sub cost category ('' when none): cost
+#   fee          period '', key product id, sub price id, asset: amount, events = fees counted
+# Rows of customer '' and subject '' (day and month) hold the scope's sum over all its subjects: the
+# summary of a ranked list without reading every subject.
+# The key starts with the customer, so one customer's lists and one subject's stats are key ranges (on
+# SQLite the table is clustered on it: WITHOUT ROWID).
 subject_rollups = Table(
     "subject_rollups",
     metadata,
     Column("scope_id", Integer, primary_key=True),
     Column("customer_id", ID, primary_key=True),
-    Column("subject", String(500), primary_key=True),  # as long as events.subject allows
     Column("kind", String(8), primary_key=True),
+    Column("period", String(10), primary_key=True),
+    Column("subject", String(500), primary_key=True),  # as long as events.subject allows
     Column("key", String(64), primary_key=True),
     Column("sub", String(200), primary_key=True),
-    Column("period", String(10), primary_key=True),
     Column("asset", String(32), primary_key=True),  # a fee row's asset ('' for the others)
     Column("revenue", BigInteger, nullable=False),
     Column("cost", BigInteger, nullable=False),
@@ -31,10 +39,27 @@ subject_rollups = Table(
     Column("events", BigInteger, nullable=False),
     Column("first_at", UTCDateTime),
     Column("last_at", UTCDateTime),
-    # The ranked lists across customers read one period range of day or month rows (the primary key
-    # serves one customer's lists and one subject's stats).
-    Index(
-        "ix_subject_rollups_scope_kind_period",
-        "scope_id", "kind", "period", "customer_id", "subject", "revenue", "cost", "events",
-    ),
+    sqlite_with_rowid=False,
 )
+s = subject_rollups.c
+
+# Literals, not parameters, wherever a partial index is meant to serve: a planner can match
+# ``kind = 'total'`` to an index's predicate, never ``kind = ?``.
+IN_PERIODS = text("kind IN ('day', 'month')")
+IS_TOTAL = text("kind = 'total'")
+
+
+def margin_order(revenue: ColumnElement[Any], cost: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The order of margins (net / revenue; 0 without revenue, as ``Figures.margin``): NUMERIC on
+    PostgreSQL, REAL on SQLite; only the order is taken from it, margins shown are computed exactly."""
+    return case((revenue == 0, literal_column("0")), else_=(revenue - cost) * literal_column("1.0") / revenue)
+
+
+# Ranked lists across customers over a period read day and month rows by period (covering).
+Index("ix_subject_rollups_range", s.scope_id, s.kind, s.period, s.customer_id, s.subject, s.revenue, s.cost,
+      s.events, s.first_at, s.last_at, sqlite_where=IN_PERIODS, postgresql_where=IN_PERIODS)
+# Ranked lists across customers over all time walk the total rows in rank order and stop at the page.
+Index("ix_subject_rollups_by_revenue", s.scope_id, s.revenue.desc(), s.customer_id, s.subject,
+      sqlite_where=IS_TOTAL, postgresql_where=IS_TOTAL)
+Index("ix_subject_rollups_by_margin", s.scope_id, margin_order(s.revenue, s.cost), s.revenue.desc(), s.customer_id,
+      s.subject, sqlite_where=IS_TOTAL, postgresql_where=IS_TOTAL)

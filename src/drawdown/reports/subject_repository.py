@@ -3,7 +3,9 @@ and the reads of one subject and of ranked pages of subjects.
 
 Amounts come back as stored scaled integers; every read and write is within one scope (rows are keyed
 by ``scope_id`` first). Ranges are segments as in ``reports.repository``: ("day" | "month", first,
-last), inclusive.
+last), inclusive. What each read costs does not grow with the number of events: one subject is a few
+key lookups, one customer's subjects a key range, all subjects over all time a walk of an index in
+rank order that stops at the page, and all subjects over a period the day and month rows in it.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Subquery, case, false, func, literal, select, union_all
+from sqlalchemy import Connection, Row, Select, Subquery, false, func, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
-from drawdown.db.subject_tables import subject_rollups as s
+from drawdown.db.subject_tables import IN_PERIODS, IS_TOTAL, margin_order
+from drawdown.db.subject_tables import subject_rollups as t
 from drawdown.reports.repository import Segment
 
+s = t.c
 _UPSERTS: dict[str, Any] = {}
-KEY = ("scope_id", "customer_id", "subject", "kind", "key", "sub", "period", "asset")
+KEY = ("scope_id", "customer_id", "kind", "period", "subject", "key", "sub", "asset")
+Rows = Sequence[Row[*tuple[Any, ...]]]
 
 
 def upsert(conn: Connection) -> Any:
@@ -28,17 +33,17 @@ def upsert(conn: Connection) -> Any:
     name = conn.dialect.name
     if name not in _UPSERTS:
         pg = name == "postgresql"
-        stmt = postgresql.insert(s) if pg else sqlite.insert(s)
+        stmt = postgresql.insert(t) if pg else sqlite.insert(t)
         x = stmt.excluded
-        # SQLite's two-argument min/max are scalar (NULL if either is: only day/month rows carry times,
-        # and they always do); PostgreSQL's are LEAST/GREATEST.
+        # SQLite's two-argument min/max are scalar (NULL if either is: only day, month and total rows
+        # carry times, and they always do); PostgreSQL's are LEAST/GREATEST.
         least, greatest = (func.least, func.greatest) if pg else (func.min, func.max)
         _UPSERTS[name] = stmt.on_conflict_do_update(
             index_elements=list(KEY),
             set_={
-                "revenue": s.c.revenue + x.revenue, "cost": s.c.cost + x.cost, "amount": s.c.amount + x.amount,
-                "events": s.c.events + x.events,
-                "first_at": least(s.c.first_at, x.first_at), "last_at": greatest(s.c.last_at, x.last_at),
+                "revenue": s.revenue + x.revenue, "cost": s.cost + x.cost, "amount": s.amount + x.amount,
+                "events": s.events + x.events,
+                "first_at": least(s.first_at, x.first_at), "last_at": greatest(s.last_at, x.last_at),
             },
         )
     return _UPSERTS[name]
@@ -50,63 +55,89 @@ def add(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         conn.execute(upsert(conn), list(rows))
 
 
-# -------------------------------------------------------------------------------------------- reads
+# -------------------------------------------------------------------------------------- one subject
 
 
-def of_subject(conn: Connection, scope_id: int, customer_id: str, subject: str) -> Sequence[Row[*tuple[Any, ...]]]:
-    """The subject's month, vendor and fee rows (a primary-key range: a handful of rows)."""
+def of_subject(conn: Connection, scope_id: int, customer_id: str, subject: str) -> Rows:
+    """The subject's total, vendor and fee rows (key lookups: a handful of rows)."""
     return conn.execute(
-        select(s.c.kind, s.c.key, s.c.sub, s.c.asset, s.c.revenue, s.c.cost, s.c.amount, s.c.events,
-               s.c.first_at, s.c.last_at)
-        .where(s.c.scope_id == scope_id, s.c.customer_id == customer_id, s.c.subject == subject,
-               s.c.kind.in_(("month", "vendor", "fee")))
-        .order_by(s.c.kind, s.c.key, s.c.sub, s.c.asset)
+        select(s.kind, s.key, s.sub, s.asset, s.revenue, s.cost, s.amount, s.events, s.first_at, s.last_at)
+        .where(s.scope_id == scope_id, s.customer_id == customer_id, s.kind.in_(("total", "vendor", "fee")),
+               s.period == "", s.subject == subject)
+        .order_by(s.kind, s.key, s.sub, s.asset)
     ).all()
 
 
-def _in_range(scope_id: int, customer_id: str | None, segments: Sequence[Segment]) -> Subquery:
-    """Per (customer, subject): revenue, cost, events, first and last over the segments' day and month rows."""
-    conds: list[ColumnElement[bool]] = [s.c.scope_id == scope_id]
-    if customer_id is not None:
-        conds.append(s.c.customer_id == customer_id)
-    cols = (s.c.customer_id, s.c.subject, s.c.revenue, s.c.cost, s.c.events, s.c.first_at, s.c.last_at)
-    parts = [select(*cols).where(*conds, s.c.kind == grain, s.c.period >= lo, s.c.period <= hi)
-             for grain, lo, hi in segments] or [select(*cols).where(false())]
+# ------------------------------------------------------------------------------------- ranked pages
+
+_FIGURES = ("revenue", "cost", "events")
+
+
+def _grouped(scope_id: int, customer_id: str | None, segments: Sequence[Segment]) -> Subquery:
+    """Per (customer, subject): revenue, cost, events, first and last over the segments' day and month
+    rows (one key range per segment for a customer; the period index across customers)."""
+    who: ColumnElement[bool] = s.customer_id == customer_id if customer_id is not None else s.customer_id != ""
+    cols = (s.customer_id, s.subject, s.revenue, s.cost, s.events, s.first_at, s.last_at)
+    parts = [select(*cols).where(s.scope_id == scope_id, who, s.kind == grain, IN_PERIODS, s.period >= lo,
+                                 s.period <= hi) for grain, lo, hi in segments] or [select(*cols).where(false())]
     u = union_all(*parts).subquery()
     return (
-        select(u.c.customer_id, u.c.subject, func.sum(u.c.revenue).label("revenue"),
-               func.sum(u.c.cost).label("cost"), func.sum(u.c.events).label("events"),
+        select(u.c.customer_id, u.c.subject, *(func.sum(u.c[k]).label(k) for k in _FIGURES),
                func.min(u.c.first_at).label("first_at"), func.max(u.c.last_at).label("last_at"))
         .group_by(u.c.customer_id, u.c.subject)
         .subquery()
     )
 
 
-def page(
+def _ranked(query: Select[Any], g: Any, order: str) -> Select[Any]:
+    if order == "margin":  # lowest first (the loss-makers), then by revenue
+        return query.order_by(margin_order(g.revenue, g.cost), g.revenue.desc(), g.customer_id, g.subject)
+    return query.order_by(g.revenue.desc(), g.customer_id, g.subject)
+
+
+def page_in_range(
     conn: Connection, scope_id: int, customer_id: str | None, segments: Sequence[Segment], order: str,
     offset: int, limit: int,
-) -> Sequence[Row[*tuple[Any, ...]]]:
-    """One page of subjects ranked in the database: by revenue (highest first) or by margin (lowest first,
-    then by revenue); ties by customer and subject."""
-    g = _in_range(scope_id, customer_id, segments)
-    ordering: tuple[Any, ...]
-    if order == "margin":
-        # Only the order is taken from this ratio (NUMERIC on PostgreSQL, REAL on SQLite); the margins
-        # shown are computed exactly from the integer sums. No revenue: margin 0, as Figures.margin.
-        ratio = case((g.c.revenue == 0, literal(0)), else_=(g.c.revenue - g.c.cost) * literal(1.0) / g.c.revenue)
-        ordering = (ratio.asc(), g.c.revenue.desc())
-    else:
-        ordering = (g.c.revenue.desc(),)
-    return conn.execute(
-        select(g).order_by(*ordering, g.c.customer_id, g.c.subject).offset(offset).limit(limit)
-    ).all()
+) -> Rows:
+    """One page of subjects with figures in the segments, ranked; each row also carries the count and
+    the sums over all of them (``n``, ``all_revenue``, ``all_cost``, ``all_events``: one pass)."""
+    g = _grouped(scope_id, customer_id, segments)
+    totals = [func.count().over().label("n"), *(func.sum(g.c[k]).over().label(f"all_{k}") for k in _FIGURES)]
+    return conn.execute(_ranked(select(g, *totals), g.c, order).offset(offset).limit(limit)).all()
 
 
-def summary(
+def summary_in_range(
     conn: Connection, scope_id: int, customer_id: str | None, segments: Sequence[Segment]
 ) -> tuple[int, int, int, int]:
-    """(subjects, revenue, cost, events) over all the subjects in range."""
-    g = _in_range(scope_id, customer_id, segments)
-    row = conn.execute(select(func.count(), func.coalesce(func.sum(g.c.revenue), 0),
-                              func.coalesce(func.sum(g.c.cost), 0), func.coalesce(func.sum(g.c.events), 0))).one()
+    """(subjects, revenue, cost, events) over all the subjects with figures in the segments."""
+    g = _grouped(scope_id, customer_id, segments)
+    row = conn.execute(select(func.count(), *(func.coalesce(func.sum(g.c[k]), 0) for k in _FIGURES))).one()
     return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+def page_of_totals(
+    conn: Connection, scope_id: int, customer_id: str | None, order: str, offset: int, limit: int
+) -> Rows:
+    """One page of subjects over their whole lives, ranked, from the total rows: a customer's key range,
+    or across customers the rank-ordered partial index, read only as far as the page."""
+    who = [s.customer_id == customer_id] if customer_id is not None else []
+    query = select(s.customer_id, s.subject, s.revenue, s.cost, s.events, s.first_at, s.last_at).where(
+        s.scope_id == scope_id, IS_TOTAL, *who)
+    return conn.execute(_ranked(query, s, order).offset(offset).limit(limit)).all()
+
+
+def count_of_totals(conn: Connection, scope_id: int, customer_id: str | None) -> int:
+    who = [s.customer_id == customer_id] if customer_id is not None else []
+    return int(conn.execute(select(func.count()).select_from(t).where(s.scope_id == scope_id, IS_TOTAL, *who))
+               .scalar_one())
+
+
+def scope_sum(conn: Connection, scope_id: int, segments: Sequence[Segment]) -> tuple[int, int, int]:
+    """(revenue, cost, events) of all the scope's subjects over the segments, from its own rows
+    (customer '' and subject ''): a few rows, however many subjects."""
+    parts = [select(s.revenue, s.cost, s.events).where(
+        s.scope_id == scope_id, s.customer_id == "", s.kind == grain, s.period >= lo, s.period <= hi, s.subject == "")
+        for grain, lo, hi in segments] or [select(s.revenue, s.cost, s.events).where(false())]
+    u = union_all(*parts).subquery()
+    row = conn.execute(select(*(func.coalesce(func.sum(u.c[k]), 0) for k in _FIGURES))).one()
+    return int(row[0]), int(row[1]), int(row[2])

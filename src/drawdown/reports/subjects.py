@@ -11,7 +11,6 @@ has zero figures.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row
@@ -29,7 +28,8 @@ def _scaled(revenue: int, cost: int) -> Figures:
     return of(from_scaled(revenue), from_scaled(cost))
 
 SubjectKey = tuple[str, str, str, str, str, str, str]
-"""(customer id, subject, kind, key, sub, period, asset): one subject rollup row of a scope."""
+"""(customer id, kind, period, subject, key, sub, asset): one subject rollup row of a scope, in the
+table's key order."""
 
 
 # ------------------------------------------------------------------------------------------- writes
@@ -40,7 +40,7 @@ def add_all(conn: Connection, scope: Scope, deltas: dict[SubjectKey, list[Any]])
     rollups, in key order (one executemany)."""
     rows = []
     for key in sorted(deltas):
-        customer_id, subject, kind, k, sub, period, asset = key
+        customer_id, kind, period, subject, k, sub, asset = key
         revenue, cost, amount, events, first_at, last_at = deltas[key]
         rows.append({"scope_id": scope.id, "customer_id": customer_id, "subject": subject, "kind": kind, "key": k,
                      "sub": sub, "period": period, "asset": asset, "revenue": revenue, "cost": cost,
@@ -53,20 +53,16 @@ def add_all(conn: Connection, scope: Scope, deltas: dict[SubjectKey, list[Any]])
 
 def stats(conn: Connection, scope: Scope, customer_id: str, subject: str) -> SubjectStats:
     """One subject's figures over its whole life (the caller checks that the customer is the scope's)."""
-    revenue = cost = events = 0
-    first: datetime | None = None
-    last: datetime | None = None
+    totals = SubjectFigures(customer_id, subject, _scaled(0, 0), 0, None, None)
     costs, fees = [], []
     for r in repository.of_subject(conn, scope.id, customer_id, subject):
-        if r.kind == "month":
-            revenue, cost, events = revenue + r.revenue, cost + r.cost, events + r.events
-            first = r.first_at if first is None or r.first_at < first else first
-            last = r.last_at if last is None or r.last_at > last else last
+        if r.kind == "total":
+            totals = SubjectFigures(customer_id, subject, _scaled(r.revenue, r.cost), int(r.events), r.first_at,
+                                    r.last_at)
         elif r.kind == "vendor":
             costs.append(VendorCost(r.key, r.sub, from_scaled(r.cost)))
         else:
             fees.append(FeeTotal(r.key, r.sub, r.asset, from_scaled(r.amount), int(r.events)))
-    totals = SubjectFigures(customer_id, subject, _scaled(revenue, cost), int(events), first, last)
     return SubjectStats(totals, tuple(costs), tuple(fees))
 
 
@@ -76,13 +72,35 @@ def ranked(
 ) -> SubjectPage:
     """Subjects with figures in the days [start, end] (open ends: all time), of one customer or of all
     the scope's, ranked by ``order`` ("revenue": highest first; "margin": lowest first, the loss-makers),
-    one page of them and the summary of all in range."""
+    one page of them and the summary of all in range (figures of the events in range only)."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}")
     parts = segments(start, end)
-    count, revenue, cost, events = repository.summary(conn, scope.id, customer_id, parts)
-    rows = repository.page(conn, scope.id, customer_id, parts, order, offset, limit) if count > offset else []
-    return SubjectPage(_scaled(revenue, cost), events, tuple(_figures(rows)), count)
+    if start is None and end is None:  # whole lives: the total rows, in rank order
+        rows = repository.page_of_totals(conn, scope.id, customer_id, order, offset, limit)
+        count = repository.count_of_totals(conn, scope.id, customer_id)
+        if customer_id is None:
+            return SubjectPage(*_summary(repository.scope_sum(conn, scope.id, parts)), tuple(_figures(rows)), count)
+        return _page_summed(conn, scope, customer_id, parts, rows, count)
+    rows = repository.page_in_range(conn, scope.id, customer_id, parts, order, offset, limit)
+    if rows:  # every row carries the count and the sums of all
+        first = rows[0]
+        totals = (int(first.all_revenue), int(first.all_cost), int(first.all_events))
+        return SubjectPage(*_summary(totals), tuple(_figures(rows)), int(first.n))
+    count, revenue, cost, events = repository.summary_in_range(conn, scope.id, customer_id, parts)
+    return SubjectPage(*_summary((revenue, cost, events)), (), count)
+
+
+def _page_summed(
+    conn: Connection, scope: Scope, customer_id: str, parts: Any, rows: Sequence[Row[*tuple[Any, ...]]], count: int
+) -> SubjectPage:
+    """One customer's whole-life page, with the sums over its subjects (a key range)."""
+    _, revenue, cost, events = repository.summary_in_range(conn, scope.id, customer_id, parts)
+    return SubjectPage(*_summary((revenue, cost, events)), tuple(_figures(rows)), count)
+
+
+def _summary(totals: tuple[int, int, int]) -> tuple[Figures, int]:
+    return _scaled(totals[0], totals[1]), totals[2]
 
 
 def _figures(rows: Sequence[Row[*tuple[Any, ...]]]) -> Iterable[SubjectFigures]:

@@ -32,13 +32,16 @@ class SubjectRollup:
         """One event of ``subject``: ``periods`` its (day, month) names; ``costs`` its cost rows
         (vendor_id, category, amount_usd); ``fees`` (product id, price id, asset, scaled amount)."""
         rows = self.rows.setdefault(scope_id, {})
-        for grain, period in zip(("day", "month"), periods, strict=True):
-            self._add(rows, (customer_id, subject, grain, "", "", period, ""), [revenue, cost, 0, 1, at, at])
+        figures = [revenue, cost, 0, 1, at, at]
+        for grain, period in (("day", periods[0]), ("month", periods[1])):
+            self._add(rows, (customer_id, grain, period, subject, "", "", ""), figures)
+            self._add(rows, ("", grain, period, "", "", "", ""), figures)  # the scope's sum over its subjects
+        self._add(rows, (customer_id, "total", "", subject, "", "", ""), figures)
         for c in costs:
-            key = (customer_id, subject, "vendor", c["vendor_id"], c["category"] or "", "", "")
+            key = (customer_id, "vendor", "", subject, c["vendor_id"], c["category"] or "", "")
             self._add(rows, key, [0, c["amount_usd"], 0, 0, None, None])
         for product_id, price_id, asset, amount in fees:
-            key = (customer_id, subject, "fee", product_id, price_id, "", asset)
+            key = (customer_id, "fee", "", subject, product_id, price_id, asset)
             self._add(rows, key, [0, 0, amount, 1, None, None])
 
     @staticmethod

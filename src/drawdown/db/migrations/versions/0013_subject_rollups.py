@@ -21,8 +21,14 @@ depends_on = None
 UTC_DATETIME = drawdown.db.types.UTCDateTime(timezone=True)
 ID = sa.String(length=64)
 COLUMNS = (
-    "scope_id, customer_id, subject, kind, key, sub, period, asset, revenue, cost, amount, events, first_at, last_at"
+    "scope_id, customer_id, kind, period, subject, key, sub, asset, revenue, cost, amount, events, first_at, last_at"
 )
+# The margin order exactly as db/subject_tables.py compiles it on each backend (a planner matches an
+# expression index only to the same expression).
+MARGIN = {
+    "postgresql": "CASE WHEN (revenue = 0) THEN 0 ELSE ((revenue - cost) * 1.0) / CAST(revenue AS NUMERIC) END",
+    "sqlite": "CASE WHEN (revenue = 0) THEN 0 ELSE ((revenue - cost) * 1.0) / (revenue + 0.0) END",
+}
 
 
 def upgrade() -> None:
@@ -30,11 +36,11 @@ def upgrade() -> None:
         "subject_rollups",
         sa.Column("scope_id", sa.Integer(), nullable=False),
         sa.Column("customer_id", ID, nullable=False),
-        sa.Column("subject", sa.String(500), nullable=False),
         sa.Column("kind", sa.String(8), nullable=False),
+        sa.Column("period", sa.String(10), nullable=False),
+        sa.Column("subject", sa.String(500), nullable=False),
         sa.Column("key", sa.String(64), nullable=False),
         sa.Column("sub", sa.String(200), nullable=False),
-        sa.Column("period", sa.String(10), nullable=False),
         sa.Column("asset", sa.String(32), nullable=False),
         sa.Column("revenue", sa.BigInteger(), nullable=False),
         sa.Column("cost", sa.BigInteger(), nullable=False),
@@ -43,15 +49,28 @@ def upgrade() -> None:
         sa.Column("first_at", UTC_DATETIME, nullable=True),
         sa.Column("last_at", UTC_DATETIME, nullable=True),
         sa.PrimaryKeyConstraint(
-            "scope_id", "customer_id", "subject", "kind", "key", "sub", "period", "asset", name="pk_subject_rollups"
+            "scope_id", "customer_id", "kind", "period", "subject", "key", "sub", "asset", name="pk_subject_rollups"
         ),
+        sqlite_with_rowid=False,
+    )
+    _backfill()  # before the indexes: one build each instead of a row at a time
+    in_periods, is_total = sa.text("kind IN ('day', 'month')"), sa.text("kind = 'total'")
+    op.create_index(
+        "ix_subject_rollups_range", "subject_rollups",
+        ["scope_id", "kind", "period", "customer_id", "subject", "revenue", "cost", "events", "first_at", "last_at"],
+        sqlite_where=in_periods, postgresql_where=in_periods,
     )
     op.create_index(
-        "ix_subject_rollups_scope_kind_period",
-        "subject_rollups",
-        ["scope_id", "kind", "period", "customer_id", "subject", "revenue", "cost", "events"],
+        "ix_subject_rollups_by_revenue", "subject_rollups",
+        ["scope_id", sa.text("revenue DESC"), "customer_id", "subject"],
+        sqlite_where=is_total, postgresql_where=is_total,
     )
-    _backfill()
+    op.create_index(
+        "ix_subject_rollups_by_margin", "subject_rollups",
+        ["scope_id", sa.text(f"({MARGIN[op.get_bind().dialect.name]})"), sa.text("revenue DESC"), "customer_id",
+         "subject"],
+        sqlite_where=is_total, postgresql_where=is_total,
+    )
 
 
 def _period(length: int) -> str:
@@ -63,29 +82,34 @@ def _period(length: int) -> str:
 
 
 def _backfill() -> None:
-    with_subject = "e.subject IS NOT NULL AND e.subject <> ''"
-    for kind, length in (("day", 10), ("month", 7)):
-        period = _period(length)
+    named = "e.subject IS NOT NULL AND e.subject <> ''"
+    figures = "SUM(e.revenue), SUM(e.cost), 0, COUNT(*), MIN(e.occurred_at), MAX(e.occurred_at) FROM events e"
+    for kind, period in (("day", _period(10)), ("month", _period(7)), ("total", "''")):
+        by_period = "" if kind == "total" else f", {period}"  # PostgreSQL refuses a constant in GROUP BY
         op.execute(
-            f"INSERT INTO subject_rollups ({COLUMNS}) "
-            f"SELECT e.scope_id, e.customer_id, e.subject, '{kind}', '', '', {period}, '', SUM(e.revenue), "
-            f"SUM(e.cost), 0, COUNT(*), MIN(e.occurred_at), MAX(e.occurred_at) FROM events e "
-            f"WHERE {with_subject} GROUP BY e.scope_id, e.customer_id, e.subject, {period}"
+            f"INSERT INTO subject_rollups ({COLUMNS}) SELECT e.scope_id, e.customer_id, '{kind}', {period}, e.subject, "
+            f"'', '', '', {figures} WHERE {named} GROUP BY e.scope_id, e.customer_id, e.subject{by_period}"
         )
+        if kind != "total":  # the scope's sum over its subjects (customer '' and subject '')
+            op.execute(
+                f"INSERT INTO subject_rollups ({COLUMNS}) SELECT e.scope_id, '', '{kind}', {period}, '', '', '', '', "
+                f"{figures} WHERE {named} GROUP BY e.scope_id{by_period}"
+            )
     op.execute(
         f"INSERT INTO subject_rollups ({COLUMNS}) "
-        "SELECT e.scope_id, e.customer_id, e.subject, 'vendor', c.vendor_id, COALESCE(c.category, ''), '', '', 0, "
+        "SELECT e.scope_id, e.customer_id, 'vendor', '', e.subject, c.vendor_id, COALESCE(c.category, ''), '', 0, "
         "SUM(c.amount_usd), 0, 0, NULL, NULL FROM event_costs c JOIN events e ON e.seq = c.event_seq "
-        f"WHERE {with_subject} GROUP BY e.scope_id, e.customer_id, e.subject, c.vendor_id, COALESCE(c.category, '')"
+        f"WHERE {named} GROUP BY e.scope_id, e.customer_id, e.subject, c.vendor_id, COALESCE(c.category, '')"
     )
     op.execute(
         f"INSERT INTO subject_rollups ({COLUMNS}) "
-        "SELECT e.scope_id, e.customer_id, e.subject, 'fee', f.product_id, f.price_id, '', f.asset, 0, 0, "
+        "SELECT e.scope_id, e.customer_id, 'fee', '', e.subject, f.product_id, f.price_id, f.asset, 0, 0, "
         "SUM(f.amount), COUNT(*), NULL, NULL FROM fees f JOIN events e ON e.seq = f.event_seq "
-        f"WHERE {with_subject} GROUP BY e.scope_id, e.customer_id, e.subject, f.product_id, f.price_id, f.asset"
+        f"WHERE {named} GROUP BY e.scope_id, e.customer_id, e.subject, f.product_id, f.price_id, f.asset"
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_subject_rollups_scope_kind_period", table_name="subject_rollups")
+    for name in ("ix_subject_rollups_by_margin", "ix_subject_rollups_by_revenue", "ix_subject_rollups_range"):
+        op.drop_index(name, table_name="subject_rollups")
     op.drop_table("subject_rollups")
