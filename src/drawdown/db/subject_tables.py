@@ -52,7 +52,8 @@ IS_TOTAL = text("kind = 'total'")
 def margin_order(revenue: ColumnElement[Any], cost: ColumnElement[Any]) -> ColumnElement[Any]:
     """The order of margins (net / revenue; 0 without revenue, as ``Figures.margin``): NUMERIC on
     PostgreSQL, REAL on SQLite; only the order is taken from it, margins shown are computed exactly."""
-    return case((revenue == 0, literal_column("0")), else_=(revenue - cost) * literal_column("1.0") / revenue)
+    zero: ColumnElement[Any] = literal_column("0")
+    return case((revenue == zero, zero), else_=(revenue - cost) * literal_column("1.0") / revenue).self_group()
 
 
 # Ranked lists across customers over a period read day and month rows by period (covering).

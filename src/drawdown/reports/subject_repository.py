@@ -115,21 +115,18 @@ def summary_in_range(
     return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
 
-def page_of_totals(
-    conn: Connection, scope_id: int, customer_id: str | None, order: str, offset: int, limit: int
-) -> Rows:
-    """One page of subjects over their whole lives, ranked, from the total rows: a customer's key range,
-    or across customers the rank-ordered partial index, read only as far as the page."""
-    who = [s.customer_id == customer_id] if customer_id is not None else []
+def page_of_totals(conn: Connection, scope_id: int, order: str, offset: int, limit: int) -> Rows:
+    """One page of all the scope's subjects over their whole lives, ranked: the rank-ordered partial
+    index over the total rows, read only as far as the page (``kind = 'total'`` written as a literal, so
+    the planner matches it to the indexes' predicate)."""
     query = select(s.customer_id, s.subject, s.revenue, s.cost, s.events, s.first_at, s.last_at).where(
-        s.scope_id == scope_id, IS_TOTAL, *who)
+        s.scope_id == scope_id, IS_TOTAL)
     return conn.execute(_ranked(query, s, order).offset(offset).limit(limit)).all()
 
 
-def count_of_totals(conn: Connection, scope_id: int, customer_id: str | None) -> int:
-    who = [s.customer_id == customer_id] if customer_id is not None else []
-    return int(conn.execute(select(func.count()).select_from(t).where(s.scope_id == scope_id, IS_TOTAL, *who))
-               .scalar_one())
+def count_of_totals(conn: Connection, scope_id: int) -> int:
+    """How many subjects the scope has (a count of one partial index's entries)."""
+    return int(conn.execute(select(func.count()).select_from(t).where(s.scope_id == scope_id, IS_TOTAL)).scalar_one())
 
 
 def scope_sum(conn: Connection, scope_id: int, segments: Sequence[Segment]) -> tuple[int, int, int]:

@@ -76,12 +76,12 @@ def ranked(
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}")
     parts = segments(start, end)
-    if start is None and end is None:  # whole lives: the total rows, in rank order
-        rows = repository.page_of_totals(conn, scope.id, customer_id, order, offset, limit)
-        count = repository.count_of_totals(conn, scope.id, customer_id)
-        if customer_id is None:
-            return SubjectPage(*_summary(repository.scope_sum(conn, scope.id, parts)), tuple(_figures(rows)), count)
-        return _page_summed(conn, scope, customer_id, parts, rows, count)
+    if customer_id is None and start is None and end is None:  # whole lives: the total rows, in rank order
+        rows = repository.page_of_totals(conn, scope.id, order, offset, limit)
+        count = repository.count_of_totals(conn, scope.id)
+        return SubjectPage(*_summary(repository.scope_sum(conn, scope.id, parts)), tuple(_figures(rows)), count)
+    # One customer's subjects are a key range (its month rows over all time); all subjects over a
+    # period are the day and month rows in it.
     rows = repository.page_in_range(conn, scope.id, customer_id, parts, order, offset, limit)
     if rows:  # every row carries the count and the sums of all
         first = rows[0]
@@ -89,14 +89,6 @@ def ranked(
         return SubjectPage(*_summary(totals), tuple(_figures(rows)), int(first.n))
     count, revenue, cost, events = repository.summary_in_range(conn, scope.id, customer_id, parts)
     return SubjectPage(*_summary((revenue, cost, events)), (), count)
-
-
-def _page_summed(
-    conn: Connection, scope: Scope, customer_id: str, parts: Any, rows: Sequence[Row[*tuple[Any, ...]]], count: int
-) -> SubjectPage:
-    """One customer's whole-life page, with the sums over its subjects (a key range)."""
-    _, revenue, cost, events = repository.summary_in_range(conn, scope.id, customer_id, parts)
-    return SubjectPage(*_summary((revenue, cost, events)), tuple(_figures(rows)), count)
 
 
 def _summary(totals: tuple[int, int, int]) -> tuple[Figures, int]:
