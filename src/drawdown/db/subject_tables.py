@@ -18,8 +18,9 @@ from drawdown.db.types import UTCDateTime
 #   total        period '': the same over the subject's whole life
 #   vendor       period '', key vendor id, sub cost category ('' when none): cost
 #   fee          period '', key product id, sub price id, asset: amount, events = fees counted
-# Rows of customer '' and subject '' (day and month) hold the scope's sum over all its subjects: the
-# summary of a ranked list without reading every subject.
+# Rows of customer '' and subject '' (day, month and total) hold the scope's sum over all its subjects:
+# the summary of a ranked list without reading every subject; its total row also counts the subjects
+# (``subjects``: a subject's first event finds no total row of its own, read under its customer's lock).
 # The key starts with the customer, so one customer's lists and one subject's stats are key ranges (on
 # SQLite the table is clustered on it: WITHOUT ROWID).
 subject_rollups = Table(
@@ -37,6 +38,7 @@ subject_rollups = Table(
     Column("cost", BigInteger, nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("events", BigInteger, nullable=False),
+    Column("subjects", BigInteger, nullable=False),  # the scope's total row: how many subjects it has
     Column("first_at", UTCDateTime),
     Column("last_at", UTCDateTime),
     sqlite_with_rowid=False,

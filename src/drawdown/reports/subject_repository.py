@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, Subquery, false, func, select, union_all
+from sqlalchemy import Connection, Row, Select, Subquery, false, func, select, text, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -42,7 +42,7 @@ def upsert(conn: Connection) -> Any:
             index_elements=list(KEY),
             set_={
                 "revenue": s.revenue + x.revenue, "cost": s.cost + x.cost, "amount": s.amount + x.amount,
-                "events": s.events + x.events,
+                "events": s.events + x.events, "subjects": s.subjects + x.subjects,
                 "first_at": least(s.first_at, x.first_at), "last_at": greatest(s.last_at, x.last_at),
             },
         )
@@ -120,21 +120,29 @@ def page_of_totals(conn: Connection, scope_id: int, order: str, offset: int, lim
     index over the total rows, read only as far as the page (``kind = 'total'`` written as a literal, so
     the planner matches it to the indexes' predicate)."""
     query = select(s.customer_id, s.subject, s.revenue, s.cost, s.events, s.first_at, s.last_at).where(
-        s.scope_id == scope_id, IS_TOTAL)
+        s.scope_id == scope_id, IS_TOTAL, s.customer_id != "")  # not the scope's own total row
     return conn.execute(_ranked(query, s, order).offset(offset).limit(limit)).all()
 
 
-def count_of_totals(conn: Connection, scope_id: int) -> int:
-    """How many subjects the scope has (a count of one partial index's entries)."""
-    return int(conn.execute(select(func.count()).select_from(t).where(s.scope_id == scope_id, IS_TOTAL)).scalar_one())
+def scope_total(conn: Connection, scope_id: int) -> tuple[int, int, int, int]:
+    """(revenue, cost, events, subjects) of all the scope's subjects over all time: its own total row."""
+    row = conn.execute(select(s.revenue, s.cost, s.events, s.subjects).where(
+        s.scope_id == scope_id, s.customer_id == "", s.kind == "total", s.period == "", s.subject == "")).first()
+    return (0, 0, 0, 0) if row is None else (int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
 
-def scope_sum(conn: Connection, scope_id: int, segments: Sequence[Segment]) -> tuple[int, int, int]:
-    """(revenue, cost, events) of all the scope's subjects over the segments, from its own rows
-    (customer '' and subject ''): a few rows, however many subjects."""
-    parts = [select(s.revenue, s.cost, s.events).where(
-        s.scope_id == scope_id, s.customer_id == "", s.kind == grain, s.period >= lo, s.period <= hi, s.subject == "")
-        for grain, lo, hi in segments] or [select(s.revenue, s.cost, s.events).where(false())]
-    u = union_all(*parts).subquery()
-    row = conn.execute(select(*(func.coalesce(func.sum(u.c[k]), 0) for k in _FIGURES))).one()
-    return int(row[0]), int(row[1]), int(row[2])
+def known_subjects(conn: Connection, scope_id: int, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (customer, subject) pairs among ``pairs`` that already have a total row: one key probe per
+    pair, through a VALUES list joined on the key (as ``usage.repository.stored_events``)."""
+    found: set[tuple[str, str]] = set()
+    for k in range(0, len(pairs), 400):
+        chunk = pairs[k:k + 400]
+        values = ", ".join(f"(:c{i}, :s{i})" for i in range(len(chunk)))
+        params: dict[str, Any] = {f"{p}{i}": v for i, pair in enumerate(chunk) for p, v in zip("cs", pair, strict=True)}
+        rows = conn.execute(text(
+            f"WITH wanted (c, s) AS (VALUES {values}) SELECT r.customer_id, r.subject FROM wanted "
+            "JOIN subject_rollups r ON r.scope_id = :scope AND r.customer_id = wanted.c AND r.kind = 'total' "
+            "AND r.period = '' AND r.subject = wanted.s AND r.key = '' AND r.sub = '' AND r.asset = ''"),
+            {**params, "scope": scope_id})
+        found.update((r.customer_id, r.subject) for r in rows)
+    return found

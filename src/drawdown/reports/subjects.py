@@ -37,14 +37,20 @@ table's key order."""
 
 def add_all(conn: Connection, scope: Scope, deltas: dict[SubjectKey, list[Any]]) -> None:
     """Add each row's scaled [revenue, cost, amount, events, first_at, last_at] to the scope's subject
-    rollups, in key order (one executemany)."""
+    rollups, in key order (one executemany); the scope's total row also counts the subjects seen for
+    the first time. The caller holds the customers' locks, so no one else can add the same subject's
+    first event meanwhile."""
+    pairs = [(k[0], k[3]) for k in deltas if k[1] == "total" and k[0]]
+    new = len(pairs) - len(repository.known_subjects(conn, scope.id, pairs))
     rows = []
     for key in sorted(deltas):
         customer_id, kind, period, subject, k, sub, asset = key
         revenue, cost, amount, events, first_at, last_at = deltas[key]
+        scope_total = kind == "total" and not customer_id
         rows.append({"scope_id": scope.id, "customer_id": customer_id, "subject": subject, "kind": kind, "key": k,
                      "sub": sub, "period": period, "asset": asset, "revenue": revenue, "cost": cost,
-                     "amount": amount, "events": events, "first_at": first_at, "last_at": last_at})
+                     "amount": amount, "events": events, "subjects": new if scope_total else 0,
+                     "first_at": first_at, "last_at": last_at})
     repository.add(conn, rows)
 
 
@@ -78,8 +84,8 @@ def ranked(
     parts = segments(start, end)
     if customer_id is None and start is None and end is None:  # whole lives: the total rows, in rank order
         rows = repository.page_of_totals(conn, scope.id, order, offset, limit)
-        count = repository.count_of_totals(conn, scope.id)
-        return SubjectPage(*_summary(repository.scope_sum(conn, scope.id, parts)), tuple(_figures(rows)), count)
+        revenue, cost, events, count = repository.scope_total(conn, scope.id)
+        return SubjectPage(*_summary((revenue, cost, events)), tuple(_figures(rows)), count)
     # One customer's subjects are a key range (its month rows over all time); all subjects over a
     # period are the day and month rows in it.
     rows = repository.page_in_range(conn, scope.id, customer_id, parts, order, offset, limit)

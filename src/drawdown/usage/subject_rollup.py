@@ -37,6 +37,7 @@ class SubjectRollup:
             self._add(rows, (customer_id, grain, period, subject, "", "", ""), figures)
             self._add(rows, ("", grain, period, "", "", "", ""), figures)  # the scope's sum over its subjects
         self._add(rows, (customer_id, "total", "", subject, "", "", ""), figures)
+        self._add(rows, ("", "total", "", "", "", "", ""), figures)
         for c in costs:
             key = (customer_id, "vendor", "", subject, c["vendor_id"], c["category"] or "", "")
             self._add(rows, key, [0, c["amount_usd"], 0, 0, None, None])

@@ -21,7 +21,8 @@ depends_on = None
 UTC_DATETIME = drawdown.db.types.UTCDateTime(timezone=True)
 ID = sa.String(length=64)
 COLUMNS = (
-    "scope_id, customer_id, kind, period, subject, key, sub, asset, revenue, cost, amount, events, first_at, last_at"
+    "scope_id, customer_id, kind, period, subject, key, sub, asset, revenue, cost, amount, events, subjects, first_at, "
+    "last_at"
 )
 # The margin order exactly as db/subject_tables.py compiles it on each backend (a planner matches an
 # expression index only to the same expression).
@@ -46,6 +47,7 @@ def upgrade() -> None:
         sa.Column("cost", sa.BigInteger(), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("events", sa.BigInteger(), nullable=False),
+        sa.Column("subjects", sa.BigInteger(), nullable=False),
         sa.Column("first_at", UTC_DATETIME, nullable=True),
         sa.Column("last_at", UTC_DATETIME, nullable=True),
         sa.PrimaryKeyConstraint(
@@ -83,28 +85,33 @@ def _period(length: int) -> str:
 
 def _backfill() -> None:
     named = "e.subject IS NOT NULL AND e.subject <> ''"
-    figures = "SUM(e.revenue), SUM(e.cost), 0, COUNT(*), MIN(e.occurred_at), MAX(e.occurred_at) FROM events e"
+    figures = "SUM(e.revenue), SUM(e.cost), 0, COUNT(*)"
+    times = "MIN(e.occurred_at), MAX(e.occurred_at) FROM events e"
     for kind, period in (("day", _period(10)), ("month", _period(7)), ("total", "''")):
         by_period = "" if kind == "total" else f", {period}"  # PostgreSQL refuses a constant in GROUP BY
         op.execute(
             f"INSERT INTO subject_rollups ({COLUMNS}) SELECT e.scope_id, e.customer_id, '{kind}', {period}, e.subject, "
-            f"'', '', '', {figures} WHERE {named} GROUP BY e.scope_id, e.customer_id, e.subject{by_period}"
+            f"'', '', '', {figures}, 0, {times} WHERE {named} GROUP BY e.scope_id, e.customer_id, e.subject{by_period}"
         )
-        if kind != "total":  # the scope's sum over its subjects (customer '' and subject '')
-            op.execute(
-                f"INSERT INTO subject_rollups ({COLUMNS}) SELECT e.scope_id, '', '{kind}', {period}, '', '', '', '', "
-                f"{figures} WHERE {named} GROUP BY e.scope_id{by_period}"
-            )
+        # The scope's sum over its subjects (customer and subject ''); its total row counts them.
+        count = (
+            "(SELECT COUNT(*) FROM subject_rollups r WHERE r.scope_id = e.scope_id AND r.kind = 'total' "
+            "AND r.customer_id <> '')"
+        )
+        op.execute(
+            f"INSERT INTO subject_rollups ({COLUMNS}) SELECT e.scope_id, '', '{kind}', {period}, '', '', '', '', "
+            f"{figures}, {count if kind == 'total' else '0'}, {times} WHERE {named} GROUP BY e.scope_id{by_period}"
+        )
     op.execute(
         f"INSERT INTO subject_rollups ({COLUMNS}) "
         "SELECT e.scope_id, e.customer_id, 'vendor', '', e.subject, c.vendor_id, COALESCE(c.category, ''), '', 0, "
-        "SUM(c.amount_usd), 0, 0, NULL, NULL FROM event_costs c JOIN events e ON e.seq = c.event_seq "
+        "SUM(c.amount_usd), 0, 0, 0, NULL, NULL FROM event_costs c JOIN events e ON e.seq = c.event_seq "
         f"WHERE {named} GROUP BY e.scope_id, e.customer_id, e.subject, c.vendor_id, COALESCE(c.category, '')"
     )
     op.execute(
         f"INSERT INTO subject_rollups ({COLUMNS}) "
         "SELECT e.scope_id, e.customer_id, 'fee', '', e.subject, f.product_id, f.price_id, f.asset, 0, 0, "
-        "SUM(f.amount), COUNT(*), NULL, NULL FROM fees f JOIN events e ON e.seq = f.event_seq "
+        "SUM(f.amount), COUNT(*), 0, NULL, NULL FROM fees f JOIN events e ON e.seq = f.event_seq "
         f"WHERE {named} GROUP BY e.scope_id, e.customer_id, e.subject, f.product_id, f.price_id, f.asset"
     )
 
