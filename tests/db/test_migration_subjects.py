@@ -58,15 +58,15 @@ def test_backfill_equals_what_the_engine_maintains(fresh_url: str) -> None:
             assert not isinstance(answer, Exception), answer
     engine.dispose()
     maintained = _rows(fresh_url)
-    # Rows: a's run-1 has 3 days, 2 months (Sep 29-30, Oct 1), a total, 2 vendors, 1 price; a's runs/2
-    # and b's run-1 each 1 day, 1 month, a total, 2 vendors, 1 price; the scope's sums 3 days, 2 months
-    # and a total counting 3 subjects (run-1 of a and of b are two).
-    assert len(maintained) == (3 + 2 + 1 + 2 + 1) + 2 * (1 + 1 + 1 + 2 + 1) + (3 + 2 + 1)
+    # Rows: a's run-1 has 3 days (Sep 29, Sep 30, Oct 1), a total, 2 vendors, 1 price; a's runs/2 and
+    # b's run-1 each 1 day, a total, 2 vendors, 1 price; the scope's total counts 3 subjects (run-1 of a
+    # and of b are two).
+    assert len(maintained) == (3 + 1 + 2 + 1) + 2 * (1 + 1 + 2 + 1) + 1
     assert [r.subjects for r in maintained if r.subjects] == [3]
-    kinds = {(r.customer_id, r.kind): 0 for r in maintained}
+    events = {(r.customer_id, r.kind): 0 for r in maintained}
     for r in maintained:
-        kinds[(r.customer_id, r.kind)] += r.events
-    assert (kinds[("", "day")], kinds[(a, "total")], kinds[(b, "total")]) == (5, 4, 1)  # 5 events named one
+        events[(r.customer_id, r.kind)] += r.events
+    assert (events[("", "total")], events[(a, "total")], events[(b, "total")], events[(a, "day")]) == (5, 4, 1, 4)
 
     cfg = alembic_config(fresh_url)
     command.downgrade(cfg, "0011")

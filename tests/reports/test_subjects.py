@@ -44,7 +44,7 @@ def send(conn: Connection, *events: tuple, scope: Scope = DEFAULT_LIVE) -> None:
     for customer, subject, day, revenue, cost, *more in events:
         hour, costs, fees = (list(more) + [12, [], []][len(more):])[:3]
         at = t(day, hour)
-        rollup.add_event(scope.id, customer, subject, at, period_names(at.date()), to_scaled(D(revenue)),
+        rollup.add_event(scope.id, customer, subject, at, period_names(at.date())[0], to_scaled(D(revenue)),
                          to_scaled(D(cost)), costs, fees)
     rollup.flush(conn, {scope.id: scope})
 

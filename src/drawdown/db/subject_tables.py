@@ -14,13 +14,14 @@ from drawdown.db.types import UTCDateTime
 
 # One row per (scope, customer, kind, period, subject, key, sub, asset); amounts are scaled BIGINT (USD
 # for revenue and cost, the fee's asset for amount). Kinds:
-#   day / month  period YYYY-MM-DD / YYYY-MM: revenue, cost, events, first_at, last_at
-#   total        period '': the same over the subject's whole life
-#   vendor       period '', key vendor id, sub cost category ('' when none): cost
-#   fee          period '', key product id, sub price id, asset: amount, events = fees counted
-# Rows of customer '' and subject '' (day, month and total) hold the scope's sum over all its subjects:
-# the summary of a ranked list without reading every subject; its total row also counts the subjects
-# (``subjects``: a subject's first event finds no total row of its own, read under its customer's lock).
+#   day     period YYYY-MM-DD: revenue, cost, events, first_at, last_at of the subject's events that day
+#   total   period '': the same over the subject's whole life
+#   vendor  period '', key vendor id, sub cost category ('' when none): cost
+#   fee     period '', key product id, sub price id, asset: amount, events = fees counted
+# (A subject is a task or an outcome: it lives hours or days, so day rows are about one per subject and
+# month rows would save nothing.) The row of customer '' and subject '' (total) holds the scope's sum
+# over all its subjects and counts them (``subjects``: a subject's first event finds no total row of its
+# own, read under its customer's lock): the summary of the all-time list without reading every subject.
 # The key starts with the customer, so one customer's lists and one subject's stats are key ranges (on
 # SQLite the table is clustered on it: WITHOUT ROWID).
 subject_rollups = Table(
@@ -47,7 +48,7 @@ s = subject_rollups.c
 
 # Literals, not parameters, wherever a partial index is meant to serve: a planner can match
 # ``kind = 'total'`` to an index's predicate, never ``kind = ?``.
-IN_PERIODS = text("kind IN ('day', 'month')")
+IS_DAY = text("kind = 'day'")
 IS_TOTAL = text("kind = 'total'")
 
 
@@ -58,9 +59,9 @@ def margin_order(revenue: ColumnElement[Any], cost: ColumnElement[Any]) -> Colum
     return case((revenue == zero, zero), else_=(revenue - cost) * literal_column("1.0") / revenue).self_group()
 
 
-# Ranked lists across customers over a period read day and month rows by period (covering).
-Index("ix_subject_rollups_range", s.scope_id, s.kind, s.period, s.customer_id, s.subject, s.revenue, s.cost,
-      s.events, s.first_at, s.last_at, sqlite_where=IN_PERIODS, postgresql_where=IN_PERIODS)
+# Ranked lists across customers over a period read the day rows in it (covering).
+Index("ix_subject_rollups_days", s.scope_id, s.period, s.customer_id, s.subject, s.revenue, s.cost, s.events,
+      s.first_at, s.last_at, sqlite_where=IS_DAY, postgresql_where=IS_DAY)
 # Ranked lists across customers over all time walk the total rows in rank order and stop at the page.
 Index("ix_subject_rollups_by_revenue", s.scope_id, s.revenue.desc(), s.customer_id, s.subject,
       sqlite_where=IS_TOTAL, postgresql_where=IS_TOTAL)

@@ -2,10 +2,10 @@
 and the reads of one subject and of ranked pages of subjects.
 
 Amounts come back as stored scaled integers; every read and write is within one scope (rows are keyed
-by ``scope_id`` first). Ranges are segments as in ``reports.repository``: ("day" | "month", first,
-last), inclusive. What each read costs does not grow with the number of events: one subject is a few
-key lookups, one customer's subjects a key range, all subjects over all time a walk of an index in
-rank order that stops at the page, and all subjects over a period the day and month rows in it.
+by ``scope_id`` first). Ranges are of UTC days, ``YYYY-MM-DD``, inclusive. What each read costs does
+not grow with the number of events: one subject is a few key lookups, one customer's subjects a key
+range, all subjects over all time a walk of an index in rank order that stops at the page, and all
+subjects over a period the day rows in it (about one per subject active in the period).
 """
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, Subquery, false, func, select, text, union_all
+from sqlalchemy import Connection, Row, Select, Subquery, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.elements import ColumnElement
 
-from drawdown.db.subject_tables import IN_PERIODS, IS_TOTAL, margin_order
+from drawdown.db.subject_tables import IS_DAY, IS_TOTAL, margin_order
 from drawdown.db.subject_tables import subject_rollups as t
-from drawdown.reports.repository import Segment
 
 s = t.c
 _UPSERTS: dict[str, Any] = {}
@@ -71,16 +69,20 @@ def of_subject(conn: Connection, scope_id: int, customer_id: str, subject: str) 
 # ------------------------------------------------------------------------------------- ranked pages
 
 _FIGURES = ("revenue", "cost", "events")
+_COLUMNS = (s.customer_id, s.subject, s.revenue, s.cost, s.events, s.first_at, s.last_at)
 
 
-def _grouped(scope_id: int, customer_id: str | None, segments: Sequence[Segment]) -> Subquery:
-    """Per (customer, subject): revenue, cost, events, first and last over the segments' day and month
-    rows (one key range per segment for a customer; the period index across customers)."""
-    who: ColumnElement[bool] = s.customer_id == customer_id if customer_id is not None else s.customer_id != ""
-    cols = (s.customer_id, s.subject, s.revenue, s.cost, s.events, s.first_at, s.last_at)
-    parts = [select(*cols).where(s.scope_id == scope_id, who, s.kind == grain, IN_PERIODS, s.period >= lo,
-                                 s.period <= hi) for grain, lo, hi in segments] or [select(*cols).where(false())]
-    u = union_all(*parts).subquery()
+def _grouped(scope_id: int, customer_id: str | None, first: str | None, last: str | None) -> Subquery:
+    """Per (customer, subject): revenue, cost, events, first and last over the days [first, last] (open
+    ends: all time). One customer over all time: its total rows (a key range); over days: its day rows
+    (a key range); all customers: the day rows of the period (the covering partial index)."""
+    if customer_id is not None and first is None and last is None:
+        source = select(*_COLUMNS).where(s.scope_id == scope_id, s.customer_id == customer_id, s.kind == "total")
+    else:
+        who = s.customer_id == customer_id if customer_id is not None else s.customer_id != ""
+        source = select(*_COLUMNS).where(s.scope_id == scope_id, IS_DAY, who, s.period >= (first or "0001-01-01"),
+                                         s.period <= (last or "9999-12-31"))
+    u = source.subquery()
     return (
         select(u.c.customer_id, u.c.subject, *(func.sum(u.c[k]).label(k) for k in _FIGURES),
                func.min(u.c.first_at).label("first_at"), func.max(u.c.last_at).label("last_at"))
@@ -96,21 +98,21 @@ def _ranked(query: Select[Any], g: Any, order: str) -> Select[Any]:
 
 
 def page_in_range(
-    conn: Connection, scope_id: int, customer_id: str | None, segments: Sequence[Segment], order: str,
+    conn: Connection, scope_id: int, customer_id: str | None, first: str | None, last: str | None, order: str,
     offset: int, limit: int,
 ) -> Rows:
-    """One page of subjects with figures in the segments, ranked; each row also carries the count and
-    the sums over all of them (``n``, ``all_revenue``, ``all_cost``, ``all_events``: one pass)."""
-    g = _grouped(scope_id, customer_id, segments)
+    """One page of subjects with figures in the days, ranked; each row also carries the count and the
+    sums over all of them (``n``, ``all_revenue``, ``all_cost``, ``all_events``: one pass)."""
+    g = _grouped(scope_id, customer_id, first, last)
     totals = [func.count().over().label("n"), *(func.sum(g.c[k]).over().label(f"all_{k}") for k in _FIGURES)]
     return conn.execute(_ranked(select(g, *totals), g.c, order).offset(offset).limit(limit)).all()
 
 
 def summary_in_range(
-    conn: Connection, scope_id: int, customer_id: str | None, segments: Sequence[Segment]
+    conn: Connection, scope_id: int, customer_id: str | None, first: str | None, last: str | None
 ) -> tuple[int, int, int, int]:
-    """(subjects, revenue, cost, events) over all the subjects with figures in the segments."""
-    g = _grouped(scope_id, customer_id, segments)
+    """(subjects, revenue, cost, events) over all the subjects with figures in the days."""
+    g = _grouped(scope_id, customer_id, first, last)
     row = conn.execute(select(func.count(), *(func.coalesce(func.sum(g.c[k]), 0) for k in _FIGURES))).one()
     return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 

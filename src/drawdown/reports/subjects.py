@@ -2,9 +2,9 @@
 
 A subject spans many events, often many vendors, sometimes days. Its figures are the sums of its
 events' own (``events.revenue`` and ``events.cost``, fixed when each is recorded), kept in
-``subject_rollups`` in the transaction that records the event: per UTC day and month (revenue, cost,
-events, first and last ``occurred_at``), per vendor and category (cost) and per product and price
-(fee amounts in their asset). Reads never scan events. Subjects are not registered: one never seen
+``subject_rollups`` in the transaction that records the event: per UTC day and over its whole life
+(revenue, cost, events, first and last ``occurred_at``), per vendor and category (cost) and per product
+and price (fee amounts in their asset). Reads never scan events. Subjects are not registered: one never seen
 has zero figures.
 """
 
@@ -19,7 +19,7 @@ from drawdown.core.money import from_scaled
 from drawdown.core.scopes import Scope
 from drawdown.reports import subject_repository as repository
 from drawdown.reports.models import FeeTotal, Figures, SubjectFigures, SubjectPage, SubjectStats, VendorCost
-from drawdown.reports.profitability import of, segments
+from drawdown.reports.profitability import of
 
 ORDERS = ("revenue", "margin")
 
@@ -81,19 +81,16 @@ def ranked(
     one page of them and the summary of all in range (figures of the events in range only)."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}")
-    parts = segments(start, end)
     if customer_id is None and start is None and end is None:  # whole lives: the total rows, in rank order
         rows = repository.page_of_totals(conn, scope.id, order, offset, limit)
         revenue, cost, events, count = repository.scope_total(conn, scope.id)
         return SubjectPage(*_summary((revenue, cost, events)), tuple(_figures(rows)), count)
-    # One customer's subjects are a key range (its month rows over all time); all subjects over a
-    # period are the day and month rows in it.
-    rows = repository.page_in_range(conn, scope.id, customer_id, parts, order, offset, limit)
+    rows = repository.page_in_range(conn, scope.id, customer_id, start, end, order, offset, limit)
     if rows:  # every row carries the count and the sums of all
         first = rows[0]
         totals = (int(first.all_revenue), int(first.all_cost), int(first.all_events))
         return SubjectPage(*_summary(totals), tuple(_figures(rows)), int(first.n))
-    count, revenue, cost, events = repository.summary_in_range(conn, scope.id, customer_id, parts)
+    count, revenue, cost, events = repository.summary_in_range(conn, scope.id, customer_id, start, end)
     return SubjectPage(*_summary((revenue, cost, events)), (), count)
 
 

@@ -55,7 +55,7 @@ def attribute(
     if event.subject:  # the same scaled figures as the event's own, so a subject always adds up to its events
         fees = [(b.fee.priced.product_id, b.fee.priced.price.id, b.fee.rated.asset, to_scaled(b.fee.rated.amount))
                 for b in booked]
-        turn.rollup.subjects.add_event(scope_id, customer_id, event.subject, at, period_names(at.date()),
+        turn.rollup.subjects.add_event(scope_id, customer_id, event.subject, at, period_names(at.date())[0],
                                        row["revenue"], row["cost"], cost_rows, fees)
 
 

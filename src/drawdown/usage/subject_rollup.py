@@ -1,8 +1,8 @@
 """A group's subject rollup rows (``reports.subjects``), added up in memory per scope and written with
-the other rollups when the group commits: an event naming a subject adds its day and month totals
-(revenue, cost, one event, its time), its costs per vendor and category, and its fees per product
-and price. Amounts are the scaled integers already on the event, cost and fee rows: nothing is
-rounded twice."""
+the other rollups when the group commits: an event naming a subject adds to its day and whole-life
+totals (revenue, cost, one event, its time) and the scope's, to its costs per vendor and category,
+and to its fees per product and price. Amounts are the scaled integers already on the event, cost and
+fee rows: nothing is rounded twice."""
 
 from __future__ import annotations
 
@@ -26,18 +26,16 @@ class SubjectRollup:
         self.rows: dict[int, dict[SubjectKey, list[Any]]] = {}
 
     def add_event(
-        self, scope_id: int, customer_id: str, subject: str, at: datetime, periods: tuple[str, str],
+        self, scope_id: int, customer_id: str, subject: str, at: datetime, day: str,
         revenue: int, cost: int, costs: Iterable[dict[str, Any]], fees: Iterable[tuple[str, str, str, int]],
     ) -> None:
-        """One event of ``subject``: ``periods`` its (day, month) names; ``costs`` its cost rows
+        """One event of ``subject``: ``day`` its UTC day's name; ``costs`` its cost rows
         (vendor_id, category, amount_usd); ``fees`` (product id, price id, asset, scaled amount)."""
         rows = self.rows.setdefault(scope_id, {})
         figures = [revenue, cost, 0, 1, at, at]
-        for grain, period in (("day", periods[0]), ("month", periods[1])):
-            self._add(rows, (customer_id, grain, period, subject, "", "", ""), figures)
-            self._add(rows, ("", grain, period, "", "", "", ""), figures)  # the scope's sum over its subjects
+        self._add(rows, (customer_id, "day", day, subject, "", "", ""), figures)
         self._add(rows, (customer_id, "total", "", subject, "", "", ""), figures)
-        self._add(rows, ("", "total", "", "", "", "", ""), figures)
+        self._add(rows, ("", "total", "", "", "", "", ""), figures)  # the scope's sum over its subjects
         for c in costs:
             key = (customer_id, "vendor", "", subject, c["vendor_id"], c["category"] or "", "")
             self._add(rows, key, [0, c["amount_usd"], 0, 0, None, None])

@@ -56,11 +56,11 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     _backfill()  # before the indexes: one build each instead of a row at a time
-    in_periods, is_total = sa.text("kind IN ('day', 'month')"), sa.text("kind = 'total'")
+    is_day, is_total = sa.text("kind = 'day'"), sa.text("kind = 'total'")
     op.create_index(
-        "ix_subject_rollups_range", "subject_rollups",
-        ["scope_id", "kind", "period", "customer_id", "subject", "revenue", "cost", "events", "first_at", "last_at"],
-        sqlite_where=in_periods, postgresql_where=in_periods,
+        "ix_subject_rollups_days", "subject_rollups",
+        ["scope_id", "period", "customer_id", "subject", "revenue", "cost", "events", "first_at", "last_at"],
+        sqlite_where=is_day, postgresql_where=is_day,
     )
     op.create_index(
         "ix_subject_rollups_by_revenue", "subject_rollups",
@@ -75,33 +75,32 @@ def upgrade() -> None:
     )
 
 
-def _period(length: int) -> str:
-    """The UTC day (10) or month (7) of ``e.occurred_at`` as text, on either backend (SQLite stores naive
-    UTC text; PostgreSQL a timestamptz)."""
+def _day() -> str:
+    """The UTC day of ``e.occurred_at`` as text, on either backend (SQLite stores naive UTC text;
+    PostgreSQL a timestamptz)."""
     if op.get_bind().dialect.name == "postgresql":
-        return f"to_char(e.occurred_at AT TIME ZONE 'UTC', '{'YYYY-MM-DD' if length == 10 else 'YYYY-MM'}')"
-    return f"substr(e.occurred_at, 1, {length})"
+        return "to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    return "substr(e.occurred_at, 1, 10)"
 
 
 def _backfill() -> None:
     named = "e.subject IS NOT NULL AND e.subject <> ''"
     figures = "SUM(e.revenue), SUM(e.cost), 0, COUNT(*)"
     times = "MIN(e.occurred_at), MAX(e.occurred_at) FROM events e"
-    for kind, period in (("day", _period(10)), ("month", _period(7)), ("total", "''")):
-        by_period = "" if kind == "total" else f", {period}"  # PostgreSQL refuses a constant in GROUP BY
-        op.execute(
-            f"INSERT INTO subject_rollups ({COLUMNS}) SELECT e.scope_id, e.customer_id, '{kind}', {period}, e.subject, "
-            f"'', '', '', {figures}, 0, {times} WHERE {named} GROUP BY e.scope_id, e.customer_id, e.subject{by_period}"
-        )
-        # The scope's sum over its subjects (customer and subject ''); its total row counts them.
-        count = (
-            "(SELECT COUNT(*) FROM subject_rollups r WHERE r.scope_id = e.scope_id AND r.kind = 'total' "
-            "AND r.customer_id <> '')"
-        )
-        op.execute(
-            f"INSERT INTO subject_rollups ({COLUMNS}) SELECT e.scope_id, '', '{kind}', {period}, '', '', '', '', "
-            f"{figures}, {count if kind == 'total' else '0'}, {times} WHERE {named} GROUP BY e.scope_id{by_period}"
-        )
+    day = _day()
+    op.execute(
+        f"INSERT INTO subject_rollups ({COLUMNS}) SELECT e.scope_id, e.customer_id, 'day', {day}, e.subject, "
+        f"'', '', '', {figures}, 0, {times} WHERE {named} GROUP BY e.scope_id, e.customer_id, e.subject, {day}"
+    )
+    op.execute(
+        f"INSERT INTO subject_rollups ({COLUMNS}) SELECT e.scope_id, e.customer_id, 'total', '', e.subject, "
+        f"'', '', '', {figures}, 0, {times} WHERE {named} GROUP BY e.scope_id, e.customer_id, e.subject"
+    )
+    # The scope's sum over its subjects (customer and subject ''), counting them.
+    op.execute(
+        f"INSERT INTO subject_rollups ({COLUMNS}) SELECT e.scope_id, '', 'total', '', '', '', '', '', {figures}, "
+        f"COUNT(DISTINCT e.customer_id || '/' || e.subject), {times} WHERE {named} GROUP BY e.scope_id"
+    )
     op.execute(
         f"INSERT INTO subject_rollups ({COLUMNS}) "
         "SELECT e.scope_id, e.customer_id, 'vendor', '', e.subject, c.vendor_id, COALESCE(c.category, ''), '', 0, "
@@ -117,6 +116,6 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
-    for name in ("ix_subject_rollups_by_margin", "ix_subject_rollups_by_revenue", "ix_subject_rollups_range"):
+    for name in ("ix_subject_rollups_by_margin", "ix_subject_rollups_by_revenue", "ix_subject_rollups_days"):
         op.drop_index(name, table_name="subject_rollups")
     op.drop_table("subject_rollups")
