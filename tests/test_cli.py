@@ -59,7 +59,7 @@ def test_cli_commands(tmp_path, monkeypatch) -> None:
     now = datetime.now(UTC)
     with write(engine) as conn:
         customer = customers.find_by_external_id(conn, DEFAULT_TEST, "demo-customer")
-        ev = UsageEvent("cli-1", "chat_completed", now, data={"model": "gpt-large", "tokens": 1000})
+        ev = UsageEvent("cli-1", "chat_completed", now, "run-7", data={"model": "gpt-large", "tokens": 1000})
         answer = pipeline.bill(conn, [UsageBatch(DEFAULT_TEST, customer, None, [ev])], now, None, HotCache())[0]
         assert not isinstance(answer, Exception) and answer[1].accepted == ["cli-1"]
         # The prepaid demo customer is gated: 5 credits, a limit of 0, so a 20-credit event is refused.
@@ -75,6 +75,9 @@ def test_cli_commands(tmp_path, monkeypatch) -> None:
     assert runner.invoke(app, ["report", "margins", "--by", "planet"]).exit_code != 0
     live = runner.invoke(app, ["report", "margins", "--by", "product"])  # the demo's live scope is empty
     assert live.exit_code == 0 and "prp_" not in live.output
+    runs = runner.invoke(app, ["report", "margins", "--by", "subject", "--order", "margin", *test_env])
+    assert runs.exit_code == 0 and "run-7" in runs.output and "1 of 1 subjects" in runs.output, runs.output
+    assert runner.invoke(app, ["report", "margins", "--by", "subject", "--order", "cost"]).exit_code != 0
 
 
 def test_serve_with_two_workers_bills_events(tmp_path) -> None:

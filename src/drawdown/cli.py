@@ -7,13 +7,18 @@ import resource
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 
 from drawdown.cli_keys import ACCOUNT_OPTION, ENVIRONMENT_OPTION, accounts_cli, keys, scope_of
 from drawdown.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from drawdown.reports.models import SubjectPage
 
 app = typer.Typer(help="Drawdown: real-time prepaid usage billing with Credyt's API.", no_args_is_help=True)
 app.add_typer(keys, name="api-keys")
@@ -239,25 +244,29 @@ def revenue_report(
 
 @report.command("margins")
 def margins_report(
-    by: str = typer.Option("customer", "--by", help="customer, product or vendor"),
+    by: str = typer.Option("customer", "--by", help="customer, product, vendor or subject"),
     start: str = typer.Option(None, "--from", help="First day, YYYY-MM-DD (UTC)"),
     end: str = typer.Option(None, "--to", help="Last day, YYYY-MM-DD (UTC, inclusive)"),
     chart: str = typer.Option(None, "--chart", help="Also write revenue, cost and net over time to this SVG file"),
+    order: str = typer.Option("revenue", "--order", help="subjects: revenue (highest first) or margin (lowest first)"),
+    top: int = typer.Option(50, "--top", min=1, max=500, help="subjects: how many to show"),
     account: str | None = ACCOUNT_OPTION,
     environment: str = ENVIRONMENT_OPTION,
 ) -> None:
-    """Revenue, cost and margin (USD) per customer, product or vendor, in one scope."""
+    """Revenue, cost and margin (USD) per customer, product, vendor or subject, in one scope."""
     from datetime import date
     from pathlib import Path
 
     from rich.table import Table
 
     from drawdown.db.engine import make_engine, read
-    from drawdown.reports import profitability
+    from drawdown.reports import profitability, subjects
     from drawdown.reports.charts import svg_days
 
-    if by not in ("customer", "product", "vendor"):
-        raise typer.BadParameter("customer, product or vendor", param_hint="--by")
+    if by not in ("customer", "product", "vendor", "subject"):
+        raise typer.BadParameter("customer, product, vendor or subject", param_hint="--by")
+    if order not in ("revenue", "margin"):
+        raise typer.BadParameter("revenue or margin", param_hint="--order")
     for value, hint in ((start, "--from"), (end, "--to")):
         if value is not None:
             try:
@@ -267,16 +276,32 @@ def margins_report(
     settings = Settings()
     with read(make_engine(settings.database_url)) as conn:
         scope = scope_of(conn, account, environment)
-        rows = profitability.by(conn, scope, by, start, end)
+        if by == "subject":  # too many to list all: the top ones, ranked, and the summary of all
+            console.print(_subjects_table(subjects.ranked(conn, scope, None, start, end, order, 0, top)))
+        else:
+            table = Table(by, "revenue", "cost", "net", "margin %", title="USD")
+            for row in profitability.by(conn, scope, by, start, end):
+                f = row.figures
+                table.add_row(row.key or "(none)", *(str(v) for v in (f.revenue, f.cost, f.net, f.margin)))
+            console.print(table)
         points = profitability.over_time(conn, scope, start, end) if chart else []
-    table = Table(by, "revenue", "cost", "net", "margin %", title="USD")
-    for row in rows:
-        f = row.figures
-        table.add_row(row.key or "(none)", *(str(v) for v in (f.revenue, f.cost, f.net, f.margin)))
-    console.print(table)
     if chart:
         Path(chart).write_text(svg_days(points, f"Revenue, cost and net (USD) {start or ''} – {end or ''}"))
         console.print(f"chart written to {chart}")
+
+
+def _subjects_table(page: SubjectPage) -> Table:
+    """The ranked subjects of ``report margins --by subject`` and the summary of all in range."""
+    from rich.table import Table
+
+    table = Table("customer", "subject", "events", "revenue", "cost", "net", "margin %",
+                  title=f"USD: {len(page.items)} of {page.total_count} subjects")
+    for s in page.items:
+        f = s.figures
+        table.add_row(s.customer_id, s.subject, str(s.events), *(str(v) for v in (f.revenue, f.cost, f.net, f.margin)))
+    f = page.summary
+    table.add_row("all", "", str(page.events), *(str(v) for v in (f.revenue, f.cost, f.net, f.margin)))
+    return table
 
 
 @bench.command("stats")

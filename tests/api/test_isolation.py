@@ -141,6 +141,7 @@ def _build(c: httpx.Client, key_id: str, hook_url: str) -> Ids:
     event = f"evt-{mark}"
     _ok(c.post("/events", json={"customer_id": customer["id"], "events": [{
         "id": event, "event_type": "completion", "occurred_at": OCCURRED, "data": {"tokens": 10, "model": "m"},
+        "subject": external_id,
         "costs": [{"id": f"cost-{mark}", "vendor_id": vendor, "amount": "0.02", "currency": "USD"}]}]}))
     grants = _ok(c.get(f"/customers/{customer['id']}/wallet/default:{asset}/grants"))["items"]
     connected_external = f"tenant-{mark}"
@@ -187,6 +188,7 @@ def _path_value(path: str, name: str, ids: Ids) -> str:
         "topUpId": ids.top_up, "webhookId": ids.webhook, "webhookEventId": ids.webhook_event,
         "topic": "grant.expired", "connectedAccountId": ids.connected,
         "holdId": ids.hold,
+        "subject": ids.external_id,  # A's event names its customer's external id
     }
     if name not in values:
         pytest.fail(f"{path}: path parameter {name!r} is new; say which of scope A's ids it takes")

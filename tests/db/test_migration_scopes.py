@@ -83,5 +83,11 @@ def test_the_migrated_schema_is_the_declared_one(fresh_url: str) -> None:
 
 
 def _benign(diff: object) -> bool:
-    # Server defaults and SQLite's reflection of partial indexes are not compared.
+    # Server defaults and SQLite's reflection of partial indexes are not compared; nor is an expression
+    # index, which PostgreSQL reflects in its own normal form (the migration writes the declared one).
+    if isinstance(diff, tuple) and diff[0] in ("add_index", "remove_index"):
+        return bool(diff[1].name in EXPRESSION_INDEXES)
     return isinstance(diff, list) and all(d[0] == "modify_default" for d in diff)
+
+
+EXPRESSION_INDEXES = {"ix_subject_rollups_by_margin"}

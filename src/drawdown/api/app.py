@@ -26,6 +26,7 @@ from drawdown.api import (
     problems,
     products,
     reports,
+    subjects,
     top_ups,
     vendors,
     wallets,
@@ -82,8 +83,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     app.state.connected_cache = {}
     app.add_middleware(BodyLimit)  # 413 past DRAWDOWN_MAX_BODY_BYTES, counted as the body streams in
     problems.install(app)
-    for module in (assets, products, customers, wallets, alerts, holds, events, vendors, reports, accounts, top_ups,
-                   payment_methods, portal_sessions, webhooks):
+    for module in (assets, products, customers, wallets, alerts, holds, events, vendors, reports, subjects, accounts,
+                   top_ups, payment_methods, portal_sessions, webhooks):
         app.include_router(module.api)
     app.include_router(accounts.keys_api)
     app.include_router(top_ups.stripe_api)  # Stripe's webhook: signed by Stripe, no API key

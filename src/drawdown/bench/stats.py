@@ -1,8 +1,9 @@
 """Benchmark of the profitability endpoints over a large history (``drawdown bench stats``).
 
 Builds a fresh database with N usage events (bulk-inserted rows with revenue and cost, as the engine
-records them) for C customers over D days, with the daily rollups those events produce, then serves
-the API and times each stats endpoint. Results go to ``var/bench/stats-<backend>.json``.
+records them) in agent runs of 12 steps (a subject each, a minute apart, two vendors) for C customers
+over D days, with the rollups and subject rollups those events produce, then serves the API and times
+each stats endpoint. Results go to ``var/bench/stats-<backend>.json``.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.db.engine import make_engine, write
 from drawdown.db.migrate import upgrade
 from drawdown.db.tables import customers, events, products, rollups, vendors
-from drawdown.usage.rollup import Rollup
+from drawdown.usage.rollup import Rollup, period_names
+from drawdown.usage.subject_rollup import SubjectRollup
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 CATEGORIES = ("inference", "compute", "storage")
 SCOPE = DEFAULT_LIVE.id  # the scope of the bootstrap key the timed requests use
+RUN = 12  # events per subject (an agent run of 12 steps)
 
 
 def fresh_database(backend: str, root: Path) -> str:
@@ -66,33 +69,35 @@ def populate(url: str, n_events: int, n_customers: int, days: int, seed: int = 7
                      [{"id": p, "scope_id": SCOPE, "code": p, "name": p, "created_at": now} for p in product_ids])
         conn.execute(insert(vendors), [{"id": v, "scope_id": SCOPE, "name": v, "created_at": now} for v in vendor_ids])
     rollup = Rollup()
-    chunk = 50_000
+    chunk = RUN * 4_168  # whole runs of RUN events per chunk: a run's subject rows are complete when inserted
     started = time.perf_counter()
+    subjects: list[tuple[str, str]] = []
     with Progress() as progress:
         task = progress.add_task(f"{n_events:,} events", total=n_events)
         for base in range(0, n_events, chunk):
-            rows = []
+            rows, runs = [], SubjectRollup()
             for k in range(base, min(base + chunk, n_events)):
-                customer = customer_ids[rng.randrange(n_customers)]
-                at = START + timedelta(seconds=rng.randrange(days * 86400))
+                if k % RUN == 0:  # a new agent run: one customer, its steps a minute apart, two vendors
+                    customer = customer_ids[rng.randrange(n_customers)]
+                    begun = START + timedelta(seconds=rng.randrange(days * 86400))
+                    subject = f"run-{k // RUN}"
+                    subjects.append((customer, subject))
+                at = begun + timedelta(minutes=k % RUN)
                 revenue = rng.randrange(0, 50_000_000)  # up to 0.05 USD, in nano-units
                 cost = rng.randrange(0, 30_000_000)
                 rows.append({"scope_id": SCOPE, "id": f"e{k}", "customer_id": customer, "event_type": "call",
                              "occurred_at": at, "request_hash": "-", "created_at": at, "revenue": revenue,
-                             "cost": cost})
-                rollup.add(at, SCOPE, customer, product_ids[k % 5], "", "", Decimal(revenue).scaleb(-9), Decimal(0))
-                rollup.add(
-                    at,
-                    SCOPE,
-                    customer,
-                    product_ids[k % 5],
-                    vendor_ids[k % 4],
-                    CATEGORIES[k % 3],
-                    Decimal(0),
-                    Decimal(cost).scaleb(-9),
-                )
+                             "cost": cost, "subject": subject})
+                product, vendor = product_ids[(k // RUN) % 5], vendor_ids[(k // RUN + k % 2) % 4]
+                category = CATEGORIES[k % 3]
+                rollup.add(at, SCOPE, customer, product, "", "", Decimal(revenue).scaleb(-9), Decimal(0))
+                rollup.add(at, SCOPE, customer, product, vendor, category, Decimal(0), Decimal(cost).scaleb(-9))
+                runs.add_event(SCOPE, customer, subject, at, period_names(at.date())[0], revenue, cost,
+                               [{"vendor_id": vendor, "category": category, "amount_usd": cost}],
+                               [(product, f"prc_{product}", "CREDITS", 10_000_000_000)])
             with write(engine) as conn:
                 conn.execute(insert(events), rows)
+                runs.flush(conn, {SCOPE: DEFAULT_LIVE})
             progress.advance(task, len(rows))
     events_seconds = time.perf_counter() - started
     totals = rollup.rows[SCOPE]
@@ -109,7 +114,11 @@ def populate(url: str, n_events: int, n_customers: int, days: int, seed: int = 7
     engine.dispose()
     return {"events": n_events, "customers": n_customers, "days": days, "rollup_rows": len(keys),
             "insert_seconds": round(events_seconds, 1), "customer_ids": customer_ids, "vendor_ids": vendor_ids,
-            "product_ids": product_ids}
+            "product_ids": product_ids, "subjects": subjects}
+
+
+def _subject(pair: tuple[str, str]) -> tuple[str, dict[str, str]]:
+    return f"/customers/{pair[0]}/subjects/{pair[1]}/stats", {}
 
 
 def measure(url: str, world: dict[str, Any], requests: int = 200, seed: int = 11) -> dict[str, Any]:
@@ -128,6 +137,13 @@ def measure(url: str, world: dict[str, Any], requests: int = 200, seed: int = 11
         "GET /customers/stats (whole history)": lambda: ("/customers/stats", {}),
         "GET /vendors/{id}/stats (30 days)": lambda: (f"/vendors/{rng.choice(world['vendor_ids'])}/stats", month()),
         "GET /products/{id}/stats (30 days)": lambda: (f"/products/{rng.choice(world['product_ids'])}/stats", month()),
+        "GET /customers/{id}/subjects/{subject}/stats": lambda: _subject(rng.choice(world["subjects"])),
+        "GET /customers/{id}/subjects (30 days, by margin)": lambda: (
+            f"/customers/{rng.choice(world['customer_ids'])}/subjects", {**month(), "order": "margin"}),
+        "GET /customers/{id}/subjects (whole history)": lambda: (
+            f"/customers/{rng.choice(world['customer_ids'])}/subjects", {}),
+        "GET /subjects/stats (30 days, by margin)": lambda: ("/subjects/stats", {**month(), "order": "margin"}),
+        "GET /subjects/stats (whole history)": lambda: ("/subjects/stats", {}),
     }
     results = {}
     try:

@@ -21,10 +21,12 @@ from drawdown.db.hold_tables import hold_settlements, holds
 from drawdown.db.meta import ID, metadata, scope_column
 from drawdown.db.payment_tables import auto_top_ups, refunds, stripe_events, top_ups
 from drawdown.db.portal_tables import portal_sessions, portal_settings
+from drawdown.db.subject_tables import subject_rollups
 from drawdown.db.types import JSONDoc, UTCDateTime
 from drawdown.db.webhook_tables import webhook_attempts, webhook_deliveries, webhook_destinations, webhook_outbox
 
-# The payments, portal, holds, webhooks and alerts rooms' tables live in their own modules, on the same metadata.
+# The payments, portal, holds, webhooks, alerts and subject rollups' tables live in their own modules, on the
+# same metadata.
 __all__ = [
     "auto_top_ups",
     "balance_alerts",
@@ -35,6 +37,7 @@ __all__ = [
     "portal_settings",
     "refunds",
     "stripe_events",
+    "subject_rollups",
     "top_ups",
     "webhook_attempts",
     "webhook_deliveries",

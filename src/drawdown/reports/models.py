@@ -111,3 +111,60 @@ class RevenueReport:
     granularity: str
     items: tuple[RevenueRow, ...]
     totals: tuple[RevenueTotals, ...]
+
+
+# ---------------------------------------------------------------------------------------- subjects
+
+
+@dataclass(frozen=True)
+class VendorCost:
+    """What one vendor cost in one category (``""``: none given), in USD."""
+
+    vendor_id: str
+    category: str
+    cost: Decimal
+
+
+@dataclass(frozen=True)
+class FeeTotal:
+    """The fees of one price of one product, in the fee's asset, and how many there were."""
+
+    product_id: str
+    price_id: str
+    asset: str
+    amount: Decimal
+    count: int
+
+
+@dataclass(frozen=True)
+class SubjectFigures:
+    """One subject of one customer: its figures, its events and when the first and last occurred
+    (``None`` when it has none: subjects are not registered, an unknown one has zero figures)."""
+
+    customer_id: str
+    subject: str
+    figures: Figures
+    events: int
+    first_at: datetime | None
+    last_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SubjectStats:
+    """A subject's figures over its whole life, with its costs by vendor and category and its fees by
+    product and price."""
+
+    totals: SubjectFigures
+    costs: tuple[VendorCost, ...]
+    fees: tuple[FeeTotal, ...]
+
+
+@dataclass(frozen=True)
+class SubjectPage:
+    """Subjects ranked (by revenue, highest first, or by margin, lowest first), one page of them, and
+    the totals of all the subjects in range."""
+
+    summary: Figures
+    events: int
+    items: tuple[SubjectFigures, ...]
+    total_count: int

@@ -1,5 +1,5 @@
 """Stage 7, attribute: once an event is booked, its costs and revenue go on the event itself and into
-the customer, product and vendor rollups (docs/profitability.md).
+the customer, product and vendor rollups, and into its subject's (docs/profitability.md).
 
 Revenue follows the grants a fee drew from: value from paid and bundled grants counts at each grant's
 revenue basis, promotional value counts for nothing, value taken on overdraft counts at the asset's
@@ -19,6 +19,7 @@ from drawdown.usage.booking import BookedFee
 from drawdown.usage.cache import Rates
 from drawdown.usage.group import Group, Turn
 from drawdown.usage.models import UsageEvent
+from drawdown.usage.rollup import period_names
 
 ZERO = Decimal(0)
 
@@ -51,6 +52,11 @@ def attribute(
     row = group.rows.events[slot]
     row["revenue"] = to_scaled(quantize(revenue))
     row["cost"] = to_scaled(sum((from_scaled(r["amount_usd"]) for r in cost_rows), ZERO))
+    if event.subject:  # the same scaled figures as the event's own, so a subject always adds up to its events
+        fees = [(b.fee.priced.product_id, b.fee.priced.price.id, b.fee.rated.asset, to_scaled(b.fee.rated.amount))
+                for b in booked]
+        turn.rollup.subjects.add_event(scope_id, customer_id, event.subject, at, period_names(at.date())[0],
+                                       row["revenue"], row["cost"], cost_rows, fees)
 
 
 def fee_revenue(rates: Rates, turn: Turn, booked: BookedFee, at: datetime) -> Decimal:

@@ -1,5 +1,6 @@
 """Profitability added up over a group, written once per rollup row (customer, product and vendor,
-by UTC day and month, in the scope of the event) when the group commits."""
+by UTC day and month, in the scope of the event; and per subject, ``subject_rollup.py``) when the group
+commits."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from sqlalchemy import Connection
 
 from drawdown.core.scopes import Scope
 from drawdown.reports import profitability
+from drawdown.usage.subject_rollup import SubjectRollup
 
 ZERO = Decimal(0)
 
 
 @lru_cache(maxsize=4096)
-def _period_names(day: date) -> tuple[str, str]:
+def period_names(day: date) -> tuple[str, str]:
     """The rollup day and month names of a UTC day (every fee asks)."""
     return day.strftime("%Y-%m-%d"), day.strftime("%Y-%m")
 
@@ -28,6 +30,7 @@ class Rollup:
 
     def __init__(self) -> None:
         self.rows: dict[int, dict[tuple[str, str, str, str], list[Decimal]]] = {}
+        self.subjects = SubjectRollup()
 
     def add(
         self,
@@ -40,7 +43,7 @@ class Rollup:
         revenue: Decimal,
         cost: Decimal,
     ) -> None:
-        day, month = _period_names(at.date())
+        day, month = period_names(at.date())
         targets = [("customer", customer_id, "")]
         if product_id:
             targets.append(("product", product_id, ""))
@@ -60,6 +63,7 @@ class Rollup:
         return rows
 
     def merge(self, other: Rollup) -> None:
+        self.subjects.merge(other.subjects)
         for scope_id, theirs in other.rows.items():
             rows = self._of(scope_id)
             for key, (revenue, cost) in theirs.items():
@@ -72,3 +76,4 @@ class Rollup:
         for scope_id in sorted(self.rows):
             profitability.add_all(conn, scopes[scope_id], {k: (v[0], v[1]) for k, v in self.rows[scope_id].items()})
         self.rows.clear()
+        self.subjects.flush(conn, scopes)

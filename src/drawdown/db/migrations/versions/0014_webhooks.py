@@ -1,7 +1,7 @@
 """Webhooks out: the outbox, destinations, deliveries and their attempts
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-11-26 13:00:00
 
 New tables only.
@@ -13,7 +13,7 @@ from alembic import op
 import drawdown.db.types
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
