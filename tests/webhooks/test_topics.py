@@ -280,3 +280,24 @@ def test_auto_top_up_succeeded_and_failed(pay_server: Server, paid_platform: Pla
     failed = [e for e in _received(receiver, bad, 3) if e["type"].startswith("auto_top_up")]
     assert failed and failed[0]["type"] == "auto_top_up.failed"
     assert failed[0]["data"]["consecutive_failures"] == 1 and failed[0]["data"]["paused"] is False
+
+
+def test_a_hold_that_takes_the_balance_below_a_threshold_is_a_crossing(platform: Platform,
+                                                                        receiver: Receiver) -> None:
+    """A hold sets value aside: what the customer can spend falls, so the alert fires then, not later
+    when the job's fees settle against the hold (which leaves what can be spent where the hold put it)."""
+    _listen(platform, receiver)
+    http = platform.http
+    customer = _customer(http, _tokens_product(http))  # 10
+    _ok(http.put(f"/customers/{customer}/wallet/default:USD/alerts", json={"thresholds": [{"amount": 5}]}))
+    hold = unique("job")
+    _ok(http.post(f"/customers/{customer}/wallet/default:USD/holds", json={"hold_id": hold, "amount": "6"}))
+    events = _received(receiver, customer, 3)
+    assert _types(events)[2:] == ["balance.low"] and events[2]["data"]["available"] == 4
+    _ok(http.post("/events", json={"customer_id": customer, "events": [{  # settled from the hold: no new crossing
+        "id": unique("e"), "event_type": "run", "occurred_at": datetime.now(UTC).isoformat(),
+        "data": {"n": 2, "hold_id": hold}}]}))
+    _ok(http.post(f"/customers/{customer}/wallet/default:USD/holds/{hold}/release"))
+    _spend(http, customer, 1)  # 8 → 7: above 5, nothing
+    receiver.wait_for(10, 1.0)
+    assert _types(receiver.events(lambda b: b["data"].get("customer_id") == customer))[2:] == ["balance.low"]

@@ -53,6 +53,7 @@ class AccountState:
     grants: list[grant_rules.Grant]
     reserved: Decimal = ZERO
     held: Decimal = ZERO  # the open holds' remainder: unavailable to anything but their own fees
+    held_seen: Decimal = ZERO  # ``held`` as of the last write (read or collected): balance notices compare it
     touched: set[str] = field(default_factory=set)  # grants drawn since the last write
     stored_pending: set[str] = field(default_factory=set)  # grants stored as pending
     created: bool = False  # opened in this unit of work: inserted when written
@@ -81,6 +82,7 @@ class AccountState:
             grants=[grant_from_row(r) for r in grant_rows],
             reserved=from_scaled(row.reserved),
             held=held,
+            held_seen=held,
             stored_pending={r.id for r in grant_rows if r.state == PENDING},
             stored=(row.debt, row.reserved, row.live_total, row.pending_total),
             auto_threshold=row.auto_threshold,

@@ -29,7 +29,7 @@ from drawdown.db.rows import (
 from drawdown.wallets import repository as sql
 from drawdown.wallets.accounts import GONE, LIVE, PENDING, ZERO, AccountState, account_key
 from drawdown.wallets.autotopup import fell_below
-from drawdown.wallets.notices import Notice, crossings
+from drawdown.wallets.notices import Notice, available, crossings
 
 
 class Planned(Protocol):
@@ -67,13 +67,15 @@ def collect(ledger: Planned, buffer: RowBuffer) -> list[AccountState]:
         buffer.add(GRANT_DEPENDENTS, _inserts.setdefault(table, insert(table)), row)
     for state in ledger.accounts.values():
         _grant_changes(ledger, state, new_ids, buffer)
-        before = state.stored
+        before, held_before = state.stored, state.held_seen
         _account(ledger, state, buffer)
         if state.auto_threshold is not None and fell_below(before, state.stored, state.auto_threshold):
             short.append(state)
-        if state.stored != before:
-            ledger.notices.extend(crossings(state.customer_id, state.name, state.asset, before, state.stored,
-                                            state.alert_levels))
+        if state.stored != before or state.held != held_before:
+            # What the customer can spend: open holds set value aside without a stored row changing.
+            was, now = available(before) - to_scaled(held_before), available(state.stored) - to_scaled(state.held)
+            ledger.notices.extend(crossings(state.customer_id, state.name, state.asset, was, now, state.alert_levels))
+            state.held_seen = state.held
     for gid, amount in ledger.expired.items():
         if gid not in new_ids:
             buffer.add(EXPIRIES, sql.EXPIRE_GRANT, {"b_id": gid, "b_amount": to_scaled(amount), "b_at": ledger.now})

@@ -7,9 +7,10 @@ rest of the plan) and while its rows are collected (``ledger_rows.collect``: bal
 the write). Whoever writes the rows publishes them in the same transaction (``publish``): a notice
 commits with its change or not at all, and costs nothing when nothing is crossed.
 
-Crossings are judged on ``available`` (live grants − debt − what is reserved) before and after one
-write, under the customer's lock: each downward crossing is one notice, however many events made it,
-and a threshold re-arms by itself once a later write lifts the balance above it again.
+Crossings are judged on ``available`` (live grants − debt − what is reserved − what open holds set
+aside) before and after one write, under the customer's lock: each downward crossing is one notice,
+however many events made it, and a threshold re-arms by itself once a later write lifts the balance
+above it again.
 """
 
 from __future__ import annotations
@@ -54,11 +55,11 @@ def levels_text(found: Iterable[Level]) -> str | None:
     return json.dumps([[nano, None if pct is None else str(pct)] for nano, pct in kept]) if kept else None
 
 
-def crossings(customer_id: str, name: str, asset: str, before: Totals, after: Totals,
+def crossings(customer_id: str, name: str, asset: str, was: int, now: int,
               alert_levels: tuple[Level, ...]) -> list[Notice]:
-    """The notices one write of an account makes: none unless ``available`` went down across a line
-    (the common case, a debit that crosses nothing, costs two subtractions and a comparison or two)."""
-    was, now = available(before), available(after)
+    """The notices one write of an account makes, given what was available before and after it (nano,
+    net of open holds): none unless it went down across a line (the common case, a debit that crosses
+    nothing, costs a comparison or two)."""
     if now >= was:
         return []
     hit = [lv for lv in alert_levels if was >= lv[0] > now]
