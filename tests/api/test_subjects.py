@@ -14,10 +14,10 @@ from typing import Any
 from tests.api.helpers import make_asset
 from tests.conftest import unique
 
-SETUP = datetime(2030, 4, 9, 12, 0, tzinfo=UTC)  # the subscription starts before the run
-NOW = datetime(2030, 4, 10, 12, 0, tzinfo=UTC)
-STEP1 = datetime(2030, 4, 9, 20, 0, tzinfo=UTC)  # events 1-8, 20:00..20:07 on the 9th
-STEP9 = datetime(2030, 4, 10, 1, 0, tzinfo=UTC)  # events 9-12, 01:00..01:03 on the 10th
+SETUP = datetime(2029, 4, 9, 12, 0, tzinfo=UTC)  # the subscription starts before the run
+NOW = datetime(2029, 4, 10, 12, 0, tzinfo=UTC)
+STEP1 = datetime(2029, 4, 9, 20, 0, tzinfo=UTC)  # events 1-8, 20:00..20:07 on the 9th
+STEP9 = datetime(2029, 4, 10, 1, 0, tzinfo=UTC)  # events 9-12, 01:00..01:03 on the 10th
 
 
 def money(stats: dict) -> tuple:
@@ -39,7 +39,7 @@ def world(client: Any) -> dict[str, Any]:
     """Credits at 0.01 USD; an agent step costs 10 credits; 45 promotional credits, then 200 paid."""
     client.assets.add_rate(
         "EUR",
-        {"source": "USD", "rate": D("1.10"), "valid_from": "2030-04-01T00:00:00Z", "valid_to": "2030-05-01T00:00:00Z"},
+        {"source": "USD", "rate": D("1.10"), "valid_from": "2029-04-01T00:00:00Z", "valid_to": "2029-05-01T00:00:00Z"},
     )
     credits = make_asset(client, rate="0.01")
     product = client.products.create({
@@ -90,7 +90,7 @@ def test_an_agent_run_adds_up_to_the_hand_computation(client, http, clock) -> No
     s = http.get(f"/customers/{customer}/subjects/{run}/stats").json()
     assert money(s["stats"]) == (D("0.75"), D("0.8"), D("-0.05"), D("-6.67"), "USD")
     assert (s["customer_id"], s["subject"], s["event_count"]) == (customer, run, 12)
-    assert s["first_occurred_at"] == "2030-04-09T20:00:00Z" and s["last_occurred_at"] == "2030-04-10T01:03:00Z"
+    assert s["first_occurred_at"] == "2029-04-09T20:00:00Z" and s["last_occurred_at"] == "2029-04-10T01:03:00Z"
     costs = {(c["vendor_id"], c["category"]): D(str(c["cost"])) for c in s["costs"]}
     assert costs == {(w["llm"], "inference"): D("0.36"), (w["gpu"], "compute"): D("0.44")}
     [fee] = s["fees"]
@@ -120,16 +120,16 @@ def test_an_agent_run_adds_up_to_the_hand_computation(client, http, clock) -> No
 
     # The 10th only: steps 9-12 (40 paid credits: 0.40; costs 4 x 0.03 + 2 x 0.11 = 0.34; net 0.06;
     # margin 15.00) and the other run (0.10, 0.01).
-    day = {"period_from": "2030-04-10", "period_to": "2030-04-10"}
+    day = {"period_from": "2029-04-10", "period_to": "2029-04-10"}
     tenth = http.get(f"/customers/{customer}/subjects", params=day).json()
     item = {i["subject"]: i for i in tenth["items"]}[run]
     assert money(item["stats"]) == (D("0.4"), D("0.34"), D("0.06"), D("15"), "USD") and item["event_count"] == 4
-    assert item["first_occurred_at"] == "2030-04-10T01:00:00Z"
+    assert item["first_occurred_at"] == "2029-04-10T01:00:00Z"
     assert [i["subject"] for i in tenth["items"]] == [run, other]
     assert [i["subject"] for i in http.get(f"/customers/{customer}/subjects",
                                            params={**day, "order": "margin"}).json()["items"]] == [run, other]
 
-    across = http.get("/subjects/stats", params={"period_from": "2030-04-09", "period_to": "2030-04-10",
+    across = http.get("/subjects/stats", params={"period_from": "2029-04-09", "period_to": "2029-04-10",
                                                  "order": "margin"}).json()
     mine = [i for i in across["items"] if i["customer_id"] == customer]
     assert [i["subject"] for i in mine] == [run, other]
