@@ -122,3 +122,19 @@ def test_a_dry_run_answers_without_reserving(world: World) -> None:
     assert world.balance()["held"] == D(0)
     with pytest.raises(NotFound):
         world.hold("q")
+
+
+def test_other_spending_paths_cannot_take_held_value(world: World) -> None:
+    from drawdown.core.scopes import DEFAULT_LIVE
+    from drawdown.db.engine import write
+    from drawdown.wallets import service as wallets
+    from drawdown.wallets.models import Charge
+
+    world.place("run", "95")
+    with pytest.raises(Invalid), write(world.engine) as conn:
+        wallets.charge(conn, DEFAULT_LIVE, world.customer, Charge("c1", world.asset, D(6)), world.now, D(0))
+    with write(world.engine) as conn:
+        wallets.charge(conn, DEFAULT_LIVE, world.customer, Charge("c2", world.asset, D(5)), world.now, D(0))
+    assert world.balance()["available"] == D(0) and world.balance()["held"] == D(95)
+    world.later(minutes=16)  # the hold expired: its value is free again, without any write
+    assert world.balance()["available"] == D(95) and world.balance()["held"] == D(0)
