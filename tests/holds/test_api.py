@@ -18,13 +18,17 @@ from tests.conftest import Server, unique
 D = Decimal
 
 
-def _world(client: Any, http: httpx.Client, funds: str = "100", model: str = "tiered") -> tuple[str, str, str]:
-    """(customer, asset, holds path) on a tiered token price, funded, overdraft limit 0."""
+def _world(client: Any, http: httpx.Client, funds: str = "100", model: str = "tiered",
+           limit: str | None = "0") -> tuple[str, str, str]:
+    """(customer, asset, holds path) on a tiered token price, funded, overdraft limit 0 (None: as shipped,
+    no limit set)."""
     asset = make_asset(client)
     p = product(client, asset, model, TIERS) if model == "tiered" else product(client, asset, model, TIERS[:1])
     customer = customer_on(client, p["code"])
     gift(client, customer, asset, funds)
-    assert http.patch(f"/customers/{customer}/wallet/default:{asset}", json={"overdraft_limit": "0"}).status_code == 204
+    if limit is not None:
+        assert http.patch(f"/customers/{customer}/wallet/default:{asset}",
+                          json={"overdraft_limit": limit}).status_code == 204
     return customer, asset, f"/customers/{customer}/wallet/default:{asset}/holds"
 
 
@@ -131,8 +135,18 @@ def test_an_event_naming_a_released_hold_bills_as_usual_and_says_so(client, http
     assert http.get(f"{holds}/top").json()["settled"] == 1
 
 
+def test_with_no_overdraft_limit_set_the_balance_alone_covers_holds(client, http: httpx.Client) -> None:
+    """As shipped, accounts have no limit (unlimited overdraft); a hold still answers "can they pay?"."""
+    customer, asset, holds = _world(client, http, funds="10", limit=None)
+    assert http.post(holds, json={"hold_id": unique("h"), "amount": "6"}).status_code == 201
+    refused = http.post(holds, json={"hold_id": unique("h"), "amount": "6"})
+    assert refused.status_code == 422 and D(str(refused.json()["missing"])) == D(2)
+    assert http.patch(f"/customers/{customer}/wallet/default:{asset}", json={"overdraft_limit": "5"}).status_code == 204
+    assert http.post(holds, json={"hold_id": unique("h"), "amount": "6"}).status_code == 201  # 4 + 5 covers it
+
+
 def test_concurrent_holds_succeed_exactly_as_far_as_the_balance_allows(server: Server, client, http) -> None:
-    customer, asset, holds = _world(client, http, funds="100")
+    customer, asset, holds = _world(client, http, funds="100", limit=None)  # as shipped
 
     def place(i: int) -> int:
         with httpx.Client(base_url=server.url, headers={"X-CREDYT-API-KEY": server.key}, timeout=60) as c:

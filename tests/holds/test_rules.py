@@ -50,4 +50,4 @@ def test_what_is_missing_counts_the_overdraft_limit() -> None:
     assert rules.missing(D(10), D(4), D(0)) == D(6)
     assert rules.missing(D(10), D(4), D(6)) == D(0)
     assert rules.missing(D(10), D(-3), D(2)) == D(11)
-    assert rules.missing(D(10**9), D(0), None) == D(0)  # no limit: anything is covered
+    assert rules.missing(D(10), D(4), None) == D(6)  # no limit set: the balance alone covers a hold

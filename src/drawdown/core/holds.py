@@ -79,7 +79,7 @@ def split(fee: Decimal, held: Decimal) -> Split:
 
 def missing(amount: Decimal, spendable: Decimal, overdraft_limit: Decimal | None) -> Decimal:
     """How much more the account needs for a hold of ``amount``: ``spendable`` is available less what
-    is already reserved or held; the overdraft limit (None: unlimited) counts as spendable too."""
-    if overdraft_limit is None:
-        return ZERO
-    return max(amount - (spendable + overdraft_limit), ZERO)
+    is already reserved or held; a set overdraft limit counts as spendable too. With no limit set
+    (unlimited, the default), a hold is covered by the balance alone: a hold answers "can this customer
+    pay for this job?", and an unlimited overdraft would answer yes to every job, however many."""
+    return max(amount - (spendable + (overdraft_limit or ZERO)), ZERO)
