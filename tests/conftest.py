@@ -133,7 +133,7 @@ def start_server(engine: Engine, settings: Settings, name: str = "tests") -> tup
 @pytest.fixture(scope="session")
 def server(engine: Engine, database_url: str) -> Iterator[Server]:
     # Defaults as shipped (no overdraft limit, no Stripe), but webhooks to 127.0.0.1 and looked for often.
-    settings = Settings(database_url=database_url, webhooks_allow_private=True, webhooks_interval_seconds=0.1)
+    settings = Settings(database_url=database_url, webhooks_allow_private=True, webhooks_interval_seconds=0.25)
     served, srv = start_server(engine, settings)
     # The webhook delivery worker, as ``serve`` runs it.
     hooks = start_webhooks(engine, served.settings, served.clock)

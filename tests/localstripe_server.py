@@ -72,7 +72,7 @@ def stripe_settings(database_url: str, localstripe: str, webhook_secret: str, pu
         public_url=public_url,
         payments_interval_seconds=0.2,
         webhooks_allow_private=True,
-        webhooks_interval_seconds=0.1,
+        webhooks_interval_seconds=0.25,
         job_interval_seconds=0,
     )
 

@@ -12,6 +12,7 @@ from drawdown.apikeys import service as api_keys
 from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.db.engine import make_engine, read, write
 from drawdown.db.migrate import upgrade
+from drawdown.db.subject_tables import EXPRESSION_INDEXES
 from drawdown.db.tables import metadata
 from drawdown.settings import normalise_url
 
@@ -88,6 +89,3 @@ def _benign(diff: object) -> bool:
     if isinstance(diff, tuple) and diff[0] in ("add_index", "remove_index"):
         return bool(diff[1].name in EXPRESSION_INDEXES)
     return isinstance(diff, list) and all(d[0] == "modify_default" for d in diff)
-
-
-EXPRESSION_INDEXES = {"ix_subject_rollups_by_margin"}

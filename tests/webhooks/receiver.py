@@ -132,6 +132,9 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # http.server's name
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
+            if len(body) < length:  # the sender died mid-request (a kill -9): nothing was delivered
+                self.close_connection = True
+                return
             headers = {k: v for k, v in self.headers.items()}
             ok, t = verify(headers.get(SIGNATURE, ""), body, list(receiver.secrets))
             delivery = Delivery(body, headers, self.path, time.time(), ok, t)

@@ -17,11 +17,9 @@ from drawdown.reports import subjects
 from drawdown.reports.subjects import SubjectKey
 
 
-def _blank() -> list[Any]:
-    return [0, 0, 0, 0, None, None]  # revenue, cost, amount, events, first_at, last_at
-
-
 class SubjectRollup:
+    """Rows by scope id, each [revenue, cost, amount, events, first_at, last_at] (scaled integers)."""
+
     def __init__(self) -> None:
         self.rows: dict[int, dict[SubjectKey, list[Any]]] = {}
 

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from drawdown.db.engine import make_engine
+from drawdown.db.subject_tables import EXPRESSION_INDEXES
 from drawdown.db.tables import metadata
 from drawdown.settings import Settings
 
@@ -50,6 +51,12 @@ def _run_sqlite(connection: Connection) -> None:
         raw.execute("PRAGMA foreign_keys=ON")
 
 
+def _compared(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Everything but expression indexes: PostgreSQL reflects their expression in its own normal form
+    and SQLite not at all, so a comparison would always differ (their migration writes the declared one)."""
+    return not (type_ == "index" and name in EXPRESSION_INDEXES)
+
+
 def _configure_and_run(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -57,6 +64,7 @@ def _configure_and_run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         user_module_prefix="drawdown.db.types.",
+        include_object=_compared,
     )
     with context.begin_transaction():
         context.run_migrations()
