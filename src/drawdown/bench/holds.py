@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from drawdown.bench.ingest import make_events
+from drawdown.bench.events import make_events
 from drawdown.bench.server import serve
 
 ASSET = "CRED"  # the bench world's asset (``ingest.build_world``)

@@ -32,6 +32,8 @@ from typing import Any
 import httpx
 from sqlalchemy import bindparam, insert, select, tuple_, update
 
+from drawdown.bench.events import make_events
+from drawdown.bench.holds import hold_phase
 from drawdown.bench.server import serve
 from drawdown.catalog import service as catalog
 from drawdown.catalog.models import NewAsset, NewProduct, StartingRate
@@ -58,7 +60,6 @@ from drawdown.usage.models import UsageBatch, UsageEvent
 from drawdown.wallets import service as wallets
 from drawdown.wallets.models import Adjustment
 
-MODELS = ("large", "small", "vision", "audio")
 SCOPE = DEFAULT_LIVE  # the scope of the bootstrap key the HTTP phases use
 PRODUCT = NewProduct(
     name="Bench",
@@ -124,19 +125,6 @@ def build_world(url: str, n_customers: int) -> list[str]:
             ids.append(cid)
     engine.dispose()
     return ids
-
-
-def make_events(n: int, rng: random.Random) -> list[UsageEvent]:
-    now = datetime.now(UTC)
-    return [
-        UsageEvent(
-            f"ev-{secrets.token_hex(8)}",
-            "completion",
-            now,
-            data={"model": rng.choice(MODELS), "tokens": rng.randrange(100, 5000), "images": rng.randrange(0, 3)},
-        )
-        for _ in range(n)
-    ]
 
 
 def ceiling(url: str, ids: list[str], n: int, rng: random.Random, batch: int = 1000) -> float:
@@ -443,7 +431,6 @@ def run(
         url100, ids100, max(n // 5, 400), clients=8, latency_samples=min(n, 2000), workers=2
     )
     step(PHASES[7])
-    from drawdown.bench.holds import hold_phase  # it imports this module
 
     result["holds"] = hold_phase(url100, ids100, min(n, 2000))
     if memory_events:
