@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, event, insert, select
 from drawdown.api.shapes import reports as shapes
 from drawdown.core.money import to_scaled
 from drawdown.core.scopes import DEFAULT_LIVE, DEFAULT_TEST, Scope
+from drawdown.db.engine import IMMEDIATE
 from drawdown.db.tables import (
     assets,
     credit_grants,
@@ -37,6 +38,9 @@ D = Decimal
 @pytest.fixture
 def conn(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as c:
+        # Opened as a write (BEGIN IMMEDIATE on SQLite), as db.engine.write opens it: a deferred transaction
+        # that starts writing while a server's worker writes gets "database is locked" at once, not a wait.
+        c = c.execution_options(**{IMMEDIATE: True})
         tx = c.begin()
         try:
             yield c
