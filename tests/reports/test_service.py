@@ -8,18 +8,16 @@ data (2026) never shows in a range read here.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, event, insert, select
+from sqlalchemy import Connection, event, insert, select
 
 from drawdown.api.shapes import reports as shapes
 from drawdown.core.money import to_scaled
 from drawdown.core.scopes import DEFAULT_LIVE, DEFAULT_TEST, Scope
-from drawdown.db.engine import IMMEDIATE
 from drawdown.db.tables import (
     assets,
     credit_grants,
@@ -33,19 +31,6 @@ from drawdown.reports import profitability, revenue
 from drawdown.reports.models import CustomerFigures, DayFigures, Figures, KeyFigures, RevenueRow, RevenueTotals
 
 D = Decimal
-
-
-@pytest.fixture
-def conn(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as c:
-        # Opened as a write (BEGIN IMMEDIATE on SQLite), as db.engine.write opens it: a deferred transaction
-        # that starts writing while a server's worker writes gets "database is locked" at once, not a wait.
-        c = c.execution_options(**{IMMEDIATE: True})
-        tx = c.begin()
-        try:
-            yield c
-        finally:
-            tx.rollback()
 
 
 def uid(prefix: str) -> str:

@@ -8,33 +8,17 @@ Each test runs in a transaction that is rolled back, in the 2190s, away from the
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
-import pytest
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from drawdown.core.money import to_scaled
 from drawdown.core.scopes import DEFAULT_LIVE, DEFAULT_TEST, Scope
-from drawdown.db.engine import IMMEDIATE
 from drawdown.reports import subjects
 from drawdown.reports.models import FeeTotal, Figures, VendorCost
 from drawdown.usage.rollup import period_names
 from drawdown.usage.subject_rollup import SubjectRollup
-
-
-@pytest.fixture
-def conn(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as c:
-        # Opened as a write (BEGIN IMMEDIATE on SQLite), as db.engine.write opens it: a deferred transaction
-        # that starts writing while a server's worker writes gets "database is locked" at once, not a wait.
-        c = c.execution_options(**{IMMEDIATE: True})
-        tx = c.begin()
-        try:
-            yield c
-        finally:
-            tx.rollback()
 
 
 def t(day: str, hour: int = 12) -> datetime:
