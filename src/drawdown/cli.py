@@ -360,6 +360,7 @@ def bench_ingest(
     backend: str = typer.Option("sqlite", help="sqlite or postgresql"),
     events: int = typer.Option(20_000, help="Events per engine measurement"),
     memory_events: int = typer.Option(0, help="Events for the memory run (1,000,000 for the full check; 0 skips it)"),
+    http_seconds: float = typer.Option(5, help="Seconds of load per HTTP measure (single events, then /health)"),
 ) -> None:
     """Ingestion throughput against the database's ceiling, naive and HTTP (writes var/bench/ingest-*.json)."""
     from pathlib import Path
@@ -377,7 +378,7 @@ def bench_ingest(
         def step(name: str) -> None:
             progress.update(task, description=f"{backend}: {name}", advance=0 if name == PHASES[0] else 1)
 
-        r = run(backend, events, Path("var/bench"), memory_events, step)
+        r = run(backend, events, Path("var/bench"), memory_events, step, http_seconds)
     table = Table("measure", "value", title=f"{backend}, {r['cores']} cores")
     table.add_row("ceiling (events/s)", str(r["ceiling_events_per_s"]))
     table.add_row("naive (events/s)", str(r["naive_events_per_s"]))
@@ -386,12 +387,21 @@ def bench_ingest(
     best = r["engine_events_per_s"]["100"]
     table.add_row("engine/ceiling (100 customers)", f"{best / r['ceiling_events_per_s']:.2f}")
     table.add_row("engine/naive (100 customers)", f"{best / r['naive_events_per_s']:.1f}")
-    table.add_row(f"HTTP, {r['http']['clients']} clients (events/s)", str(r["http"]["events_per_s"]))
+    for name in ("rows", "bytes"):
+        for who, by_table in r[f"{name}_per_event"].items():
+            table.add_row(f"{name} per event, {who}", ", ".join(f"{t} {v}" for t, v in by_table.items()))
+    h = r["http"]
+    table.add_row(f"HTTP, {h['clients']} clients ({h['load']['events']['tool']}): events/s, /health/s, ratio",
+                  f"{h['events_per_s']} / {h['health_per_s']} / {h['events_over_health']}")
+    if "latency_under_load_ms" in h["load"]["events"]:  # wrk measures it; the Python clients do not
+        table.add_row("HTTP single events under that load p50 / p99 / p99.9 (ms)",
+                      " / ".join(str(v) for v in h["load"]["events"]["latency_under_load_ms"].values()))
     table.add_row(
         "HTTP single event p50 / p99 / p99.9 (ms)", " / ".join(str(v) for v in r["http"]["latency_ms"].values())
     )
     two = r["http_2_workers"]
-    table.add_row(f"HTTP, {two['clients']} clients, 2 workers (events/s)", str(two["events_per_s"]))
+    table.add_row(f"HTTP, {two['clients']} clients, 2 workers: events/s, /health/s, ratio",
+                  f"{two['events_per_s']} / {two['health_per_s']} / {two['events_over_health']}")
     table.add_row(
         "HTTP, 2 workers, single event p50 / p99 / p99.9 (ms)", " / ".join(str(v) for v in two["latency_ms"].values())
     )
@@ -401,6 +411,7 @@ def bench_ingest(
         table.add_row(f"memory run, {m['events']:,} events (events/s)", str(m["events_per_s"]))
         table.add_row("peak RSS at 100k / at the end (KB)", f"{m['peak_rss_kb_at_100k']} / {m['peak_rss_kb_at_end']}")
         table.add_row("RSS end / 100k", f"{m['peak_rss_kb_at_end'] / m['peak_rss_kb_at_100k']:.2f}")
+        table.add_row(f"bytes per event after {m['events']:,}", str(m["bytes_per_event"]["total"]))
     console.print(table)
 
 

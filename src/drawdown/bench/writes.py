@@ -1,0 +1,61 @@
+"""Rows written per table, counted from the statements themselves (``drawdown bench ingest``).
+
+Counting rows in each table before and after a phase misses what an event costs in updates: the
+grant, the account and the rollup upserts change rows that already exist. So every INSERT, UPDATE and
+DELETE that any SQLAlchemy engine of this process executes is counted by the rows its cursor reports
+(an upsert counts once, whether it inserted or updated). The raw-driver ceiling counts its own
+statements the same way (``bench/ceiling.py``), and ``check_same_rows`` holds the two together.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+_WRITE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
+
+# Relative difference allowed between the engine's rows per event and the ceiling's, per table: the
+# customers each batch touches and the fees that debit nothing vary a little with the random events.
+TOLERANCE = 0.05
+
+
+def table_written(statement: str) -> str | None:
+    """The table an INSERT, UPDATE or DELETE writes, or None for any other statement."""
+    match = _WRITE.match(statement)
+    return match.group(1) if match else None
+
+
+@contextmanager
+def counting_writes() -> Iterator[Counter[str]]:
+    """Rows written by table, by every engine of this process, while the block runs."""
+    counts: Counter[str] = Counter()
+
+    def after(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        table = table_written(statement)
+        if table is not None and cursor.rowcount > 0:
+            counts[table] += cursor.rowcount
+
+    event.listen(Engine, "after_cursor_execute", after)
+    try:
+        yield counts
+    finally:
+        event.remove(Engine, "after_cursor_execute", after)
+
+
+def per_event(counts: Counter[str], n: int) -> dict[str, float]:
+    return {table: round(rows / n, 3) for table, rows in sorted(counts.items())}
+
+
+def check_same_rows(engine: dict[str, float], ceiling: dict[str, float], tolerance: float = TOLERANCE) -> None:
+    """Fail loudly when the ceiling no longer writes what the engine writes: a ceiling that writes less
+    would flatter the database, one that writes more would flatter the engine."""
+    assert engine.keys() == ceiling.keys(), f"tables written differ: engine {engine}, ceiling {ceiling}"
+    for table, rows in engine.items():
+        assert abs(ceiling[table] - rows) <= tolerance * rows, (
+            f"{table}: the engine writes {rows} rows per event, the ceiling {ceiling[table]}"
+        )

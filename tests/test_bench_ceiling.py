@@ -1,0 +1,91 @@
+"""``drawdown bench ingest``'s honest ceiling writes, with the raw driver, the rows the engine writes for
+the same events (counted from both sides' statements, and in the tables themselves), on both backends;
+the bytes they take are measured; the load generator works with and without wrk."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from drawdown.bench import load
+from drawdown.bench.ceiling import ceiling
+from drawdown.bench.ingest import build_world, engine_rate
+from drawdown.bench.server import serve
+from drawdown.bench.storage import per_event as bytes_per_event
+from drawdown.bench.storage import stored_bytes
+from drawdown.bench.writes import check_same_rows, counting_writes, per_event
+from drawdown.db.engine import make_engine, read
+from drawdown.db.migrate import upgrade
+from drawdown.db.tables import events, ledger_entries
+from tests.conftest import BACKENDS, postgres_database
+
+
+@contextmanager
+def fresh_database(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A database of its own: the bench world creates its asset and product in the default scope."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bench.db'}"
+        return
+    with postgres_database("drawdown_bench") as url:
+        yield url
+
+
+def _stored(url: str) -> tuple[int, int]:
+    engine = make_engine(url)
+    with read(engine) as conn:
+        counted = conn.execute(select(func.count()).select_from(events)).scalar_one(), conn.execute(
+            select(func.count()).select_from(ledger_entries)
+        ).scalar_one()
+    engine.dispose()
+    return counted
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_ceiling_writes_the_rows_the_engine_writes(backend: str, tmp_path: Path) -> None:
+    with fresh_database(backend, tmp_path) as url:
+        upgrade(url)
+        ids = build_world(url, 5)
+        n = 300
+        bytes_before, rows_before = stored_bytes(url), _stored(url)
+        rate, ceiling_rows = ceiling(url, ids, n, random.Random(1), per_txn=100)
+        bytes_after, rows_after = stored_bytes(url), _stored(url)
+        with counting_writes() as engine_rows:
+            engine_rate(url, ids, n, random.Random(2), per_txn=100)
+
+        assert rate > 0
+        check_same_rows(per_event(engine_rows, n), per_event(ceiling_rows, n))
+        for table, rows in (("events", n), ("fees", 2 * n), ("transactions", 2 * n)):
+            assert engine_rows[table] == ceiling_rows[table] == rows
+        # 5 customers, 100 events a transaction: each is touched in each of the 3 transactions
+        assert engine_rows["credit_grants"] == ceiling_rows["credit_grants"] == 15
+        assert engine_rows["rollups"] == ceiling_rows["rollups"] == 3 * (5 + 1) * 2
+        # What the statements said they wrote is what the tables hold.
+        assert rows_after[0] - rows_before[0] == n
+        assert rows_after[1] - rows_before[1] == ceiling_rows["ledger_entries"]
+        stored = bytes_per_event(bytes_before, bytes_after, n)
+        assert stored["total"] > 0 and (stored.get("events", 0) > 0 or "*" in stored)
+
+
+@pytest.mark.parametrize("wrk", [True, False], ids=["wrk", "python"])
+def test_the_load_generator_sends_events_and_health(wrk: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if wrk and not shutil.which("wrk"):
+        pytest.skip("wrk is not installed (apt-get install wrk)")
+    if not wrk:
+        monkeypatch.setattr(load.shutil, "which", lambda name: None)
+    url = f"sqlite:///{tmp_path / 'load.db'}"
+    upgrade(url)
+    ids = build_world(url, 3)
+    served = serve(url)
+    try:
+        for path in ("/events", "/health"):
+            result = load.generate(served.base, served.secret, ids, path, 2, 1)
+            assert result["requests_per_s"] > 0 and result["errors"] == 0, result
+    finally:
+        served.stop()
+    assert _stored(url)[0] > 0
