@@ -22,7 +22,7 @@ import pytest
 from tests.conftest import Server, unique
 from tests.portal.aa import low_contrast
 from tests.portal.test_money_browser import VISA, _type_card
-from tests.portal.test_portal_browser import LOGO, app_site, browser
+from tests.portal.test_portal_browser import LOGO, SHOTS, app_site, browser
 
 __all__ = ["app_site", "browser"]  # the fixtures
 
@@ -114,6 +114,16 @@ def test_the_whole_journey(pay_server: Server, browser: Any, platform: tuple[Any
         pay_server.clock.pinned = None
         context.close()
     assert not refused, refused
+    if pay_server.engine.dialect.name == "sqlite":  # the same brand on a desktop, for docs/portal.md
+        desk = browser.new_context(viewport={"width": 1280, "height": 800})
+        big = desk.new_page()
+        big.goto(str(client.billing_portal.create_portal_session({
+            "customer_id": customer, "return_url": f"{app_site}/billing", "failure_url": f"{app_site}/failed",
+        }).redirect_url))
+        big.goto(f"{pay_server.url}/portal/top-up")
+        assert low_contrast(big) == []
+        big.screenshot(path=str(SHOTS / "top-up-light-brand-1280.png"), full_page=True)
+        desk.close()
 
 
 def _journey(server: Server, tab: Any, link: str, ids: list[str], tmp_path: Path, app_site: str) -> None:
@@ -124,6 +134,8 @@ def _journey(server: Server, tab: Any, link: str, ids: list[str], tmp_path: Path
     assert tab.locator(".operator").inner_text() == "Sunny AI"
     assert tab.locator("img.logo").evaluate("img => img.naturalWidth") > 0  # the embedded logo, under the CSP
     _checked(tab, 375)
+    if server.engine.dialect.name == "sqlite":
+        tab.screenshot(path=str(SHOTS / "overview-light-brand-375.png"), full_page=True)
     # Usage, reached with the keyboard; paged; exported.
     _by_keyboard(tab, "Usage")
     tab.wait_for_url("**/portal/usage")

@@ -80,7 +80,7 @@ def overview_page(request: Request, ctx: Context = Depends(context)) -> Response
     spend = [
         {"asset": a.asset, "month_to_date": _amount(a.month_to_date, a.precision),
          "total": _amount(sum((d.amount for d in a.daily), Decimal(0)), a.precision),
-         "chart": chart.bars(a, current.look.color), "first": a.daily[0].day, "last": a.daily[-1].day}
+         "chart": chart.bars(a, current.look.colors.brand_line), "first": a.daily[0].day, "last": a.daily[-1].day}
         for a in figures.figures.spend
     ]
     return web.render(ctx, "portal/overview.html", current.look, visit=current, nav=NAV, here="overview",
