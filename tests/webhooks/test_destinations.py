@@ -76,6 +76,7 @@ def test_connected_account_events_go_to_connect_destinations(platform: Platform,
     account = platform.client.accounts.create({"name": "Tenant"})["id"]
     sent = hooks.test_connected_webhook_destinations("customer.created", account, {"from": "tenant"})
     assert connect.wait_for(1)[0].json["id"] == sent["id"] and connect.deliveries[0].verified
+    assert connect.deliveries[0].json["account"] == account  # whose event it is
     one = hooks.test_connected_webhook_destination(b["id"], "balance.low", account, {"one": True})
     assert connect.wait_for(2)[-1].json["id"] == one["id"]
     assert own.deliveries == []

@@ -98,11 +98,17 @@ def fan_out(engine: Engine, now: datetime) -> int:
     return len(events)
 
 
-def envelope(event_id: str, topic: str, created: datetime, live_mode: bool, data_json: str) -> bytes:
-    """Credyt's body, ``data`` spliced in as stored (exact decimals, the same bytes on every attempt)."""
-    head = json.dumps(
-        {"id": event_id, "type": topic, "created": iso(created), "live_mode": live_mode}, separators=(",", ":")
-    )
+def envelope(
+    event_id: str, topic: str, created: datetime, live_mode: bool, data_json: str, account: str | None = None
+) -> bytes:
+    """Credyt's body, ``data`` spliced in as stored (exact decimals, the same bytes on every attempt).
+    An event of a connected account, sent to its platform's ``connect`` destination, also names the
+    connected account (``account``, a Drawdown extension): otherwise the platform could not tell whose
+    customer it is about."""
+    head_fields: dict[str, Any] = {"id": event_id, "type": topic, "created": iso(created), "live_mode": live_mode}
+    if account is not None:
+        head_fields["account"] = account
+    head = json.dumps(head_fields, separators=(",", ":"))
     return (head[:-1] + ',"data":' + data_json + "}").encode()
 
 
@@ -168,7 +174,8 @@ def lease(settings: Settings) -> timedelta:
 
 def attempt(engine: Engine, client: httpx.Client, settings: Settings, row: Any, now: datetime) -> Outcome:
     """Send a claimed delivery (``row`` from ``queue.due``, its attempt already counted) and record it."""
-    body = envelope(row.event_id, row.topic, row.created_at, row.live_mode, row.data)
+    connected = row.event_account_id if row.event_scope_id != row.scope_id else None
+    body = envelope(row.event_id, row.topic, row.created_at, row.live_mode, row.data, connected)
     # The signature's time is the wall clock: receivers check its freshness against theirs.
     signature = signing.header(int(time.time()), body, *signing_secrets(row, now))
     outcome = send(client, settings, row.url, body, signature)

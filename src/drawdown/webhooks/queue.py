@@ -87,9 +87,11 @@ def due(conn: Connection, now: datetime, limit: int, skip: set[int]) -> list[Any
             _d.customer_id,
             _w.url, _w.secret, _w.previous_secret, _w.previous_expires_at, _w.connect, _w.scope_id,
             _o.topic, _o.live_mode, _o.data, _o.created_at, _o.scope_id.label("event_scope_id"),
+            scopes.c.account_id.label("event_account_id"),
         )
         .join(webhook_destinations, _w.id == _d.destination_id)
         .join(webhook_outbox, _o.id == _d.event_id)
+        .join(scopes, scopes.c.id == _o.scope_id)
         .where(
             _d.status == PENDING, _d.next_attempt_at <= now, _w.enabled.is_(True), _w.deleted_at.is_(None),
             or_(_d.customer_id.is_(None), ~blocked),
