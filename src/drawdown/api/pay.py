@@ -29,6 +29,7 @@ from drawdown.db.engine import read
 from drawdown.payments import checkout, subscriptions
 from drawdown.payments.checkout import Outcome
 from drawdown.payments.models import EXPIRED, OPEN, PENDING, SUCCEEDED, TopUp
+from drawdown.portal.data_models import format_amount
 
 api = APIRouter(include_in_schema=False)
 
@@ -86,10 +87,6 @@ def _not_found(ctx: Context) -> HTMLResponse:
                     "This payment link is not valid. Check the address, or ask for a new link.", "error")
 
 
-def _money(value: Decimal, precision: int) -> str:
-    return f"{value:,.{precision}f}"
-
-
 def _precision(ctx: Context, scope_id: int, code: str) -> int:
     with read(ctx.engine) as conn:
         facts = catalog.asset_facts(conn, Scope(scope_id, "", ""), code)
@@ -100,10 +97,10 @@ def _credits(ctx: Context, t: TopUp) -> str:
     """What the payment adds, in words."""
     wallet = "your wallet" if t.account_name == "default" else f"your “{t.account_name}” wallet"
     if t.asset == t.currency:
-        return f"Adds {_money(t.amount, _precision(ctx, t.scope_id, t.currency))} {t.currency} to {wallet}."
+        return f"Adds {format_amount(t.amount, _precision(ctx, t.scope_id, t.currency))} {t.currency} to {wallet}."
     if t.exchange_rate:
         units = t.amount / t.exchange_rate
-        return f"Adds {_money(units, _precision(ctx, t.scope_id, t.asset))} {t.asset} to {wallet}."
+        return f"Adds {format_amount(units, _precision(ctx, t.scope_id, t.asset))} {t.asset} to {wallet}."
     return f"Adds {t.asset} to {wallet}, at the rate in force today."
 
 
@@ -149,7 +146,7 @@ def pay_page(token: str, ctx: Context = Depends(context)) -> HTMLResponse:
                         "again later.", "error", found.failure_url, "Go back", found.scope_id)
     return _render(
         ctx, "pay.html", scope_id=found.scope_id, top_up=found,
-        amount=_money(found.amount, _precision(ctx, found.scope_id, found.currency)),
+        amount=format_amount(found.amount, _precision(ctx, found.scope_id, found.currency)),
         credits=_credits(ctx, found), publishable_key=ctx.settings.stripe_publishable_key,
         stripe_js=ctx.settings.stripe_js_url, card_url=f"/pay/{token}/card", complete_url=f"/pay/{token}/complete",
         expires=found.expires_at.strftime("%d %b %Y, %H:%M UTC"),
@@ -206,13 +203,13 @@ def subscription_page(subscription_id: str, ctx: Context = Depends(context)) -> 
     if not found.blocked:
         return _message(ctx, 200, "Nothing to pay", "This subscription has nothing due: it is "
                         f"{found.status.replace('_', ' ')}.", "success", found.return_url, "Continue", found.scope.id)
-    fees = [(f.name, _money(f.amount, _precision(ctx, found.scope.id, f.asset)), f.asset) for f in found.fees]
+    fees = [(f.name, format_amount(f.amount, _precision(ctx, found.scope.id, f.asset)), f.asset) for f in found.fees]
     shortfall = covered = None
     if found.asset:
         places = _precision(ctx, found.scope.id, found.asset)
-        shortfall = _money(found.shortfall, places)
+        shortfall = format_amount(found.shortfall, places)
         held = sum((f.amount for f in found.fees if f.asset == found.asset), Decimal(0)) - found.shortfall
-        covered = _money(held, places) if held > 0 else None
+        covered = format_amount(held, places) if held > 0 else None
     return _render(ctx, "subscription.html", scope_id=found.scope.id, due=found, fees=fees, shortfall=shortfall,
                    covered=covered)
 

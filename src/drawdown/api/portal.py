@@ -60,10 +60,6 @@ def open_link(token: str, ctx: Context = Depends(context)) -> Response:
                        "Check the address, or open the billing portal again from the app.")
 
 
-def _amount(value: Decimal, places: int) -> str:
-    return f"{value:,.{places}f}"
-
-
 @api.get("/portal/overview", response_class=HTMLResponse)
 def overview_page(request: Request, ctx: Context = Depends(context)) -> Response:
     current = web.visit(ctx, request)
@@ -73,13 +69,14 @@ def overview_page(request: Request, ctx: Context = Depends(context)) -> Response
     with read(ctx.engine) as conn:
         figures = overview.overview(conn, web.scope(ctx, current), s.customer_id, ctx.now())
     accounts = [
-        {"name": b.name, "asset": b.asset, "available": _amount(b.available, p), "pending_in": _amount(b.pending_in, p),
-         "pending_out": _amount(b.pending_out, p), "negative": b.available < 0}
+        {"name": b.name, "asset": b.asset, "available": format_amount(b.available, p),
+         "pending_in": format_amount(b.pending_in, p), "pending_out": format_amount(b.pending_out, p),
+         "negative": b.available < 0}
         for b, p in figures.balances
     ]
     spend = [
-        {"asset": a.asset, "month_to_date": _amount(a.month_to_date, a.precision),
-         "total": _amount(sum((d.amount for d in a.daily), Decimal(0)), a.precision),
+        {"asset": a.asset, "month_to_date": format_amount(a.month_to_date, a.precision),
+         "total": format_amount(sum((d.amount for d in a.daily), Decimal(0)), a.precision),
          "chart": chart.bars(a, current.look.colors.brand_line), "first": a.daily[0].day, "last": a.daily[-1].day}
         for a in figures.figures.spend
     ]
