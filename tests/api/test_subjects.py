@@ -118,16 +118,20 @@ def test_an_agent_run_adds_up_to_the_hand_computation(client, http, clock) -> No
     assert [i["subject"] for i in http.get(f"/customers/{customer}/subjects",
                                            params={"limit": 1, "offset": 1}).json()["items"]] == [other]
 
-    # The 10th only: steps 9-12 (40 paid credits: 0.40; costs 4 x 0.03 + 2 x 0.11 = 0.34; net 0.06;
-    # margin 15.00) and the other run (0.10, 0.01).
-    day = {"period_from": "2029-04-10", "period_to": "2029-04-10"}
-    tenth = http.get(f"/customers/{customer}/subjects", params=day).json()
-    item = {i["subject"]: i for i in tenth["items"]}[run]
-    assert money(item["stats"]) == (D("0.4"), D("0.34"), D("0.06"), D("15"), "USD") and item["event_count"] == 4
-    assert item["first_occurred_at"] == "2029-04-10T01:00:00Z"
-    assert [i["subject"] for i in tenth["items"]] == [run, other]
-    assert [i["subject"] for i in http.get(f"/customers/{customer}/subjects",
-                                           params={**day, "order": "margin"}).json()["items"]] == [run, other]
+    # A period holds the subjects that started in it, whole: the run started on the 9th, so the 9th holds
+    # it with all 12 steps (the 4 after midnight too) and the 10th only the other run.
+    ninth = http.get(f"/customers/{customer}/subjects", params={"period_from": "2029-04-09",
+                                                               "period_to": "2029-04-09"}).json()
+    [item] = ninth["items"]
+    assert item["subject"] == run and item["event_count"] == 12 and ninth["total_count"] == 1
+    assert money(item["stats"]) == (D("0.75"), D("0.8"), D("-0.05"), D("-6.67"), "USD")
+    assert (item["first_occurred_at"], item["last_occurred_at"]) == ("2029-04-09T20:00:00Z", "2029-04-10T01:03:00Z")
+    assert money(ninth["summary"]) == (D("0.75"), D("0.8"), D("-0.05"), D("-6.67"), "USD")
+    tenth = http.get(f"/customers/{customer}/subjects", params={"period_from": "2029-04-10",
+                                                               "period_to": "2029-04-10"}).json()
+    assert [i["subject"] for i in tenth["items"]] == [other] and tenth["summary"]["event_count"] == 1
+    every_tenth = http.get("/subjects/stats", params={"period_from": "2029-04-10", "period_to": "2029-04-10"}).json()
+    assert run not in {i["subject"] for i in every_tenth["items"]}
 
     across = http.get("/subjects/stats", params={"period_from": "2029-04-09", "period_to": "2029-04-10",
                                                  "order": "margin"}).json()

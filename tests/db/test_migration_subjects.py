@@ -1,6 +1,7 @@
-"""Migration 0013 backfills the subject rollups of an upgraded database exactly: rows written by the
-engine as events arrive equal the rows the migration rebuilds from the stored events, costs and fees
-(dropped by going back to 0011, rebuilt by going forward again), on both backends."""
+"""Migrations 0013 and 0016 backfill the subject rollups of an upgraded database exactly: rows written
+by the engine as events arrive equal the rows the migrations rebuild from the stored events, costs and
+fees (dropped by going back to 0011, rebuilt by going forward again; and 0016 undone and redone from
+0015's per-day rows), on both backends."""
 
 from __future__ import annotations
 
@@ -58,17 +59,21 @@ def test_backfill_equals_what_the_engine_maintains(fresh_url: str) -> None:
             assert not isinstance(answer, Exception), answer
     engine.dispose()
     maintained = _rows(fresh_url)
-    # Rows: a's run-1 has 3 days (Sep 29, Sep 30, Oct 1), a total, 2 vendors, 1 price; a's runs/2 and
-    # b's run-1 each 1 day, a total, 2 vendors, 1 price; the scope's total counts 3 subjects (run-1 of a
-    # and of b are two).
-    assert len(maintained) == (3 + 1 + 2 + 1) + 2 * (1 + 1 + 2 + 1) + 1
-    assert [r.subjects for r in maintained if r.subjects] == [3]
+    # Rows: per subject (a's run-1, a's runs/2, b's run-1: two) a total, 2 vendors, 1 price; the scope's
+    # total counts the 3 subjects; the days they started: Sep 29 (a's run-1) and Oct 1 (the others).
+    assert len(maintained) == 3 * (1 + 2 + 1) + 1 + 2
+    assert [(r.period, r.subjects) for r in maintained if r.subjects] == [("2026-09-29", 1), ("2026-10-01", 2),
+                                                                          ("", 3)]
     events = {(r.customer_id, r.kind): 0 for r in maintained}
     for r in maintained:
         events[(r.customer_id, r.kind)] += r.events
-    assert (events[("", "total")], events[(a, "total")], events[(b, "total")], events[(a, "day")]) == (5, 4, 1, 4)
+    assert (events[("", "total")], events[(a, "total")], events[(b, "total")], events[("", "started")]) == (5, 4, 1, 5)
+    assert {r.first_day for r in maintained if r.kind == "total" and r.customer_id} == {"2026-09-29", "2026-10-01"}
 
     cfg = alembic_config(fresh_url)
+    command.downgrade(cfg, "0015")
+    command.upgrade(cfg, "head")
+    assert _rows(fresh_url) == maintained
     command.downgrade(cfg, "0011")
-    command.upgrade(cfg, "0013")
+    command.upgrade(cfg, "head")
     assert _rows(fresh_url) == maintained

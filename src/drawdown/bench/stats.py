@@ -28,7 +28,7 @@ from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.db.engine import make_engine, write
 from drawdown.db.migrate import upgrade
 from drawdown.db.tables import customers, events, products, rollups, vendors
-from drawdown.usage.rollup import Rollup, period_names
+from drawdown.usage.rollup import Rollup
 from drawdown.usage.subject_rollup import SubjectRollup
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -92,7 +92,7 @@ def populate(url: str, n_events: int, n_customers: int, days: int, seed: int = 7
                 category = CATEGORIES[k % 3]
                 rollup.add(at, SCOPE, customer, product, "", "", Decimal(revenue).scaleb(-9), Decimal(0))
                 rollup.add(at, SCOPE, customer, product, vendor, category, Decimal(0), Decimal(cost).scaleb(-9))
-                runs.add_event(SCOPE, customer, subject, at, period_names(at.date())[0], revenue, cost,
+                runs.add_event(SCOPE, customer, subject, at, revenue, cost,
                                [{"vendor_id": vendor, "category": category, "amount_usd": cost}],
                                [(product, f"prc_{product}", "CREDITS", 10_000_000_000)])
             with write(engine) as conn:

@@ -14,14 +14,17 @@ from drawdown.db.types import UTCDateTime
 
 # One row per (scope, customer, kind, period, subject, key, sub, asset); amounts are scaled BIGINT (USD
 # for revenue and cost, the fee's asset for amount). Kinds:
-#   day     period YYYY-MM-DD: revenue, cost, events, first_at, last_at of the subject's events that day
-#   total   period '': the same over the subject's whole life
-#   vendor  period '', key vendor id, sub cost category ('' when none): cost
-#   fee     period '', key product id, sub price id, asset: amount, events = fees counted
-# (A subject is a task or an outcome: it lives hours or days, so day rows are about one per subject and
-# month rows would save nothing.) The row of customer '' and subject '' (total) holds the scope's sum
-# over all its subjects and counts them (``subjects``: a subject's first event finds no total row of its
-# own, read under its customer's lock): the summary of the all-time list without reading every subject.
+#   total    period '': revenue, cost, events, first_at, last_at of the subject's whole life, and
+#            first_day, the UTC day of first_at: the day the subject started, which places it in periods
+#   vendor   period '', key vendor id, sub cost category ('' when none): cost
+#   fee      period '', key product id, sub price id, asset: amount, events = fees counted
+#   started  customer '' and subject '', period YYYY-MM-DD: the sums over the subjects that started that
+#            day (revenue, cost, events of their whole lives; ``subjects`` counts them): a period's
+#            summary and count without reading its subjects
+# A subject (a task or an outcome: an agent run) is a unit: a ranked list over a period lists the subjects
+# that started in it, each with its whole life's figures, never a run cut at the period's edge. The row of
+# customer '' and subject '' (total) holds the scope's sum over all its subjects and counts them
+# (``subjects``: a subject's first event finds no total row of its own, read under its customer's lock).
 # The key starts with the customer, so one customer's lists and one subject's stats are key ranges (on
 # SQLite the table is clustered on it: WITHOUT ROWID).
 subject_rollups = Table(
@@ -42,13 +45,13 @@ subject_rollups = Table(
     Column("subjects", BigInteger, nullable=False),  # the scope's total row: how many subjects it has
     Column("first_at", UTCDateTime),
     Column("last_at", UTCDateTime),
+    Column("first_day", String(10)),  # total rows of a subject: the UTC day of first_at
     sqlite_with_rowid=False,
 )
 s = subject_rollups.c
 
 # Literals, not parameters, wherever a partial index is meant to serve: a planner can match
 # ``kind = 'total'`` to an index's predicate, never ``kind = ?``.
-IS_DAY = text("kind = 'day'")
 IS_TOTAL = text("kind = 'total'")
 
 
@@ -59,14 +62,17 @@ def margin_order(revenue: ColumnElement[Any], cost: ColumnElement[Any]) -> Colum
     return case((revenue == zero, zero), else_=(revenue - cost) * literal_column("1.0") / revenue).self_group()
 
 
-# Ranked lists across customers over a period read the day rows in it (covering).
-Index("ix_subject_rollups_days", s.scope_id, s.period, s.customer_id, s.subject, s.revenue, s.cost, s.events,
-      s.first_at, s.last_at, sqlite_where=IS_DAY, postgresql_where=IS_DAY)
 # Indexes on an expression, which Alembic cannot compare (db/migrations/env.py leaves them out).
-EXPRESSION_INDEXES = ("ix_subject_rollups_by_margin",)
+EXPRESSION_INDEXES = ("ix_subject_rollups_by_margin", "ix_subject_rollups_started_by_margin")
 
 # Ranked lists across customers over all time walk the total rows in rank order and stop at the page.
 Index("ix_subject_rollups_by_revenue", s.scope_id, s.revenue.desc(), s.customer_id, s.subject,
       sqlite_where=IS_TOTAL, postgresql_where=IS_TOTAL)
 Index(EXPRESSION_INDEXES[0], s.scope_id, margin_order(s.revenue, s.cost), s.revenue.desc(), s.customer_id,
       s.subject, sqlite_where=IS_TOTAL, postgresql_where=IS_TOTAL)
+# Over a period, the same per day a subject started: each day's best, read only as far as the page
+# (covering: cost too, for the margins), then merged (reports.subject_repository.best_started).
+Index("ix_subject_rollups_started_by_revenue", s.scope_id, s.first_day, s.revenue.desc(), s.customer_id,
+      s.subject, s.cost, sqlite_where=IS_TOTAL, postgresql_where=IS_TOTAL)
+Index(EXPRESSION_INDEXES[1], s.scope_id, s.first_day, margin_order(s.revenue, s.cost), s.revenue.desc(),
+      s.customer_id, s.subject, s.cost, sqlite_where=IS_TOTAL, postgresql_where=IS_TOTAL)

@@ -2,10 +2,11 @@
 and the reads of one subject and of ranked pages of subjects.
 
 Amounts come back as stored scaled integers; every read and write is within one scope (rows are keyed
-by ``scope_id`` first). Ranges are of UTC days, ``YYYY-MM-DD``, inclusive. What each read costs does
-not grow with the number of events: one subject is a few key lookups, one customer's subjects a key
-range, all subjects over all time a walk of an index in rank order that stops at the page, and all
-subjects over a period the day rows in it (about one per subject active in the period).
+by ``scope_id`` first). Ranges are of UTC days, ``YYYY-MM-DD``, inclusive, and hold the subjects that
+started in them. What each read costs does not grow with the number of events: one subject is a few
+key lookups, one customer's subjects a key range, all subjects over all time a walk of an index in rank
+order that stops at the page, and all subjects over a period the same walk on each day of it, merged,
+with the count and summary from the period's ``started`` rows (one per day).
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, Subquery, func, select, text
+from sqlalchemy import BigInteger, Connection, Row, Select, String, case, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from drawdown.db.subject_tables import IS_DAY, IS_TOTAL, margin_order
+from drawdown.db.subject_tables import IS_TOTAL, margin_order
 from drawdown.db.subject_tables import subject_rollups as t
+from drawdown.db.types import UTCDateTime
 
 s = t.c
 _UPSERTS: dict[str, Any] = {}
@@ -42,6 +44,8 @@ def upsert(conn: Connection) -> Any:
                 "revenue": s.revenue + x.revenue, "cost": s.cost + x.cost, "amount": s.amount + x.amount,
                 "events": s.events + x.events, "subjects": s.subjects + x.subjects,
                 "first_at": least(s.first_at, x.first_at), "last_at": greatest(s.last_at, x.last_at),
+                # An event earlier than the subject's first moves it to the day of that event.
+                "first_day": case((x.first_at < s.first_at, x.first_day), else_=s.first_day),
             },
         )
     return _UPSERTS[name]
@@ -70,25 +74,8 @@ def of_subject(conn: Connection, scope_id: int, customer_id: str, subject: str) 
 
 _FIGURES = ("revenue", "cost", "events")
 _COLUMNS = (s.customer_id, s.subject, s.revenue, s.cost, s.events, s.first_at, s.last_at)
-
-
-def _grouped(scope_id: int, customer_id: str | None, first: str | None, last: str | None) -> Subquery:
-    """Per (customer, subject): revenue, cost, events, first and last over the days [first, last] (open
-    ends: all time). One customer over all time: its total rows (a key range); over days: its day rows
-    (a key range); all customers: the day rows of the period (the covering partial index)."""
-    if customer_id is not None and first is None and last is None:
-        source = select(*_COLUMNS).where(s.scope_id == scope_id, s.customer_id == customer_id, s.kind == "total")
-    else:
-        who = s.customer_id == customer_id if customer_id is not None else s.customer_id != ""
-        source = select(*_COLUMNS).where(s.scope_id == scope_id, IS_DAY, who, s.period >= (first or "0001-01-01"),
-                                         s.period <= (last or "9999-12-31"))
-    u = source.subquery()
-    return (
-        select(u.c.customer_id, u.c.subject, *(func.sum(u.c[k]).label(k) for k in _FIGURES),
-               func.min(u.c.first_at).label("first_at"), func.max(u.c.last_at).label("last_at"))
-        .group_by(u.c.customer_id, u.c.subject)
-        .subquery()
-    )
+# SQLite caps a compound SELECT at 500 terms: a long period is read in runs of days.
+_DAYS_PER_QUERY = 200
 
 
 def _ranked(query: Select[Any], g: Any, order: str) -> Select[Any]:
@@ -97,23 +84,63 @@ def _ranked(query: Select[Any], g: Any, order: str) -> Select[Any]:
     return query.order_by(g.revenue.desc(), g.customer_id, g.subject)
 
 
-def page_in_range(
-    conn: Connection, scope_id: int, customer_id: str | None, first: str | None, last: str | None, order: str,
+def _started_in(first: str | None, last: str | None) -> list[Any]:
+    """Bounds on a customer's total rows, written so that no index serves them: without statistics,
+    SQLite would rather walk every customer's subjects of the days than one customer's key range."""
+    day = func.coalesce(s.first_day, "")
+    bounds = []
+    if first is not None:
+        bounds.append(day >= first)
+    if last is not None:
+        bounds.append(day <= last)
+    return bounds
+
+
+def page_of_customer(
+    conn: Connection, scope_id: int, customer_id: str, first: str | None, last: str | None, order: str,
     offset: int, limit: int,
 ) -> Rows:
-    """One page of subjects with figures in the days, ranked; each row also carries the count and the
-    sums over all of them (``n``, ``all_revenue``, ``all_cost``, ``all_events``: one pass)."""
-    g = _grouped(scope_id, customer_id, first, last)
-    totals = [func.count().over().label("n"), *(func.sum(g.c[k]).over().label(f"all_{k}") for k in _FIGURES)]
-    return conn.execute(_ranked(select(g, *totals), g.c, order).offset(offset).limit(limit)).all()
+    """One page of one customer's subjects that started in the days (open ends: all time), ranked; each
+    row also carries the count and the sums over all of them (``n``, ``all_revenue``, ``all_cost``,
+    ``all_events``: one pass over the customer's total rows, a key range)."""
+    totals = [func.count().over().label("n"), *(func.sum(s[k]).over().label(f"all_{k}") for k in _FIGURES)]
+    query = select(*_COLUMNS, *totals).where(
+        s.scope_id == scope_id, s.customer_id == customer_id, s.kind == "total", *_started_in(first, last))
+    return conn.execute(_ranked(query, s, order).offset(offset).limit(limit)).all()
 
 
-def summary_in_range(
-    conn: Connection, scope_id: int, customer_id: str | None, first: str | None, last: str | None
+def summary_of_customer(
+    conn: Connection, scope_id: int, customer_id: str, first: str | None, last: str | None
 ) -> tuple[int, int, int, int]:
-    """(subjects, revenue, cost, events) over all the subjects with figures in the days."""
-    g = _grouped(scope_id, customer_id, first, last)
-    row = conn.execute(select(func.count(), *(func.coalesce(func.sum(g.c[k]), 0) for k in _FIGURES))).one()
+    """(subjects, revenue, cost, events) of the customer's subjects that started in the days."""
+    row = conn.execute(select(func.count(), *(func.coalesce(func.sum(s[k]), 0) for k in _FIGURES)).where(
+        s.scope_id == scope_id, s.customer_id == customer_id, s.kind == "total", *_started_in(first, last))).one()
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+def best_started(conn: Connection, scope_id: int, days: Sequence[str], order: str, n: int) -> Rows:
+    """(customer_id, subject, revenue, cost) of the ``n`` best subjects of all customers started on each
+    of ``days``, by ``order``: a walk of the rank-ordered covering partial index per day, stopped after
+    ``n`` (the caller merges them; the page is among them). ``kind = 'total'`` is a literal, so the
+    planner matches the indexes' predicate; the scope's own total row has no day."""
+    found: list[Any] = []
+    for k in range(0, len(days), _DAYS_PER_QUERY):
+        # Each day's walk as a subquery: SQLite allows no ORDER BY or LIMIT on a compound's own terms.
+        parts = [
+            select(_ranked(select(s.customer_id, s.subject, s.revenue, s.cost).where(
+                s.scope_id == scope_id, IS_TOTAL, s.first_day == day), s, order).limit(n).subquery())
+            for day in days[k:k + _DAYS_PER_QUERY]
+        ]
+        found.extend(conn.execute(parts[0].union_all(*parts[1:]) if len(parts) > 1 else parts[0]).all())
+    return found
+
+
+def started_summary(conn: Connection, scope_id: int, first: str, last: str) -> tuple[int, int, int, int]:
+    """(subjects, revenue, cost, events) of all the subjects that started in the days: the ``started``
+    rows of those days (a key range)."""
+    row = conn.execute(select(*(func.coalesce(func.sum(s[k]), 0) for k in ("subjects", *_FIGURES))).where(
+        s.scope_id == scope_id, s.customer_id == "", s.kind == "started", s.period >= first,
+        s.period <= last)).one()
     return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
 
@@ -126,25 +153,33 @@ def page_of_totals(conn: Connection, scope_id: int, order: str, offset: int, lim
     return conn.execute(_ranked(query, s, order).offset(offset).limit(limit)).all()
 
 
-def scope_total(conn: Connection, scope_id: int) -> tuple[int, int, int, int]:
-    """(revenue, cost, events, subjects) of all the scope's subjects over all time: its own total row."""
-    row = conn.execute(select(s.revenue, s.cost, s.events, s.subjects).where(
+def scope_total(conn: Connection, scope_id: int) -> tuple[int, int, int, int, Any, Any]:
+    """(revenue, cost, events, subjects, first_at, last_at) of all the scope's subjects over all time:
+    its own total row."""
+    row = conn.execute(select(s.revenue, s.cost, s.events, s.subjects, s.first_at, s.last_at).where(
         s.scope_id == scope_id, s.customer_id == "", s.kind == "total", s.period == "", s.subject == "")).first()
-    return (0, 0, 0, 0) if row is None else (int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+    if row is None:
+        return 0, 0, 0, 0, None, None
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3]), row[4], row[5]
 
 
-def known_subjects(conn: Connection, scope_id: int, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    """The (customer, subject) pairs among ``pairs`` that already have a total row: one key probe per
-    pair, through a VALUES list joined on the key (as ``usage.repository.stored_events``)."""
-    found: set[tuple[str, str]] = set()
+def known_totals(
+    conn: Connection, scope_id: int, pairs: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Row[Any]]:
+    """The total rows (revenue, cost, events, first_at, last_at) of the (customer, subject) pairs among ``pairs``
+    that have one: one key probe per pair, through a VALUES list joined on the key (as
+    ``usage.repository.stored_events``)."""
+    found: dict[tuple[str, str], Row[Any]] = {}
     for k in range(0, len(pairs), 400):
         chunk = pairs[k:k + 400]
         values = ", ".join(f"(:c{i}, :s{i})" for i in range(len(chunk)))
         params: dict[str, Any] = {f"{p}{i}": v for i, pair in enumerate(chunk) for p, v in zip("cs", pair, strict=True)}
         rows = conn.execute(text(
-            f"WITH wanted (c, s) AS (VALUES {values}) SELECT r.customer_id, r.subject FROM wanted "
+            f"WITH wanted (c, s) AS (VALUES {values}) SELECT r.customer_id, r.subject, r.revenue, r.cost, "
+            "r.events, r.first_at, r.last_at FROM wanted "
             "JOIN subject_rollups r ON r.scope_id = :scope AND r.customer_id = wanted.c AND r.kind = 'total' "
-            "AND r.period = '' AND r.subject = wanted.s AND r.key = '' AND r.sub = '' AND r.asset = ''"),
-            {**params, "scope": scope_id})
-        found.update((r.customer_id, r.subject) for r in rows)
+            "AND r.period = '' AND r.subject = wanted.s AND r.key = '' AND r.sub = '' AND r.asset = ''"
+        ).columns(customer_id=String(), subject=String(), revenue=BigInteger(), cost=BigInteger(),
+                  events=BigInteger(), first_at=UTCDateTime(), last_at=UTCDateTime()), {**params, "scope": scope_id})
+        found.update(((r.customer_id, r.subject), r) for r in rows)
     return found

@@ -11,6 +11,8 @@ has zero figures.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import Connection, Row
@@ -37,21 +39,58 @@ table's key order."""
 
 def add_all(conn: Connection, scope: Scope, deltas: dict[SubjectKey, list[Any]]) -> None:
     """Add each row's scaled [revenue, cost, amount, events, first_at, last_at] to the scope's subject
-    rollups, in key order (one executemany); the scope's total row also counts the subjects seen for
-    the first time. The caller holds the customers' locks, so no one else can add the same subject's
-    first event meanwhile."""
+    rollups, with the ``started`` rows of the days the subjects began, in key order (one executemany);
+    the scope's total row also counts the subjects seen for the first time. The caller holds the
+    customers' locks, so no one else can add to the same subjects meanwhile."""
     pairs = [(k[0], k[3]) for k in deltas if k[1] == "total" and k[0]]
-    new = len(pairs) - len(repository.known_subjects(conn, scope.id, pairs))
+    known = repository.known_totals(conn, scope.id, pairs)
+    started = _started(deltas, known)
     rows = []
-    for key in sorted(deltas):
+    for key in sorted(deltas.keys() | started.keys()):
         customer_id, kind, period, subject, k, sub, asset = key
-        revenue, cost, amount, events, first_at, last_at = deltas[key]
-        scope_total = kind == "total" and not customer_id
+        revenue, cost, amount, events, first_at, last_at = deltas.get(key) or [0, 0, 0, 0, None, None]
+        count = len(pairs) - len(known) if kind == "total" and not customer_id else 0
+        if key in started:
+            revenue, cost, events, count = started[key]
+        first_day = _day(first_at) if kind == "total" and customer_id else None
         rows.append({"scope_id": scope.id, "customer_id": customer_id, "subject": subject, "kind": kind, "key": k,
                      "sub": sub, "period": period, "asset": asset, "revenue": revenue, "cost": cost,
-                     "amount": amount, "events": events, "subjects": new if scope_total else 0,
-                     "first_at": first_at, "last_at": last_at})
+                     "amount": amount, "events": events, "subjects": count, "first_at": first_at,
+                     "last_at": last_at, "first_day": first_day})
     repository.add(conn, rows)
+
+
+def _day(at: datetime | None) -> str | None:
+    return None if at is None else at.astimezone(UTC).date().isoformat()
+
+
+def _started(
+    deltas: dict[SubjectKey, list[Any]], known: dict[tuple[str, str], Row[Any]]
+) -> dict[SubjectKey, list[int]]:
+    """What the deltas add to the ``started`` rows ([revenue, cost, events, subjects] by key): a new
+    subject counts on the day it started; a known one adds to its day, unless this group holds an
+    earlier event than its first, which moves the whole subject to the earlier day."""
+    out: dict[SubjectKey, list[int]] = {}
+
+    def bump(day: str, revenue: int, cost: int, events: int, subjects: int) -> None:
+        row = out.setdefault(("", "started", day, "", "", "", ""), [0, 0, 0, 0])
+        for i, v in enumerate((revenue, cost, events, subjects)):
+            row[i] += v
+
+    for (customer_id, kind, _, subject, _, _, _), (revenue, cost, _, events, first_at, _) in deltas.items():
+        if kind != "total" or not customer_id:
+            continue
+        old = known.get((customer_id, subject))
+        if old is None:
+            bump(_day(first_at) or "", revenue, cost, events, 1)
+            continue
+        was, now = _day(old.first_at) or "", _day(min(old.first_at, first_at)) or ""
+        if was == now:
+            bump(now, revenue, cost, events, 0)
+        else:
+            bump(was, -int(old.revenue), -int(old.cost), -int(old.events), -1)
+            bump(now, int(old.revenue) + revenue, int(old.cost) + cost, int(old.events) + events, 1)
+    return out
 
 
 # -------------------------------------------------------------------------------------------- reads
@@ -76,22 +115,54 @@ def ranked(
     conn: Connection, scope: Scope, customer_id: str | None, start: str | None, end: str | None, order: str,
     offset: int, limit: int,
 ) -> SubjectPage:
-    """Subjects with figures in the days [start, end] (open ends: all time), of one customer or of all
-    the scope's, ranked by ``order`` ("revenue": highest first; "margin": lowest first, the loss-makers),
-    one page of them and the summary of all in range (figures of the events in range only)."""
+    """The subjects that started in the days [start, end] (open ends: all time), of one customer or of
+    all the scope's, each with its whole life's figures, ranked by ``order`` ("revenue": highest first;
+    "margin": lowest first, the loss-makers): one page of them and the summary of all of them."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}")
-    if customer_id is None and start is None and end is None:  # whole lives: the total rows, in rank order
+    if customer_id is not None:  # one customer's: a key range, ranked with the count and sums in one pass
+        rows = repository.page_of_customer(conn, scope.id, customer_id, start, end, order, offset, limit)
+        if rows:
+            first = rows[0]
+            totals = (int(first.all_revenue), int(first.all_cost), int(first.all_events))
+            return SubjectPage(*_summary(totals), tuple(_figures(rows)), int(first.n))
+        count, revenue, cost, events = repository.summary_of_customer(conn, scope.id, customer_id, start, end)
+        return SubjectPage(*_summary((revenue, cost, events)), (), count)
+    revenue, cost, events, count, first_at, last_at = repository.scope_total(conn, scope.id)
+    if start is None and end is None:  # whole lives: the total rows, in rank order
         rows = repository.page_of_totals(conn, scope.id, order, offset, limit)
-        revenue, cost, events, count = repository.scope_total(conn, scope.id)
         return SubjectPage(*_summary((revenue, cost, events)), tuple(_figures(rows)), count)
-    rows = repository.page_in_range(conn, scope.id, customer_id, start, end, order, offset, limit)
-    if rows:  # every row carries the count and the sums of all
-        first = rows[0]
-        totals = (int(first.all_revenue), int(first.all_cost), int(first.all_events))
-        return SubjectPage(*_summary(totals), tuple(_figures(rows)), int(first.n))
-    count, revenue, cost, events = repository.summary_in_range(conn, scope.id, customer_id, start, end)
-    return SubjectPage(*_summary((revenue, cost, events)), (), count)
+    if first_at is None:
+        return SubjectPage(*_summary((0, 0, 0)), (), 0)
+    days = _days(max(start or "", _iso(first_at)), min(end or "9999-12-31", _iso(last_at)))
+    best = repository.best_started(conn, scope.id, days, order, offset + limit)
+    ranks = sorted(best, key=_margin_key if order == "margin" else _revenue_key)[offset:offset + limit]
+    found = repository.known_totals(conn, scope.id, [(r.customer_id, r.subject) for r in ranks])
+    page = [found[(r.customer_id, r.subject)] for r in ranks]  # the rest of the page's figures: key lookups
+    count, revenue, cost, events = repository.started_summary(conn, scope.id, start or "", end or "9999-12-31")
+    return SubjectPage(*_summary((revenue, cost, events)), tuple(_figures(page)), count)
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).date().isoformat()
+
+
+def _days(first: str, last: str) -> list[str]:
+    """Every UTC day from ``first`` to ``last``, inclusive (none when first is after last)."""
+    if first > last:
+        return []
+    day, end = date.fromisoformat(first), date.fromisoformat(last)
+    return [(day + timedelta(days=n)).isoformat() for n in range((end - day).days + 1)]
+
+
+def _revenue_key(r: Row[Any]) -> tuple[Any, ...]:
+    return -int(r.revenue), r.customer_id, r.subject
+
+
+def _margin_key(r: Row[Any]) -> tuple[Any, ...]:
+    """Exact margins (net / revenue; 0 without revenue, as ``Figures.margin``), lowest first."""
+    revenue = int(r.revenue)
+    return Fraction(revenue - int(r.cost), revenue) if revenue else Fraction(0), -revenue, r.customer_id, r.subject
 
 
 def _summary(totals: tuple[int, int, int]) -> tuple[Figures, int]:

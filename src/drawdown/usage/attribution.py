@@ -19,7 +19,6 @@ from drawdown.usage.booking import BookedFee
 from drawdown.usage.cache import Rates
 from drawdown.usage.group import Group, Turn
 from drawdown.usage.models import UsageEvent
-from drawdown.usage.rollup import period_names
 
 ZERO = Decimal(0)
 
@@ -55,8 +54,8 @@ def attribute(
     if event.subject:  # the same scaled figures as the event's own, so a subject always adds up to its events
         fees = [(b.fee.priced.product_id, b.fee.priced.price.id, b.fee.rated.asset, to_scaled(b.fee.rated.amount))
                 for b in booked]
-        turn.rollup.subjects.add_event(scope_id, customer_id, event.subject, at, period_names(at.date())[0],
-                                       row["revenue"], row["cost"], cost_rows, fees)
+        turn.rollup.subjects.add_event(scope_id, customer_id, event.subject, at, row["revenue"], row["cost"],
+                                       cost_rows, fees)
 
 
 def fee_revenue(rates: Rates, turn: Turn, booked: BookedFee, at: datetime) -> Decimal:

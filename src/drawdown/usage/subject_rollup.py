@@ -1,8 +1,8 @@
 """A group's subject rollup rows (``reports.subjects``), added up in memory per scope and written with
-the other rollups when the group commits: an event naming a subject adds to its day and whole-life
-totals (revenue, cost, one event, its time) and the scope's, to its costs per vendor and category,
-and to its fees per product and price. Amounts are the scaled integers already on the event, cost and
-fee rows: nothing is rounded twice."""
+the other rollups when the group commits: an event naming a subject adds to its whole-life totals
+(revenue, cost, one event, its time) and the scope's, to its costs per vendor and category, and to
+its fees per product and price (the day it started is settled when the rows are written). Amounts
+are the scaled integers already on the event, cost and fee rows: nothing is rounded twice."""
 
 from __future__ import annotations
 
@@ -24,14 +24,13 @@ class SubjectRollup:
         self.rows: dict[int, dict[SubjectKey, list[Any]]] = {}
 
     def add_event(
-        self, scope_id: int, customer_id: str, subject: str, at: datetime, day: str,
-        revenue: int, cost: int, costs: Iterable[dict[str, Any]], fees: Iterable[tuple[str, str, str, int]],
+        self, scope_id: int, customer_id: str, subject: str, at: datetime, revenue: int, cost: int,
+        costs: Iterable[dict[str, Any]], fees: Iterable[tuple[str, str, str, int]],
     ) -> None:
-        """One event of ``subject``: ``day`` its UTC day's name; ``costs`` its cost rows
-        (vendor_id, category, amount_usd); ``fees`` (product id, price id, asset, scaled amount)."""
+        """One event of ``subject`` at ``at``: ``costs`` its cost rows (vendor_id, category, amount_usd);
+        ``fees`` (product id, price id, asset, scaled amount)."""
         rows = self.rows.setdefault(scope_id, {})
         figures = [revenue, cost, 0, 1, at, at]
-        self._add(rows, (customer_id, "day", day, subject, "", "", ""), figures)
         self._add(rows, (customer_id, "total", "", subject, "", "", ""), figures)
         self._add(rows, ("", "total", "", "", "", "", ""), figures)  # the scope's sum over its subjects
         for c in costs:
