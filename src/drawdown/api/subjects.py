@@ -27,8 +27,9 @@ api = router("Subjects")
 
 Order = Literal["revenue", "margin"]
 ORDER = Query("revenue", description="revenue: highest first; margin: lowest first (the loss-makers)")
-FROM = Query(None, description="First day (UTC, inclusive)")
-TO = Query(None, description="Last day (UTC, inclusive)")
+# A period holds the subjects that started in it, with their whole lives' figures (docs/profitability.md).
+FROM = Query(None, description="First day (UTC, inclusive) a listed subject may have started")
+TO = Query(None, description="Last day (UTC, inclusive) a listed subject may have started")
 # As long as an event's subject may be; ``:path`` lets a subject hold '/' (e.g. "runs/42").
 SUBJECT = Path(max_length=500, description="The events' subject (not registered: an unknown one has zero figures)")
 

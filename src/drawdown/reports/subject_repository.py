@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Row, Select, String, case, func, select, text
+from sqlalchemy import BigInteger, Connection, Integer, Row, Select, String, bindparam, case, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from drawdown.db.subject_tables import IS_TOTAL, margin_order
@@ -121,18 +121,32 @@ def summary_of_customer(
 def best_started(conn: Connection, scope_id: int, days: Sequence[str], order: str, n: int) -> Rows:
     """(customer_id, subject, revenue, cost) of the ``n`` best subjects of all customers started on each
     of ``days``, by ``order``: a walk of the rank-ordered covering partial index per day, stopped after
-    ``n`` (the caller merges them; the page is among them). ``kind = 'total'`` is a literal, so the
-    planner matches the indexes' predicate; the scope's own total row has no day."""
+    ``n`` (the caller merges them; the page is among them)."""
     found: list[Any] = []
     for k in range(0, len(days), _DAYS_PER_QUERY):
-        # Each day's walk as a subquery: SQLite allows no ORDER BY or LIMIT on a compound's own terms.
+        chunk = days[k:k + _DAYS_PER_QUERY]
+        params: dict[str, Any] = {f"d{i}": day for i, day in enumerate(chunk)}
+        found.extend(conn.execute(_walks(order, len(chunk)), {**params, "scope": scope_id, "n": n}).all())
+    return found
+
+
+_WALKS: dict[tuple[str, int], Any] = {}
+
+
+def _walks(order: str, days: int) -> Any:
+    """The statement of ``days`` walks, built once per shape (building it costs more than running it).
+    ``kind = 'total'`` is a literal, so the planner matches the indexes' predicate; the scope's own
+    total row has no day. Each walk is a subquery: SQLite allows no ORDER BY or LIMIT on a compound's
+    own terms."""
+    if (order, days) not in _WALKS:
         parts = [
             select(_ranked(select(s.customer_id, s.subject, s.revenue, s.cost).where(
-                s.scope_id == scope_id, IS_TOTAL, s.first_day == day), s, order).limit(n).subquery())
-            for day in days[k:k + _DAYS_PER_QUERY]
+                s.scope_id == bindparam("scope"), IS_TOTAL, s.first_day == bindparam(f"d{i}")), s, order)
+                .limit(bindparam("n", type_=Integer)).subquery())
+            for i in range(days)
         ]
-        found.extend(conn.execute(parts[0].union_all(*parts[1:]) if len(parts) > 1 else parts[0]).all())
-    return found
+        _WALKS[(order, days)] = parts[0].union_all(*parts[1:]) if days > 1 else parts[0]
+    return _WALKS[(order, days)]
 
 
 def started_summary(conn: Connection, scope_id: int, first: str, last: str) -> tuple[int, int, int, int]:

@@ -2,17 +2,17 @@
 
 A subject spans many events, often many vendors, sometimes days. Its figures are the sums of its
 events' own (``events.revenue`` and ``events.cost``, fixed when each is recorded), kept in
-``subject_rollups`` in the transaction that records the event: per UTC day and over its whole life
-(revenue, cost, events, first and last ``occurred_at``), per vendor and category (cost) and per product
-and price (fee amounts in their asset). Reads never scan events. Subjects are not registered: one never seen
-has zero figures.
+``subject_rollups`` in the transaction that records the event: over its whole life (revenue, cost,
+events, first and last ``occurred_at``, the day it started), per vendor and category (cost) and per
+product and price (fee amounts in their asset); and per day, the sums of the subjects started that
+day. Reads never scan events. Subjects are not registered: one never seen has zero figures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from fractions import Fraction
+from decimal import Context, Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Row
@@ -159,10 +159,16 @@ def _revenue_key(r: Row[Any]) -> tuple[Any, ...]:
     return -int(r.revenue), r.customer_id, r.subject
 
 
+# Two margins (n1/d1, n2/d2 with |n| and d below 10^19) that differ, differ by at least 1/(d1·d2) > 10^-38:
+# 60 significant digits order them exactly, faster than fractions.
+_MARGINS = Context(prec=60)
+
+
 def _margin_key(r: Row[Any]) -> tuple[Any, ...]:
-    """Exact margins (net / revenue; 0 without revenue, as ``Figures.margin``), lowest first."""
+    """Margins (net / revenue; 0 without revenue, as ``Figures.margin``), lowest first, in exact order."""
     revenue = int(r.revenue)
-    return Fraction(revenue - int(r.cost), revenue) if revenue else Fraction(0), -revenue, r.customer_id, r.subject
+    margin = _MARGINS.divide(Decimal(revenue - int(r.cost)), Decimal(revenue)) if revenue else Decimal(0)
+    return margin, -revenue, r.customer_id, r.subject
 
 
 def _summary(totals: tuple[int, int, int]) -> tuple[Figures, int]:
