@@ -27,7 +27,7 @@ def commit(group: Group) -> None:
     for customer_id in sorted(group.customers):  # balance crossings and expiries, for the platform's webhooks
         group.customers[customer_id].ledger.publish()
     if rows.events:
-        conn.execute(repository.INSERT_EVENTS, rows.events)
+        repository.INSERT_EVENTS.execute(conn, rows.events)
         seqs = _seqs(group)
         buffer.extend(LAST, repository.INSERT_FEES, [{**row, "event_seq": seqs[k]} for k, row in rows.fees])
         buffer.extend(LAST, repository.INSERT_COSTS, [{**row, "event_seq": seqs[k]} for k, row in rows.costs])

@@ -12,9 +12,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, text, true, update
+from sqlalchemy import Connection, and_, bindparam, func, select, text, true, update
 
 from drawdown.core.money import from_scaled
+from drawdown.db.rows import Bulk
 from drawdown.db.tables import (
     asset_rates,
     customers,
@@ -87,16 +88,16 @@ UPDATE_POSITION = (
     )
     .values(quantity=bindparam("b_quantity"))
 )
-INSERT_POSITION = insert(tier_counters)
+INSERT_POSITION = Bulk(tier_counters)
 _CHARGED = select(period_charges.c.price_id).where(
     period_charges.c.subscription_id == bindparam("sub"),
     period_charges.c.price_id == bindparam("price"),
     period_charges.c.period_start == bindparam("start"),
 )
 # No RETURNING: SQLAlchemy sends an INSERT … RETURNING executemany to SQLite one row at a time.
-INSERT_EVENTS = insert(events)
-INSERT_FEES = insert(fees)
-INSERT_COSTS = insert(event_costs)
+INSERT_EVENTS = Bulk(events)
+INSERT_FEES = Bulk(fees)
+INSERT_COSTS = Bulk(event_costs)
 _RATES_VERSION = (
     select(asset_rates.c.scope_id, func.max(asset_rates.c.id).label("top"), func.count().label("n"))
     .where(asset_rates.c.scope_id.in_(bindparam("scopes", expanding=True)))
