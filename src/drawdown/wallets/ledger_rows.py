@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 
 from drawdown.core.money import to_scaled
 from drawdown.db.rows import (
@@ -24,6 +24,7 @@ from drawdown.db.rows import (
     GRANT_DEPENDENTS,
     GRANTS,
     TRANSACTIONS,
+    Bulk,
     RowBuffer,
 )
 from drawdown.wallets import repository as sql
@@ -47,7 +48,7 @@ class Planned(Protocol):
     def pass_time(self, a: AccountState) -> None: ...
 
 
-_inserts: dict[Table, Any] = {}  # insert statements of grant dependents, built once per table
+_inserts: dict[Table, Bulk] = {}  # insert statements of grant dependents, built once per table
 
 
 def collect(ledger: Planned, buffer: RowBuffer) -> list[AccountState]:
@@ -64,7 +65,9 @@ def collect(ledger: Planned, buffer: RowBuffer) -> list[AccountState]:
     new_ids = {g["id"] for g in ledger.new_grants}
     _grants(ledger, buffer)
     for table, row in ledger.dependents:
-        buffer.add(GRANT_DEPENDENTS, _inserts.setdefault(table, insert(table)), row)
+        if table not in _inserts:
+            _inserts[table] = Bulk(table)
+        buffer.add(GRANT_DEPENDENTS, _inserts[table], row)
     for state in ledger.accounts.values():
         _grant_changes(ledger, state, new_ids, buffer)
         before, held_before = state.stored, state.held_seen

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, case, func, insert,
 from drawdown.core.errors import NotFound
 from drawdown.core.ids import new_id
 from drawdown.core.money import from_scaled, to_scaled
+from drawdown.db.rows import Bulk
 from drawdown.db.tables import (
     asset_rates,
     assets,
@@ -43,10 +44,10 @@ _CHANGEABLE_GRANTS = select(credit_grants).where(
 )
 _ACCOUNTS_OF = select(wallet_accounts).where(_a.customer_id.in_(bindparam("customers", expanding=True)))
 
-INSERT_ACCOUNT = insert(wallet_accounts)
-INSERT_GRANT = insert(credit_grants)
-INSERT_TRANSACTION = insert(transactions)
-INSERT_ENTRY = insert(ledger_entries)
+INSERT_ACCOUNT = Bulk(wallet_accounts)
+INSERT_GRANT = Bulk(credit_grants)
+INSERT_TRANSACTION = Bulk(transactions)
+INSERT_ENTRY = Bulk(ledger_entries)
 UPDATE_GRANT = (
     update(credit_grants)
     .where(_g.id == bindparam("b_id"))

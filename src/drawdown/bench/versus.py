@@ -1,0 +1,93 @@
+"""Engine against the honest ceiling, alone and repeated: the loop for working on the write path.
+
+``drawdown bench ingest`` measures everything once (naive, three worlds, HTTP, holds) and takes many
+minutes; on a shared machine one run says little. This builds one world, then alternates the ceiling
+(``bench/ceiling.py``) and the engine phase (``bench/ingest.py:engine_rate``) ``repeat`` times, so that
+each engine figure has a ceiling measured seconds before it, and reports the engine's CPU time per event
+too: it moves with the Python cost of an event and much less than wall time with the machine's load.
+
+    uv run python -m drawdown.bench.versus --backend sqlite --events 10000 --repeat 3 --customers 100
+
+Comparing two commits: run it from two worktrees, one after the other, and read the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from drawdown.bench.ceiling import ceiling
+from drawdown.bench.ingest import _next, build_world, engine_rate
+from drawdown.db.migrate import upgrade
+
+
+def versus(backend: str, events: int, repeat: int, customers: int, out: Path) -> list[dict[str, Any]]:
+    url = _world(backend, out, customers)
+    try:
+        return _runs(url, events, repeat, customers)
+    finally:
+        _drop(backend, url)
+
+
+def _runs(url: str, events: int, repeat: int, customers: int) -> list[dict[str, Any]]:
+    upgrade(url)
+    ids = build_world(url, customers)
+    rng = random.Random(1)
+    engine_rate(url, ids, min(events, 2000), rng)  # caches and prepared statements warm, as in a server
+    runs = []
+    for _ in range(repeat):
+        ceiling_rate = ceiling(url, ids, events, rng)[0]
+        cpu = time.process_time()
+        rate = engine_rate(url, ids, events, rng)[0]
+        cpu_us = (time.process_time() - cpu) / events * 1e6
+        runs.append({"ceiling": round(ceiling_rate), "engine": round(rate), "ratio": round(rate / ceiling_rate, 2),
+                     "engine_cpu_us_per_event": round(cpu_us)})
+    return runs
+
+
+def _world(backend: str, out: Path, customers: int) -> str:
+    """A database of its own (``bench ingest`` reuses fixed names that another run may be using)."""
+    if backend == "sqlite":
+        out.mkdir(parents=True, exist_ok=True)
+        return _next(backend, out, customers)
+    name = f"drawdown_versus_{customers}_{os.getpid()}"
+    with psycopg.connect(_admin_url(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return _admin_url().rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop(backend: str, url: str) -> None:
+    if backend == "sqlite":
+        shutil.rmtree(Path(url.removeprefix("sqlite:///")).parent, ignore_errors=True)  # this run's own directory
+        return
+    with psycopg.connect(_admin_url(), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def _admin_url() -> str:  # read when used, like bench/ingest.py
+    return os.environ.get("DRAWDOWN_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", default="sqlite", choices=("sqlite", "postgresql"))
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--customers", type=int, default=100)
+    a = parser.parse_args()
+    runs = versus(a.backend, a.events, a.repeat, a.customers, Path("var/bench") / f"versus-{os.getpid()}")
+    for k, r in enumerate(runs):
+        print(f"{a.backend}, {a.customers} customers, run {k}: ceiling {r['ceiling']:,} events/s, "
+              f"engine {r['engine']:,} events/s, engine/ceiling {r['ratio']}, "
+              f"engine CPU {r['engine_cpu_us_per_event']} us/event", flush=True)
+
+
+if __name__ == "__main__":
+    main()
