@@ -1,7 +1,7 @@
 """Ledger entries lose their index on ``account``
 
 Revision ID: 0017
-Revises: 0015 (to be relinked onto 0016 when both land)
+Revises: 0016
 Create Date: 2026-11-26 16:10:00
 
 No query looks ledger entries up by account: the consumption report filters ``account LIKE
@@ -14,7 +14,7 @@ ceiling on SQLite by 4-12% (docs/performance.md, "A leaner write model").
 from alembic import op
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
