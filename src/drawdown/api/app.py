@@ -33,6 +33,7 @@ from drawdown.api import (
     webhooks,
 )
 from drawdown.api.deps import Clock, Context, system_clock
+from drawdown.api.fast_events import FastEvents
 from drawdown.api.guard import BodyLimit
 from drawdown.api.responses import ExactJSONResponse
 from drawdown.db.engine import make_engine
@@ -82,6 +83,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     app.state.ctx = Context(engine=engine, settings=settings, clock=clock, usage=usage, stripe=gateway)
     app.state.key_cache = {}
     app.state.connected_cache = {}
+    # Added first, so it runs inside BodyLimit: the usual POST /events, answered without routing.
+    app.add_middleware(FastEvents)
     app.add_middleware(BodyLimit)  # 413 past DRAWDOWN_MAX_BODY_BYTES, counted as the body streams in
     problems.install(app)
     for module in (assets, products, customers, wallets, alerts, holds, events, vendors, reports, subjects, accounts,
