@@ -1,7 +1,7 @@
-"""``drawdown serve`` bills in a writer process of its own (usage/writer_process.py): answers cross the
-pipe intact (a refusal keeps the field it names), an event is billed once however often it is sent, and
-if the writer process dies the server says so (readiness 503) and refuses new events with a 503 rather
-than hanging or acknowledging anything."""
+"""``drawdown serve`` with ``DRAWDOWN_WRITER_PROCESS=true`` bills in a writer process of its own
+(usage/writer_process.py): answers cross the pipe intact (a refusal keeps the field it names), an event
+is billed once however often it is sent, and if the writer process dies the server says so (readiness
+503) and refuses new events with a 503 rather than hanging or acknowledging anything."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from drawdown.bench.server import serve
@@ -37,6 +38,11 @@ def _writer_pid(server_pid: int) -> int:
 
 def _event(n: int) -> dict[str, object]:
     return {"id": unique("ev"), "event_type": "u", "occurred_at": now_iso(), "data": {"n": n}}
+
+
+@pytest.fixture(autouse=True)
+def _writer_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRAWDOWN_WRITER_PROCESS", "true")  # opt-in (settings.py says why)
 
 
 def test_answers_cross_the_pipe_and_an_event_is_billed_once(empty_url: str) -> None:
