@@ -368,6 +368,7 @@ def bench_ingest(
     from rich.progress import Progress
     from rich.table import Table
 
+    from drawdown.bench.http import rows as http_rows
     from drawdown.bench.ingest import PHASES, run
 
     if backend not in ("sqlite", "postgresql"):
@@ -390,21 +391,8 @@ def bench_ingest(
     for name in ("rows", "bytes"):
         for who, by_table in r[f"{name}_per_event"].items():
             table.add_row(f"{name} per event, {who}", ", ".join(f"{t} {v}" for t, v in by_table.items()))
-    h = r["http"]
-    table.add_row(f"HTTP, {h['clients']} clients ({h['load']['events']['tool']}): events/s, /health/s, ratio",
-                  f"{h['events_per_s']} / {h['health_per_s']} / {h['events_over_health']}")
-    if "latency_under_load_ms" in h["load"]["events"]:  # wrk measures it; the Python clients do not
-        table.add_row("HTTP single events under that load p50 / p99 / p99.9 (ms)",
-                      " / ".join(str(v) for v in h["load"]["events"]["latency_under_load_ms"].values()))
-    table.add_row(
-        "HTTP single event p50 / p99 / p99.9 (ms)", " / ".join(str(v) for v in r["http"]["latency_ms"].values())
-    )
-    two = r["http_2_workers"]
-    table.add_row(f"HTTP, {two['clients']} clients, 2 workers: events/s, /health/s, ratio",
-                  f"{two['events_per_s']} / {two['health_per_s']} / {two['events_over_health']}")
-    table.add_row(
-        "HTTP, 2 workers, single event p50 / p99 / p99.9 (ms)", " / ".join(str(v) for v in two["latency_ms"].values())
-    )
+    for measure, value in [*http_rows(r["http"]), *http_rows(r["http_2_workers"], "HTTP, 2 workers")]:
+        table.add_row(measure, value)
     _hold_rows(table, r["holds"])
     if "memory" in r:
         m = r["memory"]
@@ -413,6 +401,30 @@ def bench_ingest(
         table.add_row("RSS end / 100k", f"{m['peak_rss_kb_at_end'] / m['peak_rss_kb_at_100k']:.2f}")
         table.add_row(f"bytes per event after {m['events']:,}", str(m["bytes_per_event"]["total"]))
     console.print(table)
+
+
+@bench.command("http")
+def bench_http(
+    backend: str = typer.Option("both", help="sqlite, postgresql or both"),
+    seconds: float = typer.Option(5, help="Seconds of load per measure"),
+    rounds: int = typer.Option(3, help="Single events, /health and batched, alternated this many times"),
+    samples: int = typer.Option(2000, help="Single events timed one at a time (low load)"),
+    workers: int = typer.Option(1, help="Server processes"),
+    per: int = typer.Option(100, help="Events per request in the batched measure"),
+) -> None:
+    """Single-event HTTP against the same server's /health, batched events/s and latency (var/bench/http-*.json)."""
+    from rich.table import Table
+
+    from drawdown.bench.http import rows, run
+
+    for name in ("sqlite", "postgresql") if backend == "both" else (backend,):
+        if name not in ("sqlite", "postgresql"):
+            raise typer.BadParameter("sqlite, postgresql or both", param_hint="--backend")
+        r = run(name, seconds, rounds, samples, workers, per)
+        table = Table("measure", "value", title=f"{name}, {r['cores']} cores, HTTP")
+        for measure, value in rows(r):
+            table.add_row(measure, value)
+        console.print(table)
 
 
 def _hold_rows(table: Any, h: dict[str, Any]) -> None:

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     # POST /events through the batching writer: many requests per transaction, one commit.
     group_commit: bool = True
     group_commit_max_batch: int = 256
+    # The batching writer in a process of its own (usage/writer_process.py), so the event loop never
+    # waits on it for the GIL. Opt-in: after a SIGKILL of the server on PostgreSQL, a restart took 29 s
+    # (not understood yet; docs/performance.md). An app built with a clock other than the system's always
+    # keeps the thread (the child reads the system clock).
+    writer_process: bool = False
     # Server processes. Each has its own batching writer; customer locks are taken in id order, so
     # writers in several processes never deadlock (SQLite serialises them on its write lock).
     workers: int = 1

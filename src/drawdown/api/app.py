@@ -33,6 +33,7 @@ from drawdown.api import (
     webhooks,
 )
 from drawdown.api.deps import Clock, Context, system_clock
+from drawdown.api.fast_events import FastEvents
 from drawdown.api.guard import BodyLimit
 from drawdown.api.responses import ExactJSONResponse
 from drawdown.db.engine import make_engine
@@ -76,11 +77,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
         group_commit=settings.group_commit,
         max_batch=settings.group_commit_max_batch,
         metrics=metrics,
+        writer_process=_writer_process(settings, engine, clock),
     )
     gateway = Gateway(StripeConfig.from_settings(settings))
     app.state.ctx = Context(engine=engine, settings=settings, clock=clock, usage=usage, stripe=gateway)
     app.state.key_cache = {}
     app.state.connected_cache = {}
+    # Added first, so it runs inside BodyLimit: the usual POST /events, answered without routing.
+    app.add_middleware(FastEvents)
     app.add_middleware(BodyLimit)  # 413 past DRAWDOWN_MAX_BODY_BYTES, counted as the body streams in
     problems.install(app)
     for module in (assets, products, customers, wallets, alerts, holds, events, vendors, reports, subjects, accounts,
@@ -98,6 +102,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
 
     operations.install(app)
     return app
+
+
+def _writer_process(settings: Settings, engine: Engine, clock: Clock) -> tuple[str, str] | None:
+    """Where a writer process would bill, when the app may have one: it reads the system clock and opens
+    its own connections, so an app on another clock or on a database only this process can see (an
+    in-memory SQLite) keeps the writer thread."""
+    url = engine.url
+    in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+    if not settings.writer_process or clock is not system_clock or in_memory:
+        return None
+    return url.render_as_string(hide_password=False), settings.sqlite_synchronous
 
 
 def app_from_environment() -> FastAPI:

@@ -158,73 +158,96 @@ def _message(err: dict[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def install(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> ProblemResponse:
-        errs = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errs):
-            detail = next((e.get("ctx", {}).get("error") for e in errs if e.get("type") == "json_invalid"), "")
-            return problem(400, f"The body is not valid JSON: {detail}", request)
-        errors: dict[str, list[str]] = {}
-        for e in _without_union_noise(list(errs)):
-            msg = _message(e)
-            path = field_path(e.get("loc", ()), exc.body)
-            if e.get("type") == "missing" and path == "body":
-                msg = "a JSON body is required"
-            path, msg = _placed(path, msg)
-            if msg not in errors.setdefault(path, []):
-                errors[path].append(msg)
-        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
-        return problem(422, detail, request, errors)
+async def _validation(request: Request, exc: RequestValidationError) -> ProblemResponse:
+    errs = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errs):
+        detail = next((e.get("ctx", {}).get("error") for e in errs if e.get("type") == "json_invalid"), "")
+        return problem(400, f"The body is not valid JSON: {detail}", request)
+    errors: dict[str, list[str]] = {}
+    for e in _without_union_noise(list(errs)):
+        msg = _message(e)
+        path = field_path(e.get("loc", ()), exc.body)
+        if e.get("type") == "missing" and path == "body":
+            msg = "a JSON body is required"
+        path, msg = _placed(path, msg)
+        if msg not in errors.setdefault(path, []):
+            errors[path].append(msg)
+    detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
+    return problem(422, detail, request, errors)
 
-    @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError) -> ProblemResponse:
-        if isinstance(exc, Invalid):
-            return problem(422, exc.detail, request, exc.errors)
-        if isinstance(exc, TooManyFailures):
-            resp = problem(429, exc.detail, request)
-            resp.headers["Retry-After"] = str(exc.retry_after)
-            return resp
-        if isinstance(exc, Malformed) and exc.errors:
-            return problem(400, exc.detail, request, exc.errors, title=_TITLES[400])
-        return problem(exc.status, exc.detail, request, title=exc.title)
 
-    @app.exception_handler(IntegrityError)
-    async def _integrity(request: Request, exc: IntegrityError) -> ProblemResponse:
-        # Unique constraints are the last line against concurrent duplicates.
-        log.warning("integrity_conflict", path=request.url.path, error=str(exc.orig))
-        return problem(409, "The request conflicts with a resource created concurrently; retry it.", request)
-
-    @app.exception_handler(DataError)
-    async def _data(request: Request, exc: DataError) -> ProblemResponse:
-        # The database refused a value the validators let through; still the caller's input.
-        log.warning("data_error", path=request.url.path, error=str(exc.orig))
-        return problem(422, "A value in the request cannot be stored (out of range or malformed).", request, {})
-
-    @app.exception_handler(DBAPIError)
-    async def _database(request: Request, exc: DBAPIError) -> ProblemResponse:
-        # A read-only database (a PostgreSQL standby, a read-only file) is not a passing outage: no
-        # Retry-After, and a detail that tells the operator what is wrong. Any other error stays a 500.
-        if is_read_only(exc):
-            log.error("database_read_only", path=request.url.path, error=str(exc.orig))
-            return problem(503, "The database is read-only; writes are refused until it is made writable.", request)
-        log.exception("unhandled_error", path=request.url.path)
-        return problem(500, "An internal error occurred; it has been logged.", request)
-
-    @app.exception_handler(OperationalError)
-    async def _operational(request: Request, exc: OperationalError) -> ProblemResponse:
-        if is_read_only(exc):
-            return await _database(request, exc)
-        log.error("database_unavailable", path=request.url.path, error=str(exc.orig))
-        resp = problem(503, "The database is busy or unavailable; retry shortly.", request)
-        resp.headers["Retry-After"] = "1"
+async def _domain(request: Request, exc: DomainError) -> ProblemResponse:
+    if isinstance(exc, Invalid):
+        return problem(422, exc.detail, request, exc.errors)
+    if isinstance(exc, TooManyFailures):
+        resp = problem(429, exc.detail, request)
+        resp.headers["Retry-After"] = str(exc.retry_after)
         return resp
+    if isinstance(exc, Malformed) and exc.errors:
+        return problem(400, exc.detail, request, exc.errors, title=_TITLES[400])
+    return problem(exc.status, exc.detail, request, title=exc.title)
 
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> ProblemResponse:
-        return problem(exc.status_code, str(exc.detail), request)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
-        log.exception("unhandled_error", path=request.url.path)
-        return problem(500, "An internal error occurred; it has been logged.", request)
+async def _integrity(request: Request, exc: IntegrityError) -> ProblemResponse:
+    # Unique constraints are the last line against concurrent duplicates.
+    log.warning("integrity_conflict", path=request.url.path, error=str(exc.orig))
+    return problem(409, "The request conflicts with a resource created concurrently; retry it.", request)
+
+
+async def _data(request: Request, exc: DataError) -> ProblemResponse:
+    # The database refused a value the validators let through; still the caller's input.
+    log.warning("data_error", path=request.url.path, error=str(exc.orig))
+    return problem(422, "A value in the request cannot be stored (out of range or malformed).", request, {})
+
+
+async def _database(request: Request, exc: DBAPIError) -> ProblemResponse:
+    # A read-only database (a PostgreSQL standby, a read-only file) is not a passing outage: no
+    # Retry-After, and a detail that tells the operator what is wrong. Any other error stays a 500.
+    if is_read_only(exc):
+        log.error("database_read_only", path=request.url.path, error=str(exc.orig))
+        return problem(503, "The database is read-only; writes are refused until it is made writable.", request)
+    log.exception("unhandled_error", path=request.url.path)
+    return problem(500, "An internal error occurred; it has been logged.", request)
+
+
+async def _operational(request: Request, exc: OperationalError) -> ProblemResponse:
+    if is_read_only(exc):
+        return await _database(request, exc)
+    log.error("database_unavailable", path=request.url.path, error=str(exc.orig))
+    resp = problem(503, "The database is busy or unavailable; retry shortly.", request)
+    resp.headers["Retry-After"] = "1"
+    return resp
+
+
+async def _http(request: Request, exc: HTTPException) -> ProblemResponse:
+    return problem(exc.status_code, str(exc.detail), request)
+
+
+async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
+    log.exception("unhandled_error", path=request.url.path)
+    return problem(500, "An internal error occurred; it has been logged.", request)
+
+
+_HANDLERS: dict[type[Exception], Any] = {
+    RequestValidationError: _validation,
+    DomainError: _domain,
+    IntegrityError: _integrity,
+    DataError: _data,
+    DBAPIError: _database,
+    OperationalError: _operational,
+    HTTPException: _http,
+    Exception: _unexpected,
+}
+
+
+async def answer(request: Request, exc: Exception) -> ProblemResponse:
+    """The problem for ``exc``, chosen as Starlette chooses a handler (the nearest class in its MRO): for
+    code that runs outside FastAPI's exception handling (``api/fast_events.py``)."""
+    handler = next(_HANDLERS[kind] for kind in type(exc).__mro__ if kind in _HANDLERS)
+    response: ProblemResponse = await handler(request, exc)
+    return response
+
+
+def install(app: FastAPI) -> None:
+    for kind, handler in _HANDLERS.items():
+        app.add_exception_handler(kind, handler)

@@ -20,7 +20,6 @@ import multiprocessing
 import os
 import random
 import resource
-import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -30,13 +29,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from drawdown.bench.ceiling import ceiling
 from drawdown.bench.events import make_events
 from drawdown.bench.holds import hold_phase
-from drawdown.bench.load import generate
-from drawdown.bench.server import serve
+from drawdown.bench.http import http_phase
 from drawdown.bench.storage import per_event as bytes_per_event
 from drawdown.bench.storage import stored_bytes
 from drawdown.bench.writes import check_same_rows, counting_writes
@@ -161,48 +157,6 @@ def engine_rate(
     rate = n / (time.perf_counter() - start)
     engine.dispose()
     return rate, rss
-
-
-def http_phase(
-    url: str, ids: list[str], seconds: float, clients: int, latency_samples: int, workers: int = 1
-) -> dict[str, Any]:
-    """Single events and ``GET /health`` from the same load generator against the same server, and
-    the latency of one synchronous event at low load."""
-    served = serve(url, workers)
-    try:
-        timings = _low_load_latency(served.base, served.headers, ids, latency_samples)
-        events_load = generate(served.base, served.secret, ids, "/events", clients, seconds)
-        health_load = generate(served.base, served.secret, ids, "/health", clients, seconds)
-    finally:
-        served.stop()
-
-    def pct(p: float) -> float:
-        return round(timings[min(len(timings) - 1, int(len(timings) * p))], 2)
-
-    return {
-        "events_per_s": events_load["requests_per_s"],
-        "health_per_s": health_load["requests_per_s"],
-        "events_over_health": round(events_load["requests_per_s"] / health_load["requests_per_s"], 2),
-        "load": {"events": events_load, "health": health_load},
-        "clients": clients,
-        "workers": workers,
-        "errors": events_load["errors"] + health_load["errors"],
-        "latency_ms": {"p50": round(statistics.median(timings), 2), "p99": pct(0.99), "p99.9": pct(0.999)},
-    }
-
-
-def _low_load_latency(base: str, headers: dict[str, str], ids: list[str], samples: int) -> list[float]:
-    """Milliseconds per single event, one at a time from one keep-alive client, sorted."""
-    rng = random.Random(3)
-    timings = []
-    with httpx.Client(base_url=base, headers=headers) as c:
-        for ev in make_events(samples, rng):
-            doc = {"id": ev.id, "event_type": ev.event_type, "occurred_at": ev.occurred_at.isoformat(), "data": ev.data}
-            t = time.perf_counter()
-            resp = c.post("/events", json={"customer_id": rng.choice(ids), "events": [doc]})
-            timings.append((time.perf_counter() - t) * 1000)
-            assert resp.status_code == 204, resp.text
-    return sorted(timings)
 
 
 PHASES = (

@@ -26,10 +26,12 @@ import httpx
 
 from drawdown.bench.events import MODELS, make_events
 
-# wrk: every request a fresh event (an id seen before would be answered from the idempotency path).
+# wrk: every request fresh events (an id seen before would be answered from the idempotency path),
+# ``per`` of them for one customer.
 _LUA = """
 local ids = {customers}
 local models = {models}
+local per = {per}
 local counter = 0
 local tid = 0
 local threads = 0
@@ -39,11 +41,15 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-CREDYT-API-KEY"] = "{secret}"
 function request()
-  counter = counter + 1
-  local body = string.format(
-    '{{"customer_id":"%s","events":[{{"id":"ev-{run}-%d-%d","event_type":"completion","occurred_at":"{at}",' ..
-    '"data":{{"model":"%s","tokens":%d,"images":%d}}}}]}}',
-    ids[math.random(#ids)], tid, counter, models[math.random(#models)], math.random(100, 4999), math.random(0, 2))
+  local events = {{}}
+  for i = 1, per do
+    counter = counter + 1
+    events[i] = string.format(
+      '{{"id":"ev-{run}-%d-%d","event_type":"completion","occurred_at":"{at}",' ..
+      '"data":{{"model":"%s","tokens":%d,"images":%d}}}}',
+      tid, counter, models[math.random(#models)], math.random(100, 4999), math.random(0, 2))
+  end
+  local body = string.format('{{"customer_id":"%s","events":[%s]}}', ids[math.random(#ids)], table.concat(events, ","))
   return wrk.format(nil, "/events", nil, body)
 end
 function done(summary, latency, requests)
@@ -57,26 +63,28 @@ end
 """
 
 
-def generate(base: str, secret: str, ids: list[str], path: str, clients: int, seconds: float) -> dict[str, Any]:
+def generate(
+    base: str, secret: str, ids: list[str], path: str, clients: int, seconds: float, per: int = 1
+) -> dict[str, Any]:
     """Requests per second (and errors, latency under load when the tool gives it) for ``path``,
-    ``/events`` (one new event per request) or ``/health``."""
+    ``/events`` (``per`` new events of one customer per request) or ``/health``."""
     if shutil.which("wrk"):
-        return _wrk(base, secret, ids, path, clients, seconds)
-    return _processes(base, secret, ids, path, clients, seconds)
+        return _wrk(base, secret, ids, path, clients, seconds, per)
+    return _processes(base, secret, ids, path, clients, seconds, per)
 
 
-def _wrk(base: str, secret: str, ids: list[str], path: str, clients: int, seconds: float) -> dict[str, Any]:
+def _wrk(base: str, secret: str, ids: list[str], path: str, clients: int, seconds: float, per: int) -> dict[str, Any]:
     script = _HEALTH_LUA if path == "/health" else _LUA.format(
         customers="{" + ", ".join(json.dumps(i) for i in ids) + "}",
         models="{" + ", ".join(json.dumps(m) for m in MODELS) + "}",
-        secret=secret, run=secrets.token_hex(4), at=datetime.now(UTC).isoformat(),
+        secret=secret, run=secrets.token_hex(4), at=datetime.now(UTC).isoformat(), per=per,
     )
     with tempfile.TemporaryDirectory() as tmp:
         lua = Path(tmp) / "load.lua"
         lua.write_text(script)
         out = subprocess.run(
             ["wrk", "-t", str(min(2, clients)), "-c", str(clients), "-d", f"{max(1, round(seconds))}s",
-             "-s", str(lua), base + path],
+             "--timeout", "30s", "-s", str(lua), base + path],
             capture_output=True, text=True, check=True,
         ).stdout
     sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
@@ -84,7 +92,8 @@ def _wrk(base: str, secret: str, ids: list[str], path: str, clients: int, second
     errors = sum(int(v) for v in sockets.groups()) if sockets else 0
     p50, p99, p999 = (int(v) / 1000 for v in _found(r"PCT (\d+) (\d+) (\d+)", out).groups())  # wrk gives µs
     return {
-        "tool": "wrk", "clients": clients, "requests_per_s": round(float(_found(r"Requests/sec:\s*([\d.]+)", out)[1])),
+        "tool": "wrk", "clients": clients,
+        "requests_per_s": round(float(_found(r"Requests/sec:\s*([\d.]+)", out)[1]), 1),  # batched: a few dozen
         "errors": errors + (int(non_2xx[1]) if non_2xx else 0),
         "latency_under_load_ms": {"p50": p50, "p99": p99, "p99.9": p999},
     }
@@ -96,16 +105,20 @@ def _found(pattern: str, out: str) -> re.Match[str]:
     return match
 
 
-def _processes(base: str, secret: str, ids: list[str], path: str, clients: int, seconds: float) -> dict[str, Any]:
+def _processes(
+    base: str, secret: str, ids: list[str], path: str, clients: int, seconds: float, per: int
+) -> dict[str, Any]:
     with multiprocessing.get_context("spawn").Pool(clients) as pool:
-        done = pool.starmap(_client, [(base, secret, ids, path, seconds, seed) for seed in range(clients)])
+        done = pool.starmap(_client, [(base, secret, ids, path, seconds, seed, per) for seed in range(clients)])
     return {
         "tool": f"{clients} Python processes", "clients": clients,
-        "requests_per_s": round(sum(n for n, _ in done) / seconds), "errors": sum(e for _, e in done),
+        "requests_per_s": round(sum(n for n, _ in done) / seconds, 1), "errors": sum(e for _, e in done),
     }
 
 
-def _client(base: str, secret: str, ids: list[str], path: str, seconds: float, seed: int) -> tuple[int, int]:
+def _client(
+    base: str, secret: str, ids: list[str], path: str, seconds: float, seed: int, per: int
+) -> tuple[int, int]:
     """One keep-alive client, requests back to back until the time is up: (requests, errors)."""
     rng = random.Random(seed)
     sent = errors = 0
@@ -115,10 +128,9 @@ def _client(base: str, secret: str, ids: list[str], path: str, seconds: float, s
             if path == "/health":
                 resp = c.get(path)
             else:
-                ev = make_events(1, rng)[0]
-                doc = {"id": ev.id, "event_type": ev.event_type, "occurred_at": ev.occurred_at.isoformat(),
-                       "data": ev.data}
-                resp = c.post(path, json={"customer_id": rng.choice(ids), "events": [doc]})
+                docs = [{"id": ev.id, "event_type": ev.event_type, "occurred_at": ev.occurred_at.isoformat(),
+                         "data": ev.data} for ev in make_events(per, rng)]
+                resp = c.post(path, json={"customer_id": rng.choice(ids), "events": docs})
             sent += 1
             errors += resp.status_code >= 300
     return sent, errors

@@ -21,6 +21,7 @@ from drawdown.usage import pipeline
 from drawdown.usage.batching import BatchWriter, tally
 from drawdown.usage.cache import HotCache
 from drawdown.usage.models import Answer, Outcome, UsageBatch
+from drawdown.usage.writer_process import ProcessWriter
 
 
 class UsageService:
@@ -34,13 +35,18 @@ class UsageService:
         max_batch: int = 256,
         cache: HotCache | None = None,
         metrics: Metrics | None = None,
+        writer_process: tuple[str, str] | None = None,
     ) -> None:
+        """``writer_process``: (database URL, SQLite synchronous) to run the batching writer in a child
+        process billing at the system clock (``usage/writer_process.py``)."""
         self.engine, self.clock, self.default_limit = engine, clock, default_limit
         self.cache = cache or HotCache()
         self.metrics = metrics or Metrics()
-        self.writer = (
-            BatchWriter(engine, clock, default_limit, self.cache, max_batch, self.metrics) if group_commit else None
-        )
+        self.writer: BatchWriter | ProcessWriter | None = None
+        if group_commit and writer_process is not None:
+            self.writer = ProcessWriter(*writer_process, default_limit, max_batch, self.metrics)
+        elif group_commit:
+            self.writer = BatchWriter(engine, clock, default_limit, self.cache, max_batch, self.metrics)
 
     @property
     def running(self) -> bool:
