@@ -188,3 +188,25 @@ def test_both_protocol_classes_close_silent_and_partial_connections(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def _server_errors(served: Served) -> float:
+    text = httpx.get(f"{served.base}/metrics", headers={"X-CREDYT-API-KEY": served.secret}).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("drawdown_http_request_duration_seconds_count") and 'status="5xx"' in line)
+
+
+def test_a_client_that_leaves_mid_body_is_no_server_error(served: Served) -> None:
+    """A client that closes its connection before its body is complete has nothing recorded and is not
+    counted as a 5xx (nor logged as an unhandled error): it is the client's doing."""
+    before = _server_errors(served)
+    for _ in range(3):
+        sock = _connect(served.base)
+        sock.sendall(b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"X-CREDYT-API-KEY: " + served.secret.encode() + b"\r\nContent-Length: 400\r\n\r\n"
+                     b'{"customer_id": "cust_')
+        time.sleep(0.2)
+        sock.close()
+    time.sleep(0.5)
+    assert httpx.get(f"{served.base}/health").status_code == 200
+    assert _server_errors(served) == before

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 from pydantic import ValidationError
 from starlette.datastructures import Headers
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -57,8 +57,9 @@ class FastEvents:
         except DomainError as exc:  # too large, or stalled: the guard's refusal, as the route would answer it
             await (await problems.answer(Request(scope), exc))(scope, receive, send)
             return
-        if body is None:
-            return  # the client left before sending its body: nobody to answer
+        if body is None:  # the client left before its body was complete: answered (to no one) as the route would
+            await (await problems.answer(Request(scope), ClientDisconnect()))(scope, receive, send)
+            return
         model = _accepted(body)
         if model is None:
             await self.app(scope, _replay(body, receive), send)

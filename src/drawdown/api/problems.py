@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from drawdown.api.errors import Malformed, TooManyFailures
 from drawdown.api.responses import ProblemResponse
@@ -223,6 +224,14 @@ async def _http(request: Request, exc: HTTPException) -> ProblemResponse:
     return problem(exc.status_code, str(exc.detail), request)
 
 
+async def _left(request: Request, exc: ClientDisconnect) -> ProblemResponse:
+    # The client closed its connection before its body was complete: nothing was read into a command,
+    # so nothing was recorded, and no one will read this answer. Its doing, not a server error.
+    log.info("client_disconnected", path=request.url.path)
+    return problem(400, "The connection closed before the request body was complete; nothing was recorded.",
+                   request)
+
+
 async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
     log.exception("unhandled_error", path=request.url.path)
     return problem(500, "An internal error occurred; it has been logged.", request)
@@ -236,6 +245,7 @@ _HANDLERS: dict[type[Exception], Any] = {
     DBAPIError: _database,
     OperationalError: _operational,
     HTTPException: _http,
+    ClientDisconnect: _left,
     Exception: _unexpected,
 }
 
