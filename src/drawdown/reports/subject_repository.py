@@ -103,10 +103,16 @@ def page_of_customer(
     """One page of one customer's subjects that started in the days (open ends: all time), ranked; each
     row also carries the count and the sums over all of them (``n``, ``all_revenue``, ``all_cost``,
     ``all_events``: one pass over the customer's total rows, a key range)."""
-    totals = [func.count().over().label("n"), *(func.sum(s[k]).over().label(f"all_{k}") for k in _FIGURES)]
-    query = select(*_COLUMNS, *totals).where(
-        s.scope_id == scope_id, s.customer_id == customer_id, s.kind == "total", *_started_in(first, last))
-    return conn.execute(_ranked(query, s, order).offset(offset).limit(limit)).all()
+    # The customer's rows first, materialised: ranked straight from the table, PostgreSQL would walk the
+    # scope's rank-ordered index over every customer's subjects to skip the sort (75 ms against 5 ms for
+    # 841 subjects among 833,334).
+    mine = select(*_COLUMNS).where(
+        s.scope_id == scope_id, s.customer_id == customer_id, s.kind == "total", *_started_in(first, last)
+    ).cte("mine").prefix_with("MATERIALIZED")
+    m = mine.c
+    totals = [func.count().over().label("n"), *(func.sum(m[k]).over().label(f"all_{k}") for k in _FIGURES)]
+    query = select(*m, *totals)
+    return conn.execute(_ranked(query, m, order).offset(offset).limit(limit)).all()
 
 
 def summary_of_customer(
