@@ -45,11 +45,12 @@ def add_all(conn: Connection, scope: Scope, deltas: dict[SubjectKey, list[Any]])
     pairs = [(k[0], k[3]) for k in deltas if k[1] == "total" and k[0]]
     known = repository.known_totals(conn, scope.id, pairs)
     started = _started(deltas, known)
+    new = len(pairs) - len(known)
     rows = []
     for key in sorted(deltas.keys() | started.keys()):
         customer_id, kind, period, subject, k, sub, asset = key
         revenue, cost, amount, events, first_at, last_at = deltas.get(key) or [0, 0, 0, 0, None, None]
-        count = len(pairs) - len(known) if kind == "total" and not customer_id else 0
+        count = new if kind == "total" and not customer_id else 0
         if key in started:
             revenue, cost, events, count = started[key]
         first_day = _day(first_at) if kind == "total" and customer_id else None
