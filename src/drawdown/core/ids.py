@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typeid import TypeID
+import uuid_utils
+from typeid.codecs import base32
 
 CUSTOMER = "cust"
 PRODUCT = "prp"
@@ -18,7 +19,10 @@ ORG = "org"
 
 
 def new_id(prefix: str) -> str:
-    return str(TypeID(prefix=prefix))
+    """A TypeID (a UUIDv7 in base32 after the prefix). Built here rather than through ``TypeID``, whose
+    object and prefix validation cost 1.1 us an id against 0.3 (an event makes several ids); our
+    prefixes are constants, valid by construction (tests/core/test_ids.py parses them back)."""
+    return prefix + "_" + base32.encode(uuid_utils.uuid7().bytes)
 
 
 def has_prefix(value: str, prefix: str) -> bool:
