@@ -16,7 +16,7 @@ from drawdown.core.scopes import DEFAULT_LIVE, Scope
 from drawdown.customers import service as customers
 from drawdown.customers.models import NewCustomer, NewSubscription, ProductRef
 from drawdown.db.engine import write
-from drawdown.db.tables import ledger_entries, transactions
+from drawdown.db.tables import fees, ledger_entries, transactions
 from drawdown.wallets import repository as wallet_sql
 from drawdown.wallets import service as wallets
 from drawdown.wallets.models import Adjustment
@@ -156,3 +156,16 @@ def unbalanced(conn: Connection, customer_id: str) -> list[Any]:
             .having(func.sum(ledger_entries.c.amount) != 0)
         ).all()
     )
+
+
+def untraced(conn: Connection, customer_id: str) -> list[Any]:
+    """What breaks the trace between real-time fees and the usage transactions that took them (should
+    be nothing): each such fee names a usage transaction of its customer, and each usage transaction
+    took exactly what its fees add up to. Rows: (transaction_id, taken by the transaction, its fees)."""
+    t, f = transactions.c, fees.c
+    txns = {r.transaction_id: -int(r.amount) for r in conn.execute(
+        select(t.transaction_id, t.amount).where(t.customer_id == customer_id, t.type == "usage"))}
+    sums: dict[Any, int] = {}
+    for r in conn.execute(select(f.charge_id, f.amount).where(f.customer_id == customer_id, f.billing == "real_time")):
+        sums[r.charge_id] = sums.get(r.charge_id, 0) + int(r.amount)
+    return [(k, txns.get(k), sums.get(k)) for k in sorted(set(txns) | set(sums), key=str) if txns.get(k) != sums.get(k)]

@@ -50,6 +50,14 @@ def test_asset_product_customer_gift_events_fees_and_balance(client) -> None:
     assert txn["type"] == "adjustment" and Decimal(str(txn["amount"])) == 100
     fee_txn = client.wallets.customer_wallet_ops.get_transaction(customer_id, fees1[0]["id"])
     assert fee_txn["type"] == "fee" and Decimal(str(fee_txn["amount"])) == -3
+    assert fee_txn["id"] == fees1[0]["id"] and fee_txn["account_id"] == f"default:{asset}"
+    # The request's two fees were booked in one usage transaction: each names it, and it lists them.
+    usage = client.wallets.customer_wallet_ops.get_transaction(customer_id, fee_txn["booked_in"])
+    assert usage["type"] == "fee" and Decimal(str(usage["amount"])) == Decimal("-3.000333")
+    assert usage["description"] == "2 usage fees"
+    assert [(f["id"], f["event_id"], Decimal(str(f["amount"]))) for f in usage["fees"]] == [
+        (fees1[0]["id"], e1["id"], Decimal(-3)), (fees2[0]["id"], e2["id"], Decimal("-0.000333"))]
+    assert client.wallets.customer_wallet_ops.get_transaction(customer_id, fees2[0]["id"])["booked_in"] == usage["id"]
 
     listed = client.events.list(customer_id=customer_id)
     assert listed["total_count"] == 3

@@ -16,6 +16,7 @@ from drawdown.core.grants import (
     plan_debit,
     plan_settlement,
 )
+from drawdown.core.ledger import Posting, check_balanced, merge
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -104,3 +105,15 @@ def test_debits_conserve_value_and_respect_the_limit(grant_specs, debits, limit)
         assert limit is None or debt <= limit
         total_book -= amount
         assert sum((x.remaining for x in grants), D(0)) - debt == total_book
+
+
+def test_merged_postings_sum_per_account_and_grant_in_first_seen_order() -> None:
+    postings = [
+        Posting("wallet:a", D(-2), "g1"), Posting("system:revenue:X", D(2)),
+        Posting("wallet:a", D(-1), "g2"), Posting("wallet:a", D(-3), "g1"),
+        Posting("system:revenue:X", D(4)), Posting("wallet:a", D(1)), Posting("wallet:a", D(-1)),
+    ]
+    merged = merge(postings)
+    assert merged == [Posting("wallet:a", D(-5), "g1"), Posting("system:revenue:X", D(6)),
+                      Posting("wallet:a", D(-1), "g2")]  # the overdraft's +1 and -1 cancel out
+    check_balanced(merged)

@@ -253,19 +253,22 @@ def _check_final_state(engine: Engine, ids: list[str], sent: dict[tuple[str, str
     with read(engine) as conn:
         # One fee per event, of exactly what the price makes: n × RATE, in scaled units.
         fee_rows = conn.execute(
-            select(fees.c.id, fees.c.event_seq, fees.c.amount).where(fees.c.customer_id.in_(ids))
+            select(fees.c.id, fees.c.event_seq, fees.c.amount, fees.c.charge_id).where(fees.c.customer_id.in_(ids))
         ).all()
         by_seq = Counter(f.event_seq for f in fee_rows)
         expected = {r.seq: int(sent[(r.customer_id, r.id)] * RATE * SCALE) for r in rows}
         assert set(by_seq) == set(expected) and set(by_seq.values()) == {1}, "an event without exactly one fee"
         assert all(f.amount == expected[f.event_seq] for f in fee_rows), "a fee of the wrong amount"
-        # One fee transaction per fee (its transaction_id is the fee's id): nothing debited twice.
-        fee_txns = conn.execute(
-            select(transactions.c.transaction_id)
-            .where(transactions.c.customer_id.in_(ids), transactions.c.type == "fee")
-        ).scalars().all()
-        assert len(fee_txns) == len(rows) == len(fee_rows)
-        assert Counter(fee_txns) == Counter(f.id for f in fee_rows)
+        # Each fee names the usage transaction that took it, and each usage transaction took exactly what
+        # its fees add up to: nothing debited twice, nothing debited without a fee.
+        usage = {t.transaction_id: -t.amount for t in conn.execute(
+            select(transactions.c.transaction_id, transactions.c.amount)
+            .where(transactions.c.customer_id.in_(ids), transactions.c.type == "usage")
+        )}
+        taken: Counter[str] = Counter()
+        for f in fee_rows:
+            taken[f.charge_id] += f.amount
+        assert dict(taken) == usage
         # Double entry: every transaction of these customers sums to zero.
         unbalanced = conn.execute(
             select(ledger_entries.c.transaction_id)

@@ -144,7 +144,7 @@ def test_transactions_of_every_kind_newest_first_with_their_grants(engine: Engin
     assert total == 8
     assert kinds == [
         ("adjustment", D(1)), ("expiry", D(-5)), ("adjustment", D(5)), ("refund", D(-7)), ("charge", D(-3)),
-        ("fee", D(-2)), ("top_up", D(50)), ("adjustment", D(1000)),
+        ("usage", D(-2)), ("top_up", D(50)), ("adjustment", D(1000)),
     ]
     assert [i.kind for i in page] == ["expiry", "adjustment"]
     by_kind = {i.kind: i for i in items}
@@ -154,7 +154,7 @@ def test_transactions_of_every_kind_newest_first_with_their_grants(engine: Engin
     assert expiry.grants[0].grant_id == items[2].grants[0].grant_id  # the short gift it wrote off
     assert (top_up.description, top_up.asset, top_up.account) == ("Top-up, card", asset, "default")
     assert [g.purpose for g in top_up.grants] == ["paid"]
-    assert by_kind["fee"].grants and by_kind["charge"].grants  # drawn from a grant
+    assert by_kind["usage"].grants and by_kind["charge"].grants  # drawn from a grant
 
 
 def _asset(conn: Connection, precision: int, label: str | None) -> str:

@@ -62,7 +62,7 @@ def test_usage_transactions_and_credits_in_chromium(server: Server, browser: Any
         assert [r["event_id"] for r in rows] == [ids[24], ids[23], ids[22]] and rows[0]["amount"] == "2"
         tab.get_by_role("link", name="Transactions").click()
         assert tab.locator("tr[data-transaction]").count() == 20
-        assert tab.locator('tr[data-kind="fee"] .amount').first.inner_text() == "-2.00 USD"
+        assert tab.locator('tr[data-kind="usage"] .amount').first.inner_text() == "-2.00 USD"
         assert tab.evaluate("document.documentElement.scrollWidth") <= 375
         _shot(tab, "transactions-375.png")
         tab.get_by_role("link", name="Credits").click()

@@ -118,7 +118,7 @@ def test_transactions_and_credits(server: Server, http: httpx.Client, world: tup
     with _session(server, http, cid) as me:
         page = me.get("/portal/transactions")
         assert page.status_code == 200 and "1–20 of 26" in page.text  # the gift and 25 fees
-        assert "−" not in page.text and "-2.00 USD" in page.text and "Usage fee" in page.text
+        assert "−" not in page.text and "-2.00 USD" in page.text and 'class="strong">Usage</td>' in page.text
         last = me.get("/portal/transactions?page=2")
         assert "+100.00 USD" in last.text and 'data-kind="adjustment"' in last.text
         assert 'class="grant"' in last.text

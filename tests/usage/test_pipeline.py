@@ -17,7 +17,7 @@ from drawdown.usage import pipeline
 from drawdown.usage.cache import HotCache
 from drawdown.usage.models import Outcome, UsageBatch, UsageEvent
 from drawdown.wallets.repository import balances
-from tests.worlds import volume_world
+from tests.worlds import untraced, volume_world
 
 
 def _world(engine, now: datetime) -> tuple[str, list[str]]:
@@ -86,6 +86,16 @@ def test_a_group_judges_each_request_alone_and_writes_only_what_was_accepted(eng
             .having(func.sum(ledger_entries.c.amount) != 0)
         ).all()
         assert unbalanced == []
+        # a's fees of the group (a1 and a2; a2 of the refused batch taken back) are booked in one usage
+        # transaction of its account, which each of them names; nothing else took value from a.
+        usage = conn.execute(
+            select(transactions).where(transactions.c.customer_id == a, transactions.c.type == "usage")
+        ).all()
+        assert [(u.amount, u.description) for u in usage] == [(-5 * 10**9, "2 usage fees")]
+        charged = conn.execute(select(fees.c.charge_id).where(fees.c.customer_id == a)).scalars().all()
+        assert charged == [usage[0].transaction_id] * 2
+        for customer in (a, b, c):
+            assert untraced(conn, customer) == []
 
 
 def test_a_subscription_change_reaches_the_cached_prices(engine) -> None:

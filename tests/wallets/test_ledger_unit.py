@@ -13,7 +13,7 @@ from drawdown.core.ledger import REVENUE, wallet_account
 from drawdown.core.money import from_scaled
 from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.db.engine import read, write
-from drawdown.db.tables import ledger_entries, wallet_accounts
+from drawdown.db.tables import credit_grants, ledger_entries, wallet_accounts
 from drawdown.wallets import repository
 from drawdown.wallets import service as wallets
 from drawdown.wallets.ledger import Ledger
@@ -136,3 +136,46 @@ def test_a_credit_settles_debt_first_and_the_account_entries_match_its_value(eng
         assert sorted(g.available for g in grants) == [D(0), D(3)]
         assert _entries_total(conn, aid) == sum((g.available for g in grants), D(0)) == D(3)
         assert unbalanced(conn, cid) == []
+
+
+def test_fees_spent_in_one_unit_of_work_are_booked_as_one_usage_transaction(engine: Engine) -> None:
+    """Three fees: one undone, two kept; the second kept one runs past the grant into overdraft. One
+    usage transaction of their sum, its entries summed per grant: the grant, the overdraft, revenue."""
+    now, asset, cid, aid = _funded(engine, D(5))
+    with write(engine) as conn:
+        ledger = Ledger(conn, cid, now)
+        ledger.account(aid).overdraft_limit = None
+        first, plan = ledger.spend(aid, D(3), "Tokens")
+        assert [d.amount for d in plan.draws] == [D(3)] and plan.debt_added == 0
+        mark = ledger.mark()
+        assert ledger.spend(aid, D(1), "Images")[0] == first
+        ledger.undo(mark)
+        second, plan = ledger.spend(aid, D("4.5"), "Tokens")
+        assert second == first
+        assert [d.amount for d in plan.draws] == [D(2)] and plan.debt_added == D("2.5")
+        ledger.flush()
+    with read(engine) as conn:
+        assert unbalanced(conn, cid) == []
+        row = repository.transaction_by_key(conn, cid, first)
+        assert (row.type, row.amount, row.description) == ("usage", -int(D("7.5") * 10**9), "2 usage fees")
+        entries = conn.execute(
+            select(ledger_entries.c.account, ledger_entries.c.grant_id, ledger_entries.c.amount)
+            .where(ledger_entries.c.transaction_id == row.id).order_by(ledger_entries.c.id)
+        ).all()
+        grant = conn.execute(select(credit_grants.c.id).where(credit_grants.c.account_id == aid)).scalar_one()
+        assert [(e.account, e.grant_id, from_scaled(e.amount)) for e in entries] == [
+            (wallet_account(aid), grant, D(-5)),
+            (f"system:{REVENUE}:{asset}", None, D("7.5")),
+            (wallet_account(aid), None, D("-2.5")),
+        ]
+        assert repository.balances(conn, aid, now)["available"] == D("-2.5")
+
+
+def test_a_single_fee_gives_its_usage_transaction_its_own_name(engine: Engine) -> None:
+    now, _, cid, aid = _funded(engine)
+    with write(engine) as conn:
+        ledger = Ledger(conn, cid, now)
+        txn, _ = ledger.spend(aid, D(2), "Video minutes")
+        ledger.flush()
+    with read(engine) as conn:
+        assert repository.transaction_by_key(conn, cid, txn).description == "Video minutes"

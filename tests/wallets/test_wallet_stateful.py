@@ -260,7 +260,7 @@ def test_wallet_invariants_under_random_operations(engine) -> None:
                     .where(
                         credit_grants.c.account_id == account.id,
                         ledger_entries.c.amount < 0,
-                        transactions.c.type.in_(("charge", "fee")),
+                        transactions.c.type.in_(("charge", "fee", "usage")),
                     )
                 ).all()
                 for at, effective, expires in draws:

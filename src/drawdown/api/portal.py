@@ -206,8 +206,8 @@ def _csv_lines(ctx: Context, scope: Scope, customer_id: str, filters: UsageFilte
         yield from usage.usage_csv(conn, scope, customer_id, filters)
 
 
-KINDS = {"top_up": "Top-up", "refund": "Refund", "adjustment": "Adjustment", "fee": "Usage fee", "charge": "Charge",
-         "expiry": "Expiry", "entitlement": "Entitlement", "rollover": "Rollover"}
+KINDS = {"top_up": "Top-up", "refund": "Refund", "adjustment": "Adjustment", "fee": "Usage fee", "usage": "Usage",
+         "charge": "Charge", "expiry": "Expiry", "entitlement": "Entitlement", "rollover": "Rollover"}
 
 
 @api.get("/portal/transactions", response_class=HTMLResponse)

@@ -95,6 +95,10 @@ def get_transaction(
             "metadata": t.metadata,
             "created_at": t.created_at,
             "executed_at": t.executed_at,
+            # Drawdown extensions (docs/api.md): where a fee was booked; the fees a usage transaction took
+            **({"booked_in": t.booked_in} if t.booked_in else {}),
+            **({"fees": [{"id": f.id, "event_id": f.event_id, "amount": f.amount} for f in t.fees]}
+               if t.fees is not None else {}),
         }
     )
 

@@ -4,12 +4,13 @@ runs, 1,000 events per transaction, customers picked the way the engine phase pi
 pricing, no reads but the event sequence numbers, no SQLAlchemy on the write path: what this
 database can do with our schema on this machine.
 
-Per event it writes 1 event, 2 fees (tokens and requests), 2 fee transactions, a revenue ledger entry
-per fee and a wallet entry per fee that debits something (no images, no debit, as in the engine);
-per customer per transaction, a grant and an account update and the customer's day and month rollup
-upserts; per transaction, the product's day and month rollups. The INSERT column lists come from the
-tables themselves (``db/tables.py``) and every value passes the engine dialect's own bind processor,
-so the stored bytes are the engine's. ``bench/writes.py`` checks the rows against the engine's.
+Per event it writes 1 event and 2 fees (tokens and requests); per customer per transaction, one usage
+transaction naming its fees (migration 0018) with a wallet entry on the grant and a revenue entry
+(none when the fees took nothing, as in the engine), a grant and an account update and the customer's
+day and month rollup upserts; per transaction, the product's day and month rollups. The INSERT
+column lists come from the tables themselves (``db/tables.py``) and every value passes the engine
+dialect's own bind processor, so the stored bytes are the engine's. ``bench/writes.py`` checks the
+rows against the engine's.
 """
 
 from __future__ import annotations
@@ -137,8 +138,19 @@ def build_batch(w: Writer, world: World, groups: dict[str, list[UsageEvent]], no
     b = Batch()
     for cust, evs in groups.items():
         spent = sum(fee[-1] for ev in evs for fee in _fee_amounts(ev))
-        _event_rows(w, world, b, cust, evs, now)
         account, grant = world.account[cust], world.grant[world.account[cust]]
+        txn = new_id("txn")
+        _event_rows(w, world, b, cust, evs, now, txn)
+        b.transactions.append(w.row(transactions, {
+            "id": txn, "customer_id": cust, "transaction_id": txn, "type": "usage", "account_id": account,
+            "asset": "CRED", "amount": -spent, "description": f"{2 * len(evs)} usage fees", "created_at": now,
+            "executed_at": now,
+        }))
+        if spent:  # fees that took nothing move no money, as in the engine
+            entry = {"transaction_id": txn, "asset": "CRED", "created_at": now}
+            b.entries.append(w.row(ledger_entries, {
+                **entry, "account": f"wallet:{account}", "grant_id": grant, "amount": -spent}))
+            b.entries.append(w.row(ledger_entries, {**entry, "account": "system:revenue:CRED", "amount": spent}))
         world.remaining[grant] -= spent
         world.live_total[account] -= spent
         b.grants.append((world.remaining[grant], grant))
@@ -150,7 +162,9 @@ def build_batch(w: Writer, world: World, groups: dict[str, list[UsageEvent]], no
     return b
 
 
-def _event_rows(w: Writer, world: World, b: Batch, cust: str, evs: list[UsageEvent], now: datetime) -> None:
+def _event_rows(
+    w: Writer, world: World, b: Batch, cust: str, evs: list[UsageEvent], now: datetime, txn: str
+) -> None:
     account = world.account[cust]
     for ev in evs:
         b.events.append(w.row(events, {
@@ -160,26 +174,14 @@ def _event_rows(w: Writer, world: World, b: Batch, cust: str, evs: list[UsageEve
         }))
         prices = zip(_fee_amounts(ev), world.prices, ("Tokens", "Requests"), ("tokens", "images"), strict=True)
         for (volume, rate, package, amount), price, name, field_name in prices:
-            fee, txn = new_id("fee"), new_id("txn")
             b.fees.append((len(b.events) - 1, w.row(fees, {
-                "id": fee, "event_seq": 0, "subscription_id": world.subscription[cust], "billing": "real_time",
-                "customer_id": cust, "account_id": account, "product_id": world.product, "product_code": "bench",
-                "product_version": 1, "price_id": price, "price_name": name, "asset": "CRED",
+                "id": new_id("fee"), "event_seq": 0, "subscription_id": world.subscription[cust],
+                "billing": "real_time", "customer_id": cust, "account_id": account, "product_id": world.product,
+                "product_code": "bench", "product_version": 1, "price_id": price, "price_name": name, "asset": "CRED",
                 "dimensions": {"model": (ev.data or {})["model"]} if name == "Tokens" else None, "usage_type": "volume",
                 "volume_field": field_name, "input_volume": volume, "volume_rate": rate, "package_size": package,
-                "amount": amount,
-                "created_at": now,
+                "amount": amount, "charge_id": txn, "created_at": now,
             })))
-            b.transactions.append(w.row(transactions, {
-                "id": txn, "customer_id": cust, "transaction_id": fee, "type": "fee", "account_id": account,
-                "asset": "CRED", "amount": -amount, "description": name, "created_at": now, "executed_at": now,
-            }))
-            entry = {"transaction_id": txn, "asset": "CRED", "created_at": now}
-            if amount:  # a fee of nothing moves no money out of the wallet, as in the engine
-                b.entries.append(w.row(ledger_entries, {
-                    **entry, "account": f"wallet:{account}", "grant_id": world.grant[account], "amount": -amount,
-                }))
-            b.entries.append(w.row(ledger_entries, {**entry, "account": "system:revenue:CRED", "amount": amount}))
 
 
 def ceiling(url: str, ids: list[str], n: int, rng: random.Random, per_txn: int = 1000) -> tuple[float, Counter[str]]:

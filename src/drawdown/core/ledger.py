@@ -42,3 +42,14 @@ def check_balanced(postings: Iterable[Posting]) -> None:
     total = sum((p.amount for p in postings), Decimal(0))
     if total != 0:
         raise UnbalancedTransaction(f"postings sum to {total}, not 0")
+
+
+def merge(postings: Iterable[Posting]) -> list[Posting]:
+    """The postings summed per (account, grant), in the order each pair first appears, zero sums left
+    out: many fees' movements booked as one transaction (``wallets.ledger.Ledger.book_usage``) keep what
+    each grant gave, what went on overdraft and what revenue took, and still balance."""
+    sums: dict[tuple[str, str | None], Decimal] = {}
+    for p in postings:
+        key = (p.account, p.grant_id)
+        sums[key] = sums.get(key, Decimal(0)) + p.amount
+    return [Posting(account, amount, grant_id) for (account, grant_id), amount in sums.items() if amount]

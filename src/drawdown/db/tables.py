@@ -321,7 +321,10 @@ fees = Table(
     Column("billing", String(16), nullable=False, server_default="real_time"),
     Column("period_start", UTCDateTime),
     Column("period_end", UTCDateTime),
-    # For recurring usage: the charge that collected this fee at period end (NULL while accrued).
+    # The transaction (its transaction_id) that took this fee from the wallet: for a real-time fee, its
+    # account's ``usage`` transaction of the commit, shared with the other fees of that commit (0018);
+    # for recurring usage, the charge that collected it at period end (NULL while accrued); a fixed fee
+    # is its own charge.
     Column("charge_id", ID),
     Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
     Column("account_id", ID, ForeignKey("wallet_accounts.id"), nullable=False),
@@ -342,6 +345,9 @@ fees = Table(
     Column("amount", BigInteger, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+# The fees a transaction took (a usage transaction's, a charge's): how a wallet movement is traced back
+# to the fees that caused it. Customer first, as in every customer-scoped key (docs/distribution.md).
+Index("ix_fees_customer_charge", fees.c.customer_id, fees.c.charge_id)
 # Recurring usage accrued and not yet charged, by period end: what the billing job looks for. Partial,
 # so that real-time fees (nearly all of them) cost the hot path no index write.
 _RECURRING_UNCHARGED = text("billing = 'recurring' AND charge_id IS NULL")

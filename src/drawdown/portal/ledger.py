@@ -38,7 +38,7 @@ def places(conn: Connection, scope: Scope, assets: set[str]) -> dict[str, int]:
 
 
 def kind(txn_type: str, reason: str | None) -> str:
-    """What the customer calls a ledger transaction: top_up, refund, adjustment, fee, charge, expiry,
+    """What the customer calls a ledger transaction: top_up, refund, adjustment, fee, usage, charge, expiry,
     entitlement or rollover."""
     if txn_type == "adjustment":
         return {"external_topup": "top_up", "external_refund": "refund"}.get(reason or "", "adjustment")

@@ -29,7 +29,7 @@ from drawdown.core.scopes import Scope
 from drawdown.reports import repository
 from drawdown.reports.models import RevenueReport, RevenueRow, RevenueTotals
 
-CONSUMING = ("fee", "charge", "adjustment", "entitlement")
+CONSUMING = ("fee", "usage", "charge", "adjustment", "entitlement")
 REFUND = "external_refund"
 ZERO = Decimal(0)
 

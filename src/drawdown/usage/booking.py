@@ -1,5 +1,6 @@
 """Stage 6, book: the event row, its fees, the tier positions they move, and the ledger: a real-time
-fee is debited now (a ``fee`` transaction drawing grants by priority, then overdraft); a recurring
+fee is debited now, drawing grants by priority, then overdraft, into its account's one ``usage``
+transaction of the commit, which the fee row names (``wallets.ledger.Ledger.spend``); a recurring
 fee reserves its amount until ``billing.cycle`` charges the period. The limit was checked by
 ``funding``; it is not checked again here. A fee in the account of the open hold its event names is
 settled against it first (``holds.service.settle``): what the hold pays stops being held, and the fee
@@ -13,8 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from drawdown.core.grants import DebitPlan
-from drawdown.core.ids import FEE, TRANSACTION, new_id
-from drawdown.core.ledger import REVENUE
+from drawdown.core.ids import FEE, new_id
 from drawdown.core.money import quantize, to_scaled
 from drawdown.holds import service as holds
 from drawdown.usage.funding import Funded
@@ -59,23 +59,19 @@ def book(
             group.positions.move(fee.position, fee.rated.quantity)
         if hold is not None and hold.account_id == account_id:
             holds.settle(group.holds, customer.ledger, hold, fee_id, event.id, fee.amount)
-        plan = None
+        plan, charge_id = None, None
         if fee.period is not None:
             customer.ledger.reserve(account_id, fee.amount, funded=True)
         else:
-            txn = {
-                "id": new_id(TRANSACTION),
-                "transaction_id": fee_id,
-                "type": "fee",
-                "description": fee.priced.price.name,
-            }
-            plan = customer.ledger.debit(account_id, fee.amount, REVENUE, txn, funded=True)
-        group.rows.fees.append((slot, fee_row(fee_id, customer.id, account_id, fee, group.now)))
+            charge_id, plan = customer.ledger.spend(account_id, fee.amount, fee.priced.price.name)
+        group.rows.fees.append((slot, fee_row(fee_id, customer.id, account_id, fee, group.now, charge_id)))
         booked.append(BookedFee(fee, account_id, plan))
     return slot, booked
 
 
-def fee_row(fee_id: str, customer_id: str, account_id: str, fee: RatedFee, now: datetime) -> dict[str, Any]:
+def fee_row(
+    fee_id: str, customer_id: str, account_id: str, fee: RatedFee, now: datetime, charge_id: str | None
+) -> dict[str, Any]:
     priced, r = fee.priced, fee.rated
     price = priced.price
 
@@ -105,5 +101,6 @@ def fee_row(fee_id: str, customer_id: str, account_id: str, fee: RatedFee, now: 
         "package_size": r.value.package_size,
         "description": r.description,
         "amount": to_scaled(r.amount),
+        "charge_id": charge_id,
         "created_at": now,
     }

@@ -29,22 +29,16 @@ def commit(group: Group) -> None:
     for customer_id in sorted(group.customers):  # balance crossings and expiries, for the platform's webhooks
         group.customers[customer_id].ledger.publish()
     if rows.events:
+        seqs = repository.next_seqs(conn, len(rows.events))
+        for row, seq in zip(rows.events, seqs, strict=True):
+            row["seq"] = seq
         repository.INSERT_EVENTS.execute(conn, rows.events)
-        seqs = _seqs(group)
         buffer.extend(LAST, repository.INSERT_FEES, _with_seqs(rows.fees, seqs))
         buffer.extend(LAST, repository.INSERT_COSTS, _with_seqs(rows.costs, seqs))
     group.positions.collect(buffer)
     buffer.execute(conn)
     group.holds.flush()  # after the accounts and fees its holds and settlements name
     group.rollup.flush(conn, group.scopes())
-
-
-def _seqs(group: Group) -> list[int]:
-    """The sequence numbers the database gave the event rows just inserted, in row order."""
-    events = group.rows.events
-    pairs = [(r["customer_id"], r["id"]) for r in events]
-    found = {(row.customer_id, row.id): row.seq for row in repository.stored_events(group.conn, "seq", pairs)}
-    return [found[(r["customer_id"], r["id"])] for r in events]
 
 
 def _with_seqs(rows: list[tuple[int, dict[str, Any]]], seqs: list[int]) -> list[dict[str, Any]]:

@@ -139,6 +139,20 @@ def lock_customers(conn: Connection, customer_ids: Sequence[str]) -> dict[str, t
 
 
 # --------------------------------------------------------------------------------------- events
+_NEXT_SEQS_PG = "SELECT nextval(pg_get_serial_sequence('events', 'seq')) FROM generate_series(1, %s)"
+
+
+def next_seqs(conn: Connection, k: int) -> list[int]:
+    """Sequence numbers for ``k`` new event rows, taken before the insert so that the rows (and their
+    fees and costs) carry them and nothing is read back. SQLite: the rowids after the largest, which is
+    what it would give; the write lock is held from ``BEGIN IMMEDIATE``, so no one else inserts.
+    PostgreSQL: the column's own sequence, as an insert would take it."""
+    if conn.dialect.name == "sqlite":
+        top = conn.exec_driver_sql("SELECT coalesce(max(seq), 0) FROM events").scalar_one()
+        return list(range(top + 1, top + 1 + k))
+    return sorted(conn.exec_driver_sql(_NEXT_SEQS_PG, (k,)).scalars())
+
+
 def stored_events(conn: Connection, column: str, pairs: Sequence[tuple[str, str]]) -> list[AnyRow]:
     """(customer, event id, ``column``) of the stored events among ``pairs``, one index probe per pair.
 

@@ -18,7 +18,16 @@ from sqlalchemy import Connection, Table
 
 from drawdown.core import grants as grant_rules
 from drawdown.core.ids import GRANT, TRANSACTION, new_id
-from drawdown.core.ledger import EXPIRED, ISSUED, Posting, check_balanced, system_account, wallet_account
+from drawdown.core.ledger import (
+    EXPIRED,
+    ISSUED,
+    REVENUE,
+    Posting,
+    check_balanced,
+    merge,
+    system_account,
+    wallet_account,
+)
 from drawdown.core.money import from_scaled, quantize, to_scaled
 from drawdown.db.rows import RowBuffer
 from drawdown.wallets import autotopup, notices, repository
@@ -34,10 +43,21 @@ class PlannedTransaction:
 
 
 @dataclass
+class UsageLine:
+    """A real-time fee drawn in this unit of work: booked with the other fees of its account in one
+    ``usage`` transaction (``book_usage``)."""
+
+    account_id: str
+    amount: Decimal
+    description: str
+    postings: list[Posting]
+
+
+@dataclass
 class Mark:
     """Where a ledger stood, so that a refused request can be taken back (see ``undo``)."""
 
-    sizes: tuple[int, int, int, int]
+    sizes: tuple[int, int, int, int, int]
     accounts: dict[str, tuple[list[grant_rules.Grant], Decimal, Decimal, Decimal, set[str]]]
 
 
@@ -54,6 +74,8 @@ class Ledger:
         self.bases: dict[str, GrantBasis] = {}
         self.notices: list[Notice] = []  # for the platform (webhooks), published by whoever writes the rows
         self.expires_at: dict[str, datetime] = {}  # of the grants in ``expired``
+        self.usage: list[UsageLine] = []
+        self.usage_ids: dict[str, str] = {}  # account id -> its usage transaction in this unit of work
 
     # ------------------------------------------------------------------------ accounts in memory
     def adopt(self, row: Any, grant_rows: list[Any], held: int = 0) -> AccountState:
@@ -96,14 +118,15 @@ class Ledger:
     # ----------------------------------------------------------------------------- take back
     def mark(self) -> Mark:
         return Mark(
-            (len(self.new_grants), len(self.planned), len(self.dependents), len(self.notices)),
+            (len(self.new_grants), len(self.planned), len(self.dependents), len(self.notices), len(self.usage)),
             {aid: (list(a.grants), a.debt, a.reserved, a.held, set(a.touched)) for aid, a in self.accounts.items()},
         )
 
     def undo(self, mark: Mark) -> None:
         """Forget everything planned since ``mark`` (nothing has been written yet)."""
-        grants, planned, dependents, notices = mark.sizes
+        grants, planned, dependents, notices, usage = mark.sizes
         del self.new_grants[grants:], self.planned[planned:], self.dependents[dependents:], self.notices[notices:]
+        del self.usage[usage:]
         for account_id in list(self.accounts):
             if account_id not in mark.accounts:
                 # Read (or opened) after the mark: read again when touched again.
@@ -158,19 +181,43 @@ class Ledger:
         """
         a = self.account(account_id)
         postings: list[Posting] = []
-        self._settle(a, postings)
-        if release:
-            a.reserved -= release
-        plan = grant_rules.plan_debit(
-            a.grants, a.debt, a.overdraft_limit, amount, self.now, a.set_aside, enforce_limit=not (release or funded)
-        )
-        self._draw(a, plan.draws, postings)
-        if plan.debt_added:
-            a.debt += plan.debt_added
-            postings.append(Posting(wallet_account(account_id), -plan.debt_added))
+        plan = self._take(a, amount, postings, release, enforce_limit=not (release or funded))
         postings.append(Posting(system_account(counter_role, a.asset), amount))
         self._record(a, -amount, txn, postings)
         return plan
+
+    def spend(self, account_id: str, amount: Decimal, description: str) -> tuple[str, grant_rules.DebitPlan]:
+        """A real-time usage fee, its limit already checked (``usage.funding``): drawn now by the rules
+        of ``debit``, and booked with the account's other fees of this unit of work in one ``usage``
+        transaction, written at the end (``book_usage``). Answers that transaction's id, which the fee
+        row names (its ``charge_id``), and how the fee was drawn."""
+        a = self.account(account_id)
+        postings: list[Posting] = []
+        plan = self._take(a, amount, postings, ZERO, enforce_limit=False)
+        postings.append(Posting(system_account(REVENUE, a.asset), amount))
+        self.usage.append(UsageLine(account_id, amount, description, postings))
+        txn_id = self.usage_ids.get(account_id)
+        if txn_id is None:
+            txn_id = self.usage_ids[account_id] = new_id(TRANSACTION)
+        return txn_id, plan
+
+    def book_usage(self) -> None:
+        """One ``usage`` transaction per account for the fees ``spend`` drew: its amount is theirs
+        together, its entries what each grant gave, what went on overdraft and what revenue took. One
+        transaction and a few entries per account and commit, not one and three or four per fee, is
+        most of what a leaner write path saves (docs/performance.md); each fee stays on its event and
+        names this transaction."""
+        lines: dict[str, list[UsageLine]] = {}
+        for line in self.usage:
+            lines.setdefault(line.account_id, []).append(line)
+        for account_id, mine in lines.items():
+            txn_id = self.usage_ids[account_id]
+            description = mine[0].description if len(mine) == 1 else f"{len(mine)} usage fees"
+            txn = {"id": txn_id, "transaction_id": txn_id, "type": "usage", "description": description}
+            total = sum((line.amount for line in mine), ZERO)
+            self._record(self.accounts[account_id], -total, txn, merge(p for line in mine for p in line.postings))
+        self.usage.clear()
+        self.usage_ids.clear()
 
     def withdraw(self, account_id: str, grant_id: str, amount: Decimal, counter_role: str, txn: dict[str, Any]) -> None:
         """Move ``amount`` out of one named grant (a negative amount puts it back): a refund takes the
@@ -299,6 +346,22 @@ class Ledger:
             self.notices.clear()
 
     # ---------------------------------------------------------------------------------- helpers
+    def _take(
+        self, a: AccountState, amount: Decimal, postings: list[Posting], release: Decimal, *, enforce_limit: bool
+    ) -> grant_rules.DebitPlan:
+        """Draw ``amount`` from the account's grants by priority, the rest on overdraft (its postings
+        onto ``postings``); ``release`` ends a reservation it collects."""
+        self._settle(a, postings)
+        if release:
+            a.reserved -= release
+        plan = grant_rules.plan_debit(a.grants, a.debt, a.overdraft_limit, amount, self.now, a.set_aside,
+                                      enforce_limit=enforce_limit)
+        self._draw(a, plan.draws, postings)
+        if plan.debt_added:
+            a.debt += plan.debt_added
+            postings.append(Posting(wallet_account(a.account_id), -plan.debt_added))
+        return plan
+
     def _settle(self, a: AccountState, postings: list[Posting]) -> None:
         plan = grant_rules.plan_settlement(a.grants, a.debt, self.now)
         if not plan.draws:

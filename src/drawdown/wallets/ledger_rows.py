@@ -47,6 +47,8 @@ class Planned(Protocol):
 
     def pass_time(self, a: AccountState) -> None: ...
 
+    def book_usage(self) -> None: ...
+
 
 _inserts: dict[Table, Bulk] = {}  # insert statements of grant dependents, built once per table
 
@@ -58,6 +60,7 @@ def collect(ledger: Planned, buffer: RowBuffer) -> list[AccountState]:
     rows are written; what the platform must hear of (balances crossing a line, grants written off)
     joins ``ledger.notices``, for the caller to publish with the rows (``wallets.notices.publish``)."""
     short = []
+    ledger.book_usage()
     for state in ledger.accounts.values():
         known = set(ledger.expired)
         ledger.pass_time(state)

@@ -119,6 +119,15 @@ class GrantHistory:
 
 
 @dataclass(frozen=True)
+class FeeShare:
+    """A fee booked in a usage transaction: its id, its event's, and how much it took."""
+
+    id: str
+    event_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class TransactionView:
     transaction_id: str
     type: str
@@ -129,3 +138,5 @@ class TransactionView:
     metadata: dict[str, str] | None
     created_at: datetime
     executed_at: datetime | None
+    booked_in: str | None = None  # a fee read by its id: the usage transaction that took it
+    fees: tuple[FeeShare, ...] | None = None  # a usage transaction: the fees it took

@@ -21,6 +21,8 @@ from drawdown.db.tables import (
     credit_grants,
     customers,
     entitlement_grants,
+    events,
+    fees,
     holds,
     ledger_entries,
     product_versions,
@@ -267,6 +269,31 @@ def transaction(conn: Connection, customer_id: str, transaction_id: str) -> AnyR
         .select_from(transactions.join(wallet_accounts))
         .where(t.customer_id == customer_id, t.transaction_id == transaction_id)
     ).first()
+
+
+def real_time_fee(conn: Connection, customer_id: str, fee_id: str) -> AnyRow | None:
+    """A customer's real-time fee by id, with its account's name: since migration 0018 it is booked in
+    its account's ``usage`` transaction of the commit (``fees.charge_id``), not in one of its own."""
+    f = fees.c
+    return conn.execute(
+        select(f.id, f.asset, f.amount, f.price_name, f.charge_id, f.created_at, _a.name)
+        .select_from(fees.join(wallet_accounts, _a.id == f.account_id))
+        .where(f.id == fee_id, f.customer_id == customer_id, f.billing == "real_time")
+    ).first()
+
+
+def fees_taken(conn: Connection, customer_id: str, charge_id: str) -> list[AnyRow]:
+    """(fee id, event id, amount) of the fees a transaction took, in event order
+    (``ix_fees_customer_charge``)."""
+    f = fees.c
+    return list(
+        conn.execute(
+            select(f.id, events.c.id.label("event_id"), f.amount)
+            .select_from(fees.join(events, events.c.seq == f.event_seq))
+            .where(f.customer_id == customer_id, f.charge_id == charge_id)
+            .order_by(f.event_seq, f.id)
+        )
+    )
 
 
 def transaction_by_key(conn: Connection, customer_id: str, transaction_id: str) -> AnyRow | None:

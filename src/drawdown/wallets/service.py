@@ -29,6 +29,7 @@ from drawdown.wallets.models import (
     Adjustment,
     Balance,
     Charge,
+    FeeShare,
     GrantFilter,
     GrantHistory,
     GrantView,
@@ -336,10 +337,15 @@ def transaction(conn: Connection, scope: Scope, customer_id: str, transaction_id
     _customer(conn, scope, customer_id)
     row = repository.transaction(conn, customer_id, transaction_id)
     if row is None:
-        raise NotFound(f"customer {customer_id} has no transaction {transaction_id}")
+        return _fee_as_transaction(conn, customer_id, transaction_id)
+    taken = None
+    if row.type == "usage":
+        taken = tuple(FeeShare(f.id, f.event_id, -from_scaled(f.amount))
+                      for f in repository.fees_taken(conn, customer_id, row.transaction_id))
     return TransactionView(
         transaction_id=row.transaction_id,
-        type="fee" if row.type == "charge" else row.type,
+        # The API knows adjustments and fees: a charge, and many fees booked together, are fees.
+        type="fee" if row.type in ("charge", "usage") else row.type,
         account_key=account_key(row.name, row.asset),
         asset=row.asset,
         amount=from_scaled(row.amount),
@@ -347,4 +353,26 @@ def transaction(conn: Connection, scope: Scope, customer_id: str, transaction_id
         metadata=row.metadata,
         created_at=row.created_at,
         executed_at=row.executed_at,
+        fees=taken,
+    )
+
+
+def _fee_as_transaction(conn: Connection, customer_id: str, fee_id: str) -> TransactionView:
+    """A real-time fee read as the transaction it was in Credyt's model: its value left the wallet in
+    its account's ``usage`` transaction of the commit, together with the other fees of that commit
+    (``wallets.ledger.Ledger.spend``), and the fee itself says how much of it was this fee's."""
+    fee = repository.real_time_fee(conn, customer_id, fee_id)
+    if fee is None:
+        raise NotFound(f"customer {customer_id} has no transaction {fee_id}")
+    return TransactionView(
+        transaction_id=fee.id,
+        type="fee",
+        account_key=account_key(fee.name, fee.asset),
+        asset=fee.asset,
+        amount=-from_scaled(fee.amount),
+        description=fee.price_name,
+        metadata=None,
+        created_at=fee.created_at,
+        executed_at=fee.created_at,
+        booked_in=fee.charge_id,
     )

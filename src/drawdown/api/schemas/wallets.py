@@ -113,6 +113,14 @@ class CreditGrantDetail(CreditGrantItem):
     history: list[GrantMovement]
 
 
+class FeeShare(Model):
+    """Drawdown extension: one fee of a usage transaction."""
+
+    id: str
+    event_id: str
+    amount: Decimal
+
+
 class GetTransactionResponse(Model):
     id: str
     type: str
@@ -123,6 +131,11 @@ class GetTransactionResponse(Model):
     metadata: dict[str, str] | None = None
     created_at: datetime
     executed_at: datetime | None = None
+    # Drawdown extensions. A commit's real-time fees of one account are booked in one transaction:
+    # read by its id, it lists them (``fees``); read by a fee's id, it answers that fee's part and names
+    # the transaction it was booked in (``booked_in``).
+    booked_in: str | None = None
+    fees: list[FeeShare] | None = None
 
 
 class UpdateAccountRequest(Model):
