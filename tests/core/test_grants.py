@@ -13,6 +13,7 @@ from drawdown.core.grants import (
     apply,
     available,
     consumption_order,
+    in_consumption_order,
     plan_debit,
     plan_settlement,
 )
@@ -117,3 +118,30 @@ def test_merged_postings_sum_per_account_and_grant_in_first_seen_order() -> None
     assert merged == [Posting("wallet:a", D(-5), "g1"), Posting("system:revenue:X", D(6)),
                       Posting("wallet:a", D(-1), "g2")]  # the overdraft's +1 and -1 cancel out
     check_balanced(merged)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(amounts, st.integers(0, 3), st.one_of(st.none(), st.integers(-3, 30)), st.integers(-3, 3),
+                  st.integers(-2, 2)),
+        max_size=8,
+    ),
+    st.lists(amounts, max_size=12),
+    st.decimals(min_value=D(0), max_value=D(50), places=9),
+)
+def test_a_list_kept_in_consumption_order_draws_exactly_as_a_sorted_one(grant_specs, debits, debt) -> None:
+    """The Ledger keeps an account's grants ``in_consumption_order`` and skips the sort per debit
+    (``ordered=True``): the draws are the same as sorting each time, through debits and settlements."""
+    grants = [
+        Grant(f"g{i}", amt, T0 + timedelta(days=eff), None if exp is None else T0 + timedelta(days=exp),
+              T0 + timedelta(seconds=created), prio)
+        for i, (amt, prio, exp, eff, created) in enumerate(grant_specs)
+    ]
+    kept = in_consumption_order(grants)
+    assert plan_settlement(kept, debt, T0, ordered=True) == plan_settlement(grants, debt, T0)
+    for amount in debits:
+        plan = plan_debit(grants, D(0), None, amount, T0)
+        assert plan_debit(kept, D(0), None, amount, T0, ordered=True) == plan
+        grants, kept = apply(grants, plan.draws), apply(kept, plan.draws)
+        assert [x.id for x in kept] == [x.id for x in in_consumption_order(grants)]  # drawing keeps the order

