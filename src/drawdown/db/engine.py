@@ -12,13 +12,14 @@ write of one customer is serialised and writes of different customers run in par
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 
 from drawdown.codec import dumps_text, loads
 from drawdown.settings import normalise_url
@@ -140,7 +141,33 @@ def make_engine(url: str, synchronous: str = "full") -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **_JSON)
+    engine = create_engine(url, pool_size=10, max_overflow=10, **_JSON)
+    _ping_when_idle(engine)
+    return engine
+
+
+IDLE_BEFORE_PING = 2.0  # seconds a pooled PostgreSQL connection may rest before it is checked on checkout
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """``pool_pre_ping``, only for a connection that has rested: the batching writer checks a connection
+    out for every group, and a ping each time was one round trip in 17 of a single-event group (6% of the
+    writer's time). A connection used moments ago is alive, or its failure fails the group like any other
+    error; one that rested (the server may have restarted meanwhile) is pinged and replaced if dead."""
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _rested(_dbapi_conn: Any, record: Any) -> None:  # a new connection is alive: no ping on its first use
+        record.info["checked_in"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        if time.monotonic() - record.info.get("checked_in", 0.0) < IDLE_BEFORE_PING:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)  # SQLAlchemy's own ping, outside any transaction
+        except Exception as exc:  # any failure: the pool throws this one away and connects anew
+            raise DisconnectionError(str(exc)) from exc
 
 
 @contextmanager
