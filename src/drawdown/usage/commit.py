@@ -8,11 +8,7 @@ transaction itself is committed by the caller."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-
-from sqlalchemy import Connection
 
 from drawdown.db.rows import LAST, RowBuffer
 from drawdown.usage import repository
@@ -34,31 +30,15 @@ def commit(group: Group) -> None:
     rest.extend(LAST, repository.INSERT_FEES, _with_seqs(rows.fees, seqs))
     rest.extend(LAST, repository.INSERT_COSTS, _with_seqs(rows.costs, seqs))
     group.positions.collect(rest)
-    with _pipelined(conn):  # writes only: nothing in here reads a result
-        ledger.execute(conn)
-        repository.INSERT_EVENTS.execute(conn, rows.events)
-        rest.execute(conn)
+    ledger.execute(conn)
+    repository.INSERT_EVENTS.execute(conn, rows.events)
+    rest.execute(conn)
     if short:
         queue_auto_top_ups(conn, short, group.now)
     for customer_id in sorted(group.customers):  # balance crossings and expiries, for the platform's webhooks
         group.customers[customer_id].ledger.publish()
     group.holds.flush()  # after the accounts and fees its holds and settlements name
     group.rollup.flush(conn, group.scopes())
-
-
-@contextmanager
-def _pipelined(conn: Connection) -> Iterator[None]:
-    """On PostgreSQL, the rows go out in psycopg's pipeline mode: each statement is sent without waiting
-    for the answer to the one before, so the group's writes cost about one round trip instead of one
-    per statement. Only statements whose results are not read may run inside (SQLAlchemy cannot see a
-    pipelined result's rows). An error still fails the transaction, and the batching writer then bills
-    each batch alone."""
-    driver = conn.connection.driver_connection
-    if conn.dialect.name != "postgresql" or driver is None:
-        yield
-        return
-    with driver.pipeline():
-        yield
 
 
 def _with_seqs(rows: list[tuple[int, dict[str, Any]]], seqs: list[int]) -> list[dict[str, Any]]:
