@@ -58,7 +58,7 @@ def test_fees_booked_before_0018_name_their_own_transaction(fresh_url: str) -> N
     assert _charges(fresh_url) == {**booked, old: old}
     engine = make_engine(fresh_url)
     try:
-        assert "ix_fees_customer_charge" in {i["name"] for i in inspect(engine).get_indexes("fees")}
+        assert "ix_fees_charge_id" in {i["name"] for i in inspect(engine).get_indexes("fees")}
     finally:
         engine.dispose()
     command.downgrade(cfg, "0017")

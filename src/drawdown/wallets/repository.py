@@ -284,7 +284,7 @@ def real_time_fee(conn: Connection, customer_id: str, fee_id: str) -> AnyRow | N
 
 def fees_taken(conn: Connection, customer_id: str, charge_id: str) -> list[AnyRow]:
     """(fee id, event id, amount) of the fees a transaction took, in event order
-    (``ix_fees_customer_charge``)."""
+    (``ix_fees_charge_id``)."""
     f = fees.c
     return list(
         conn.execute(
