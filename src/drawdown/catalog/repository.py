@@ -272,3 +272,17 @@ def page_subscribers(conn: Connection, scope_id: int, product_id: str, offset: i
         .limit(limit)
     )
     return list(conn.execute(q))
+
+
+# ---------------------------------------------------------------------------- version documents
+_VERSION_DOCUMENTS = select(product_versions.c.id, product_versions.c.prices, product_versions.c.entitlements).where(
+    product_versions.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def version_documents(conn: Connection, version_ids: list[str]) -> list[Any]:
+    """(id, prices, entitlements) of the product versions among ``version_ids``."""
+    return [
+        r for k in range(0, len(version_ids), 2000)
+        for r in conn.execute(_VERSION_DOCUMENTS, {"ids": version_ids[k : k + 2000]})
+    ]

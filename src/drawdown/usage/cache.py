@@ -12,7 +12,8 @@ database in the same transaction that uses it, and an entry whose stamp differs 
   stamped with its scope's rates version (the highest rate id and the row count, read for every scope
   of a group in one query): every rate change inserts a row, and rate rows are never deleted;
 * **parsed price documents** are keyed by price id: a price's document never changes (a new version
-  gets new price ids; only a version's status changes afterwards).
+  gets new price ids; only a version's status changes afterwards); the documents themselves come from
+  ``catalog.documents``, read once per version.
 
 One object per process (the application, the batching writer and the benchmark each hand theirs
 down); each map is cleared whole when it passes ``LIMIT`` entries, so memory stays flat.
@@ -29,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from drawdown.catalog import documents
 from drawdown.core import catalog as price_rules
 from drawdown.core.pricing import UsagePrice
 from drawdown.usage import repository
@@ -114,8 +116,10 @@ class HotCache:
 
     def _read_prices(self, conn: Connection, customer_ids: list[str]) -> dict[str, list[Priced]]:
         out: dict[str, list[Priced]] = {c: [] for c in customer_ids}
-        for r in repository.subscribed_price_rows(conn, customer_ids):
-            for doc in r.prices:
+        rows = repository.subscribed_price_rows(conn, customer_ids)
+        docs = documents.of(conn, (r.version_id for r in rows))
+        for r in rows:
+            for doc in docs[r.version_id].prices:
                 if doc.get("type") == "usage_based":
                     price, cadence = self.parsed(doc)
                     out[r.customer_id].append(Priced(r.id, r.code, r.version, price, cadence, r.sub_id, r.started_at,

@@ -56,7 +56,7 @@ _PRICES = (
         products.c.id,
         products.c.code,
         product_versions.c.version,
-        product_versions.c.prices,
+        product_versions.c.id.label("version_id"),  # its prices: ``catalog.documents``, read once per process
         _h.valid_from,
         _h.valid_until,
     )
@@ -186,8 +186,8 @@ def _stored_events_sql(paramstyle: str, column: str, size: int) -> str:
 
 # ---------------------------------------------------------------------------------------- prices
 def subscribed_price_rows(conn: Connection, customer_ids: Sequence[str]) -> list[AnyRow]:
-    """Each version the products of the customers' active subscriptions have been on, with its price documents
-    and the window it was in force."""
+    """Each version the products of the customers' active subscriptions have been on, with the window it
+    was in force (its price documents: ``catalog.documents``)."""
     return [r for chunk in chunks(customer_ids) for r in conn.execute(_PRICES, {"customers": list(chunk)})]
 
 

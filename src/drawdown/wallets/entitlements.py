@@ -18,6 +18,7 @@ so usage draws on them first and falls to paid value, then overdraft, when they 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from drawdown.accounts.service import scope_by_id
+from drawdown.catalog import documents
 from drawdown.catalog.rates import rate_in_force
 from drawdown.codec import iso
 from drawdown.core import grants as grant_rules
@@ -64,9 +66,33 @@ def refresh(conn: Connection, customer_id: str, now: datetime, ledger: Ledger, o
     return refresh_until(conn, customer_id, now, ledger, overdraft_limit)[0]
 
 
-def subscription_rows(conn: Connection, customer_ids: list[str]) -> dict[str, list[Any]]:
-    """What ``refresh_until`` reads, for many customers in one query."""
-    return repository.entitled_subscriptions(conn, customer_ids)
+@dataclass(frozen=True)
+class Entitled:
+    """An active subscription's product, with its version's entitlements and prices."""
+
+    customer_id: str
+    scope_id: int
+    sub_id: str
+    started_at: datetime
+    product_id: str
+    since: datetime | None
+    entitlements: list[dict[str, Any]]
+    prices: list[dict[str, Any]]
+
+
+def subscription_rows(conn: Connection, customer_ids: list[str]) -> dict[str, list[Entitled]]:
+    """What ``refresh_until`` reads, for many customers in one query (and the versions' documents, read
+    once per process: ``catalog.documents``)."""
+    found = repository.entitled_subscriptions(conn, customer_ids)
+    docs = documents.of(conn, (r.version_id for rows in found.values() for r in rows))
+    return {
+        customer_id: [
+            Entitled(r.customer_id, r.scope_id, r.sub_id, r.started_at, r.product_id, r.since,
+                     docs[r.version_id].entitlements, docs[r.version_id].prices)
+            for r in rows
+        ]
+        for customer_id, rows in found.items()
+    }
 
 
 def refresh_until(
@@ -75,7 +101,7 @@ def refresh_until(
     now: datetime,
     ledger: Ledger,
     overdraft_limit: Decimal | None,
-    rows: list[Any] | None = None,
+    rows: list[Entitled] | None = None,
 ) -> tuple[int, datetime | None]:
     """``refresh``, and the first moment after ``now`` at which another grant falls due (None: never,
     while the subscriptions stay as they are), so that a caller may skip refreshing until then.
@@ -123,7 +149,7 @@ def next_due(
 def _refresh_one(
     conn: Connection,
     customer_id: str,
-    r: Any,
+    r: Entitled,
     e: dict[str, Any],
     done: dict[tuple[str, datetime], str],
     now: datetime,

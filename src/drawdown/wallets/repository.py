@@ -313,8 +313,7 @@ _ENTITLED = (
         subscriptions.c.started_at,
         subscription_products.c.product_id,
         subscription_products.c.since,
-        product_versions.c.entitlements,
-        product_versions.c.prices,
+        product_versions.c.id.label("version_id"),  # its documents: ``catalog.documents``
     )
     .select_from(
         subscriptions.join(customers, customers.c.id == subscriptions.c.customer_id)
@@ -326,7 +325,7 @@ _ENTITLED = (
 
 
 def entitled_subscriptions(conn: Connection, customer_ids: list[str]) -> dict[str, list[AnyRow]]:
-    """Each customer's active subscription products with their versions' entitlements and prices."""
+    """Each customer's active subscription products, with their versions' ids."""
     out: dict[str, list[AnyRow]] = {c: [] for c in customer_ids}
     for k in range(0, len(customer_ids), 2000):
         for r in conn.execute(_ENTITLED, {"customers": customer_ids[k : k + 2000]}):
