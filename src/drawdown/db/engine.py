@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import ArgumentError, DisconnectionError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
 
 from drawdown.codec import dumps_text, loads
 from drawdown.settings import normalise_url
@@ -97,8 +97,6 @@ def is_read_only(exc: BaseException) -> bool:
 
 def check_writable(engine: Engine) -> None:
     """Write nothing, but as a write: the one probe that sees every way a database can be read-only."""
-    from sqlalchemy.exc import DBAPIError
-
     try:
         with write(engine) as conn:
             conn.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
@@ -188,3 +186,30 @@ def read(engine: Engine) -> Iterator[Connection]:
 
 def is_sqlite(conn: Connection) -> bool:
     return conn.dialect.name == "sqlite"
+
+
+
+@contextmanager
+def pipelined(conn: Connection) -> Iterator[None]:
+    """PostgreSQL: the block's statements go out without waiting for each one's answer, and all the
+    answers are read once at its end (psycopg's pipeline mode): one round trip instead of one per
+    statement. Elsewhere the block simply runs.
+
+    Only for writes whose results nobody reads inside the block (their row counts are not known
+    before its end). An error surfaces at the end, as SQLAlchemy's own exception class (the API answers
+    it like any database error), and a lost connection is thrown away as SQLAlchemy would."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    try:
+        with dbapi.pipeline():
+            yield
+    except conn.dialect.loaded_dbapi.Error as exc:
+        lost = conn.dialect.is_disconnect(exc, dbapi, None)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            "(pipeline)", None, exc, conn.dialect.loaded_dbapi.Error, connection_invalidated=lost
+        ) from exc
