@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -115,16 +114,10 @@ def named_holds(group: Group) -> set[tuple[str, str]]:
 
 def _wallets(group: Group, ids: list[str]) -> None:
     """Each customer's accounts, changeable grants and open holds' totals, read for the whole group in
-    three queries."""
-    accounts = [a for chunk in repository.chunks(ids) for a in wallet_sql.accounts_of(group.conn, chunk)]
-    grants: dict[str, list[Any]] = {}
-    held: dict[str, int] = {}
-    for chunk in repository.chunks([a.id for a in accounts]):
-        for g in wallet_sql.changeable_grants(group.conn, chunk, group.now):
-            grants.setdefault(g.account_id, []).append(g)
-        held.update(wallet_sql.held_totals(group.conn, chunk, group.now))
-    for a in accounts:
-        group.customers[a.customer_id].ledger.adopt(a, grants.get(a.id, []), held.get(a.id, 0))
+    one statement (per chunk of customers)."""
+    for chunk in repository.chunks(ids):
+        for account, grants, held in wallet_sql.wallets_of(group.conn, chunk, group.now):
+            group.customers[account.customer_id].ledger.adopt(account, grants, held)
 
 
 def _entitlements_due(group: Group, revisions: dict[str, int]) -> None:

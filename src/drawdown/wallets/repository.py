@@ -5,9 +5,11 @@ Statements used by the event hot path are built once, here, at import.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, case, func, insert, select, update
 
@@ -40,10 +42,8 @@ _a = wallet_accounts.c
 
 # Grants that can still change: pending ones, live ones with value left, and used-up ones whose
 # expiry has come (to be marked expired).
-_CHANGEABLE_GRANTS = select(credit_grants).where(
-    _g.account_id.in_(bindparam("accounts", expanding=True)),
-    (_g.state == PENDING) | ((_g.state == LIVE) & ((_g.remaining > 0) | (_g.expires_at <= bindparam("now")))),
-)
+_CHANGEABLE = (_g.state == PENDING) | ((_g.state == LIVE) & ((_g.remaining > 0) | (_g.expires_at <= bindparam("now"))))
+_CHANGEABLE_GRANTS = select(credit_grants).where(_g.account_id.in_(bindparam("accounts", expanding=True)), _CHANGEABLE)
 _ACCOUNTS_OF = select(wallet_accounts).where(_a.customer_id.in_(bindparam("customers", expanding=True)))
 
 INSERT_ACCOUNT = Bulk(wallet_accounts)
@@ -141,6 +141,41 @@ def account(conn: Connection, account_id: str) -> AnyRow:
 
 def accounts_of(conn: Connection, customer_ids: Sequence[str]) -> list[AnyRow]:
     return list(conn.execute(_ACCOUNTS_OF, {"customers": list(customer_ids)}))
+
+
+# Every account of some customers, each with its changeable grants and what its open holds set aside,
+# in one statement: one row per (account, grant), an account without any on one row of NULL grant
+# columns. Three statements before (accounts, grants, holds): on PostgreSQL, three round trips of the
+# sixteen a group of single events made.
+_HELD_BY = (
+    select(func.coalesce(func.sum(holds.c.amount - holds.c.settled), 0))
+    .where(holds.c.account_id == _a.id, holds.c.status == "active", holds.c.expires_at > bindparam("now"))
+    .scalar_subquery()
+)
+_WALLETS = (
+    select(wallet_accounts, credit_grants, _HELD_BY.label("held"))
+    .select_from(wallet_accounts.outerjoin(credit_grants, (_g.account_id == _a.id) & _CHANGEABLE))
+    .where(_a.customer_id.in_(bindparam("customers", expanding=True)))
+)
+_AccountRow = namedtuple("_AccountRow", [c.key for c in wallet_accounts.c])  # type: ignore[misc]
+_GrantRow = namedtuple("_GrantRow", [c.key for c in credit_grants.c])  # type: ignore[misc]
+_SPLIT = len(wallet_accounts.c)
+
+
+def wallets_of(conn: Connection, customer_ids: Sequence[str], now: datetime) -> list[tuple[Any, list[Any], int]]:
+    """(account, its changeable grants, nano-units its open holds set aside) for every account of the
+    customers, read in one statement; the rows have the attributes of their tables' rows."""
+    out: dict[str, tuple[Any, list[Any], int]] = {}
+    end = _SPLIT + len(credit_grants.c)
+    for row in conn.execute(_WALLETS, {"customers": list(customer_ids), "now": now}):
+        values = tuple(row)
+        account_id = values[0]
+        found = out.get(account_id)
+        if found is None:
+            found = out[account_id] = (_AccountRow(*values[:_SPLIT]), [], int(values[end]))
+        if values[_SPLIT] is not None:  # the grant's id: NULL when the account has no changeable grant
+            found[1].append(_GrantRow(*values[_SPLIT:end]))
+    return list(out.values())
 
 
 def account_by_key(conn: Connection, customer_id: str, name: str, asset: str) -> AnyRow | None:
