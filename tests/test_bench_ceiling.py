@@ -19,6 +19,7 @@ from drawdown.bench.ingest import build_world, engine_rate
 from drawdown.bench.server import serve
 from drawdown.bench.storage import per_event as bytes_per_event
 from drawdown.bench.storage import stored_bytes
+from drawdown.bench.versus import small_groups
 from drawdown.bench.writes import check_same_rows, counting_writes, per_event
 from drawdown.db.engine import make_engine, read
 from drawdown.db.migrate import upgrade
@@ -91,3 +92,11 @@ def test_the_load_generator_sends_events_and_health(wrk: bool, tmp_path: Path, m
     finally:
         served.stop()
     assert _stored(url)[0] > 0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_small_groups_are_billed_and_timed_per_size(backend: str, tmp_path: Path) -> None:
+    runs = small_groups(backend, 3, tmp_path / "groups")  # each group's batches are billed or it fails
+    assert [r["size"] for r in runs] == [1, 4, 8]
+    assert all(r["wall_ms"] > 0 and r["cpu_ms"] > 0 for r in runs)
+    assert not (tmp_path / "groups").exists() or not any((tmp_path / "groups").iterdir())  # its world is gone

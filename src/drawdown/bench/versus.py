@@ -9,6 +9,12 @@ too: it moves with the Python cost of an event and much less than wall time with
     uv run python -m drawdown.bench.versus --backend sqlite --events 10000 --repeat 3 --customers 100
 
 Comparing two commits: run it from two worktrees, one after the other, and read the ratios.
+
+``--small-groups`` measures instead what a server's writer does under a few clients: groups of 1, 4 and 8
+single-event batches (each its own customer), the wall and CPU time of each group's transaction. There
+the fixed cost of a group (its statements and round trips) counts, not the cost of an event:
+
+    uv run python -m drawdown.bench.versus --backend postgresql --small-groups 300
 """
 
 from __future__ import annotations
@@ -18,14 +24,21 @@ import os
 import random
 import shutil
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from sqlalchemy import Engine
 
 from drawdown.bench.ceiling import ceiling
-from drawdown.bench.ingest import _next, build_world, engine_rate
+from drawdown.bench.events import make_events
+from drawdown.bench.ingest import SCOPE, _next, build_world, engine_rate
+from drawdown.db.engine import make_engine, write
 from drawdown.db.migrate import upgrade
+from drawdown.usage import pipeline
+from drawdown.usage.cache import HotCache
+from drawdown.usage.models import UsageBatch
 
 
 def versus(backend: str, events: int, repeat: int, customers: int, out: Path) -> list[dict[str, Any]]:
@@ -50,6 +63,38 @@ def _runs(url: str, events: int, repeat: int, customers: int) -> list[dict[str, 
         runs.append({"ceiling": round(ceiling_rate), "engine": round(rate), "ratio": round(rate / ceiling_rate, 2),
                      "engine_cpu_us_per_event": round(cpu_us)})
     return runs
+
+
+SIZES = (1, 4, 8)
+
+
+def small_groups(backend: str, groups: int, out: Path) -> list[dict[str, Any]]:
+    """Per group size: the wall and CPU milliseconds of one group of single-event batches."""
+    url = _world(backend, out, max(SIZES))
+    try:
+        upgrade(url)
+        ids = build_world(url, max(SIZES))
+        engine, cache, rng = make_engine(url), HotCache(), random.Random(1)
+        for _ in range(20):  # caches and prepared statements warm, as in a server
+            _group(engine, cache, ids, max(SIZES), rng)
+        runs = []
+        for size in SIZES:
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(groups):
+                _group(engine, cache, ids, size, rng)
+            runs.append({"size": size, "wall_ms": round((time.perf_counter() - wall) / groups * 1e3, 2),
+                         "cpu_ms": round((time.process_time() - cpu) / groups * 1e3, 2)})
+        engine.dispose()
+        return runs
+    finally:
+        _drop(backend, url)
+
+
+def _group(engine: Engine, cache: HotCache, ids: list[str], size: int, rng: random.Random) -> None:
+    batches = [UsageBatch(SCOPE, ids[i], None, [event]) for i, event in enumerate(make_events(size, rng))]
+    with write(engine) as conn:
+        for answer in pipeline.bill(conn, batches, datetime.now(UTC), None, cache):
+            assert not isinstance(answer, Exception), answer
 
 
 def _world(backend: str, out: Path, customers: int) -> str:
@@ -81,7 +126,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--customers", type=int, default=100)
+    parser.add_argument("--small-groups", type=int, default=0, help="groups of each size to time instead")
     a = parser.parse_args()
+    if a.small_groups:
+        for r in small_groups(a.backend, a.small_groups, Path("var/bench") / f"groups-{os.getpid()}"):
+            print(f"{a.backend}, groups of {r['size']} single events: {r['wall_ms']} ms wall, {r['cpu_ms']} ms CPU "
+                  "per group", flush=True)
+        return
     runs = versus(a.backend, a.events, a.repeat, a.customers, Path("var/bench") / f"versus-{os.getpid()}")
     for k, r in enumerate(runs):
         print(f"{a.backend}, {a.customers} customers, run {k}: ceiling {r['ceiling']:,} events/s, "
