@@ -188,7 +188,6 @@ def is_sqlite(conn: Connection) -> bool:
     return conn.dialect.name == "sqlite"
 
 
-
 @contextmanager
 def pipelined(conn: Connection) -> Iterator[None]:
     """PostgreSQL: the block's statements go out without waiting for each one's answer, and all the

@@ -44,7 +44,6 @@ _a = wallet_accounts.c
 # expiry has come (to be marked expired).
 _CHANGEABLE = (_g.state == PENDING) | ((_g.state == LIVE) & ((_g.remaining > 0) | (_g.expires_at <= bindparam("now"))))
 _CHANGEABLE_GRANTS = select(credit_grants).where(_g.account_id.in_(bindparam("accounts", expanding=True)), _CHANGEABLE)
-_ACCOUNTS_OF = select(wallet_accounts).where(_a.customer_id.in_(bindparam("customers", expanding=True)))
 
 INSERT_ACCOUNT = Bulk(wallet_accounts)
 INSERT_GRANT = Bulk(credit_grants)
@@ -137,10 +136,6 @@ def ensure_account(
 
 def account(conn: Connection, account_id: str) -> AnyRow:
     return conn.execute(select(wallet_accounts).where(_a.id == account_id)).one()
-
-
-def accounts_of(conn: Connection, customer_ids: Sequence[str]) -> list[AnyRow]:
-    return list(conn.execute(_ACCOUNTS_OF, {"customers": list(customer_ids)}))
 
 
 # Every account of some customers, each with its changeable grants and what its open holds set aside,
