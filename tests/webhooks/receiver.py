@@ -5,6 +5,8 @@ A pytest plugin of the root conftest (``pytest_plugins``): ``receiver`` gives a 
 ``receivers`` a factory for more. How it answers is set per test:
 
 - ``answer(status, ...)``: a fixed status, or a list of statuses used in turn (the last one repeats);
+- ``answer_event(event_id, status, ...)``: the same for the deliveries of one event alone, whatever
+  the order deliveries of several events arrive in;
 - ``delay``: seconds to wait before answering (a slow receiver);
 - ``redirect_to``: answer 302 with this Location;
 - ``huge_body``: bytes of body to stream back (a receiver that never stops talking).
@@ -74,19 +76,31 @@ class Receiver:
     redirect_to: str | None = None
     huge_body: int = 0
     on_request: Callable[[Delivery], None] | None = None
+    by_event: dict[str, list[int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _answered: int = 0
+    _answered_by_event: dict[str, int] = field(default_factory=dict)
     _server: ThreadingHTTPServer | None = None
 
     def answer(self, *statuses: int) -> None:
         with self._lock:
             self.statuses, self._answered = list(statuses), 0
 
+    def answer_event(self, event_id: str, *statuses: int) -> None:
+        with self._lock:
+            self.by_event[event_id], self._answered_by_event[event_id] = list(statuses), 0
+
     def trust(self, *secrets: str) -> None:
         self.secrets.extend(secrets)
 
-    def _status(self) -> int:
+    def _status(self, delivery: Delivery) -> int:
         with self._lock:
+            event_id = _event_id(delivery)
+            own = self.by_event.get(event_id) if event_id is not None else None
+            if own is not None and event_id is not None:
+                status = own[min(self._answered_by_event[event_id], len(own) - 1)]
+                self._answered_by_event[event_id] += 1
+                return status
             status = self.statuses[min(self._answered, len(self.statuses) - 1)]
             self._answered += 1
             return status
@@ -122,6 +136,14 @@ class Receiver:
             self._server.server_close()
 
 
+def _event_id(delivery: Delivery) -> str | None:
+    try:
+        found = delivery.json.get("id")
+    except (ValueError, AttributeError):  # not a JSON object: no event of ours
+        return None
+    return found if isinstance(found, str) else None
+
+
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -150,7 +172,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                status = receiver._status()
+                status = receiver._status(delivery)
                 if receiver.huge_body:
                     self.send_response(status)
                     self.send_header("Content-Length", str(receiver.huge_body))
