@@ -44,6 +44,9 @@ _a = wallet_accounts.c
 # expiry has come (to be marked expired).
 _CHANGEABLE = (_g.state == PENDING) | ((_g.state == LIVE) & ((_g.remaining > 0) | (_g.expires_at <= bindparam("now"))))
 _CHANGEABLE_GRANTS = select(credit_grants).where(_g.account_id.in_(bindparam("accounts", expanding=True)), _CHANGEABLE)
+# What an open hold sets aside counts while it is active and not yet past its expiry (an expired hold
+# stops holding at its expiry, whether or not the job has closed it yet).
+_OPEN_HOLD = (holds.c.status == "active") & (holds.c.expires_at > bindparam("now"))
 
 INSERT_ACCOUNT = Bulk(wallet_accounts)
 INSERT_GRANT = Bulk(credit_grants)
@@ -144,7 +147,7 @@ def account(conn: Connection, account_id: str) -> AnyRow:
 # sixteen a group of single events made.
 _HELD_BY = (
     select(func.coalesce(func.sum(holds.c.amount - holds.c.settled), 0))
-    .where(holds.c.account_id == _a.id, holds.c.status == "active", holds.c.expires_at > bindparam("now"))
+    .where(holds.c.account_id == _a.id, _OPEN_HOLD)
     .scalar_subquery()
 )
 _WALLETS = (
@@ -219,15 +222,10 @@ def balances(conn: Connection, account_id: str, now: datetime) -> dict[str, Deci
 
 
 _h = holds.c
-# What the open holds of some accounts set aside: active, and not yet past their expiry (an expired
-# hold stops holding at its expiry, whether or not the job has closed it yet).
+# What the open holds of some accounts set aside.
 _HELD = (
     select(_h.account_id, func.sum(_h.amount - _h.settled).label("held"))
-    .where(
-        _h.account_id.in_(bindparam("accounts", expanding=True)),
-        _h.status == "active",
-        _h.expires_at > bindparam("now"),
-    )
+    .where(_h.account_id.in_(bindparam("accounts", expanding=True)), _OPEN_HOLD)
     .group_by(_h.account_id)
 )
 
