@@ -36,10 +36,11 @@ class Settings(BaseSettings):
     group_commit: bool = True
     group_commit_max_batch: int = 256
     # The batching writer in a process of its own (usage/writer_process.py), so the event loop never
-    # waits on it for the GIL. Opt-in: after a SIGKILL of the server on PostgreSQL, a restart took 29 s
-    # (not understood yet; docs/performance.md). An app built with a clock other than the system's always
-    # keeps the thread (the child reads the system clock).
-    writer_process: bool = False
+    # waits on it for the GIL: more single and batched events per second on both backends
+    # (docs/performance.md, round five). False keeps it a thread of the server (a process lighter by the
+    # child's ~100 MB). An app built with a clock other than the system's, or on an in-memory SQLite,
+    # always keeps the thread (the child reads the system clock and opens its own connections).
+    writer_process: bool = True
     # Server processes. Each has its own batching writer; customer locks are taken in id order, so
     # writers in several processes never deadlock (SQLite serialises them on its write lock).
     workers: int = 1
