@@ -1,12 +1,15 @@
-"""``drawdown serve`` with ``DRAWDOWN_WRITER_PROCESS=true`` bills in a writer process of its own
-(usage/writer_process.py): answers cross the pipe intact (a refusal keeps the field it names), an event
+"""``drawdown serve`` with ``DRAWDOWN_WRITER_PROCESS=true`` (the default) bills in a writer process of its
+own (usage/writer_process.py): answers cross the pipe intact (a refusal keeps the field it names), an event
 is billed once however often it is sent, and if the writer process dies the server says so (readiness
-503) and refuses new events with a 503 rather than hanging or acknowledging anything."""
+503) and refuses new events with a 503 rather than hanging or acknowledging anything. A process that
+built an app and never closed it still ends (multiprocessing joins its children at exit)."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -42,7 +45,7 @@ def _event(n: int) -> dict[str, object]:
 
 @pytest.fixture(autouse=True)
 def _writer_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DRAWDOWN_WRITER_PROCESS", "true")  # opt-in (settings.py says why)
+    monkeypatch.setenv("DRAWDOWN_WRITER_PROCESS", "true")  # the default, whatever the environment says
 
 
 def test_answers_cross_the_pipe_and_an_event_is_billed_once(empty_url: str) -> None:
@@ -82,3 +85,15 @@ def test_a_dead_writer_makes_the_server_unready_and_events_a_503(empty_url: str)
             assert "nothing of this request was recorded" in refused.json()["detail"]
     finally:
         served.stop()
+
+
+def test_a_process_that_never_closed_its_app_still_ends(empty_url: str) -> None:
+    script = (
+        "from drawdown.api.app import create_app\n"
+        "from drawdown.settings import Settings\n"
+        f"app = create_app(Settings(database_url={empty_url!r}, job_interval_seconds=0))\n"
+        "assert app.state.ctx.usage.writer.process.is_alive()\n"
+        "print('built', flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("built\n"), done.stderr[-2000:]

@@ -16,6 +16,7 @@ and sending it again with the same event ids is safe.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import multiprocessing
 import signal
@@ -72,6 +73,10 @@ class ProcessWriter:
         self.metrics.watch_queue(lambda: len(self._pending))
         self._reader = threading.Thread(target=self._read, name="writer-answers", daemon=True)
         self._reader.start()
+        # An app nobody closed (a test's, a script's): at exit, multiprocessing joins every child it
+        # started, and the child waits for this end of the pipe, so the interpreter would never end.
+        # Closed first (atexit runs the latest registration first), the child drains and ends.
+        atexit.register(self.close, 5)
 
     @property
     def running(self) -> bool:
@@ -99,6 +104,7 @@ class ProcessWriter:
             if self.closed:
                 return
             self.closed = True
+            atexit.unregister(self.close)
             try:
                 self._conn.send(None)
             except (OSError, ValueError):
