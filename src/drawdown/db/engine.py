@@ -202,13 +202,42 @@ def pipelined(conn: Connection) -> Iterator[None]:
         return
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
-    try:
+    with _driver_errors(conn, "(pipeline)", None):
         with dbapi.pipeline():
             yield
+
+
+def fetch_planned_afresh(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """The rows of ``sql`` (in the driver's parameter style). On PostgreSQL it is planned for these
+    values every time, never from a prepared statement's cached generic plan: psycopg prepares a
+    statement after a few runs, and PostgreSQL may then keep a generic plan chosen while a table was
+    still empty (a hash join over a sequential scan) long after an index probe has become the only
+    sane plan, until the table is next analyzed. On a new database that is the first minute of
+    traffic, in which the replay check slowed down with every event stored (docs/performance.md,
+    round five). Planning costs about 80 µs a statement. Elsewhere: a plain execution."""
+    if conn.dialect.name != "postgresql":
+        return list(conn.exec_driver_sql(sql, params).all())
+    dbapi: Any = conn.connection.dbapi_connection  # psycopg's own connection: execute takes ``prepare``
+    with _driver_errors(conn, sql, params):
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute(sql, params, prepare=False)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+
+@contextmanager
+def _driver_errors(conn: Connection, statement: str, params: Any) -> Iterator[None]:
+    """A driver error raised as SQLAlchemy's own exception class (the API answers it like any other
+    database error), its connection thrown away if lost, as SQLAlchemy does for what it executes."""
+    dbapi = conn.connection.dbapi_connection
+    try:
+        yield
     except conn.dialect.loaded_dbapi.Error as exc:
         lost = conn.dialect.is_disconnect(exc, dbapi, None)
         if lost:
             conn.invalidate(exc)
         raise DBAPIError.instance(
-            "(pipeline)", None, exc, conn.dialect.loaded_dbapi.Error, connection_invalidated=lost
+            statement, params, exc, conn.dialect.loaded_dbapi.Error, connection_invalidated=lost
         ) from exc

@@ -82,8 +82,8 @@ def prefetch(group: Group) -> None:
     conn, customers = group.conn, group.customers
     ids = sorted(customers)
     pairs = sorted({(t.customer.id, e.id) for t in group.turns for e in t.batch.events})
-    for row in repository.stored_events(conn, "request_hash", pairs):
-        customers[row.customer_id].seen[row.id] = row.request_hash
+    for customer_id, event_id, digest in repository.stored_events(conn, "request_hash", pairs):
+        customers[customer_id].seen[event_id] = digest
     _wallets(group, ids)
     revisions = {c: customers[c].revision for c in ids}
     for customer_id, prices in group.cache.subscribed_prices(conn, revisions).items():
