@@ -1,8 +1,9 @@
 """Stage 8, commit: every row the group planned, written with one executemany per statement, in
 foreign-key order (accounts and grants before the fees that name them; events before their fees and
 costs), on PostgreSQL in pipeline mode (``db.engine.pipelined``): one round trip for all of them
-instead of one each, which is much of what a group of single events waits for. The rollups come last,
-upserted in key order, outside the pipeline (a subject's rollup reads its totals first). An account
+instead of one each, which is much of what a group of single events waits for. The customer, product
+and vendor rollups are upserted in key order at the end of the pipeline; the subjects' rollups come
+last, outside it (a subject's rollup reads its totals first). An account
 the group took below its auto top-up threshold gets its auto top-up recorded here, in the same
 transaction (``wallets.autotopup``), and what the platform must hear of (a balance crossing a line, a
 grant written off) goes into the webhooks outbox (``Ledger.publish``). Holds placed, settled or
@@ -33,16 +34,18 @@ def commit(group: Group) -> None:
     rest.extend(LAST, repository.INSERT_FEES, _with_seqs(rows.fees, seqs))
     rest.extend(LAST, repository.INSERT_COSTS, _with_seqs(rows.costs, seqs))
     group.positions.collect(rest)
+    scopes = group.scopes()
     with pipelined(conn):
         ledger.execute(conn)
         repository.INSERT_EVENTS.execute(conn, rows.events)
         rest.execute(conn)
+        group.rollup.flush_totals(conn, scopes)
     if short:
         queue_auto_top_ups(conn, short, group.now)
     for customer_id in sorted(group.customers):  # balance crossings and expiries, for the platform's webhooks
         group.customers[customer_id].ledger.publish()
     group.holds.flush()  # after the accounts and fees its holds and settlements name
-    group.rollup.flush(conn, group.scopes())
+    group.rollup.subjects.flush(conn, scopes)
 
 
 def _with_seqs(rows: list[tuple[int, dict[str, Any]]], seqs: list[int]) -> list[dict[str, Any]]:

@@ -72,8 +72,14 @@ class Rollup:
                 row[1] += cost
 
     def flush(self, conn: Connection, scopes: dict[int, Scope]) -> None:
-        """Upsert every row, scope by scope in id order (a fixed order: concurrent writers never deadlock)."""
+        """Upsert every row: the customer, product and vendor rows (``flush_totals``), then the subjects'."""
+        self.flush_totals(conn, scopes)
+        self.subjects.flush(conn, scopes)
+
+    def flush_totals(self, conn: Connection, scopes: dict[int, Scope]) -> None:
+        """Upsert the customer, product and vendor rows, scope by scope in id order (a fixed order:
+        concurrent writers never deadlock). Plain upserts that read nothing back, so the commit stage
+        sends them inside its pipeline (a subject's rows read its totals first: not these)."""
         for scope_id in sorted(self.rows):
             profitability.add_all(conn, scopes[scope_id], {k: (v[0], v[1]) for k, v in self.rows[scope_id].items()})
         self.rows.clear()
-        self.subjects.flush(conn, scopes)
