@@ -106,8 +106,8 @@ def _bind(binding: _Binding, rows: list[dict[str, Any]], width: int) -> list[tup
     """Each row's parameters; None if a row's keys differ from the first row's (SQLAlchemy then binds).
 
     The values are taken in one C call per row (``itemgetter``) and only the few columns with a bind
-    processor (times, JSON) are processed after: a Python step per column of every row was 7% of the
-    engine's time on the ingestion bench."""
+    processor (times, JSON) are processed after: 0.56 instead of 1.15 µs for a 24-column row, 2.5% of
+    the engine's CPU per event (A/B in one process; py-spy had shown the old loop as 7%)."""
     take = itemgetter(*(key for _, key, _ in binding))
     processed = [(i, p) for i, (_, _, p) in enumerate(binding) if p is not None]
     single = len(binding) == 1
