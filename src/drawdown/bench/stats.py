@@ -100,7 +100,7 @@ def populate(url: str, n_events: int, n_customers: int, days: int, seed: int = 7
                 runs.flush(conn, {SCOPE: DEFAULT_LIVE})
             progress.advance(task, len(rows))
     events_seconds = time.perf_counter() - started
-    totals = rollup.rows[SCOPE]
+    totals = rollup.rows(SCOPE)
     keys = sorted(totals)
     with write(engine) as conn:
         for i in range(0, len(keys), chunk):
