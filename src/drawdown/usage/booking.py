@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from drawdown.core.grants import DebitPlan
@@ -74,10 +75,6 @@ def fee_row(
 ) -> dict[str, Any]:
     priced, r = fee.priced, fee.rated
     price = priced.price
-
-    def scaled(v: Any) -> int | None:
-        return None if v is None else to_scaled(quantize(v))
-
     return {
         "id": fee_id,
         "customer_id": customer_id,
@@ -95,12 +92,16 @@ def fee_row(
         "dimensions": r.dimensions,
         "usage_type": price.usage_type,
         "volume_field": price.volume_field,
-        "input_volume": scaled(r.input_volume),
-        "unit_price": scaled(r.value.unit_price),
-        "volume_rate": scaled(r.value.volume_rate),
+        "input_volume": _scaled(r.input_volume),
+        "unit_price": _scaled(r.value.unit_price),
+        "volume_rate": _scaled(r.value.volume_rate),
         "package_size": r.value.package_size,
         "description": r.description,
         "amount": to_scaled(r.amount),
         "charge_id": charge_id,
         "created_at": now,
     }
+
+
+def _scaled(v: Decimal | None) -> int | None:
+    return None if v is None else to_scaled(quantize(v))

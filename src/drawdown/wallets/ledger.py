@@ -364,6 +364,8 @@ class Ledger:
         return plan
 
     def _settle(self, a: AccountState, postings: list[Posting]) -> None:
+        if a.debt <= 0:  # nothing owed, the usual case: no plan to make (this runs for every fee)
+            return
         plan = grant_rules.plan_settlement(a.grants, a.debt, self.now, ordered=True)
         if not plan.draws:
             return
