@@ -207,7 +207,7 @@ def pipelined(conn: Connection) -> Iterator[None]:
             yield
 
 
-def fetch_planned_afresh(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+def fetch_planned_afresh(conn: Connection, sql: str, params: tuple[Any, ...] | dict[str, Any]) -> list[Any]:
     """The rows of ``sql`` (in the driver's parameter style). On PostgreSQL it is planned for these
     values every time, never from a prepared statement's cached generic plan: psycopg prepares a
     statement after a few runs, and PostgreSQL may then keep a generic plan chosen while a table was

@@ -13,9 +13,10 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, bindparam, func, select, true, update
+from sqlalchemy import Connection, and_, any_, bindparam, func, select, true, update
 
 from drawdown.core.money import from_scaled
+from drawdown.db.driver import DriverSelect
 from drawdown.db.engine import fetch_planned_afresh
 from drawdown.db.rows import Bulk
 from drawdown.db.tables import (
@@ -37,11 +38,10 @@ from drawdown.usage.models import EventFilter
 CHUNK = 2000
 T = TypeVar("T")
 
-_LOCK = (
-    select(customers.c.id, customers.c.revision, customers.c.scope_id)
-    .where(customers.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(customers.c.id)
-    .with_for_update()
+_LOCKING = select(customers.c.id, customers.c.revision, customers.c.scope_id)
+_LOCK = DriverSelect(
+    _LOCKING.where(customers.c.id.in_(bindparam("ids", expanding=True))).order_by(customers.c.id).with_for_update(),
+    _LOCKING.where(customers.c.id == any_(bindparam("ids"))).order_by(customers.c.id).with_for_update(),
 )
 _BY_EXTERNAL = select(customers.c.external_id, customers.c.id).where(
     customers.c.scope_id == bindparam("scope"), customers.c.external_id.in_(bindparam("ids", expanding=True))
@@ -100,10 +100,10 @@ _CHARGED = select(period_charges.c.price_id).where(
 INSERT_EVENTS = Bulk(events)
 INSERT_FEES = Bulk(fees)
 INSERT_COSTS = Bulk(event_costs)
-_RATES_VERSION = (
-    select(asset_rates.c.scope_id, func.max(asset_rates.c.id).label("top"), func.count().label("n"))
-    .where(asset_rates.c.scope_id.in_(bindparam("scopes", expanding=True)))
-    .group_by(asset_rates.c.scope_id)
+_VERSIONS = select(asset_rates.c.scope_id, func.max(asset_rates.c.id).label("top"), func.count().label("n"))
+_RATES_VERSION = DriverSelect(
+    _VERSIONS.where(asset_rates.c.scope_id.in_(bindparam("scopes", expanding=True))).group_by(asset_rates.c.scope_id),
+    _VERSIONS.where(asset_rates.c.scope_id == any_(bindparam("scopes"))).group_by(asset_rates.c.scope_id),
 )
 _RATES = (
     select(asset_rates)
@@ -135,7 +135,7 @@ def lock_customers(conn: Connection, customer_ids: Sequence[str]) -> dict[str, t
     each customer's scope with its batch's."""
     found: dict[str, tuple[int, int]] = {}
     for chunk in chunks(customer_ids):
-        found.update({r.id: (r.revision, r.scope_id) for r in conn.execute(_LOCK, {"ids": list(chunk)})})
+        found.update({cid: (revision, scope_id) for cid, revision, scope_id in _LOCK.fetch(conn, {"ids": list(chunk)})})
     return found
 
 
@@ -151,7 +151,8 @@ def next_seqs(conn: Connection, k: int) -> list[int]:
     if conn.dialect.name == "sqlite":
         top = conn.exec_driver_sql("SELECT coalesce(max(seq), 0) FROM events").scalar_one()
         return list(range(top + 1, top + 1 + k))
-    return sorted(conn.exec_driver_sql(_NEXT_SEQS_PG, (k,)).scalars())
+    # On the driver's cursor: 0.1 ms of the writer's CPU less than through SQLAlchemy.
+    return sorted(seq for (seq,) in fetch_planned_afresh(conn, _NEXT_SEQS_PG, (k,)))
 
 
 def stored_events(conn: Connection, column: str, pairs: Sequence[tuple[str, str]]) -> list[Any]:
@@ -196,7 +197,8 @@ def subscribed_price_rows(conn: Connection, customer_ids: Sequence[str]) -> list
 def rates_versions(conn: Connection, scope_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
     """Each scope's rates version, one query for all: it moves with every change to the scope's exchange
     rates (each one inserts a rate row; rows are never deleted). A scope without rates is (0, 0)."""
-    found = {r.scope_id: (int(r.top), int(r.n)) for r in conn.execute(_RATES_VERSION, {"scopes": list(scope_ids)})}
+    rows = _RATES_VERSION.fetch(conn, {"scopes": list(scope_ids)})
+    found = {scope_id: (int(top), int(n)) for scope_id, top, n in rows}
     return {s: found.get(s, (0, 0)) for s in scope_ids}
 
 

@@ -11,11 +11,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, case, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, any_, bindparam, case, func, insert, select, update
 
 from drawdown.core.errors import NotFound
 from drawdown.core.ids import new_id
 from drawdown.core.money import from_scaled, to_scaled
+from drawdown.db.driver import DriverSelect
 from drawdown.db.rows import Bulk
 from drawdown.db.tables import (
     asset_rates,
@@ -150,10 +151,12 @@ _HELD_BY = (
     .where(holds.c.account_id == _a.id, _OPEN_HOLD)
     .scalar_subquery()
 )
-_WALLETS = (
-    select(wallet_accounts, credit_grants, _HELD_BY.label("held"))
-    .select_from(wallet_accounts.outerjoin(credit_grants, (_g.account_id == _a.id) & _CHANGEABLE))
-    .where(_a.customer_id.in_(bindparam("customers", expanding=True)))
+_WALLETS_OF = select(wallet_accounts, credit_grants, _HELD_BY.label("held")).select_from(
+    wallet_accounts.outerjoin(credit_grants, (_g.account_id == _a.id) & _CHANGEABLE)
+)
+_WALLETS = DriverSelect(
+    _WALLETS_OF.where(_a.customer_id.in_(bindparam("customers", expanding=True))),
+    _WALLETS_OF.where(_a.customer_id == any_(bindparam("customers"))),
 )
 _AccountRow = namedtuple("_AccountRow", [c.key for c in wallet_accounts.c])  # type: ignore[misc]
 _GrantRow = namedtuple("_GrantRow", [c.key for c in credit_grants.c])  # type: ignore[misc]
@@ -165,8 +168,7 @@ def wallets_of(conn: Connection, customer_ids: Sequence[str], now: datetime) -> 
     customers, read in one statement; the rows have the attributes of their tables' rows."""
     out: dict[str, tuple[Any, list[Any], int]] = {}
     end = _SPLIT + len(credit_grants.c)
-    for row in conn.execute(_WALLETS, {"customers": list(customer_ids), "now": now}):
-        values = tuple(row)
+    for values in _WALLETS.fetch(conn, {"customers": list(customer_ids), "now": now}):
         account_id = values[0]
         found = out.get(account_id)
         if found is None:

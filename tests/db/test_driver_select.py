@@ -1,0 +1,57 @@
+"""A group's hot reads (customers locked, wallets, rates' versions) run on psycopg's own cursor on
+PostgreSQL (``db.driver.DriverSelect``): they must answer exactly what the same statement answers
+through SQLAlchemy (times as aware UTC, amounts as integers), be planned afresh like the replay check,
+and refuse at once a column they could not read faithfully."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, select
+
+from drawdown.core.scopes import DEFAULT_LIVE
+from drawdown.db.driver import DriverSelect
+from drawdown.db.engine import write
+from drawdown.db.tables import events
+from drawdown.usage import repository as usage_sql
+from drawdown.wallets import repository as wallet_sql
+from drawdown.wallets import service as wallets
+from drawdown.wallets.models import Adjustment
+from tests.worlds import make_asset, make_customer
+
+
+def test_the_reads_answer_on_the_driver_what_sqlalchemy_answers(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite reads these through SQLAlchemy itself")
+    now = datetime.now(UTC)
+    with write(engine) as conn:
+        asset = make_asset(conn, now, usd_rate=Decimal("0.01"))
+        cid = make_customer(conn, now)
+        for k, (amount, effective, expires) in enumerate(
+            (("10.5", None, None), ("2.000000001", now + timedelta(days=1), None), ("3", None, now + timedelta(days=9)))
+        ):
+            grant = Adjustment(f"t{k}", asset, Decimal(amount), "gift", effective_at=effective, expires_at=expires)
+            wallets.adjust(conn, DEFAULT_LIVE, cid, grant, now, None)
+    reads = [
+        (wallet_sql._WALLETS, {"customers": [cid, "cus_unknown"], "now": now}),
+        (usage_sql._LOCK, {"ids": [cid, "cus_unknown"]}),
+        (usage_sql._RATES_VERSION, {"scopes": [DEFAULT_LIVE.id, 999]}),
+    ]
+    with write(engine) as conn:
+        conn.exec_driver_sql("SET LOCAL TIME ZONE 'Asia/Kolkata'")  # the driver answers times at +05:30
+        for read, params in reads:
+            through_sqlalchemy = sorted(tuple(row) for row in conn.execute(read.core, params))
+            assert through_sqlalchemy, read.sql  # something to compare
+            for _ in range(7):  # psycopg would prepare a statement from its fifth run
+                assert sorted(read.fetch(conn, params)) == through_sqlalchemy
+        times = [v for row in wallet_sql._WALLETS.fetch(conn, reads[0][1]) for v in row if isinstance(v, datetime)]
+        assert times and all(t.tzinfo is UTC for t in times)
+        prepared = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars().all()
+        assert not [s for s in prepared if "ANY" in s], prepared
+
+
+def test_a_column_the_driver_would_read_differently_is_refused_when_the_statement_is_made() -> None:
+    with pytest.raises(TypeError, match="data"):  # a JSON document: psycopg would parse its numbers as floats
+        DriverSelect(select(events.c.data), select(events.c.data))
