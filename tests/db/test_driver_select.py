@@ -10,9 +10,10 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
 
 from drawdown.core.scopes import DEFAULT_LIVE
-from drawdown.db.driver import DriverSelect
+from drawdown.db.driver import DriverSelect, fetch_together
 from drawdown.db.engine import write
 from drawdown.db.tables import events
 from drawdown.usage import repository as usage_sql
@@ -55,3 +56,34 @@ def test_the_reads_answer_on_the_driver_what_sqlalchemy_answers(engine: Engine) 
 def test_a_column_the_driver_would_read_differently_is_refused_when_the_statement_is_made() -> None:
     with pytest.raises(TypeError, match="data"):  # a JSON document: psycopg would parse its numbers as floats
         DriverSelect(select(events.c.data), select(events.c.data))
+
+
+def test_reads_sent_together_answer_each_what_it_answers_alone(engine: Engine) -> None:
+    """On PostgreSQL they go out in one pipeline, the lock first; each answer must be its own read's."""
+    now = datetime.now(UTC)
+    with write(engine) as conn:
+        asset = make_asset(conn, now)
+        first, second = make_customer(conn, now), make_customer(conn, now)
+        wallets.adjust(conn, DEFAULT_LIVE, second, Adjustment("t", asset, Decimal("4.25"), "gift"), now, None)
+    with write(engine) as conn:
+        reads = [
+            *usage_sql.lock_reads([first, second]),
+            wallet_sql.wallets_read([second], now),
+            wallet_sql.wallets_read([first], now),
+            usage_sql.seqs_read(conn.dialect.name, 3),
+            usage_sql.versions_read([DEFAULT_LIVE.id]),
+        ]
+        together = fetch_together(conn, reads)
+        alone = [fetch_together(conn, [read])[0] for read in reads]
+    assert usage_sql.locked_from(together[:1]) == usage_sql.locked_from(alone[:1])
+    assert set(usage_sql.locked_from(together[:1])) == {first, second}
+    assert together[1] == alone[1] and together[2] == alone[2] and together[4] == alone[4]
+    assert [a.customer_id for a, _, _ in wallet_sql.wallets_from(together[1])] == [second]
+    assert wallet_sql.wallets_from(together[2]) == []  # a customer without accounts has none
+    assert len(usage_sql.seqs_from(conn.dialect.name, together[3], 3)) == 3
+
+
+def test_an_error_among_reads_sent_together_is_sqlalchemys(engine: Engine) -> None:
+    with pytest.raises(DBAPIError):  # SQLAlchemy's class, whichever driver raised
+        with write(engine) as conn:
+            fetch_together(conn, [usage_sql.versions_read([1]), ("SELECT no_such_column FROM events", ())])

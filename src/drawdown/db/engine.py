@@ -202,7 +202,7 @@ def pipelined(conn: Connection) -> Iterator[None]:
         return
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
-    with _driver_errors(conn, "(pipeline)", None):
+    with driver_errors(conn, "(pipeline)", None):
         with dbapi.pipeline():
             yield
 
@@ -218,7 +218,7 @@ def fetch_planned_afresh(conn: Connection, sql: str, params: tuple[Any, ...] | d
     if conn.dialect.name != "postgresql":
         return list(conn.exec_driver_sql(sql, params).all())
     dbapi: Any = conn.connection.dbapi_connection  # psycopg's own connection: execute takes ``prepare``
-    with _driver_errors(conn, sql, params):
+    with driver_errors(conn, sql, params):
         cursor = dbapi.cursor()
         try:
             cursor.execute(sql, params, prepare=False)
@@ -228,7 +228,7 @@ def fetch_planned_afresh(conn: Connection, sql: str, params: tuple[Any, ...] | d
 
 
 @contextmanager
-def _driver_errors(conn: Connection, statement: str, params: Any) -> Iterator[None]:
+def driver_errors(conn: Connection, statement: str, params: Any) -> Iterator[None]:
     """A driver error raised as SQLAlchemy's own exception class (the API answers it like any other
     database error), its connection thrown away if lost, as SQLAlchemy does for what it executes."""
     dbapi = conn.connection.dbapi_connection

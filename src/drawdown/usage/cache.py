@@ -154,8 +154,12 @@ class HotCache:
     # ---------------------------------------------------------------------------------- rates
     def rates(self, conn: Connection, scope_ids: Iterable[int]) -> dict[int, Rates]:
         """Each scope's rates (scope id -> Rates); a scope whose version moved is read again."""
+        return self.rates_at(conn, repository.rates_versions(conn, sorted(set(scope_ids))))
+
+    def rates_at(self, conn: Connection, versions: dict[int, tuple[int, int]]) -> dict[int, Rates]:
+        """``rates``, the versions read already (with the group's other reads)."""
         out = {}
-        for scope_id, version in repository.rates_versions(conn, sorted(set(scope_ids))).items():
+        for scope_id, version in versions.items():
             held = self._rates.get(scope_id)
             if held is None or held[0] != version:
                 held = (version, Rates(repository.all_rates(conn, scope_id)))

@@ -23,7 +23,7 @@ from drawdown.wallets.ledger_rows import collect
 
 def commit(group: Group) -> None:
     conn, rows = group.conn, group.rows
-    seqs = repository.next_seqs(conn, len(rows.events)) if rows.events else []
+    seqs = group.fetched.seqs[: len(rows.events)]  # taken with the customers' lock (usage/receive.py)
     ledger = RowBuffer()
     short = []
     for customer_id in sorted(group.customers):

@@ -65,6 +65,17 @@ class Rows:
 
 
 @dataclass
+class Fetched:
+    """What ``receive`` read with the lock, for the whole group, for ``prefetch`` and ``commit``: read for
+    every customer the batches name (``prefetch`` keeps those the lock found in their batch's scope)."""
+
+    stored: list[tuple[Any, ...]] = field(default_factory=list)  # (customer id, event id, digest) of stored events
+    wallets: list[tuple[Any, list[Any], int]] = field(default_factory=list)  # (account, its grants, held)
+    versions: dict[int, tuple[int, int]] = field(default_factory=dict)  # scope id -> its rates' version
+    seqs: list[int] = field(default_factory=list)  # sequence numbers for the group's new event rows
+
+
+@dataclass
 class Group:
     conn: Connection
     now: datetime
@@ -80,6 +91,7 @@ class Group:
     periods: dict[tuple[str, str, datetime], Period] = field(default_factory=dict)
     rows: Rows = field(default_factory=Rows)
     rollup: Rollup = field(default_factory=Rollup)
+    fetched: Fetched = field(default_factory=Fetched)
 
     def __post_init__(self) -> None:
         self.positions = TierPositions(self.conn)

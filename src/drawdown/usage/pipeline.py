@@ -2,9 +2,10 @@
 events; the batching writer hands over every batch waiting) and, inside the caller's transaction:
 
 1. **receive** (``receive.py``): finds the customers, each in its batch's scope, and locks them in id
-   order;
-2. **prefetch** (``receive.py``): reads what the whole group needs, once: stored events, wallets,
-   subscribed prices, entitlements due, tier positions, rates;
+   order; sent with the lock (one round trip on PostgreSQL), it reads their stored events with the
+   group's ids, their wallets, the rates' versions and the sequence numbers of the new events;
+2. **prefetch** (``receive.py``): takes in what the whole group needs, once: those reads, subscribed
+   prices, entitlements due, tier positions, rates;
 
 then, for each batch in lock order (a batch carrying a hold command has it placed or released by
 ``holding.py`` instead) and each of its events:

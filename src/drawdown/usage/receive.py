@@ -1,9 +1,11 @@
 """Stages 1 and 2, receive and prefetch: the group's customers found and locked, and everything their
 events will need read once for the whole group.
 
-Customers are locked in one statement, in id order, so several writers never deadlock. Then, for the
-whole group at once: the events already stored under the same ids (for the replay check), every
-wallet account with its changeable grants and what its open holds set aside, each customer's
+Customers are locked in one statement, in id order, so several writers never deadlock. Sent with
+the lock and run after it, in one round trip on PostgreSQL (a single-event group spent 2 ms of its 4.7
+on five reads made one after another): the events already stored under the same ids (for the
+replay check), every wallet account with its changeable grants and what its open holds set aside,
+the rates' versions, and the new events' sequence numbers. Then, for the whole group at once: each customer's
 subscribed prices (cached under its revision), the entitlement grants that have fallen due, the tier
 positions the events (and hold estimates) will read, the exchange rates of each scope, and the holds
 the events name or the hold commands touch.
@@ -20,6 +22,7 @@ from decimal import Decimal
 from sqlalchemy import Connection
 
 from drawdown.core.errors import Invalid
+from drawdown.db.driver import fetch_together
 from drawdown.holds.models import PlaceHold
 from drawdown.usage import repository
 from drawdown.usage.cache import HotCache
@@ -39,7 +42,7 @@ def receive(
     answers: list[Answer | None] = [None] * len(batches)
     group = Group(conn, now, default_limit, cache, batches, answers)
     named = _customer_ids(conn, batches, answers)
-    locked = repository.lock_customers(conn, sorted(set(named.values())))
+    locked = _lock_and_read(group, named)
     for i, customer_id in sorted(named.items(), key=lambda item: (item[1], item[0])):
         found = locked.get(customer_id)
         if found is None or found[1] != batches[i].scope.id:  # another scope's customer: as if unknown
@@ -50,6 +53,31 @@ def receive(
             group.customers[customer_id] = Customer(customer_id, found[1], found[0], ledger)
         group.turns.append(Turn(i, batches[i], group.customers[customer_id]))
     return group
+
+
+def _lock_and_read(group: Group, named: dict[int, str]) -> dict[str, tuple[int, int]]:
+    """The named customers locked in id order, and after the lock, sent with it (one round trip on
+    PostgreSQL: ``db.driver.fetch_together``), what the group reads of them: their stored events with
+    the group's ids, their wallets, the rates' versions of the group's scopes and the sequence numbers
+    of its new events. (customer id -> (revision, scope id)) of those found; the rest in
+    ``group.fetched``."""
+    conn, batches = group.conn, group.batches
+    ids = sorted(set(named.values()))
+    pairs = sorted({(named[i], e.id) for i in named for e in batches[i].events})
+    events = sum(len(batches[i].events) for i in named)
+    scope_ids = sorted(group.scopes())
+    lock = repository.lock_reads(ids)
+    stored = repository.stored_events_reads(conn.dialect.paramstyle, "request_hash", pairs)
+    wallets = [wallet_sql.wallets_read(chunk, group.now) for chunk in repository.chunks(ids)]
+    seqs = [repository.seqs_read(conn.dialect.name, events)] if events else []
+    answers = iter(fetch_together(conn, [*lock, *stored, *wallets, repository.versions_read(scope_ids), *seqs]))
+    locked = repository.locked_from([next(answers) for _ in lock])
+    fetched = group.fetched
+    fetched.stored = [row for _ in stored for row in next(answers)]
+    fetched.wallets = [found for _ in wallets for found in wallet_sql.wallets_from(next(answers))]
+    fetched.versions = repository.versions_from(next(answers), scope_ids)
+    fetched.seqs = repository.seqs_from(conn.dialect.name, next(answers), events) if events else []
+    return locked
 
 
 def _customer_ids(conn: Connection, batches: list[UsageBatch], answers: list[Answer | None]) -> dict[int, str]:
@@ -81,10 +109,12 @@ def _customer_ids(conn: Connection, batches: list[UsageBatch], answers: list[Ans
 def prefetch(group: Group) -> None:
     conn, customers = group.conn, group.customers
     ids = sorted(customers)
-    pairs = sorted({(t.customer.id, e.id) for t in group.turns for e in t.batch.events})
-    for customer_id, event_id, digest in repository.stored_events(conn, "request_hash", pairs):
-        customers[customer_id].seen[event_id] = digest
-    _wallets(group, ids)
+    for customer_id, event_id, digest in group.fetched.stored:
+        if customer_id in customers:  # read for every customer named; kept for those locked in their scope
+            customers[customer_id].seen[event_id] = digest
+    for account, grants, held in group.fetched.wallets:
+        if account.customer_id in customers:
+            customers[account.customer_id].ledger.adopt(account, grants, held)
     revisions = {c: customers[c].revision for c in ids}
     for customer_id, prices in group.cache.subscribed_prices(conn, revisions).items():
         customers[customer_id].prices = prices
@@ -92,7 +122,7 @@ def prefetch(group: Group) -> None:
     group.positions.prefetch(
         {key for t in group.turns for e in _priced(t) for key in position_keys(t.customer.id, e, t.customer.prices)}
     )
-    group.rates = group.cache.rates(conn, group.scopes())
+    group.rates = group.cache.rates_at(conn, group.fetched.versions)
     group.holds.load(named_holds(group))
 
 
@@ -110,14 +140,6 @@ def named_holds(group: Group) -> set[tuple[str, str]]:
     for t in group.turns:
         named.update((t.customer.id, h) for e in t.batch.events if (h := e.named_hold) is not None)
     return named
-
-
-def _wallets(group: Group, ids: list[str]) -> None:
-    """Each customer's accounts, changeable grants and open holds' totals, read for the whole group in
-    one statement (per chunk of customers)."""
-    for chunk in repository.chunks(ids):
-        for account, grants, held in wallet_sql.wallets_of(group.conn, chunk, group.now):
-            group.customers[account.customer_id].ledger.adopt(account, grants, held)
 
 
 def _entitlements_due(group: Group, revisions: dict[str, int]) -> None:

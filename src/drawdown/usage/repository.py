@@ -16,8 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, and_, any_, bindparam, func, select, true, update
 
 from drawdown.core.money import from_scaled
-from drawdown.db.driver import DriverSelect
-from drawdown.db.engine import fetch_planned_afresh
+from drawdown.db.driver import DriverSelect, Read, fetch_together
 from drawdown.db.rows import Bulk
 from drawdown.db.tables import (
     asset_rates,
@@ -127,32 +126,38 @@ def customer_ids_by_external(conn: Connection, scope_id: int, external_ids: Sequ
     return found
 
 
-def lock_customers(conn: Connection, customer_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+def lock_reads(customer_ids: Sequence[str]) -> list[Read]:
     """Lock the customers in id order (PostgreSQL row locks always taken in the same order, so several
-    writers never deadlock; SQLite holds its write lock already); (revision, scope id) by id.
+    writers never deadlock; SQLite holds its write lock already), as reads to send first with others
+    (``db.driver.fetch_together``); ``locked_from`` their answers: (revision, scope id) by id.
 
     Not filtered by scope: a group mixes scopes, and ids are unique across them; the caller compares
     each customer's scope with its batch's."""
-    found: dict[str, tuple[int, int]] = {}
-    for chunk in chunks(customer_ids):
-        found.update({cid: (revision, scope_id) for cid, revision, scope_id in _LOCK.fetch(conn, {"ids": list(chunk)})})
-    return found
+    return [(_LOCK, {"ids": list(chunk)}) for chunk in chunks(customer_ids)]
+
+
+def locked_from(answers: list[list[tuple[Any, ...]]]) -> dict[str, tuple[int, int]]:
+    return {cid: (revision, scope_id) for rows in answers for cid, revision, scope_id in rows}
 
 
 # --------------------------------------------------------------------------------------- events
 _NEXT_SEQS_PG = "SELECT nextval(pg_get_serial_sequence('events', 'seq')) FROM generate_series(1, %s)"
 
 
-def next_seqs(conn: Connection, k: int) -> list[int]:
-    """Sequence numbers for ``k`` new event rows, taken before the insert so that the rows (and their
-    fees and costs) carry them and nothing is read back. SQLite: the rowids after the largest, which is
-    what it would give; the write lock is held from ``BEGIN IMMEDIATE``, so no one else inserts.
-    PostgreSQL: the column's own sequence, as an insert would take it."""
-    if conn.dialect.name == "sqlite":
-        top = conn.exec_driver_sql("SELECT coalesce(max(seq), 0) FROM events").scalar_one()
+def seqs_read(dialect: str, k: int) -> Read:
+    """Sequence numbers for ``k`` new event rows (``seqs_from`` its answer), taken before the insert so
+    that the rows (and their fees and costs) carry them and nothing is read back. SQLite: the rowids
+    after the largest, which is what it would give; the write lock is held from ``BEGIN IMMEDIATE``, so
+    no one else inserts. PostgreSQL: the column's own sequence, as an insert would take it (numbers a
+    group does not use, for events it refuses or replays, are gaps, as a rolled-back insert leaves)."""
+    return ("SELECT coalesce(max(seq), 0) FROM events", ()) if dialect == "sqlite" else (_NEXT_SEQS_PG, (k,))
+
+
+def seqs_from(dialect: str, rows: list[tuple[Any, ...]], k: int) -> list[int]:
+    if dialect == "sqlite":
+        top = rows[0][0]
         return list(range(top + 1, top + 1 + k))
-    # On the driver's cursor: 0.1 ms of the writer's CPU less than through SQLAlchemy.
-    return sorted(seq for (seq,) in fetch_planned_afresh(conn, _NEXT_SEQS_PG, (k,)))
+    return sorted(seq for (seq,) in rows)
 
 
 def stored_events(conn: Connection, column: str, pairs: Sequence[tuple[str, str]]) -> list[Any]:
@@ -167,13 +172,18 @@ def stored_events(conn: Connection, column: str, pairs: Sequence[tuple[str, str]
     with a pair that names no customer: building a ``text()`` and its cache key for every group cost
     5% of the engine's time on the ingestion bench.
     """
-    out: list[AnyRow] = []
+    return [row for rows in fetch_together(conn, stored_events_reads(conn.dialect.paramstyle, column, pairs))
+            for row in rows]
+
+
+def stored_events_reads(paramstyle: str, column: str, pairs: Sequence[tuple[str, str]]) -> list[Read]:
+    """``stored_events`` as reads to send with others, one per chunk of pairs."""
+    reads: list[Read] = []
     for chunk in chunks(pairs):
         size = max(16, 1 << (len(chunk) - 1).bit_length())
         params = [v for pair in chunk for v in pair] + ["", ""] * (size - len(chunk))
-        sql = _stored_events_sql(conn.dialect.paramstyle, column, size)
-        out.extend(fetch_planned_afresh(conn, sql, tuple(params)))
-    return out
+        reads.append((_stored_events_sql(paramstyle, column, size), tuple(params)))
+    return reads
 
 
 @lru_cache(maxsize=64)
@@ -197,7 +207,15 @@ def subscribed_price_rows(conn: Connection, customer_ids: Sequence[str]) -> list
 def rates_versions(conn: Connection, scope_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
     """Each scope's rates version, one query for all: it moves with every change to the scope's exchange
     rates (each one inserts a rate row; rows are never deleted). A scope without rates is (0, 0)."""
-    rows = _RATES_VERSION.fetch(conn, {"scopes": list(scope_ids)})
+    return versions_from(_RATES_VERSION.fetch(conn, {"scopes": list(scope_ids)}), scope_ids)
+
+
+def versions_read(scope_ids: Sequence[int]) -> Read:
+    """``rates_versions`` as a read to send with others."""
+    return _RATES_VERSION, {"scopes": list(scope_ids)}
+
+
+def versions_from(rows: list[tuple[Any, ...]], scope_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
     found = {scope_id: (int(top), int(n)) for scope_id, top, n in rows}
     return {s: found.get(s, (0, 0)) for s in scope_ids}
 

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Connection, any_, bindparam, case, func, i
 from drawdown.core.errors import NotFound
 from drawdown.core.ids import new_id
 from drawdown.core.money import from_scaled, to_scaled
-from drawdown.db.driver import DriverSelect
+from drawdown.db.driver import DriverSelect, Read
 from drawdown.db.rows import Bulk
 from drawdown.db.tables import (
     asset_rates,
@@ -163,12 +163,17 @@ _GrantRow = namedtuple("_GrantRow", [c.key for c in credit_grants.c])  # type: i
 _SPLIT = len(wallet_accounts.c)
 
 
-def wallets_of(conn: Connection, customer_ids: Sequence[str], now: datetime) -> list[tuple[Any, list[Any], int]]:
+def wallets_read(customer_ids: Sequence[str], now: datetime) -> Read:
     """(account, its changeable grants, nano-units its open holds set aside) for every account of the
-    customers, read in one statement; the rows have the attributes of their tables' rows."""
+    customers, read in one statement, sent with the group's other reads (``db.driver.fetch_together``);
+    ``wallets_from`` its answer, whose rows have the attributes of their tables' rows."""
+    return _WALLETS, {"customers": list(customer_ids), "now": now}
+
+
+def wallets_from(rows: list[tuple[Any, ...]]) -> list[tuple[Any, list[Any], int]]:
     out: dict[str, tuple[Any, list[Any], int]] = {}
     end = _SPLIT + len(credit_grants.c)
-    for values in _WALLETS.fetch(conn, {"customers": list(customer_ids), "now": now}):
+    for values in rows:
         account_id = values[0]
         found = out.get(account_id)
         if found is None:
