@@ -84,18 +84,18 @@ def fetch_together(conn: Connection, reads: list[Read]) -> list[list[tuple[Any, 
             for read, params in reads
         ]
     dbapi: Any = conn.connection.dbapi_connection
-    with driver_errors(conn, "(pipeline of reads)", None):
-        with dbapi.pipeline() as pipeline:
-            cursors = []
+    cursors: list[Any] = []
+    try:
+        with driver_errors(conn, "(pipeline of reads)", None), dbapi.pipeline() as pipeline:
             for read, params in reads:
-                cursor = dbapi.cursor()
+                cursors.append(dbapi.cursor())
                 if isinstance(read, DriverSelect):
-                    cursor.execute(read.sql, read.fixed | params, prepare=False)  # type: ignore[operator]
+                    cursors[-1].execute(read.sql, read.fixed | params, prepare=False)  # type: ignore[operator]
                 else:
-                    cursor.execute(read, params, prepare=False)
-                cursors.append(cursor)
+                    cursors[-1].execute(read, params, prepare=False)
             pipeline.sync()
             found = [cursor.fetchall() for cursor in cursors]
+    finally:
         for cursor in cursors:
             cursor.close()
     pairs = zip(reads, found, strict=True)
