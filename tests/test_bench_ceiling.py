@@ -15,11 +15,12 @@ from sqlalchemy import func, select
 
 from drawdown.bench import load
 from drawdown.bench.ceiling import ceiling
-from drawdown.bench.ingest import build_world, engine_rate
+from drawdown.bench.ingest import engine_rate
 from drawdown.bench.server import serve
 from drawdown.bench.storage import per_event as bytes_per_event
 from drawdown.bench.storage import stored_bytes
 from drawdown.bench.versus import small_groups
+from drawdown.bench.world import build_world
 from drawdown.bench.writes import check_same_rows, counting_writes, per_event
 from drawdown.db.engine import make_engine, read
 from drawdown.db.migrate import upgrade

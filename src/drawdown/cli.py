@@ -447,14 +447,14 @@ def bench_holds(
     from rich.table import Table
 
     from drawdown.bench.holds import hold_phase
-    from drawdown.bench.ingest import _next, build_world
+    from drawdown.bench.world import build_world, fresh_database
     from drawdown.db.migrate import upgrade
 
     if backend not in ("sqlite", "postgresql"):
         raise typer.BadParameter("sqlite or postgresql", param_hint="--backend")
     out = Path("var/bench")
     out.mkdir(parents=True, exist_ok=True)
-    url = _next(backend, out, 100)
+    url = fresh_database(backend, out, 100)
     upgrade(url)
     r = hold_phase(url, build_world(url, 100), samples)
     (out / f"holds-{backend}.json").write_text(json.dumps(r, indent=2))

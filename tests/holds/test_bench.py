@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from drawdown.bench.holds import hold_phase
-from drawdown.bench.ingest import build_world
+from drawdown.bench.world import build_world
 from drawdown.db.migrate import upgrade
 
 

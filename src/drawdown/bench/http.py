@@ -27,6 +27,7 @@ import httpx
 from drawdown.bench.events import make_events
 from drawdown.bench.load import generate
 from drawdown.bench.server import serve
+from drawdown.bench.world import build_world, fresh_database
 
 
 def http_phase(
@@ -98,12 +99,11 @@ def low_load_latency(base: str, headers: dict[str, str], ids: list[str], samples
 
 def run(backend: str, seconds: float, rounds: int, samples: int, workers: int, per: int) -> dict[str, Any]:
     """The HTTP phases alone, on a fresh world of 100 customers (``drawdown bench http``)."""
-    from drawdown.bench.ingest import _next, build_world
     from drawdown.db.migrate import upgrade
 
     out = Path("var/bench")
     out.mkdir(parents=True, exist_ok=True)
-    url = _next(backend, out, 100)
+    url = fresh_database(backend, out, 100)
     upgrade(url)
     result = http_phase(url, build_world(url, 100), seconds, 8, samples, workers, per, rounds)
     result |= {"backend": backend, "cores": os.cpu_count(), "at": datetime.now(UTC).isoformat()}

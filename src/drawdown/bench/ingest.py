@@ -23,8 +23,7 @@ import resource
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -35,86 +34,14 @@ from drawdown.bench.holds import hold_phase
 from drawdown.bench.http import http_phase
 from drawdown.bench.storage import per_event as bytes_per_event
 from drawdown.bench.storage import stored_bytes
+from drawdown.bench.world import SCOPE, build_world, fresh_database
 from drawdown.bench.writes import check_same_rows, counting_writes
 from drawdown.bench.writes import per_event as rows_per_event
-from drawdown.catalog import service as catalog
-from drawdown.catalog.models import NewAsset, NewProduct, StartingRate
-from drawdown.core.scopes import DEFAULT_LIVE
-from drawdown.customers import service as customers
-from drawdown.customers.models import NewCustomer, NewSubscription, ProductRef
 from drawdown.db.engine import make_engine, write
 from drawdown.db.migrate import upgrade
 from drawdown.usage import pipeline
 from drawdown.usage.cache import HotCache
 from drawdown.usage.models import UsageBatch, UsageEvent
-from drawdown.wallets import service as wallets
-from drawdown.wallets.models import Adjustment
-
-SCOPE = DEFAULT_LIVE  # the scope of the bootstrap key the HTTP phases use
-PRODUCT = NewProduct(
-    name="Bench",
-    code="bench",
-    publish=True,
-    prices=[
-        {
-            "name": "Tokens",
-            "type": "usage_based",
-            "billing_model": {"type": "real_time"},
-            "usage_calculation": {
-                "event_type": "completion",
-                "usage_type": "volume",
-                "volume_field": "tokens",
-                "billable_dimensions": ["model"],
-            },
-            "pricing": [
-                {
-                    "asset": "CRED",
-                    "values": [
-                        {"dimensions": {"model": m}, "values": [{"volume_rate": Decimal(r)}]}
-                        for m, r in (
-                            ("large", "0.00003"),
-                            ("small", "0.000001"),
-                            ("vision", "0.00002"),
-                            ("*", "0.00001"),
-                        )
-                    ],
-                }
-            ],
-        },
-        {
-            "name": "Requests",
-            "type": "usage_based",
-            "billing_model": {"type": "real_time"},
-            "usage_calculation": {"event_type": "completion", "usage_type": "volume", "volume_field": "images"},
-            "pricing": [{"asset": "CRED", "values": [{"volume_rate": Decimal("0.5"), "package_size": 10}]}],
-        },
-    ],
-)
-
-
-def build_world(url: str, n_customers: int) -> list[str]:
-    engine = make_engine(url)
-    now = datetime.now(UTC)
-    ids = []
-    with write(engine) as conn:
-        usd = (StartingRate("USD", Decimal("0.01")),)
-        catalog.create_asset(conn, SCOPE, NewAsset(code="CRED", name="Credits", rates=usd), now)
-        catalog.create_product(conn, SCOPE, PRODUCT, now)
-        for i in range(n_customers):
-            command = NewCustomer(name=f"c{i}", subscriptions=(NewSubscription((ProductRef(code="bench"),)),))
-            cid = customers.create_customer(conn, SCOPE, command, now, None).id
-            for k, (reason, amount, expires) in enumerate(
-                (
-                    ("gift", "100000", None),
-                    ("external_topup", "1000000", None),
-                    ("gift", "50000", now + timedelta(days=30)),
-                )
-            ):
-                seed = Adjustment(f"seed-{k}", "CRED", Decimal(amount), reason, expires_at=expires)
-                wallets.adjust(conn, SCOPE, cid, seed, now, None)
-            ids.append(cid)
-    engine.dispose()
-    return ids
 
 
 def naive(url: str, ids: list[str], n: int, rng: random.Random) -> float:
@@ -197,7 +124,7 @@ def run(
     }
     worlds = {}
     for customers_n in (1, 100, 10_000):
-        url = _next(backend, out, customers_n)
+        url = fresh_database(backend, out, customers_n)
         upgrade(url)
         worlds[customers_n] = (url, build_world(url, customers_n))
     url100, ids100 = worlds[100]
@@ -263,19 +190,3 @@ def _memory(url: str, ids: list[str], n: int) -> dict[str, Any]:
 
 def _memory_run(url: str, ids: list[str], n: int) -> tuple[float, dict[str, int]]:
     return engine_rate(url, ids, n, random.Random(7), rss_at=min(100_000, n))
-
-
-def _next(backend: str, out: Path, customers_n: int) -> str:
-    if backend == "sqlite":
-        path = out / f"ingest-{customers_n}.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-        return f"sqlite:///{path}"
-    import psycopg
-
-    admin_url = os.environ.get("DRAWDOWN_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    name = f"drawdown_ingest_bench_{customers_n}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"

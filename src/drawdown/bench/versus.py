@@ -33,7 +33,8 @@ from sqlalchemy import Engine
 
 from drawdown.bench.ceiling import ceiling
 from drawdown.bench.events import make_events
-from drawdown.bench.ingest import SCOPE, _next, build_world, engine_rate
+from drawdown.bench.ingest import engine_rate
+from drawdown.bench.world import SCOPE, build_world, fresh_database
 from drawdown.db.engine import make_engine, write
 from drawdown.db.migrate import upgrade
 from drawdown.usage import pipeline
@@ -102,7 +103,7 @@ def _world(backend: str, out: Path, customers: int) -> str:
     """A database of its own (``bench ingest`` reuses fixed names that another run may be using)."""
     if backend == "sqlite":
         out.mkdir(parents=True, exist_ok=True)
-        return _next(backend, out, customers)
+        return fresh_database(backend, out, customers)
     name = f"drawdown_versus_{customers}_{os.getpid()}"
     with psycopg.connect(_admin_url(), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
