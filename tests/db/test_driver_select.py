@@ -1,7 +1,8 @@
-"""A group's hot reads (customers locked, wallets, rates' versions) run on psycopg's own cursor on
-PostgreSQL (``db.driver.DriverSelect``): they must answer exactly what the same statement answers
-through SQLAlchemy (times as aware UTC, amounts as integers), be planned afresh like the replay check,
-and refuse at once a column they could not read faithfully."""
+"""A group's hot reads (customers locked, wallets, rates' versions) run on the driver's own cursor
+(``db.driver.DriverSelect``: psycopg's on PostgreSQL, sqlite3's on SQLite): they must answer exactly
+what the same statement answers through SQLAlchemy (times as aware UTC, amounts as integers), be
+planned afresh on PostgreSQL like the replay check, probe their index on SQLite, and refuse at once a
+column or a list they could not handle faithfully."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, any_, bindparam, select
 from sqlalchemy.exc import DBAPIError
 
 from drawdown.core.scopes import DEFAULT_LIVE
@@ -24,8 +25,7 @@ from tests.worlds import make_asset, make_customer
 
 
 def test_the_reads_answer_on_the_driver_what_sqlalchemy_answers(engine: Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite reads these through SQLAlchemy itself")
+    postgres = engine.dialect.name == "postgresql"
     now = datetime.now(UTC)
     with write(engine) as conn:
         asset = make_asset(conn, now, usd_rate=Decimal("0.01"))
@@ -41,7 +41,8 @@ def test_the_reads_answer_on_the_driver_what_sqlalchemy_answers(engine: Engine) 
         (usage_sql._RATES_VERSION, {"scopes": [DEFAULT_LIVE.id, 999]}),
     ]
     with write(engine) as conn:
-        conn.exec_driver_sql("SET LOCAL TIME ZONE 'Asia/Kolkata'")  # the driver answers times at +05:30
+        if postgres:
+            conn.exec_driver_sql("SET LOCAL TIME ZONE 'Asia/Kolkata'")  # the driver answers times at +05:30
         for read, params in reads:
             through_sqlalchemy = sorted(tuple(row) for row in conn.execute(read.core, params))
             assert through_sqlalchemy, read.sql  # something to compare
@@ -49,13 +50,32 @@ def test_the_reads_answer_on_the_driver_what_sqlalchemy_answers(engine: Engine) 
                 assert sorted(read.fetch(conn, params)) == through_sqlalchemy
         times = [v for row in wallet_sql._WALLETS.fetch(conn, reads[0][1]) for v in row if isinstance(v, datetime)]
         assert times and all(t.tzinfo is UTC for t in times)
-        prepared = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars().all()
-        assert not [s for s in prepared if "ANY" in s], prepared
+        assert [t for t in times if t.microsecond]  # stored and read back to the microsecond
+        if postgres:
+            prepared = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars().all()
+            assert not [s for s in prepared if "ANY" in s], prepared
+
+
+def test_a_list_on_sqlite_probes_the_index_as_sqlalchemys_list_of_parameters_does(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("a SQLite query plan")
+    with write(engine) as conn:
+        for read, table in ((usage_sql._LOCK, "customers"), (wallet_sql._WALLETS, "wallet_accounts")):
+            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + read.lite.sql,
+                                                                           tuple(None for _ in read.lite.order)))
+            assert f"SEARCH {table} USING" in plan and f"SCAN {table}" not in plan, plan
 
 
 def test_a_column_the_driver_would_read_differently_is_refused_when_the_statement_is_made() -> None:
     with pytest.raises(TypeError, match="data"):  # a JSON document: psycopg would parse its numbers as floats
         DriverSelect(select(events.c.data), select(events.c.data))
+
+
+def test_a_list_sqlite_would_have_to_convert_is_refused_when_the_statement_is_made() -> None:
+    at = events.c.created_at  # times are text on SQLite: a JSON list of them would not compare as stored
+    with pytest.raises(TypeError, match="times"):
+        DriverSelect(select(events.c.id).where(at.in_(bindparam("times", expanding=True))),
+                     select(events.c.id).where(at == any_(bindparam("times"))))
 
 
 def test_reads_sent_together_answer_each_what_it_answers_alone(engine: Engine) -> None:

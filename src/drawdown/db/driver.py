@@ -1,33 +1,40 @@
-"""A group's hot reads on PostgreSQL, run on the driver's own cursor.
+"""A group's hot reads, run on the driver's own cursor on both backends.
 
 Each read a group of single events makes (its customers locked, their wallets, the rates' versions)
 cost 0.3 to 0.5 ms of the writer's CPU through SQLAlchemy: an expanding ``IN`` rendered afresh for
 every list length, an execution context, a result's metadata. That is a third of a single-event
-group's CPU, and the writer's CPU is what single events wait for (docs/performance.md, round six).
-Here the statement is compiled once for PostgreSQL, with ``= ANY(array)`` in place of the expanding
-``IN`` (one text for every list length), and run on psycopg's cursor; only the columns whose type
-needs it are converted (times to aware UTC, as ``db.types.UTCDateTime`` does).
+group's CPU, and the writer's CPU is what single events wait for (docs/performance.md, rounds six and
+seven). Here the statement is compiled once per backend, one text for every list length:
 
-SQLite keeps SQLAlchemy's path: the same statement with its expanding ``IN`` (``DriverSelect.core``).
+* PostgreSQL: ``= ANY(array)`` in place of the expanding ``IN``, run on psycopg's cursor; only the
+  columns whose type needs it are converted (times to aware UTC, as ``db.types.UTCDateTime`` does).
+* SQLite: the expanding ``IN`` becomes ``IN (SELECT value FROM json_each(?))`` with the list as one JSON
+  array, run on sqlite3's cursor; parameters and columns go through the very processors SQLAlchemy
+  would apply (times are stored as text there), so the rows are the same as through SQLAlchemy.
 
 A column of a type this does not know (a JSON document, whose numbers psycopg would parse as floats)
-is refused when the module defining the statement is imported, never at run time.
+is refused when the module defining the statement is imported, never at run time; so is a list
+parameter whose values would need converting on SQLite.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Integer, Select, String, Text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.sqltypes import NullType
 
 from drawdown.db.engine import driver_errors, fetch_planned_afresh
 from drawdown.db.types import UTCDateTime
 
 _PG = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
+_SQLITE = sqlite.pysqlite.dialect()
+_EXPANDING = re.compile(r"\(__\[POSTCOMPILE_(\w+)\]\)")  # an expanding IN's list, as SQLAlchemy compiles it
 _AS_IS = (String, Text, Integer, BigInteger, NullType)
 
 
@@ -48,10 +55,11 @@ class DriverSelect:
         self.sql = str(compiled)
         self.fixed = dict(compiled.params)  # the values the statement carries itself (a state, a zero)
         self.convert = _converters(driver)
+        self.lite = SqliteSelect(core)
 
     def fetch(self, conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         if conn.dialect.name != "postgresql":
-            return [tuple(row) for row in conn.execute(self.core, params)]
+            return self.lite.fetch(conn, params)
         # Planned for these values (``fetch_planned_afresh`` says why): the tables these reads probe
         # start empty on a new database.
         return self.converted(fetch_planned_afresh(conn, self.sql, self.fixed | params))
@@ -66,6 +74,54 @@ class DriverSelect:
             for i, convert in self.convert:
                 values[i] = convert(values[i])
             out.append(tuple(values))
+        return out
+
+
+class SqliteSelect:
+    """``core`` compiled once for SQLite, each expanding ``IN`` as ``IN (SELECT value FROM json_each(?))``
+    (SQLite probes the column's index with each value, as for a list of parameters), and run on
+    sqlite3's cursor. Parameters are bound, and columns read, through SQLAlchemy's own processors for
+    SQLite, in the compiled statement's order of parameters."""
+
+    def __init__(self, core: Select[Any]) -> None:
+        compiled = core.compile(dialect=_SQLITE)
+        self.sql = _EXPANDING.sub("(SELECT value FROM json_each(?))", str(compiled))
+        self.fixed = dict(compiled.params)
+        self.order: list[tuple[str, bool, Callable[[Any], Any] | None]] = []
+        for name in compiled.positiontup or ():
+            bind = compiled.binds[name]
+            process = bind.type._cached_bind_processor(_SQLITE)
+            if bind.expanding and process is not None:
+                raise TypeError(f"SqliteSelect cannot send the list {name!r} of {bind.type!r} as JSON")
+            self.order.append((name, bind.expanding, process))
+        self.convert = [
+            (i, process)
+            for i, column in enumerate(core.selected_columns)
+            if (process := column.type._cached_result_processor(_SQLITE, None)) is not None
+        ]
+
+    def fetch(self, conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        values = self.fixed | params
+        bound = tuple(
+            json.dumps(list(values[name])) if expanding else process(values[name]) if process else values[name]
+            for name, expanding, process in self.order
+        )
+        dbapi: Any = conn.connection.dbapi_connection
+        with driver_errors(conn, self.sql, bound):
+            cursor = dbapi.cursor()
+            try:
+                cursor.execute(self.sql, bound)
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        if not self.convert:
+            return rows  # type: ignore[no-any-return]
+        out = []
+        for row in rows:
+            found = list(row)
+            for i, process in self.convert:
+                found[i] = process(found[i])
+            out.append(tuple(found))
         return out
 
 
