@@ -38,6 +38,13 @@ _EXPANDING = re.compile(r"\(__\[POSTCOMPILE_(\w+)\]\)")  # an expanding IN's lis
 _AS_IS = (String, Text, Integer, BigInteger, NullType)
 
 
+def _sqlite_utc(value: str | None) -> datetime | None:
+    """A time as SQLite holds it (the naive UTC text SQLAlchemy writes, ``2026-11-27 04:59:21.164452``) as
+    an aware UTC datetime, as SQLAlchemy's processor answers it: parsed in C with its offset, 0.5 µs
+    against 1.7 (its regular expression, then ``replace(tzinfo=...)``), five times a row of wallets."""
+    return None if value is None else datetime.fromisoformat(value + "+00:00")
+
+
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -81,7 +88,7 @@ class SqliteSelect:
     """``core`` compiled once for SQLite, each expanding ``IN`` as ``IN (SELECT value FROM json_each(?))``
     (SQLite probes the column's index with each value, as for a list of parameters), and run on
     sqlite3's cursor. Parameters are bound, and columns read, through SQLAlchemy's own processors for
-    SQLite, in the compiled statement's order of parameters."""
+    SQLite, in the compiled statement's order of parameters; times are parsed in C (``_sqlite_utc``)."""
 
     def __init__(self, core: Select[Any]) -> None:
         compiled = core.compile(dialect=_SQLITE)
@@ -95,7 +102,7 @@ class SqliteSelect:
                 raise TypeError(f"SqliteSelect cannot send the list {name!r} of {bind.type!r} as JSON")
             self.order.append((name, bind.expanding, process))
         self.convert = [
-            (i, process)
+            (i, _sqlite_utc if isinstance(column.type, UTCDateTime) else process)
             for i, column in enumerate(core.selected_columns)
             if (process := column.type._cached_result_processor(_SQLITE, None)) is not None
         ]
