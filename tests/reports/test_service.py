@@ -7,6 +7,7 @@ data (2026) never shows in a range read here.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -116,16 +117,20 @@ def test_add_all_writes_rows_in_key_order(conn: Connection) -> None:
     }
     written: list[tuple[str, str, str, str]] = []
 
-    def capture(_conn: Connection, clause: Any, multiparams: Any, params: Any, options: Any) -> None:
-        if getattr(clause, "table", None) is rollups:
-            batch = multiparams[0] if multiparams and isinstance(multiparams[0], list) else list(multiparams)
-            written.extend((r["kind"], r["key"], r["sub"], r["period"]) for r in batch)
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool) -> None:
+        found = re.match(r"\s*INSERT INTO rollups \(([^)]*)\)", statement)
+        if found is None:
+            return
+        columns = [c.strip().strip('"') for c in found[1].split(",")]
+        for row in parameters if many else [parameters]:  # as the driver receives them: dicts or tuples
+            named = row if isinstance(row, dict) else dict(zip(columns, row, strict=True))
+            written.append((named["kind"], named["key"], named["sub"], named["period"]))
 
-    event.listen(conn, "before_execute", capture)
+    event.listen(conn, "before_cursor_execute", capture)
     try:
         profitability.add_all(conn, DEFAULT_LIVE, deltas)
     finally:
-        event.remove(conn, "before_execute", capture)
+        event.remove(conn, "before_cursor_execute", capture)
     assert written == sorted(deltas)
     assert list(deltas) != sorted(deltas)  # the test would not see a missing sort otherwise
 

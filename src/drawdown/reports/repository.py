@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Row, Subquery, and_, false, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
+from drawdown.db.rows import Bulk
 from drawdown.db.tables import credit_grants, customers, ledger_entries, rollups, transactions, wallet_accounts
 
 Segment = tuple[str, str, str]
@@ -26,26 +27,26 @@ Segment = tuple[str, str, str]
 
 # ------------------------------------------------------------------------------------ rollup writes
 
-_UPSERTS: dict[str, Any] = {}
+_UPSERTS: dict[str, Bulk] = {}
 
 
-def rollup_upsert(conn: Connection) -> Any:
-    """INSERT … ON CONFLICT DO UPDATE adding to the row, built once per dialect (hot path). Each row
-    carries its ``scope_id``."""
+def rollup_upsert(conn: Connection) -> Bulk:
+    """INSERT … ON CONFLICT DO UPDATE adding to the row, built once per dialect (hot path), its rows
+    bound as a ``Bulk``'s. Each row carries its ``scope_id``."""
     name = conn.dialect.name
     if name not in _UPSERTS:
         stmt = postgresql.insert(rollups) if name == "postgresql" else sqlite.insert(rollups)
-        _UPSERTS[name] = stmt.on_conflict_do_update(
+        _UPSERTS[name] = Bulk(rollups, stmt.on_conflict_do_update(
             index_elements=["scope_id", "kind", "key", "sub", "period"],
             set_={"revenue": rollups.c.revenue + stmt.excluded.revenue, "cost": rollups.c.cost + stmt.excluded.cost},
-        )
+        ))
     return _UPSERTS[name]
 
 
 def add_to_rollups(conn: Connection, scope_id: int, rows: Sequence[dict[str, Any]]) -> None:
     """Add each row's scaled ``revenue`` and ``cost`` to its (kind, key, sub, period) row of the scope,
     creating it if needed. One executemany: the rows are written in the order given."""
-    conn.execute(rollup_upsert(conn), [{**row, "scope_id": scope_id} for row in rows])
+    rollup_upsert(conn).execute(conn, [{**row, "scope_id": scope_id} for row in rows])
 
 
 # ------------------------------------------------------------------------------------- rollup reads

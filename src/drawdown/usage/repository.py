@@ -17,7 +17,7 @@ from sqlalchemy import Connection, and_, any_, bindparam, func, select, true, up
 
 from drawdown.core.money import from_scaled
 from drawdown.db.driver import DriverSelect, Read, fetch_together
-from drawdown.db.rows import Bulk
+from drawdown.db.rows import Bulk, Prepared
 from drawdown.db.tables import (
     asset_rates,
     customers,
@@ -79,7 +79,7 @@ _POSITIONS = select(tier_counters).where(
     _t.price_id.in_(bindparam("prices", expanding=True)),
     _t.period_start.in_(bindparam("starts", expanding=True)),
 )
-UPDATE_POSITION = (
+UPDATE_POSITION = Prepared(
     update(tier_counters)
     .where(
         _t.customer_id == bindparam("b_customer"),

@@ -17,7 +17,7 @@ from drawdown.core.errors import NotFound
 from drawdown.core.ids import new_id
 from drawdown.core.money import from_scaled, to_scaled
 from drawdown.db.driver import DriverSelect, Read
-from drawdown.db.rows import Bulk
+from drawdown.db.rows import Bulk, Prepared
 from drawdown.db.tables import (
     asset_rates,
     assets,
@@ -53,17 +53,17 @@ INSERT_ACCOUNT = Bulk(wallet_accounts)
 INSERT_GRANT = Bulk(credit_grants)
 INSERT_TRANSACTION = Bulk(transactions)
 INSERT_ENTRY = Bulk(ledger_entries)
-UPDATE_GRANT = (
+UPDATE_GRANT = Prepared(
     update(credit_grants)
     .where(_g.id == bindparam("b_id"))
     .values(remaining=bindparam("b_remaining"), state=bindparam("b_state"))
 )
-EXPIRE_GRANT = (
+EXPIRE_GRANT = Prepared(
     update(credit_grants)
     .where(_g.id == bindparam("b_id"))
     .values(remaining=0, state=GONE, expired_amount=bindparam("b_amount"), expired_at=bindparam("b_at"))
 )
-UPDATE_ACCOUNT = (
+UPDATE_ACCOUNT = Prepared(
     update(wallet_accounts)
     .where(_a.id == bindparam("b_id"))
     .values(
