@@ -5,7 +5,9 @@ compare the server with itself in the same run:
 * single events: ``POST /events`` with one new event per request, 8 keep-alive clients;
 * ``GET /health`` from the same generator and clients: what the server does with no work at all;
 * batched: ``POST /events`` with ``per`` events of one customer per request (events/s);
-* low load: one event at a time from one keep-alive client (p50 / p99 / p99.9).
+* low load: one event at a time from one keep-alive client (p50 / p99 / p99.9);
+* where the single events' CPU went: the event loop, the writer and a local PostgreSQL, per event
+  (``bench/cpu.py``, with one worker).
 
 Each load is measured ``rounds`` times, alternated, so that a burst of noise on a shared machine shows
 as spread between rounds rather than as a false ratio.
@@ -24,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from drawdown.bench.cpu import CpuSplit
 from drawdown.bench.events import make_events
 from drawdown.bench.load import generate
 from drawdown.bench.server import serve
@@ -43,11 +46,15 @@ def http_phase(
     """Single events, ``GET /health`` and batched events from the same load generator against the same
     server, and the latency of one synchronous event at low load."""
     served = serve(url, workers)
-    singles, healths, batches = [], [], []
+    singles, healths, batches, cpu = [], [], [], []
     try:
         timings = low_load_latency(served.base, served.headers, ids, latency_samples)
         for _ in range(rounds):
+            # One worker: its process is the event loop, its child the writer (several: each has both).
+            split = CpuSplit(served.process.pid, url) if workers == 1 else None
             singles.append(generate(served.base, served.secret, ids, "/events", clients, seconds))
+            if split is not None:  # wrk runs whole seconds
+                cpu.append(split.per_request(singles[-1]["requests_per_s"] * max(1, round(seconds))))
             healths.append(generate(served.base, served.secret, ids, "/health", clients, seconds))
             if per > 1:
                 batches.append(generate(served.base, served.secret, ids, "/events", clients, seconds, per))
@@ -69,6 +76,9 @@ def http_phase(
         "errors": sum(r["errors"] for r in singles + healths + batches),
         "latency_ms": {"p50": round(statistics.median(timings), 2), "p99": pct(0.99), "p99.9": pct(0.999)},
     }
+    if cpu:  # milliseconds of CPU per single event, by part, the median over the rounds
+        parts = cpu[0]
+        result["cpu_ms_per_event"] = {p: round(statistics.median(c[p] for c in cpu if p in c), 2) for p in parts}
     if batches:
         result["batched"] = {
             "events_per_request": per,
@@ -123,6 +133,10 @@ def rows(h: dict[str, Any], label: str = "HTTP") -> list[tuple[str, str]]:
     if "latency_under_load_ms" in load:  # wrk measures it; the Python clients do not
         found.append((f"{label}: single events under that load p50 / p99 / p99.9 (ms)",
                       " / ".join(str(v) for v in load["latency_under_load_ms"].values())))
+    if "cpu_ms_per_event" in h:
+        split = h["cpu_ms_per_event"]
+        found.append((f"{label}: CPU per single event under that load, {' / '.join(split)} (ms)",
+                      " / ".join(str(v) for v in split.values())))
     found.append((f"{label}: single event at low load p50 / p99 / p99.9 (ms)",
                   " / ".join(str(v) for v in h["latency_ms"].values())))
     if "batched" in h:
