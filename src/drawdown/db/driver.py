@@ -73,15 +73,7 @@ class DriverSelect:
 
     def converted(self, rows: list[Any]) -> list[tuple[Any, ...]]:
         """The driver's rows with the columns that need it converted (times to aware UTC)."""
-        if not self.convert:
-            return rows
-        out = []
-        for row in rows:
-            values = list(row)
-            for i, convert in self.convert:
-                values[i] = convert(values[i])
-            out.append(tuple(values))
-        return out
+        return _converted(rows, self.convert)
 
 
 class SqliteSelect:
@@ -101,7 +93,7 @@ class SqliteSelect:
             if bind.expanding and process is not None:
                 raise TypeError(f"SqliteSelect cannot send the list {name!r} of {bind.type!r} as JSON")
             self.order.append((name, bind.expanding, process))
-        self.convert = [
+        self.convert: list[tuple[int, Callable[[Any], Any]]] = [
             (i, _sqlite_utc if isinstance(column.type, UTCDateTime) else process)
             for i, column in enumerate(core.selected_columns)
             if (process := column.type._cached_result_processor(_SQLITE, None)) is not None
@@ -113,16 +105,7 @@ class SqliteSelect:
             json.dumps(list(values[name])) if expanding else process(values[name]) if process else values[name]
             for name, expanding, process in self.order
         )
-        rows = _on_cursor(conn, self.sql, bound)
-        if not self.convert:
-            return rows
-        out = []
-        for row in rows:
-            found = list(row)
-            for i, process in self.convert:
-                found[i] = process(found[i])
-            out.append(tuple(found))
-        return out
+        return _converted(_on_cursor(conn, self.sql, bound), self.convert)
 
 
 Read = tuple[DriverSelect | str, dict[str, Any] | tuple[Any, ...]]  # a select, or SQL in the driver's style
@@ -170,6 +153,19 @@ def _on_cursor(conn: Connection, sql: str, params: tuple[Any, ...] | dict[str, A
             return cursor.fetchall()  # type: ignore[no-any-return]
         finally:
             cursor.close()
+
+
+def _converted(rows: list[Any], convert: list[tuple[int, Callable[[Any], Any]]]) -> list[tuple[Any, ...]]:
+    """``rows`` with each column ``convert`` names passed through its converter."""
+    if not convert:
+        return rows
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, process in convert:
+            values[i] = process(values[i])
+        out.append(tuple(values))
+    return out
 
 
 def _converters(stmt: Select[Any]) -> list[tuple[int, Callable[[Any], Any]]]:

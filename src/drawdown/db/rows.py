@@ -69,14 +69,7 @@ class Bulk:
         if any(c.default is not None for c in columns if c.key not in keys):
             return None
         compiled = self.statement.compile(dialect=dialect, column_keys=list(keys))
-        sql = compiled.string
-        if dialect.positional:
-            names = list(compiled.positiontup or ())
-        else:
-            # Named parameters made positional: psycopg reorders every row's dict into a list
-            # otherwise (about 2% of the engine's time on PostgreSQL).
-            names = _NAMED.findall(sql)
-            sql = _NAMED.sub("%s", sql)
+        sql, names = _positional(compiled.string, compiled.positiontup, dialect)
         if len(names) != len(keys) or set(names) != set(keys):
             return None
         # Binding names are the column keys in a plain INSERT; the processors are SQLAlchemy's own.
@@ -87,6 +80,15 @@ class Bulk:
                 process = _last_one(process)
             binding.append((name, name, process))
         return sql, binding
+
+
+def _positional(sql: str, positiontup: Any, dialect: Dialect) -> tuple[str, list[str]]:
+    """The compiled SQL with positional parameters, and their names in order. Named parameters are made
+    positional: psycopg reorders every row's dict into a list otherwise (about 2% of the engine's time
+    on PostgreSQL)."""
+    if dialect.positional:
+        return sql, list(positiontup or ())
+    return _NAMED.sub("%s", sql), _NAMED.findall(sql)
 
 
 def _last_one(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -161,12 +163,7 @@ class Prepared:
 
     def _plan(self, dialect: Dialect, keys: tuple[str, ...]) -> tuple[str, _Binding, dict[str, Any]] | None:
         compiled = self.statement.compile(dialect=dialect)
-        sql = compiled.string
-        if dialect.positional:
-            names = list(compiled.positiontup or ())
-        else:
-            names = _NAMED.findall(sql)
-            sql = _NAMED.sub("%s", sql)
+        sql, names = _positional(compiled.string, compiled.positiontup, dialect)
         # A parameter no row names is one the statement carries itself: its value is in ``compiled.params``.
         fixed = {name: compiled.params[name] for name in names if name not in keys}
         if any(value is None for value in fixed.values()) or set(keys) - set(names):
