@@ -29,7 +29,7 @@ from sqlalchemy import BigInteger, Connection, Integer, Select, String, Text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.sqltypes import NullType
 
-from drawdown.db.engine import driver_errors, fetch_planned_afresh
+from drawdown.db.engine import driver_errors, fetch_planned_afresh, on_cursor
 from drawdown.db.types import UTCDateTime
 
 _PG = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
@@ -105,7 +105,7 @@ class SqliteSelect:
             json.dumps(list(values[name])) if expanding else process(values[name]) if process else values[name]
             for name, expanding, process in self.order
         )
-        return _converted(_on_cursor(conn, self.sql, bound), self.convert)
+        return _converted(on_cursor(conn, self.sql, bound), self.convert)
 
 
 Read = tuple[DriverSelect | str, dict[str, Any] | tuple[Any, ...]]  # a select, or SQL in the driver's style
@@ -119,7 +119,7 @@ def fetch_together(conn: Connection, reads: list[Read]) -> list[list[tuple[Any, 
     if conn.dialect.name != "postgresql":
         return [
             read.fetch(conn, params) if isinstance(read, DriverSelect)  # type: ignore[arg-type]
-            else _on_cursor(conn, read, params)
+            else on_cursor(conn, read, params)
             for read, params in reads
         ]
     dbapi: Any = conn.connection.dbapi_connection
@@ -140,19 +140,6 @@ def fetch_together(conn: Connection, reads: list[Read]) -> list[list[tuple[Any, 
             cursor.close()
     pairs = zip(reads, found, strict=True)
     return [read.converted(rows) if isinstance(read, DriverSelect) else rows for (read, _), rows in pairs]
-
-
-def _on_cursor(conn: Connection, sql: str, params: tuple[Any, ...] | dict[str, Any]) -> list[tuple[Any, ...]]:
-    """The rows of ``sql`` (in the driver's parameter style) on the driver's own cursor, without
-    SQLAlchemy's execution context: what a read costs the writer on SQLite is nearly all that."""
-    dbapi: Any = conn.connection.dbapi_connection
-    with driver_errors(conn, sql, params):
-        cursor = dbapi.cursor()
-        try:
-            cursor.execute(sql, params)
-            return cursor.fetchall()  # type: ignore[no-any-return]
-        finally:
-            cursor.close()
 
 
 def _converted(rows: list[Any], convert: list[tuple[int, Callable[[Any], Any]]]) -> list[tuple[Any, ...]]:

@@ -216,12 +216,19 @@ def fetch_planned_afresh(conn: Connection, sql: str, params: tuple[Any, ...] | d
     traffic, in which the replay check slowed down with every event stored (docs/performance.md,
     round five). Planning costs about 80 µs a statement. Elsewhere: a plain execution."""
     if conn.dialect.name != "postgresql":
-        return list(conn.exec_driver_sql(sql, params).all())
-    dbapi: Any = conn.connection.dbapi_connection  # psycopg's own connection: execute takes ``prepare``
+        return on_cursor(conn, sql, params)
+    return on_cursor(conn, sql, params, prepare=False)  # psycopg's execute takes ``prepare``
+
+
+def on_cursor(conn: Connection, sql: str, params: tuple[Any, ...] | dict[str, Any], **options: Any) -> list[Any]:
+    """The rows of ``sql`` (in the driver's parameter style) on the driver's own cursor, without
+    SQLAlchemy's execution context (on SQLite, that context was most of what a group's read cost the
+    writer); ``options`` go to the driver's ``execute``. A driver error is raised as SQLAlchemy's."""
+    dbapi: Any = conn.connection.dbapi_connection
     with driver_errors(conn, sql, params):
         cursor = dbapi.cursor()
         try:
-            cursor.execute(sql, params, prepare=False)
+            cursor.execute(sql, params, **options)
             return list(cursor.fetchall())
         finally:
             cursor.close()
