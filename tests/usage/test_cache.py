@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.exc import DBAPIError
 
 from drawdown.catalog import rates
 from drawdown.catalog import service as catalog
@@ -241,3 +243,48 @@ def test_value_in_uses_the_direct_rate_then_the_inverse(engine: Engine) -> None:
     assert held.value_in(D(3), "USD", code, now) == D(300)
     assert held.value_in(D(1), code, "GBP", now) is None
     assert held.value_in(D(7), "USD", "USD", now) == D(7)
+
+
+_BOOM = {  # a write the database refuses: the commit stage of a group billing event "boom" fails
+    "sqlite": [
+        "CREATE TRIGGER boom BEFORE INSERT ON events WHEN NEW.id = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.id = 'boom' THEN "
+        "RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER boom BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION boom()",
+    ],
+}
+_UNBOOM = {"sqlite": ["DROP TRIGGER boom"], "postgresql": ["DROP TRIGGER boom ON events", "DROP FUNCTION boom()"]}
+
+
+def test_an_entitlement_issued_by_a_group_that_failed_is_issued_by_the_next_one(engine: Engine) -> None:
+    """The group that found the grant due issued it, then failed as a whole (its transaction rolled back):
+    the cache must not remember the customer as checked, or the grant would be missing until its next
+    period (the batching writer bills such a group's batches again, alone, at once)."""
+    now = _now()
+    cache = HotCache()
+    with write(engine) as conn:
+        asset, _, cid, sub = _world(conn, now)
+        extra = make_product(conn, now, [usage_price(asset, [{"volume_rate": "3"}])], [
+            {"name": "monthly", "asset": asset, "amount": "7", "purpose": "promotion",
+             "lifecycle": {"duration": "month", "refresh": {"strategy": "expire_and_replace"}}}])
+        extra_id, extra_version = _version_id(conn, extra)
+        conn.execute(subscription_products.insert().values(subscription_id=sub, product_id=extra_id,
+                                                           version_id=extra_version))
+    with write(engine) as conn:
+        for sql in _BOOM[engine.dialect.name]:
+            conn.exec_driver_sql(sql)
+    try:
+        with pytest.raises(DBAPIError, match="boom"), write(engine, commit_with_last_writes=True) as conn:
+            boom = UsageEvent("boom", "u", now, data={"n": 1})
+            pipeline.bill(conn, [UsageBatch(DEFAULT_LIVE, cid, None, [boom])], now, D(0), cache)
+    finally:
+        with write(engine) as conn:
+            for sql in _UNBOOM[engine.dialect.name]:
+                conn.exec_driver_sql(sql)
+    with write(engine, commit_with_last_writes=True) as conn:
+        pipeline.bill(conn, [UsageBatch(DEFAULT_LIVE, cid, None, [])], now, D(0), cache)
+    with read(engine) as conn:
+        views, total = wallets.grants(conn, DEFAULT_LIVE, cid, f"default:{asset}", GrantFilter(), 0, 10, now)
+    assert total == 1 and (views[0].amount, views[0].source_type) == (D(7), "entitlement")

@@ -7,7 +7,9 @@ database in the same transaction that uses it, and an entry whose stamp differs 
   ``customers.revision``, read under the customer's row lock. Database triggers (migrations 0006 and
   0008) move the revision on every INSERT, UPDATE or DELETE of ``subscriptions``,
   ``subscription_products`` and ``subscription_product_versions``, so no writer, present or future, can
-  change a subscription without the cache seeing it;
+  change a subscription without the cache seeing it. A group that issues entitlement grants moves the
+  revision itself, in its own transaction, and remembers its check under the new one: if that
+  transaction fails, the grants are due again (``usage/receive.py:_entitlements_due``);
 * **exchange rates** are held per scope (each scope has its own custom assets and rates), each
   stamped with its scope's rates version (the highest rate id and the row count, read for every scope
   of a group in one query): every rate change inserts a row, and rate rows are never deleted;

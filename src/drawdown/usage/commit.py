@@ -34,6 +34,8 @@ def commit(group: Group) -> None:
     rest.extend(LAST, repository.INSERT_FEES, _with_seqs(rows.fees, seqs))
     rest.extend(LAST, repository.INSERT_COSTS, _with_seqs(rows.costs, seqs))
     group.positions.collect(rest)
+    revised = [{"b_id": c.id, "b_revision": c.revision} for c in group.customers.values() if c.revised]
+    rest.extend(LAST, repository.SET_REVISION, revised)
     scopes = group.scopes()
     with pipelined(conn, last=not _tail(group, short)):
         ledger.execute(conn)

@@ -28,6 +28,7 @@ class Customer:
     scope_id: int
     revision: int
     ledger: Ledger
+    revised: bool = False  # the group moves ``revision`` (it issued entitlement grants): written at commit
     prices: list[Priced] = field(default_factory=list)
     seen: dict[str, str] = field(default_factory=dict)  # event id -> content digest: stored, or accepted here
 

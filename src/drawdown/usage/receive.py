@@ -144,14 +144,23 @@ def named_holds(group: Group) -> set[tuple[str, str]]:
 
 def _entitlements_due(group: Group, revisions: dict[str, int]) -> None:
     """Issue the entitlement grants due: a customer is skipped until its next one can fall due (the
-    others' subscriptions are read in one query)."""
+    others' subscriptions are read in one query).
+
+    A customer granted something here has its revision moved by one in this transaction, and the check
+    is remembered under that revision: the grants exist only if the transaction commits, and if it does
+    not (the group fails, and its batches are billed again alone), the revision read next is the old one
+    and the grants fall due again. Remembered under the old revision, they would be missing until their
+    next period."""
     due = group.cache.entitlements_due(revisions, group.now)
     if not due:
         return
     rows = entitlements.subscription_rows(group.conn, due)
     for customer_id in due:
-        ledger = group.customers[customer_id].ledger
-        _, next_due = entitlements.refresh_until(
-            group.conn, customer_id, group.now, ledger, group.default_limit, rows[customer_id]
+        customer = group.customers[customer_id]
+        issued, next_due = entitlements.refresh_until(
+            group.conn, customer_id, group.now, customer.ledger, group.default_limit, rows[customer_id]
         )
-        group.cache.entitlements_checked(customer_id, revisions[customer_id], next_due)
+        if issued:
+            customer.revision += 1  # the row is locked by this group: nobody else moves it meanwhile
+            customer.revised = True
+        group.cache.entitlements_checked(customer_id, customer.revision, next_due)

@@ -90,6 +90,10 @@ UPDATE_POSITION = Prepared(
     .values(quantity=bindparam("b_quantity"))
 )
 INSERT_POSITION = Bulk(tier_counters)
+# A customer's revision moved by the group itself (usage/receive.py:_entitlements_due says why).
+SET_REVISION = Prepared(
+    update(customers).where(customers.c.id == bindparam("b_id")).values(revision=bindparam("b_revision"))
+)
 _CHARGED = select(period_charges.c.price_id).where(
     period_charges.c.subscription_id == bindparam("sub"),
     period_charges.c.price_id == bindparam("price"),
