@@ -276,14 +276,14 @@ def test_an_entitlement_issued_by_a_group_that_failed_is_issued_by_the_next_one(
         for sql in _BOOM[engine.dialect.name]:
             conn.exec_driver_sql(sql)
     try:
-        with pytest.raises(DBAPIError, match="boom"), write(engine, commit_with_last_writes=True) as conn:
+        with pytest.raises(DBAPIError, match="boom"), write(engine) as conn:
             boom = UsageEvent("boom", "u", now, data={"n": 1})
             pipeline.bill(conn, [UsageBatch(DEFAULT_LIVE, cid, None, [boom])], now, D(0), cache)
     finally:
         with write(engine) as conn:
             for sql in _UNBOOM[engine.dialect.name]:
                 conn.exec_driver_sql(sql)
-    with write(engine, commit_with_last_writes=True) as conn:
+    with write(engine) as conn:
         pipeline.bill(conn, [UsageBatch(DEFAULT_LIVE, cid, None, [])], now, D(0), cache)
     with read(engine) as conn:
         views, total = wallets.grants(conn, DEFAULT_LIVE, cid, f"default:{asset}", GrantFilter(), 0, 10, now)

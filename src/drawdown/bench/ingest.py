@@ -50,7 +50,7 @@ def naive(url: str, ids: list[str], n: int, rng: random.Random) -> float:
     cache = HotCache()
     start = time.perf_counter()
     for ev in evs:
-        with write(engine, commit_with_last_writes=True) as conn:
+        with write(engine) as conn:
             batch = UsageBatch(SCOPE, rng.choice(ids), None, [ev])
             answer = pipeline.bill(conn, [batch], datetime.now(UTC), None, cache)[0]
             assert not isinstance(answer, Exception), answer
@@ -79,7 +79,7 @@ def engine_rate(
         # Digests taken before the clock, as the server takes them on the request's side (UsageBatch.take_digests).
         batches = [UsageBatch(SCOPE, cid, None, batch).take_digests() for cid, batch in groups.items()]
         start = time.perf_counter()
-        with write(engine, commit_with_last_writes=True) as conn:
+        with write(engine) as conn:
             for result in pipeline.bill(conn, batches, datetime.now(UTC), None, cache):
                 assert not isinstance(result, Exception), result
         elapsed += time.perf_counter() - start

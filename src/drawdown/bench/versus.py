@@ -94,7 +94,7 @@ def small_groups(backend: str, groups: int, out: Path) -> list[dict[str, Any]]:
 def _group(engine: Engine, cache: HotCache, ids: list[str], size: int, rng: random.Random) -> None:
     events = make_events(size, rng)
     batches = [UsageBatch(SCOPE, ids[i], None, [event]).take_digests() for i, event in enumerate(events)]
-    with write(engine, commit_with_last_writes=True) as conn:
+    with write(engine) as conn:
         for answer in pipeline.bill(conn, batches, datetime.now(UTC), None, cache):
             assert not isinstance(answer, Exception), answer
 

@@ -29,7 +29,6 @@ from sqlalchemy import BigInteger, Connection, Integer, Select, String, Text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.sqltypes import NullType
 
-from drawdown.db import round_trips
 from drawdown.db.engine import driver_errors, fetch_planned_afresh, on_cursor
 from drawdown.db.types import UTCDateTime
 
@@ -129,7 +128,6 @@ def fetch_together(conn: Connection, reads: list[Read]) -> list[list[tuple[Any, 
         # The pipeline's exit sends the one Sync and reads every answer; the rows are fetched after it.
         # (An explicit sync inside the block cost a second, empty round trip: the exit always syncs.)
         with driver_errors(conn, "(pipeline of reads)", None), dbapi.pipeline():
-            round_trips.begin_pending(conn, dbapi)  # a transaction's BEGIN, queued with its first reads
             for read, params in reads:
                 cursors.append(dbapi.cursor())
                 if isinstance(read, DriverSelect):

@@ -22,7 +22,6 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
 
 from drawdown.codec import dumps_text, loads
-from drawdown.db import round_trips
 from drawdown.settings import normalise_url
 
 _JSON = {"json_serializer": dumps_text, "json_deserializer": loads}
@@ -142,7 +141,6 @@ def make_engine(url: str, synchronous: str = "full") -> Engine:
         return engine
     engine = create_engine(url, pool_size=10, max_overflow=10, **_JSON)
     _ping_when_idle(engine)
-    round_trips.install(engine)
     return engine
 
 
@@ -171,12 +169,10 @@ def _ping_when_idle(engine: Engine) -> None:
 
 
 @contextmanager
-def write(engine: Engine, commit_with_last_writes: bool = False) -> Iterator[Connection]:
-    """A write transaction: committed on success, rolled back on any exception. A caller that commits as
-    soon as its block's last writes are done may let PostgreSQL commit with them, saving a round trip
-    (``commit_with_last_writes``, ``db/round_trips.py``); nothing may then run after them."""
+def write(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: committed on success, rolled back on any exception."""
     with engine.connect() as conn:
-        conn = conn.execution_options(**{IMMEDIATE: True, round_trips.OPT_IN: commit_with_last_writes})
+        conn = conn.execution_options(**{IMMEDIATE: True})
         with conn.begin():
             yield conn
 
@@ -193,26 +189,22 @@ def is_sqlite(conn: Connection) -> bool:
 
 
 @contextmanager
-def pipelined(conn: Connection, last: bool = False) -> Iterator[None]:
+def pipelined(conn: Connection) -> Iterator[None]:
     """PostgreSQL: the block's statements go out without waiting for each one's answer, and all the
     answers are read once at its end (psycopg's pipeline mode): one round trip instead of one per
     statement. Elsewhere the block simply runs.
 
     Only for writes whose results nobody reads inside the block (their row counts are not known
     before its end). An error surfaces at the end, as SQLAlchemy's own exception class (the API answers
-    it like any database error), and a lost connection is thrown away as SQLAlchemy would.
-
-    ``last``: no statement follows the block in this transaction; if the writer opted in, ``COMMIT`` is
-    sent at the end of the pipeline (``db/round_trips.py``)."""
+    it like any database error), and a lost connection is thrown away as SQLAlchemy would."""
     if conn.dialect.name != "postgresql":
         yield
         return
-    dbapi: Any = conn.connection.dbapi_connection
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
     with driver_errors(conn, "(pipeline)", None):
         with dbapi.pipeline():
             yield
-            if last:
-                round_trips.commit_with_last_writes(conn, dbapi)
 
 
 def fetch_planned_afresh(conn: Connection, sql: str, params: tuple[Any, ...] | dict[str, Any]) -> list[Any]:
@@ -234,7 +226,6 @@ def on_cursor(conn: Connection, sql: str, params: tuple[Any, ...] | dict[str, An
     writer); ``options`` go to the driver's ``execute``. A driver error is raised as SQLAlchemy's."""
     dbapi: Any = conn.connection.dbapi_connection
     with driver_errors(conn, sql, params):
-        round_trips.begin_pending(conn, dbapi)
         cursor = dbapi.cursor()
         try:
             cursor.execute(sql, params, **options)

@@ -138,10 +138,6 @@ class HoldBook:
         del self.settlements[mark.settlements :]
 
     # ---------------------------------------------------------------------------------- write
-    def pending(self) -> bool:
-        """Whether ``flush`` has anything to write."""
-        return bool(self.settlements) or any(s.created or s.changed for s in self.holds.values())
-
     def flush(self) -> None:
         """Write new holds, changed holds, then settlements (after the fees they name exist)."""
         new = [_insert_row(s) for s in self.holds.values() if s.created]

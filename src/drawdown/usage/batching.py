@@ -127,7 +127,7 @@ class BatchWriter:
         self.groups += 1
         started = time.perf_counter()
         try:
-            with write(self.engine, commit_with_last_writes=True) as conn:
+            with write(self.engine) as conn:
                 answers = pipeline.bill(conn, batches, self.clock(), self.limit, self.cache)
         except Exception:  # the group's transaction failed: bill each batch alone
             log.exception("group_commit_failed", batches=len(batches))
@@ -141,7 +141,7 @@ class BatchWriter:
 
     def _alone(self, batch: UsageBatch) -> Answer:
         try:
-            with write(self.engine, commit_with_last_writes=True) as conn:
+            with write(self.engine) as conn:
                 return pipeline.bill(conn, [batch], self.clock(), self.limit, self.cache)[0]
         except Exception as exc:  # noqa: BLE001 - nothing of this batch was recorded; its caller gets why
             return exc

@@ -37,7 +37,7 @@ def commit(group: Group) -> None:
     revised = [{"b_id": c.id, "b_revision": c.revision} for c in group.customers.values() if c.revised]
     rest.extend(LAST, repository.SET_REVISION, revised)
     scopes = group.scopes()
-    with pipelined(conn, last=not _tail(group, short)):
+    with pipelined(conn):
         ledger.execute(conn)
         repository.INSERT_EVENTS.execute(conn, rows.events)
         rest.execute(conn)
@@ -48,13 +48,6 @@ def commit(group: Group) -> None:
         group.customers[customer_id].ledger.publish()
     group.holds.flush()  # after the accounts and fees its holds and settlements name
     group.rollup.subjects.flush(conn, scopes)
-
-
-def _tail(group: Group, short: list[Any]) -> bool:
-    """Whether anything is written after the pipeline: if not, the writer's COMMIT may go with it."""
-    customers = group.customers.values()
-    return (bool(short) or any(c.ledger.notices for c in customers)
-            or group.holds.pending() or group.rollup.subjects.pending())
 
 
 def _with_seqs(rows: list[tuple[int, dict[str, Any]]], seqs: list[int]) -> list[dict[str, Any]]:

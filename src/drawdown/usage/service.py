@@ -74,7 +74,7 @@ class UsageService:
 
     def _bill_alone(self, batch: UsageBatch) -> Answer:
         try:
-            with write(self.engine, commit_with_last_writes=True) as conn:
+            with write(self.engine) as conn:
                 answer = pipeline.bill(conn, [batch], self.clock(), self.default_limit, self.cache)[0]
         except Exception:
             self.metrics.counted(0, 0, len(batch.events))

@@ -58,10 +58,6 @@ class SubjectRollup:
             for key, delta in theirs.items():
                 self._add(rows, key, delta)
 
-    def pending(self) -> bool:
-        """Whether ``flush`` has anything to write."""
-        return any(self.rows.values())
-
     def flush(self, conn: Connection, scopes: dict[int, Scope]) -> None:
         """Upsert every row, scope by scope in id order, keys sorted (a fixed order: no deadlocks)."""
         for scope_id in sorted(self.rows):
