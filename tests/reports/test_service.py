@@ -14,11 +14,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, event, insert, select
+from sqlalchemy import Connection, insert, select
 
 from drawdown.api.shapes import reports as shapes
 from drawdown.core.money import to_scaled
 from drawdown.core.scopes import DEFAULT_LIVE, DEFAULT_TEST, Scope
+from drawdown.db import rows as row_buffer
 from drawdown.db.tables import (
     assets,
     credit_grants,
@@ -117,20 +118,20 @@ def test_add_all_writes_rows_in_key_order(conn: Connection) -> None:
     }
     written: list[tuple[str, str, str, str]] = []
 
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool) -> None:
+    def capture(statement: str, parameters: list[Any]) -> None:  # as the driver receives them
         found = re.match(r"\s*INSERT INTO rollups \(([^)]*)\)", statement)
         if found is None:
             return
         columns = [c.strip().strip('"') for c in found[1].split(",")]
-        for row in parameters if many else [parameters]:  # as the driver receives them: dicts or tuples
-            named = row if isinstance(row, dict) else dict(zip(columns, row, strict=True))
+        for row in parameters:
+            named = dict(zip(columns, row, strict=True))
             written.append((named["kind"], named["key"], named["sub"], named["period"]))
 
-    event.listen(conn, "before_cursor_execute", capture)
+    row_buffer.WATCHERS.append(capture)
     try:
         profitability.add_all(conn, DEFAULT_LIVE, deltas)
     finally:
-        event.remove(conn, "before_cursor_execute", capture)
+        row_buffer.WATCHERS.remove(capture)
     assert written == sorted(deltas)
     assert list(deltas) != sorted(deltas)  # the test would not see a missing sort otherwise
 

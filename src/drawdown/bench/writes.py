@@ -2,8 +2,9 @@
 
 Counting rows in each table before and after a phase misses what an event costs in updates: the
 grant, the account and the rollup upserts change rows that already exist. So every INSERT, UPDATE and
-DELETE that any SQLAlchemy engine of this process executes is counted: one row per parameter set (an
-upsert counts once, whether it inserted or updated). Every write of the event path names exactly one
+DELETE that any SQLAlchemy engine of this process executes is counted, and every one the row buffer
+sends on the driver's cursor (``db.rows.WATCHERS``): one row per parameter set (an upsert counts once,
+whether it inserted or updated). Every write of the event path names exactly one
 row per set (inserts, upserts, updates by key), and the cursor's own row count cannot be used: on
 PostgreSQL the commit stage writes in pipeline mode (``db.engine.pipelined``), where it is not known
 when the statement returns. The raw-driver ceiling counts its statements by the rows its cursor reports
@@ -20,6 +21,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, event
+
+from drawdown.db import rows as row_buffer
 
 _WRITE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
 
@@ -44,10 +47,17 @@ def counting_writes() -> Iterator[Counter[str]]:
         if table is not None:
             counts[table] += len(params) if executemany else 1
 
+    def sent(statement: str, params: list[Any]) -> None:  # the row buffer's writes, on the driver's cursor
+        table = table_written(statement)
+        if table is not None:
+            counts[table] += len(params)
+
     event.listen(Engine, "after_cursor_execute", after)
+    row_buffer.WATCHERS.append(sent)
     try:
         yield counts
     finally:
+        row_buffer.WATCHERS.remove(sent)
         event.remove(Engine, "after_cursor_execute", after)
 
 
