@@ -287,4 +287,5 @@ def test_an_entitlement_issued_by_a_group_that_failed_is_issued_by_the_next_one(
         pipeline.bill(conn, [UsageBatch(DEFAULT_LIVE, cid, None, [])], now, D(0), cache)
     with read(engine) as conn:
         views, total = wallets.grants(conn, DEFAULT_LIVE, cid, f"default:{asset}", GrantFilter(), 0, 10, now)
+        assert cache.entitlements_due({cid: revision(conn, cid)}, now) == []  # committed: checked, not due again
     assert total == 1 and (views[0].amount, views[0].source_type) == (D(7), "entitlement")

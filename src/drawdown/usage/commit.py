@@ -34,8 +34,7 @@ def commit(group: Group) -> None:
     rest.extend(LAST, repository.INSERT_FEES, _with_seqs(rows.fees, seqs))
     rest.extend(LAST, repository.INSERT_COSTS, _with_seqs(rows.costs, seqs))
     group.positions.collect(rest)
-    revised = [{"b_id": c.id, "b_revision": c.revision} for c in group.customers.values() if c.revised]
-    rest.extend(LAST, repository.SET_REVISION, revised)
+    rest.extend(LAST, repository.MOVE_REVISION, [{"b_id": c.id} for c in group.customers.values() if c.revised])
     scopes = group.scopes()
     with pipelined(conn):
         ledger.execute(conn)

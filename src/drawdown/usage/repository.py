@@ -90,9 +90,10 @@ UPDATE_POSITION = Prepared(
     .values(quantity=bindparam("b_quantity"))
 )
 INSERT_POSITION = Bulk(tier_counters)
-# A customer's revision moved by the group itself (usage/receive.py:_entitlements_due says why).
-SET_REVISION = Prepared(
-    update(customers).where(customers.c.id == bindparam("b_id")).values(revision=bindparam("b_revision"))
+# A customer's revision moved on by the group itself (usage/receive.py:_entitlements_due says why); by one
+# in SQL, so that it can only ever move forward, even if a trigger moved it in the same transaction.
+MOVE_REVISION = Prepared(
+    update(customers).where(customers.c.id == bindparam("b_id")).values(revision=customers.c.revision + 1)
 )
 _CHARGED = select(period_charges.c.price_id).where(
     period_charges.c.subscription_id == bindparam("sub"),
