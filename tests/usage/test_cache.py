@@ -199,15 +199,20 @@ def test_entitlements_are_due_again_when_the_revision_moves_or_their_time_comes(
         assert cache.entitlements_due({cid: revision(conn, cid)}, now) == [cid]
 
 
+def _monthly_entitlement(conn: Connection, now: datetime, asset: str) -> tuple[str, str]:
+    """(product id, version id) of a product granting 7 of ``asset`` a month, expired and replaced."""
+    extra = make_product(conn, now, [usage_price(asset, [{"volume_rate": "3"}])], [
+        {"name": "monthly", "asset": asset, "amount": "7", "purpose": "promotion",
+         "lifecycle": {"duration": "month", "refresh": {"strategy": "expire_and_replace"}}}])
+    return _version_id(conn, extra)
+
+
 def test_an_entitlement_product_linked_by_raw_sql_is_granted_by_the_next_bill(engine: Engine) -> None:
     now = _now()
     cache = HotCache()
     with write(engine) as conn:
         asset, _, cid, sub = _world(conn, now)
-        extra = make_product(conn, now, [usage_price(asset, [{"volume_rate": "3"}])], [
-            {"name": "monthly", "asset": asset, "amount": "7", "purpose": "promotion",
-             "lifecycle": {"duration": "month", "refresh": {"strategy": "expire_and_replace"}}}])
-        extra_id, extra_version = _version_id(conn, extra)
+        extra_id, extra_version = _monthly_entitlement(conn, now, asset)
     with write(engine) as conn:  # the cache learns nothing falls due for a long while
         pipeline.bill(conn, [UsageBatch(DEFAULT_LIVE, cid, None, [])], now, D(0), cache)
         conn.execute(subscription_products.insert().values(subscription_id=sub, product_id=extra_id,
@@ -266,10 +271,7 @@ def test_an_entitlement_issued_by_a_group_that_failed_is_issued_by_the_next_one(
     cache = HotCache()
     with write(engine) as conn:
         asset, _, cid, sub = _world(conn, now)
-        extra = make_product(conn, now, [usage_price(asset, [{"volume_rate": "3"}])], [
-            {"name": "monthly", "asset": asset, "amount": "7", "purpose": "promotion",
-             "lifecycle": {"duration": "month", "refresh": {"strategy": "expire_and_replace"}}}])
-        extra_id, extra_version = _version_id(conn, extra)
+        extra_id, extra_version = _monthly_entitlement(conn, now, asset)
         conn.execute(subscription_products.insert().values(subscription_id=sub, product_id=extra_id,
                                                            version_id=extra_version))
     with write(engine) as conn:
