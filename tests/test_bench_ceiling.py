@@ -49,26 +49,27 @@ def _stored(url: str) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_the_ceiling_writes_the_rows_the_engine_writes(backend: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("per_txn", [100, 300], ids=["pipelined", "copied"])  # 300: COPY on PostgreSQL
+def test_the_ceiling_writes_the_rows_the_engine_writes(backend: str, per_txn: int, tmp_path: Path) -> None:
     with fresh_database(backend, tmp_path) as url:
         upgrade(url)
         ids = build_world(url, 5)
-        n = 300
+        n, k = 300, 300 // per_txn
         bytes_before, rows_before = stored_bytes(url), _stored(url)
-        rate, ceiling_rows = ceiling(url, ids, n, random.Random(1), per_txn=100)
+        rate, ceiling_rows = ceiling(url, ids, n, random.Random(1), per_txn=per_txn)
         bytes_after, rows_after = stored_bytes(url), _stored(url)
         with counting_writes() as engine_rows:
-            engine_rate(url, ids, n, random.Random(2), per_txn=100)
+            engine_rate(url, ids, n, random.Random(2), per_txn=per_txn)
 
         assert rate > 0
         check_same_rows(per_event(engine_rows, n), per_event(ceiling_rows, n))
         for table, rows in (("events", n), ("fees", 2 * n)):
             assert engine_rows[table] == ceiling_rows[table] == rows
-        # 5 customers, 100 events a transaction: each is touched in each of the 3 transactions, and its
-        # fees there are booked in one usage transaction
-        assert engine_rows["transactions"] == ceiling_rows["transactions"] == 15
-        assert engine_rows["credit_grants"] == ceiling_rows["credit_grants"] == 15
-        assert engine_rows["rollups"] == ceiling_rows["rollups"] == 3 * (5 + 1) * 2
+        # 5 customers, per_txn events a transaction: each is touched in each of the k transactions, and
+        # its fees there are booked in one usage transaction
+        assert engine_rows["transactions"] == ceiling_rows["transactions"] == 5 * k
+        assert engine_rows["credit_grants"] == ceiling_rows["credit_grants"] == 5 * k
+        assert engine_rows["rollups"] == ceiling_rows["rollups"] == k * (5 + 1) * 2
         # What the statements said they wrote is what the tables hold.
         assert rows_after[0] - rows_before[0] == n
         assert rows_after[1] - rows_before[1] == ceiling_rows["ledger_entries"]

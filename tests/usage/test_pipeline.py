@@ -120,3 +120,30 @@ def test_a_subscription_change_reaches_the_cached_prices(engine) -> None:
             ).all()
         )
     assert fees_of == {"p1": 1, "p2": 0}  # p2 matched no price: recorded without a fee
+
+
+def test_a_large_group_writes_the_same_money_as_a_small_one(engine) -> None:
+    """A group of COPY_GROUP events or more writes outside the pipeline, its plain INSERTs by COPY on
+    PostgreSQL: every event, fee and ledger entry must land, with the very amounts, as in small groups."""
+    from drawdown.usage.commit import COPY_GROUP
+
+    now = datetime.now(UTC)
+    code, ids = volume_world(engine, now, Decimal("0.25"), 3, Decimal(1000))
+    n = COPY_GROUP + 7
+    sent = {cid: [ev(f"{cid}-{i}", 1 + i % 3, now) for i in range(k, n, 3)] for k, cid in enumerate(ids)}
+    with write(engine) as conn:
+        answers = pipeline.bill(conn, [UsageBatch(DEFAULT_LIVE, cid, None, evs) for cid, evs in sent.items()],
+                                now, Decimal(0), HotCache())
+    assert sum(len(a[1].accepted) for a in answers) == n
+    with read(engine) as conn:
+        assert conn.execute(select(func.count()).select_from(events).where(events.c.customer_id.in_(ids))).scalar() == n
+        stored_fees = conn.execute(select(func.count()).select_from(fees).where(fees.c.customer_id.in_(ids))).scalar()
+        assert stored_fees == n
+        usage = select(transactions.c.id).where(transactions.c.customer_id.in_(ids))
+        assert conn.execute(select(func.sum(ledger_entries.c.amount))
+                            .where(ledger_entries.c.transaction_id.in_(usage))).scalar() == 0  # balanced
+        for cid in ids:
+            account = conn.execute(select(wallet_accounts.c.id).where(wallet_accounts.c.customer_id == cid,
+                                                                      wallet_accounts.c.asset == code)).scalar_one()
+            spent = sum(Decimal(e.data["n"]) * Decimal("0.25") for e in sent[cid])
+            assert balances(conn, account, now)["available"] == Decimal(1000) - spent

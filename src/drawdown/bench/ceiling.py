@@ -1,5 +1,6 @@
 """The honest ceiling of ``drawdown bench ingest``: the rows the engine writes for n events, written
-with the raw driver (``sqlite3`` or psycopg 3 ``executemany``) from tuples built before the clock
+with the raw driver (``sqlite3`` ``executemany``; on PostgreSQL psycopg 3's ``executemany``, or ``COPY`` for a
+plain INSERT of many rows, as the engine writes them) from tuples built before the clock
 runs, 1,000 events per transaction, customers picked the way the engine phase picks them. No
 pricing, no reads but the event sequence numbers, no SQLAlchemy on the write path: what this
 database can do with our schema on this machine.
@@ -30,6 +31,7 @@ from drawdown.core.ids import new_id
 from drawdown.core.money import SCALE
 from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.db.engine import make_engine, read
+from drawdown.db.rows import COPY_FROM
 from drawdown.db.tables import credit_grants, events, fees, ledger_entries, products, subscriptions, transactions
 from drawdown.db.tables import wallet_accounts as accounts
 from drawdown.usage.models import UsageEvent
@@ -92,6 +94,10 @@ class Writer:
         cols = self._columns(table)
         names = ", ".join(f'"{c}"' for c in cols)
         return f"INSERT INTO {table.name} ({names}) VALUES ({', '.join([self.p] * len(cols))})"
+
+    def copy_sql(self, table: Table) -> str:
+        names = ", ".join(f'"{c}"' for c in self._columns(table))
+        return f"COPY {table.name} ({names}) FROM STDIN"
 
     def row(self, table: Table, values: dict[str, Any]) -> tuple[Any, ...]:
         """The row as the engine binds it; a NOT NULL column the ceiling does not fill fails loudly."""
@@ -189,6 +195,7 @@ def ceiling(url: str, ids: list[str], n: int, rng: random.Random, per_txn: int =
     engine = make_engine(url)
     world, w = load_world(engine), Writer(engine)
     sql = {t.name: w.insert_sql(t) for t in (events, fees, transactions, ledger_entries)}
+    sql |= {f"copy {t.name}": w.copy_sql(t) for t in (events, fees, transactions, ledger_entries)}
     # _write puts the sequence numbers in place by position: seq leads the events, event_seq follows a fee's id.
     assert w.columns["events"][0] == "seq" and w.columns["fees"][:2] == ["id", "event_seq"], "column order moved"
     sql |= {"credit_grants": GRANT_UPDATE.format(p=w.p), "wallet_accounts": ACCOUNT_UPDATE.format(p=w.p),
@@ -218,21 +225,33 @@ def _write(conn: Any, backend: str, sql: dict[str, str], b: Batch, counts: Count
     cur = conn.cursor()
     if backend == "sqlite":
         cur.execute("BEGIN IMMEDIATE")
-    for table, rows in (("credit_grants", b.grants), ("wallet_accounts", b.accounts),
-                        ("transactions", b.transactions), ("ledger_entries", b.entries)):
+    for table, rows in (("credit_grants", b.grants), ("wallet_accounts", b.accounts)):
         cur.executemany(sql[table], rows)
         counts[table] += cur.rowcount
+    for table, rows in (("transactions", b.transactions), ("ledger_entries", b.entries)):
+        counts[table] += _insert(cur, backend, sql, table, rows)
     seqs = _next_seqs(cur, backend, len(b.events))
-    cur.executemany(sql["events"], [(seqs[i], *row[1:]) for i, row in enumerate(b.events)])
-    counts["events"] += cur.rowcount
-    cur.executemany(sql["fees"], [(row[0], seqs[i], *row[2:]) for i, row in b.fees])  # after id: event_seq
-    counts["fees"] += cur.rowcount
+    counts["events"] += _insert(cur, backend, sql, "events", [(seqs[i], *row[1:]) for i, row in enumerate(b.events)])
+    fee_rows = [(row[0], seqs[i], *row[2:]) for i, row in b.fees]  # after id: event_seq
+    counts["fees"] += _insert(cur, backend, sql, "fees", fee_rows)
     cur.executemany(sql["rollups"], b.rollups)
     counts["rollups"] += cur.rowcount
     if backend == "sqlite":
         cur.execute("COMMIT")
     else:
         conn.commit()
+
+
+def _insert(cur: Any, backend: str, sql: dict[str, str], table: str, rows: list[tuple[Any, ...]]) -> int:
+    """Rows of a plain INSERT, written as the engine writes them (``db/rows.py:Bulk``): by COPY on
+    PostgreSQL from ``COPY_FROM`` rows, by executemany otherwise. The rows written."""
+    if backend == "sqlite" or len(rows) < COPY_FROM:
+        cur.executemany(sql[table], rows)
+        return int(cur.rowcount)
+    with cur.copy(sql[f"copy {table}"]) as copy:
+        for row in rows:
+            copy.write_row(row)
+    return len(rows)
 
 
 def _next_seqs(cur: Any, backend: str, k: int) -> list[int]:

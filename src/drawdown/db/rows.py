@@ -32,6 +32,8 @@ from drawdown.db.types import UTCDateTime
 
 ACCOUNTS, GRANTS, GRANT_DEPENDENTS, GRANT_CHANGES, ACCOUNT_CHANGES, EXPIRIES, TRANSACTIONS, ENTRIES, LAST = range(9)
 
+# Rows from which a plain INSERT outside a pipeline is a COPY on PostgreSQL.
+COPY_FROM = 32
 _NAMED = re.compile(r"%\((\w+)\)s")  # a pyformat parameter, as SQLAlchemy compiles it for psycopg
 
 # (bind name, row key, bind processor or None), in the order of the compiled statement's parameters.
@@ -48,6 +50,8 @@ class Bulk:
         # By dialect and row keys: the SQL and how to bind a row; None when SQLAlchemy must do it
         # (a column left out that has a Python-side default, or a key that is no column).
         self._plans: dict[tuple[str, tuple[str, ...]], tuple[str, _Binding] | None] = {}
+        self.plain = statement is None  # a plain INSERT of whole rows (not an upsert): COPY can write it
+        self._copies: dict[tuple[str, ...], str] = {}  # row keys -> COPY … FROM STDIN (PostgreSQL)
 
     def execute(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -61,8 +65,18 @@ class Bulk:
         params = None if plan is None else _bind(plan[1], rows, len(keys))
         if plan is None or params is None:
             conn.execute(self.statement, rows)
+        elif self.plain and len(params) >= COPY_FROM and dialect.name == "postgresql" and not _pipelined(conn):
+            _copy(conn, self._copy_sql(dialect, keys, plan[1]), plan[0], params)
         else:
             _send(conn, plan[0], params)
+
+    def _copy_sql(self, dialect: Dialect, keys: tuple[str, ...], binding: _Binding) -> str:
+        sql = self._copies.get(keys)
+        if sql is None:
+            names = ", ".join(dialect.identifier_preparer.quote(self.table.c[name].name) for name, _, _ in binding)
+            sql = f"COPY {dialect.identifier_preparer.format_table(self.table)} ({names}) FROM STDIN"
+            self._copies[keys] = sql
+        return sql
 
     def _plan(self, dialect: Dialect, keys: tuple[str, ...]) -> tuple[str, _Binding] | None:
         columns = self.table.c
@@ -179,6 +193,27 @@ class Prepared:
 # Told of every write sent by ``_send`` (its SQL and rows, once sent): the bench counts rows written per
 # table (``bench/writes.py``), a test reads the rollups' rows in the order sent. Empty in a server.
 WATCHERS: list[Callable[[str, list[tuple[Any, ...]]], None]] = []
+
+
+def _pipelined(conn: Connection) -> bool:
+    """Whether psycopg's connection is in pipeline mode (``db.engine.pipelined``), where COPY cannot run."""
+    dbapi: Any = conn.connection.dbapi_connection
+    return bool(dbapi.pgconn.pipeline_status)
+
+
+def _copy(conn: Connection, copy_sql: str, insert_sql: str, params: list[tuple[Any, ...]]) -> None:
+    """PostgreSQL: the rows written with ``COPY … FROM STDIN``, each formatted by psycopg in C. An
+    executemany is one Bind and Execute a row, each passing through psycopg's pipeline in Python: 5,000
+    fee-like rows took 57 to 64 ms of the writer's CPU that way, 9 to 18 ms by COPY (round eight). The
+    values are the ones the INSERT would have bound; triggers and foreign keys apply alike. The watchers
+    are told of it as of the INSERT it stands for."""
+    dbapi: Any = conn.connection.dbapi_connection
+    with driver_errors(conn, copy_sql, None):
+        with dbapi.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for row in params:
+                copy.write_row(row)
+    for watch in WATCHERS:
+        watch(insert_sql, params)
 
 
 def _send(conn: Connection, sql: str, params: list[tuple[Any, ...]]) -> None:
