@@ -31,9 +31,13 @@ PROBE = Table(
 
 @pytest.fixture
 def probe(engine: Engine) -> Iterator[Engine]:
-    _META.create_all(engine)
+    # In a write transaction (BEGIN IMMEDIATE on SQLite): a plain one that reads the schema first cannot
+    # wait for another writer of the shared test database, it fails at once with "database is locked".
+    with write(engine) as conn:
+        _META.create_all(conn)
     yield engine
-    _META.drop_all(engine)
+    with write(engine) as conn:
+        _META.drop_all(conn)
 
 
 def _rows(prefix: str, n: int) -> list[dict[str, Any]]:
