@@ -2,10 +2,10 @@
 foreign-key order (accounts and grants before the fees that name them; events before their fees and
 costs), on PostgreSQL in pipeline mode (``db.engine.pipelined``): one round trip for all of them
 instead of one each, which is much of what a group of single events waits for. A group of
-``COPY_GROUP`` events or more writes outside the pipeline instead, its plain INSERTs by COPY. The customer, product
-and vendor rollups are upserted in key order at the end of the pipeline; the subjects' rollups come
-last, outside it (a subject's rollup reads its totals first). An account
-the group took below its auto top-up threshold gets its auto top-up recorded here, in the same
+``COPY_GROUP`` events or more writes outside the pipeline instead, its plain INSERTs by COPY. The
+customer, product and vendor rollups are upserted in key order at the end of the pipeline; the
+subjects' rollups come last, outside it (a subject's rollup reads its totals first). An account the
+group took below its auto top-up threshold gets its auto top-up recorded here, in the same
 transaction (``wallets.autotopup``), and what the platform must hear of (a balance crossing a line, a
 grant written off) goes into the webhooks outbox (``Ledger.publish``). Holds placed, settled or
 released come after the fees they name. The transaction itself is committed by the caller."""
