@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,13 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
 
 from drawdown.codec import dumps_text, loads
+from drawdown.db.pgwire import Pipeline
 from drawdown.settings import normalise_url
 
 _JSON = {"json_serializer": dumps_text, "json_deserializer": loads}
 
 IMMEDIATE = "drawdown_immediate"
+PIPELINE = "drawdown_pipeline"  # conn.info: the open ``pipelined`` block's pipeline
 SYNCHRONOUS = ("full", "normal")
 
 
@@ -139,7 +141,9 @@ def make_engine(url: str, synchronous: str = "full") -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    engine = create_engine(url, pool_size=10, max_overflow=10, **_JSON)
+    # psycopg's automatic preparation off: it deallocates every prepared statement of the session on each
+    # rollback, those the commit stage prepares itself (db/pgwire.py) with them.
+    engine = create_engine(url, pool_size=10, max_overflow=10, connect_args={"prepare_threshold": None}, **_JSON)
     _ping_when_idle(engine)
     return engine
 
@@ -190,21 +194,37 @@ def is_sqlite(conn: Connection) -> bool:
 
 @contextmanager
 def pipelined(conn: Connection) -> Iterator[None]:
-    """PostgreSQL: the block's statements go out without waiting for each one's answer, and all the
-    answers are read once at its end (psycopg's pipeline mode): one round trip instead of one per
-    statement. Elsewhere the block simply runs.
+    """PostgreSQL: the row buffer's writes in the block (``db.rows``) go out without waiting for each
+    one's answer, down one libpq pipeline (``db.pgwire``), and all the answers are read at its end: one
+    round trip instead of one per statement. Elsewhere the block simply runs.
 
-    Only for writes whose results nobody reads inside the block (their row counts are not known
-    before its end). An error surfaces at the end, as SQLAlchemy's own exception class (the API answers
-    it like any database error), and a lost connection is thrown away as SQLAlchemy would."""
+    Only the row buffer's writes may run in the block: a statement through SQLAlchemy must ``settle``
+    first (``db.rows`` does). An error surfaces at the end, as SQLAlchemy's own exception class (the
+    API answers it like any database error), and a lost connection is thrown away as SQLAlchemy
+    would."""
     if conn.dialect.name != "postgresql":
         yield
         return
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
+    pipe = conn.info[PIPELINE] = Pipeline(conn.connection.dbapi_connection)
+    try:
+        yield
+    except BaseException:
+        with suppress(Exception):  # the block's own error is the one to tell; the answers are only drained
+            pipe.finish()
+        raise
+    finally:
+        del conn.info[PIPELINE]
     with driver_errors(conn, "(pipeline)", None):
-        with dbapi.pipeline():
-            yield
+        pipe.finish()
+
+
+def settle(conn: Connection) -> None:
+    """Inside ``pipelined``: read what the block has sent so far, so that a statement through SQLAlchemy
+    can run next (the block goes on; its next write opens a new pipeline)."""
+    pipe = conn.info.get(PIPELINE)
+    if pipe is not None:
+        with driver_errors(conn, "(pipeline)", None):
+            pipe.finish()
 
 
 def fetch_planned_afresh(conn: Connection, sql: str, params: tuple[Any, ...] | dict[str, Any]) -> list[Any]:

@@ -28,13 +28,15 @@ from sqlalchemy import Connection, Table, Update, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import Insert
 
-from drawdown.db.engine import driver_errors
+from drawdown.db.engine import PIPELINE, driver_errors, settle
+from drawdown.db.pgwire import Texts
 from drawdown.db.types import UTCDateTime
 
 ACCOUNTS, GRANTS, GRANT_DEPENDENTS, GRANT_CHANGES, ACCOUNT_CHANGES, EXPIRIES, TRANSACTIONS, ENTRIES, LAST = range(9)
 
 # Rows from which a plain INSERT outside a pipeline is a COPY on PostgreSQL.
 COPY_FROM = 32
+_TEXTS: dict[str, Texts] = {}  # PostgreSQL: an executemany's SQL as the texts of db.pgwire
 _NAMED = re.compile(r"%\((\w+)\)s")  # a pyformat parameter, as SQLAlchemy compiles it for psycopg
 
 # (bind name, row key, bind processor or None), in the order of the compiled statement's parameters.
@@ -65,11 +67,12 @@ class Bulk:
         plan = self._plans[plan_key]
         params = None if plan is None else _bind(plan[1], rows, len(keys))
         if plan is None or params is None:
+            settle(conn)
             conn.execute(self.statement, rows)
-        elif self.plain and len(params) >= COPY_FROM and dialect.name == "postgresql" and not _pipelined(conn):
+        elif self.plain and len(params) >= COPY_FROM and dialect.name == "postgresql" and PIPELINE not in conn.info:
             _copy(conn, self._copy_sql(dialect, keys, plan[1]), plan[0], params)
         else:
-            _send(conn, plan[0], params)
+            send(conn, plan[0], params)
 
     def _copy_sql(self, dialect: Dialect, keys: tuple[str, ...], binding: _Binding) -> str:
         sql = self._copies.get(keys)
@@ -174,9 +177,10 @@ class Prepared:
             sql, binding, fixed = plan
             params = _bind(binding, [fixed | row for row in rows] if fixed else rows, len(keys) + len(fixed))
         if plan is None or params is None:
+            settle(conn)
             conn.execute(self.statement, rows)
         else:
-            _send(conn, sql, params)
+            send(conn, sql, params)
 
     def _plan(self, dialect: Dialect, keys: tuple[str, ...]) -> tuple[str, _Binding, dict[str, Any]] | None:
         compiled = self.statement.compile(dialect=dialect)
@@ -196,12 +200,6 @@ class Prepared:
 WATCHERS: list[Callable[[str, list[tuple[Any, ...]]], None]] = []
 
 
-def _pipelined(conn: Connection) -> bool:
-    """Whether psycopg's connection is in pipeline mode (``db.engine.pipelined``), where COPY cannot run."""
-    dbapi: Any = conn.connection.dbapi_connection
-    return bool(dbapi.pgconn.pipeline_status)
-
-
 def _copy(conn: Connection, copy_sql: str, insert_sql: str, params: list[tuple[Any, ...]]) -> None:
     """PostgreSQL: the rows written with ``COPY … FROM STDIN``, each formatted by psycopg in C. An
     executemany is one Bind and Execute a row, each passing through psycopg's pipeline in Python: 5,000
@@ -217,14 +215,21 @@ def _copy(conn: Connection, copy_sql: str, insert_sql: str, params: list[tuple[A
         watch(insert_sql, params)
 
 
-def _send(conn: Connection, sql: str, params: list[tuple[Any, ...]]) -> None:
-    """``params`` bound to ``sql`` with the driver's own executemany. ``exec_driver_sql`` sent the same for
+def send(conn: Connection, sql: str, params: list[tuple[Any, ...]]) -> None:
+    """``params`` bound to ``sql``: inside ``pipelined`` on PostgreSQL, queued on its pipeline
+    (``db.pgwire``); otherwise with the driver's own executemany. ``exec_driver_sql`` sent the same for
     13 µs more a statement (its execution context, events and result), 7 or 8 statements a group: 4 to
-    11% of a small group's CPU (round eight). A driver error is raised as SQLAlchemy's. The cursor is
-    not closed: in pipeline mode psycopg hands it its results when the block ends."""
-    dbapi: Any = conn.connection.dbapi_connection
-    with driver_errors(conn, sql, params):
-        dbapi.cursor().executemany(sql, params)
+    11% of a small group's CPU (round eight). A driver error is raised as SQLAlchemy's."""
+    pipe = conn.info.get(PIPELINE)
+    if pipe is not None:
+        texts = _TEXTS.get(sql)
+        if texts is None:
+            texts = _TEXTS[sql] = Texts(sql)
+        pipe.write(texts, params)
+    else:
+        dbapi: Any = conn.connection.dbapi_connection
+        with driver_errors(conn, sql, params):
+            dbapi.cursor().executemany(sql, params)
     for watch in WATCHERS:
         watch(sql, params)
 
@@ -245,5 +250,6 @@ class RowBuffer:
             if isinstance(statement, (Bulk, Prepared)):
                 statement.execute(conn, rows)
             else:
+                settle(conn)
                 conn.execute(statement, rows)
         self.rows.clear()
