@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from drawdown.core.scopes import DEFAULT_LIVE
 from drawdown.db.driver import DriverSelect, fetch_together
 from drawdown.db.engine import write
-from drawdown.db.tables import events
+from drawdown.db.tables import customers, events
 from drawdown.usage import repository as usage_sql
 from drawdown.wallets import repository as wallet_sql
 from drawdown.wallets import service as wallets
@@ -48,6 +48,7 @@ def test_the_reads_answer_on_the_driver_what_sqlalchemy_answers(engine: Engine) 
             assert through_sqlalchemy, read.sql  # something to compare
             for _ in range(7):  # psycopg would prepare a statement from its fifth run
                 assert sorted(read.fetch(conn, params)) == through_sqlalchemy
+                assert sorted(fetch_together(conn, [(read, params)])[0]) == through_sqlalchemy
         times = [v for row in wallet_sql._WALLETS.fetch(conn, reads[0][1]) for v in row if isinstance(v, datetime)]
         assert times and all(t.tzinfo is UTC for t in times)
         assert [t for t in times if t.microsecond]  # stored and read back to the microsecond
@@ -107,3 +108,20 @@ def test_an_error_among_reads_sent_together_is_sqlalchemys(engine: Engine) -> No
     with pytest.raises(DBAPIError):  # SQLAlchemy's class, whichever driver raised
         with write(engine) as conn:
             fetch_together(conn, [usage_sql.versions_read([1]), ("SELECT no_such_column FROM events", ())])
+
+
+def test_reads_that_open_the_transaction_hold_their_locks_until_it_ends(engine: Engine) -> None:
+    """On PostgreSQL the reads carry the transaction's BEGIN in their own round trip: a ``FOR UPDATE`` sent
+    first must keep its row locked until the commit, not only for its own statement."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's row locks")
+    now = datetime.now(UTC)
+    with write(engine) as conn:
+        cid = make_customer(conn, now)
+    lock = select(customers.c.id).where(customers.c.id == cid).with_for_update(nowait=True)
+    with write(engine) as conn:
+        assert usage_sql.locked_from(fetch_together(conn, usage_sql.lock_reads([cid]))[:1])
+        with engine.connect() as other, pytest.raises(DBAPIError, match="lock"):
+            other.execute(lock)
+    with engine.connect() as other:  # committed: free again
+        assert other.execute(lock).scalar_one() == cid

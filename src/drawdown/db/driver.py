@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.sqltypes import NullType
 
 from drawdown.db.engine import driver_errors, fetch_planned_afresh, on_cursor
+from drawdown.db.pgwire import query, read_together
 from drawdown.db.types import UTCDateTime
 
 _PG = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
@@ -60,6 +61,7 @@ class DriverSelect:
         self.core = core
         compiled = driver.compile(dialect=_PG)
         self.sql = str(compiled)
+        self.query = query(self.sql)
         self.fixed = dict(compiled.params)  # the values the statement carries itself (a state, a zero)
         self.convert = _converters(driver)
         self.lite = SqliteSelect(core)
@@ -112,32 +114,22 @@ Read = tuple[DriverSelect | str, dict[str, Any] | tuple[Any, ...]]  # a select, 
 
 
 def fetch_together(conn: Connection, reads: list[Read]) -> list[list[tuple[Any, ...]]]:
-    """The rows of each read, in order. On PostgreSQL all are sent at once in pipeline mode and their
-    answers read at one sync: one round trip instead of one each (PostgreSQL runs them in the order
-    sent, so a read after a ``FOR UPDATE`` sees what the lock waited for). Each is planned afresh, as
-    ``fetch_planned_afresh`` explains. On SQLite they run one after the other, on sqlite3's cursor."""
+    """The rows of each read, in order. On PostgreSQL all are sent down one libpq pipeline (``db.pgwire``;
+    with the transaction's BEGIN when they open it) and their answers read at one Sync: one round trip
+    instead of one each (PostgreSQL runs them in the order sent, so a read after a ``FOR UPDATE`` sees
+    what the lock waited for). psycopg's own pipeline cost a poll and a flush a statement, in Python.
+    Each is planned afresh, as ``fetch_planned_afresh`` explains. On SQLite they run one after the
+    other, on sqlite3's cursor."""
     if conn.dialect.name != "postgresql":
         return [
             read.fetch(conn, params) if isinstance(read, DriverSelect)  # type: ignore[arg-type]
             else on_cursor(conn, read, params)
             for read, params in reads
         ]
-    dbapi: Any = conn.connection.dbapi_connection
-    cursors: list[Any] = []
-    try:
-        # The pipeline's exit sends the one Sync and reads every answer; the rows are fetched after it.
-        # (An explicit sync inside the block cost a second, empty round trip: the exit always syncs.)
-        with driver_errors(conn, "(pipeline of reads)", None), dbapi.pipeline():
-            for read, params in reads:
-                cursors.append(dbapi.cursor())
-                if isinstance(read, DriverSelect):
-                    cursors[-1].execute(read.sql, read.fixed | params, prepare=False)  # type: ignore[operator]
-                else:
-                    cursors[-1].execute(read, params, prepare=False)
-        found = [cursor.fetchall() for cursor in cursors]
-    finally:
-        for cursor in cursors:
-            cursor.close()
+    queued = [(read.query, read.fixed | params) if isinstance(read, DriverSelect) else (query(read), params)  # type: ignore[operator]
+              for read, params in reads]  # fmt: skip
+    with driver_errors(conn, "(pipeline of reads)", None):
+        found = read_together(conn.connection.dbapi_connection, queued)
     pairs = zip(reads, found, strict=True)
     return [read.converted(rows) if isinstance(read, DriverSelect) else rows for (read, _), rows in pairs]
 

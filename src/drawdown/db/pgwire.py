@@ -37,6 +37,7 @@ CHUNK = 16  # rows a multi-row INSERT takes at most: one text (and preparation) 
 
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 _PLACEHOLDER = re.compile(r"%%|%s")  # psycopg's positional parameter, and its escaped percent sign
+_PARAMETER = re.compile(r"%%|%\((\w+)\)s|%s")  # the same, or a named one
 _VALUES = re.compile(r"^(?P<head>INSERT INTO .*? VALUES )\((?P<one>%s(?:, %s)*)\)(?P<tail>.*)$", re.DOTALL)
 _names = itertools.count(1)
 # By psycopg connection: statement text -> its prepared name. Gone with the connection.
@@ -73,14 +74,16 @@ def _numbered(sql: str) -> bytes:
 
 
 class Pipeline:
-    """Writes queued on one psycopg connection, their answers read by ``finish``."""
+    """Commands queued on one psycopg connection: writes (prepared, their answers only checked) and reads
+    (planned afresh, their rows kept); every answer is read by ``finish``."""
 
     def __init__(self, dbapi: Any) -> None:
         self.dbapi = dbapi
         self.pgconn = dbapi.pgconn
         self.tx = Transformer(dbapi)
         self.known = _prepared.setdefault(dbapi, {})
-        self.queued: list[tuple[bytes, bytes | None]] = []  # per command sent: its text, and the name it prepares
+        # Per command sent, in order: its text, and the name it prepares (a preparation) or True (a read).
+        self.queued: list[tuple[bytes, bytes | bool | None]] = []
         self.active = False
 
     def write(self, texts: Texts, rows: list[tuple[Any, ...]]) -> None:
@@ -97,13 +100,27 @@ class Pipeline:
                 self._send(texts.rows(len(part)), values, texts.formats * len(part))
         self.pgconn.flush()  # without waiting: what the socket takes now, PostgreSQL starts on
 
+    def read(self, query: Query, params: dict[str, Any] | tuple[Any, ...]) -> None:
+        """Queue a read, planned for its values (unprepared, as psycopg's ``execute(prepare=False)``
+        sends it: ``db.engine.fetch_planned_afresh`` says why); ``finish`` answers its rows."""
+        if not self.active:
+            self._enter()
+        values = tuple(params[name] for name in query.names) if isinstance(params, dict) else params
+        dumped = self.tx.dump_sequence(values, [PyFormat.AUTO] * len(values))
+        self.pgconn.send_query_params(query.text, dumped, param_types=self.tx.types, param_formats=self.tx.formats)
+        self.queued.append((query.text, True))
+
     def _enter(self) -> None:
-        if self.pgconn.transaction_status == pq.TransactionStatus.IDLE and not self.dbapi.autocommit:
-            # Open the transaction as psycopg would (BEGIN with the connection's settings). The commit stage
-            # always finds it open (its reads opened it); this is for a block that starts one.
-            self.dbapi.cursor().execute("SELECT 1")
+        dbapi = self.dbapi
+        begin = self.pgconn.transaction_status == pq.TransactionStatus.IDLE and not dbapi.autocommit
+        if begin and (dbapi.isolation_level, dbapi.read_only, dbapi.deferrable) != (None, None, None):
+            dbapi.cursor().execute("SELECT 1")  # a transaction of other settings: opened by psycopg (a round trip)
+            begin = False
         self.pgconn.enter_pipeline_mode()
         self.active = True
+        if begin:  # psycopg's own BEGIN for a connection of default settings, in the same round trip
+            self.pgconn.send_query_params(b"BEGIN", None)
+            self.queued.append((b"BEGIN", None))
 
     def _send(self, text: bytes, values: tuple[Any, ...], formats: list[PyFormat]) -> None:
         name = self.known.get(text)
@@ -114,26 +131,33 @@ class Pipeline:
         self.pgconn.send_query_prepared(name, self.tx.dump_sequence(values, formats))
         self.queued.append((text, None))
 
-    def finish(self) -> None:
-        """Send a Sync, read every answer and leave pipeline mode; the first error is raised (psycopg's
-        class), after all are read, so the connection is ready for the caller's rollback."""
+    def finish(self) -> list[list[tuple[Any, ...]]]:
+        """Send a Sync, read every answer and leave pipeline mode: the rows of each read, in order. The
+        first error is raised (psycopg's class) after all are read, so the connection is ready for the
+        caller's rollback."""
         if not self.active:
-            return
+            return []
         self.active = False
         queued, self.queued = self.queued, []
+        found: list[list[tuple[Any, ...]]] = []
         error: Exception | None = None
         try:
-            self.pgconn.pipeline_sync()
-            self.dbapi.wait(send(self.pgconn))
-            for text, prepares in queued:
-                results = self.dbapi.wait(fetch_many(self.pgconn))
-                if results and results[0].status in _OK:
+            pgconn, wait = self.pgconn, self.dbapi.wait
+            pgconn.pipeline_sync()
+            wait(send(pgconn))
+            for text, what in queued:
+                results = wait(fetch_many(pgconn))
+                result = results[0] if results else None
+                if result is not None and result.status in _OK:
+                    if what is True:
+                        self.tx.set_pgresult(result)
+                        found.append(self.tx.load_rows(0, result.ntuples, tuple))
                     continue
-                if prepares is not None:  # not prepared after all (a statement before it failed)
+                if isinstance(what, bytes):  # not prepared after all (a statement before it failed)
                     self.known.pop(text, None)
-                if error is None and results and results[0].status == pq.ExecStatus.FATAL_ERROR:
-                    error = errors.error_from_result(results[0], encoding=self.dbapi.info.encoding)
-            self.dbapi.wait(fetch_many(self.pgconn))  # the Sync's own answer
+                if error is None and result is not None and result.status == pq.ExecStatus.FATAL_ERROR:
+                    error = errors.error_from_result(result, encoding=self.dbapi.info.encoding)
+            wait(fetch_many(pgconn))  # the Sync's own answer
         except BaseException:
             with suppress(Exception):  # the connection is lost or broken: the error in flight says so
                 self.pgconn.exit_pipeline_mode()
@@ -141,3 +165,53 @@ class Pipeline:
         self.pgconn.exit_pipeline_mode()
         if error is not None:
             raise error
+        return found
+
+
+class Query:
+    """A read in psycopg's style (``%s`` with a tuple, or ``%(name)s`` with a dict) as a PostgreSQL text
+    with ``$n`` parameters, and the names in their order (a name used twice is one parameter)."""
+
+    def __init__(self, sql: str) -> None:
+        names: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            if match.group() == "%%":
+                return "%"
+            name = match.group(1)
+            if name is None:
+                names.append(f"{len(names)}")
+                return f"${len(names)}"
+            if name not in names:
+                names.append(name)
+            return f"${names.index(name) + 1}"
+
+        self.text = _PARAMETER.sub(number, sql).encode()
+        self.names = names
+
+
+_QUERIES: dict[str, Query] = {}
+
+
+Rows = list[tuple[Any, ...]]
+
+
+def read_together(dbapi: Any, reads: list[tuple[Query, dict[str, Any] | tuple[Any, ...]]]) -> list[Rows]:
+    """The rows of each read, all sent in one pipeline and answered at one Sync (one round trip)."""
+    pipe = Pipeline(dbapi)
+    try:
+        for sent, params in reads:
+            pipe.read(sent, params)
+    except BaseException:
+        with suppress(Exception):  # a value psycopg could not adapt: what was queued is only drained
+            pipe.finish()
+        raise
+    return pipe.finish()
+
+
+def query(sql: str) -> Query:
+    """``sql`` as a ``Query``, made once."""
+    found = _QUERIES.get(sql)
+    if found is None:
+        found = _QUERIES[sql] = Query(sql)
+    return found
