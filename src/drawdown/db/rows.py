@@ -13,8 +13,9 @@ the engine's time on the ingestion bench (``construct_params`` and its per-row d
 values reaching the driver are the same. An upsert of whole rows (the rollups) is a ``Bulk`` of its
 statement, and an UPDATE by key (a grant's remainder, an account's totals) a ``Prepared``: through
 ``Connection.execute`` they cost a group of single events 0.8 ms in all on SQLite (A/B in one process).
-Both are sent with the driver's own executemany (``_send``), not through SQLAlchemy's connection; on
-PostgreSQL a plain INSERT of ``COPY_FROM`` rows or more outside a pipeline is a COPY (``_copy``).
+Both are sent with the driver's own executemany (``send``), not through SQLAlchemy's connection; inside
+``db.engine.pipelined`` on PostgreSQL they are queued on its pipeline instead (``db.pgwire``), and
+outside one a plain INSERT of ``COPY_FROM`` rows or more is a COPY (``_copy``).
 """
 
 from __future__ import annotations
