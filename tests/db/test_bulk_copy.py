@@ -1,5 +1,6 @@
-"""``db.rows.Bulk`` on PostgreSQL writes a large batch of plain INSERT rows with COPY outside a pipeline
-(``COPY_FROM`` rows or more), and with an executemany otherwise. Both must store the very same values
+"""``db.rows.Bulk`` on PostgreSQL writes a large batch of plain INSERT rows (``COPY_FROM`` rows or more) with
+COPY outside a pipeline or in a block that allows it (``pipelined(copies=True)``, a large group's), and
+otherwise as multi-row INSERTs in the pipeline or with an executemany. Both must store the very same values
 (times, JSON documents, NULLs, text with tabs, newlines, backslashes and quotes, large integers), tell the
 bench's watchers of every row, and fail as SQLAlchemy's exception class, taking the transaction back."""
 
@@ -68,14 +69,19 @@ def test_copy_and_executemany_store_the_same_values_and_count_every_row(probe: E
         with write(probe) as conn:
             bulk.execute(conn, _rows("a", n))  # outside a pipeline: COPY on PostgreSQL
         with write(probe) as conn, pipelined(conn):
-            bulk.execute(conn, _rows("b", n))  # in a pipeline (a plain block on SQLite): executemany
+            bulk.execute(conn, _rows("b", n))  # in a pipeline (a plain block on SQLite): multi-row INSERTs
+        with write(probe) as conn, pipelined(conn, copies=True):  # a large group's block: COPY between its writes
+            bulk.execute(conn, _rows("e", 2))
+            bulk.execute(conn, _rows("f", n))
+            bulk.execute(conn, _rows("g", 3))
     finally:
         row_buffer.WATCHERS.remove(watch)
     copied, sent = _stored(probe, "a"), _stored(probe, "b")
-    assert len(copied) == n and copied == sent
+    assert len(copied) == n and copied == sent == _stored(probe, "f")
+    assert _stored(probe, "e") == copied[:2] and _stored(probe, "g") == copied[:3]
     assert copied[1][2] == "tab\there" and copied[4][2] == "quote ' and \" and \\N" and copied[5][2] == ""
     assert copied[6][2] is None and copied[0][4] is None and copied[1][4] == {"n": "1", "list": [1, "x\ty"]}
-    assert seen == [("INSERT INTO bulk_copy_probe", n)] * 2
+    assert seen == [("INSERT INTO bulk_copy_probe", k) for k in (n, n, 2, n, 3)]
 
 
 def test_a_refused_copy_is_sqlalchemys_error_and_nothing_of_the_transaction_stays(probe: Engine) -> None:

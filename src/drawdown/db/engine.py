@@ -193,7 +193,7 @@ def is_sqlite(conn: Connection) -> bool:
 
 
 @contextmanager
-def pipelined(conn: Connection) -> Iterator[None]:
+def pipelined(conn: Connection, copies: bool = False) -> Iterator[None]:
     """PostgreSQL: the row buffer's writes in the block (``db.rows``) go out without waiting for each
     one's answer, down one libpq pipeline (``db.pgwire``), and all the answers are read at its end: one
     round trip instead of one per statement. Elsewhere the block simply runs.
@@ -205,7 +205,7 @@ def pipelined(conn: Connection) -> Iterator[None]:
     if conn.dialect.name != "postgresql":
         yield
         return
-    pipe = conn.info[PIPELINE] = Pipeline(conn.connection.dbapi_connection)
+    pipe = conn.info[PIPELINE] = Pipeline(conn.connection.dbapi_connection, copies)
     try:
         yield
     except BaseException:

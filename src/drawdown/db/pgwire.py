@@ -77,8 +77,9 @@ class Pipeline:
     """Commands queued on one psycopg connection: writes (prepared, their answers only checked) and reads
     (planned afresh, their rows kept); every answer is read by ``finish``."""
 
-    def __init__(self, dbapi: Any) -> None:
+    def __init__(self, dbapi: Any, copies: bool = False) -> None:
         self.dbapi = dbapi
+        self.copies = copies  # whether a large plain INSERT in the block leaves it for COPY (db.rows)
         self.pgconn = dbapi.pgconn
         self.tx = Transformer(dbapi)
         self.known = _prepared.setdefault(dbapi, {})

@@ -67,10 +67,12 @@ class Bulk:
             self._plans[plan_key] = self._plan(dialect, keys)
         plan = self._plans[plan_key]
         params = None if plan is None else _bind(plan[1], rows, len(keys))
+        pipe = conn.info.get(PIPELINE)
         if plan is None or params is None:
             settle(conn)
             conn.execute(self.statement, rows)
-        elif self.plain and len(params) >= COPY_FROM and dialect.name == "postgresql" and PIPELINE not in conn.info:
+        elif self.plain and len(params) >= COPY_FROM and dialect.name == "postgresql" and (pipe is None or pipe.copies):
+            settle(conn)  # COPY cannot run in a pipeline: what the block sent before is answered first
             _copy(conn, self._copy_sql(dialect, keys, plan[1]), plan[0], params)
         else:
             send(conn, plan[0], params)
