@@ -15,21 +15,30 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from drawdown.db import pgwire
-from drawdown.db.engine import pipelined, read, settle, write
+from drawdown.db.engine import make_engine, pipelined, read, settle, write
 from drawdown.db.rows import send
 from tests.conftest import PG_URL
 
 TABLE = "pipelined_probe"
 
 
-@pytest.fixture
-def probe(engine: Engine) -> Iterator[Engine]:
+@pytest.fixture(params=["engine", "writer"])
+def probe(engine: Engine, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """The probe table, on the shared engine or on a batching writer's (``make_engine(writer=True)``: on
+    PostgreSQL the statements are then prepared under names of ours, not parsed once a pipeline)."""
+    if request.param == "writer" and engine.dialect.name != "postgresql":
+        pytest.skip("a writer's engine differs on PostgreSQL only")
     price = "TEXT" if engine.dialect.name == "sqlite" else "NUMERIC(20, 6)"  # SQLite's NUMERIC is a float
     with write(engine) as conn:
         conn.exec_driver_sql(
             f"CREATE TABLE {TABLE} (id INTEGER PRIMARY KEY, v BIGINT NOT NULL, note TEXT, price {price})"
         )
-    yield engine
+    used = engine
+    if request.param == "writer":
+        used = make_engine(engine.url.render_as_string(hide_password=False), writer=True)
+    yield used
+    if used is not engine:
+        used.dispose()
     with write(engine) as conn:
         conn.exec_driver_sql(f"DROP TABLE {TABLE}")
 
@@ -126,13 +135,16 @@ def test_a_block_that_opens_the_transaction_is_taken_back_whole(probe: Engine) -
 
 
 def test_statements_prepared_on_a_connection_outlive_a_rollback_and_a_failed_block(probe: Engine) -> None:
-    """A rollback does not unprepare them (psycopg's own preparation, which would, is off), and a statement
-    whose preparation a failed block skipped is prepared again when next used."""
+    """On a writer's engine a rollback does not unprepare them (psycopg's own preparation, which would, is
+    off there), and a statement whose preparation a failed block skipped is prepared again when next
+    used. On the shared engine none of ours is left prepared, and the same blocks work."""
     if probe.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's prepared statements")
     probe.dispose()  # one connection for the whole test
     update = f"UPDATE {TABLE} SET note = %s WHERE id = %s"
+    ours = "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'dd%%'"
     with write(probe) as conn:
+        writer = conn.connection.dbapi_connection.prepare_threshold is None
         with pipelined(conn):
             send(conn, _insert(conn), [(1, 10, None, None)])
         pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
@@ -145,11 +157,11 @@ def test_statements_prepared_on_a_connection_outlive_a_rollback_and_a_failed_blo
                 send(conn, update, [("never", 1)])
     with write(probe) as conn:
         assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() == pid
-        prepared = conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar_one()
+        before = conn.exec_driver_sql(ours).scalar_one()
         with pipelined(conn):
             send(conn, _insert(conn), [(2, 20, None, None)])
             send(conn, update, [("kept", 2)])
-        assert conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar_one() == prepared + 1
+        assert (before, conn.exec_driver_sql(ours).scalar_one()) == ((1, 2) if writer else (0, 0))
     assert _rows(probe) == [(1, 10, None, None), (2, 20, "kept", None)]
 
 

@@ -75,7 +75,7 @@ def small_groups(backend: str, groups: int, out: Path) -> list[dict[str, Any]]:
     try:
         upgrade(url)
         ids = build_world(url, max(SIZES))
-        engine, cache, rng = make_engine(url), HotCache(), random.Random(1)
+        engine, cache, rng = make_engine(url, writer=True), HotCache(), random.Random(1)
         for _ in range(20):  # caches and prepared statements warm, as in a server
             _group(engine, cache, ids, max(SIZES), rng)
         runs = []

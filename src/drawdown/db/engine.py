@@ -111,7 +111,10 @@ def check_writable(engine: Engine) -> None:
         raise
 
 
-def make_engine(url: str, synchronous: str = "full") -> Engine:
+def make_engine(url: str, synchronous: str = "full", writer: bool = False) -> Engine:
+    """``writer``: an engine for the batching writer. On PostgreSQL its connections keep no prepared
+    statements of psycopg's own, so that the commit stage's stay prepared across rollbacks (``db.pgwire``).
+    """
     url = normalise_url(url)
     if synchronous not in SYNCHRONOUS:
         raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, not {synchronous!r}")
@@ -141,9 +144,10 @@ def make_engine(url: str, synchronous: str = "full") -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    # psycopg's automatic preparation off: it deallocates every prepared statement of the session on each
-    # rollback, those the commit stage prepares itself (db/pgwire.py) with them.
-    engine = create_engine(url, pool_size=10, max_overflow=10, connect_args={"prepare_threshold": None}, **_JSON)
+    # A writer's: psycopg's automatic preparation off. It deallocates every prepared statement of the session
+    # at each rollback, those the commit stage prepares itself (db/pgwire.py) with them.
+    own = {"connect_args": {"prepare_threshold": None}} if writer else {}
+    engine = create_engine(url, pool_size=10, max_overflow=10, **own, **_JSON)
     _ping_when_idle(engine)
     return engine
 

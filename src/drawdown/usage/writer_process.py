@@ -200,7 +200,8 @@ def _child(conn: Connection, url: str, synchronous: str, default_limit: Decimal 
             send(("answer", n, _plain(result)))
 
     metrics = _Forwarded(send)
-    writer = BatchWriter(make_engine(url, synchronous), _utc_now, default_limit, HotCache(), max_batch, metrics)
+    engine = make_engine(url, synchronous, writer=True)
+    writer = BatchWriter(engine, _utc_now, default_limit, HotCache(), max_batch, metrics)
     send(("ready",))
     while True:
         try:
