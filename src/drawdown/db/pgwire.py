@@ -41,7 +41,7 @@ CHUNK = 16  # rows a multi-row INSERT takes at most: one text (and preparation) 
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 _PLACEHOLDER = re.compile(r"%%|%s")  # psycopg's positional parameter, and its escaped percent sign
 _PARAMETER = re.compile(r"%%|%\((\w+)\)s|%s")  # the same, or a named one
-_VALUES = re.compile(r"^(?P<head>INSERT INTO .*? VALUES )\((?P<one>%s(?:, %s)*)\)(?P<tail>.*)$", re.DOTALL)
+_VALUES = re.compile(r"^INSERT INTO [^(]*\([^()]*\) VALUES \(")  # up to a plain INSERT's row of values
 _names = itertools.count(1)
 # By psycopg connection: statement text -> its prepared name. Gone with the connection.
 _prepared: WeakKeyDictionary[Any, dict[bytes, bytes]] = WeakKeyDictionary()
@@ -55,10 +55,7 @@ class Texts:
         self.width = len(_PLACEHOLDER.findall(sql)) - sql.count("%%")
         self.one = _numbered(sql)
         self._many: dict[int, bytes] = {1: self.one}
-        match = _VALUES.match(sql)
-        # Only where the one row's values are all the parameters (none in an ON CONFLICT clause, say).
-        many = match is not None and "%s" not in match["head"] + match["tail"]
-        self.parts = (match["head"], match["one"], match["tail"]) if many and match else None
+        self.parts = _values(sql)
         self.formats = [PyFormat.TEXT] * self.width
 
     def rows(self, count: int) -> bytes:
@@ -69,6 +66,24 @@ class Texts:
             head, one, tail = self.parts
             text = self._many[count] = _numbered(head + ", ".join([f"({one})"] * count) + tail)
         return text
+
+
+def _values(sql: str) -> tuple[str, str, str] | None:
+    """(what comes before the row of values, the row's inside, what follows it) of ``INSERT INTO t (…)
+    VALUES (…) …``, where the row holds every parameter (none in an ON CONFLICT clause, say); else None.
+    SQLAlchemy casts each value (``%s::VARCHAR``, ``%s::NUMERIC(20, 6)``): the row ends at its own
+    closing parenthesis."""
+    start = _VALUES.match(sql)
+    if start is None:
+        return None
+    depth, end = 1, start.end()
+    while depth and end < len(sql):
+        depth += {"(": 1, ")": -1}.get(sql[end], 0)
+        end += 1
+    head, one, tail = sql[: start.end() - 1], sql[start.end() : end - 1], sql[end:]
+    if depth or "%s" in head + tail:
+        return None
+    return head, one, tail
 
 
 def _numbered(sql: str) -> bytes:
