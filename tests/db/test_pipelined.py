@@ -179,3 +179,35 @@ def test_a_connection_lost_in_the_block_is_thrown_away(probe: Engine) -> None:
     with read(probe) as conn:  # the pool hands out a live connection, not the dead one
         assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != pid
     assert _rows(probe) == []
+
+
+def test_the_commit_stages_inserts_go_many_rows_a_statement() -> None:
+    """Every INSERT the commit stage sends, as SQLAlchemy compiles it for psycopg (each value cast:
+    ``%s::VARCHAR``), is one ``pgwire`` can send as multi-row statements: were one not, its rows would go
+    one statement each, unnoticed but for the time they cost."""
+    from sqlalchemy.dialects import postgresql
+
+    from drawdown.db.rows import Bulk
+    from drawdown.reports.repository import _UPSERTS, rollup_upsert
+    from drawdown.usage import repository as usage_sql
+    from drawdown.wallets import repository as wallet_sql
+
+    dialect = postgresql.psycopg.dialect()
+
+    class _Conn:  # rollup_upsert builds its statement for the connection's dialect
+        pass
+
+    conn = _Conn()
+    conn.dialect = dialect  # type: ignore[attr-defined]
+    bulks = [usage_sql.INSERT_EVENTS, usage_sql.INSERT_FEES, usage_sql.INSERT_COSTS, usage_sql.INSERT_POSITION,
+             wallet_sql.INSERT_ACCOUNT, wallet_sql.INSERT_GRANT, wallet_sql.INSERT_TRANSACTION,
+             wallet_sql.INSERT_ENTRY, rollup_upsert(conn)]  # type: ignore[arg-type]
+    assert _UPSERTS["postgresql"] in bulks
+    for bulk in bulks:
+        assert isinstance(bulk, Bulk)
+        keys = tuple(c.key for c in bulk.table.c if not (c.primary_key and c.autoincrement is True))
+        plan = bulk._plan(dialect, keys)
+        assert plan is not None, bulk.table.name
+        texts = pgwire.Texts(plan[0])
+        assert texts.parts is not None, plan[0]
+        assert texts.rows(3).count(b"), (") == 2 and b"$" + str(3 * len(keys)).encode() in texts.rows(3)
