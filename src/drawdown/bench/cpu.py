@@ -49,6 +49,11 @@ def _backends(url: str) -> list[int]:
     return [pid for pid in pids if Path(f"/proc/{pid}").exists()]  # only a server on this machine
 
 
+def database_seconds(url: str) -> float:
+    """CPU seconds the PostgreSQL backends connected to ``url``'s database have spent (0 elsewhere)."""
+    return sum(_seconds(pid) for pid in _backends(url))
+
+
 class CpuSplit:
     """CPU seconds by part, taken before a load; ``per_request`` after it gives milliseconds per request."""
 

@@ -11,7 +11,8 @@ too: it moves with the Python cost of an event and much less than wall time with
 Comparing two commits: run it from two worktrees, one after the other, and read the ratios.
 
 ``--small-groups`` measures instead what a server's writer does under a few clients: groups of 1, 4 and 8
-single-event batches (each its own customer), the wall and CPU time of each group's transaction. There
+single-event batches (each its own customer), the wall and CPU time of each group's transaction (and the
+CPU of its PostgreSQL backend, when PostgreSQL runs on this machine). There
 the fixed cost of a group (its statements and round trips) counts, not the cost of an event:
 
     uv run python -m drawdown.bench.versus --backend postgresql --small-groups 300
@@ -32,6 +33,7 @@ import psycopg
 from sqlalchemy import Engine
 
 from drawdown.bench.ceiling import ceiling
+from drawdown.bench.cpu import database_seconds
 from drawdown.bench.events import make_events
 from drawdown.bench.ingest import engine_rate
 from drawdown.bench.world import SCOPE, build_world, fresh_database
@@ -80,11 +82,12 @@ def small_groups(backend: str, groups: int, out: Path) -> list[dict[str, Any]]:
             _group(engine, cache, ids, max(SIZES), rng)
         runs = []
         for size in SIZES:
-            wall, cpu = time.perf_counter(), time.process_time()
+            wall, cpu, db = time.perf_counter(), time.process_time(), database_seconds(url)
             for _ in range(groups):
                 _group(engine, cache, ids, size, rng)
             runs.append({"size": size, "wall_ms": round((time.perf_counter() - wall) / groups * 1e3, 2),
-                         "cpu_ms": round((time.process_time() - cpu) / groups * 1e3, 2)})
+                         "cpu_ms": round((time.process_time() - cpu) / groups * 1e3, 2),
+                         "database_cpu_ms": round((database_seconds(url) - db) / groups * 1e3, 2)})
         engine.dispose()
         return runs
     finally:
@@ -132,8 +135,8 @@ def main() -> None:
     a = parser.parse_args()
     if a.small_groups:
         for r in small_groups(a.backend, a.small_groups, Path("var/bench") / f"groups-{os.getpid()}"):
-            print(f"{a.backend}, groups of {r['size']} single events: {r['wall_ms']} ms wall, {r['cpu_ms']} ms CPU "
-                  "per group", flush=True)
+            print(f"{a.backend}, groups of {r['size']} single events: {r['wall_ms']} ms wall, {r['cpu_ms']} ms CPU, "
+                  f"{r['database_cpu_ms']} ms PostgreSQL's CPU per group", flush=True)
         return
     runs = versus(a.backend, a.events, a.repeat, a.customers, Path("var/bench") / f"versus-{os.getpid()}")
     for k, r in enumerate(runs):
