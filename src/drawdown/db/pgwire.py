@@ -1,11 +1,15 @@
-"""PostgreSQL: the commit stage's writes down one libpq pipeline, each statement prepared once a connection.
+"""PostgreSQL: a group's reads and the commit stage's writes down libpq pipelines driven here.
 
-psycopg's ``executemany`` in pipeline mode runs its Python loop for every row: it waits for the socket
-and flushes after each one, so a group of one single event cost about 23 packets and as many polls, a
-third of the writer's time (round eight's profile). Here the rows the row buffer (``db.rows``) sends are
-bound by psycopg's own adapters in C (``Transformer``), queued in libpq, and flushed without waiting
-once a statement, so PostgreSQL starts on them while the writer plans the next; every answer is read
-at one Sync when the block ends (``db.engine.pipelined``).
+psycopg's pipeline runs its Python loop for every statement and every row of an ``executemany``: it
+waits for the socket and flushes after each one, so a group of one single event cost about 23 packets
+and as many polls, a third of the writer's time (round eight's profile). Here the rows the row buffer
+(``db.rows``) sends are bound by psycopg's own adapters in C (``Transformer``), queued in libpq, and
+flushed without waiting once a statement, so PostgreSQL starts on them while the writer plans the
+next; every answer is read at one Sync when the block ends (``db.engine.pipelined``). A group's reads
+(``read_together``, for ``db.driver.fetch_together``) go the same way, each planned afresh as psycopg
+would send it unprepared (its types, its formats), the transaction's ``BEGIN`` in their round trip.
+
+For the writes:
 
 * **Many rows, few statements.** An INSERT's rows (plain, upsert or ``RETURNING``) go as statements
   of up to ``CHUNK`` rows each (``VALUES (…), (…)``): PostgreSQL binds, starts and ends one executor a
@@ -225,6 +229,14 @@ class Query:
 _QUERIES: dict[str, Query] = {}
 
 
+def query(sql: str) -> Query:
+    """``sql`` as a ``Query``, made once."""
+    found = _QUERIES.get(sql)
+    if found is None:
+        found = _QUERIES[sql] = Query(sql)
+    return found
+
+
 Rows = list[tuple[Any, ...]]
 
 
@@ -239,11 +251,3 @@ def read_together(dbapi: Any, reads: list[tuple[Query, dict[str, Any] | tuple[An
             pipe.finish()
         raise
     return pipe.finish()
-
-
-def query(sql: str) -> Query:
-    """``sql`` as a ``Query``, made once."""
-    found = _QUERIES.get(sql)
-    if found is None:
-        found = _QUERIES[sql] = Query(sql)
-    return found
