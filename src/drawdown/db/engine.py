@@ -205,7 +205,8 @@ def pipelined(conn: Connection, copies: bool = False) -> Iterator[None]:
     Only the row buffer's writes may run in the block: a statement through SQLAlchemy must ``settle``
     first (``db.rows`` does). An error surfaces at the end, as SQLAlchemy's own exception class (the
     API answers it like any database error), and a lost connection is thrown away as SQLAlchemy
-    would."""
+    would. ``copies``: a large group's block, whose big plain INSERTs leave the pipeline for a COPY
+    each (``db.rows.Bulk``)."""
     if conn.dialect.name != "postgresql":
         yield
         return
@@ -234,10 +235,10 @@ def settle(conn: Connection) -> None:
 def fetch_planned_afresh(conn: Connection, sql: str, params: tuple[Any, ...] | dict[str, Any]) -> list[Any]:
     """The rows of ``sql`` (in the driver's parameter style). On PostgreSQL it is planned for these
     values every time, never from a prepared statement's cached generic plan: a prepared statement
-    (psycopg prepares one after a few runs where its automatic preparation is on; ours is off) may keep
-    a generic plan chosen while a table was still empty (a hash join over a sequential scan) long after
-    an index probe has become the only sane plan, until the table is next analyzed. On a new database
-    that is the first minute of traffic, in which the replay check slowed down with every event stored
+    (psycopg prepares one after a few runs, but on a writer's engine) may keep a generic plan chosen
+    while a table was still empty (a hash join over a sequential scan) long after an index probe has
+    become the only sane plan, until the table is next analyzed. On a new database that is the first
+    minute of traffic, in which the replay check slowed down with every event stored
     (docs/performance.md, round five). Planning costs about 80 µs a statement. Elsewhere: a plain
     execution."""
     if conn.dialect.name != "postgresql":

@@ -35,7 +35,7 @@ from drawdown.db.types import UTCDateTime
 
 ACCOUNTS, GRANTS, GRANT_DEPENDENTS, GRANT_CHANGES, ACCOUNT_CHANGES, EXPIRIES, TRANSACTIONS, ENTRIES, LAST = range(9)
 
-# Rows from which a plain INSERT outside a pipeline is a COPY on PostgreSQL.
+# Rows from which a plain INSERT is a COPY on PostgreSQL: outside a pipeline, or in one that allows it.
 COPY_FROM = 32
 _TEXTS: dict[str, Texts] = {}  # PostgreSQL: an executemany's SQL as the texts of db.pgwire
 _NAMED = re.compile(r"%\((\w+)\)s")  # a pyformat parameter, as SQLAlchemy compiles it for psycopg
