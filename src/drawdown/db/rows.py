@@ -198,7 +198,7 @@ class Prepared:
         return sql, binding, fixed
 
 
-# Told of every write sent by ``_send`` (its SQL and rows, once sent): the bench counts rows written per
+# Told of every write sent by ``send`` or ``_copy`` (its SQL and rows, once sent): the bench counts rows written per
 # table (``bench/writes.py``), a test reads the rollups' rows in the order sent. Empty in a server.
 WATCHERS: list[Callable[[str, list[tuple[Any, ...]]], None]] = []
 
