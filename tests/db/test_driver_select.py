@@ -1,8 +1,9 @@
 """A group's hot reads (customers locked, wallets, rates' versions) run on the driver's own cursor
 (``db.driver.DriverSelect``: psycopg's on PostgreSQL, sqlite3's on SQLite): they must answer exactly
 what the same statement answers through SQLAlchemy (times as aware UTC, amounts as integers), be
-planned afresh on PostgreSQL like the replay check, probe their index on SQLite, and refuse at once a
-column or a list they could not handle faithfully."""
+planned afresh on PostgreSQL (on a batching writer's connection, from a preparation that is made again
+once its plan is a few seconds old), probe their index on SQLite, and refuse at once a column or a list
+they could not handle faithfully."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from sqlalchemy import Engine, any_, bindparam, select
 from sqlalchemy.exc import DBAPIError
 
 from drawdown.core.scopes import DEFAULT_LIVE
+from drawdown.db import pgwire
 from drawdown.db.driver import DriverSelect, fetch_together
-from drawdown.db.engine import write
+from drawdown.db.engine import make_engine, write
 from drawdown.db.tables import customers, events
 from drawdown.usage import repository as usage_sql
 from drawdown.wallets import repository as wallet_sql
@@ -125,3 +127,76 @@ def test_reads_that_open_the_transaction_hold_their_locks_until_it_ends(engine: 
             other.execute(lock)
     with engine.connect() as other:  # committed: free again
         assert other.execute(lock).scalar_one() == cid
+
+
+def test_a_writers_reads_are_prepared_and_prepared_again_once_their_plan_is_old(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a batching writer's connection a read is prepared under a name of ours and kept for
+    ``READ_PLAN_SECONDS`` at most: then it is deallocated and prepared again (planned for the table's size
+    now), so one prepared statement a text is left, never more, and it answers what a read planned
+    afresh answers."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's prepared statements")
+    now = datetime.now(UTC)
+    with write(engine) as conn:
+        make_asset(conn, now)
+        expected = fetch_together(conn, [usage_sql.versions_read([DEFAULT_LIVE.id])])
+    writer = make_engine(engine.url.render_as_string(hide_password=False), writer=True)
+    sent, _ = usage_sql.versions_read([DEFAULT_LIVE.id])
+    mine = "SELECT name FROM pg_prepared_statements WHERE statement = %s"
+
+    def names_after_a_read() -> list[str]:
+        with write(writer) as conn:
+            assert fetch_together(conn, [usage_sql.versions_read([DEFAULT_LIVE.id])]) == expected
+            return [n for (n,) in conn.exec_driver_sql(mine, (sent.query.text.decode(),))]  # type: ignore[union-attr]
+
+    try:
+        kept = [names_after_a_read() for _ in range(3)]
+        assert len(kept[0]) == 1 and kept[0] == kept[1] == kept[2]  # one preparation, used again
+        monkeypatch.setattr(pgwire, "READ_PLAN_SECONDS", 0.0)
+        renewed = [names_after_a_read() for _ in range(3)]
+        assert all(len(names) == 1 for names in renewed)  # the old one deallocated each time
+        assert len({names[0] for names in [kept[0], *renewed]}) == 4
+    finally:
+        writer.dispose()
+
+
+def test_a_generic_plan_made_while_a_table_was_tiny_lasts_only_until_the_read_is_prepared_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Why a writer's reads are prepared again: PostgreSQL caches a generic plan after five runs, and one
+    made on a table of a few rows scans it whole; the table grows (not analyzed yet) and the cached plan
+    still scans. Prepared again, the read is planned for the table's size now: an index probe."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's prepared statements")
+    writer = make_engine(engine.url.render_as_string(hide_password=False), writer=True)
+    sql = "SELECT h FROM plan_probe WHERE c = %s AND e = %s"
+    mine = "SELECT name FROM pg_prepared_statements WHERE statement = %s"
+
+    def plan_after_reads(runs: int) -> str:
+        with write(writer) as conn:
+            for _ in range(runs):
+                assert fetch_together(conn, [(sql, ("c1", "e1"))]) == [[("h",)]]
+            name = conn.exec_driver_sql(mine, (pgwire.query(sql).text.decode(),)).scalar_one()
+            return "\n".join(conn.exec_driver_sql(f"EXPLAIN EXECUTE {name}('c1', 'e1')").scalars())
+
+    with write(engine) as conn:
+        conn.exec_driver_sql("CREATE TABLE plan_probe (c TEXT, e TEXT, h TEXT, PRIMARY KEY (c, e)) "
+                             "WITH (autovacuum_enabled = off)")
+        conn.exec_driver_sql("INSERT INTO plan_probe SELECT 'c' || i, 'e' || i, 'h' FROM generate_series(1, 5) i")
+        conn.exec_driver_sql("ANALYZE plan_probe")
+    try:
+        assert "Seq Scan" in plan_after_reads(6)  # the generic plan, chosen on five rows
+        with write(engine) as conn:
+            conn.exec_driver_sql("INSERT INTO plan_probe SELECT 'c' || i, 'e' || i, 'h' "
+                                 "FROM generate_series(6, 50000) i")
+        assert "Seq Scan" in plan_after_reads(1)  # still cached: a scan of 50,000 rows a read
+        monkeypatch.setattr(pgwire, "READ_PLAN_SECONDS", 0.0)
+        plan_after_reads(1)  # its preparation is old: made again
+        monkeypatch.setattr(pgwire, "READ_PLAN_SECONDS", 3600.0)
+        assert "Index Scan" in plan_after_reads(6)  # the generic plan chosen now probes the index
+    finally:
+        writer.dispose()
+        with write(engine) as conn:
+            conn.exec_driver_sql("DROP TABLE plan_probe")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from contextlib import suppress
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -49,6 +50,12 @@ _VALUES = re.compile(r"^INSERT INTO [^(]*\([^()]*\) VALUES \(")  # up to a plain
 _names = itertools.count(1)
 # By psycopg connection: statement text -> its prepared name. Gone with the connection.
 _prepared: WeakKeyDictionary[Any, dict[bytes, bytes]] = WeakKeyDictionary()
+# By psycopg connection: a read's text -> when it was last prepared (time.monotonic()).
+_born: WeakKeyDictionary[Any, dict[bytes, float]] = WeakKeyDictionary()
+# How long a read keeps one preparation: PostgreSQL may cache a generic plan for it, and one chosen while a
+# table was nearly empty (a sequential scan) stays wrong as the table grows; a plan made again sees the table's
+# size now (docs/performance.md, round ten).
+READ_PLAN_SECONDS = 10.0
 
 
 class Texts:
@@ -127,15 +134,22 @@ class Pipeline:
         self.pgconn.flush()  # without waiting: what the socket takes now, PostgreSQL starts on
 
     def read(self, query: Query, params: dict[str, Any] | tuple[Any, ...]) -> None:
-        """Queue a read, planned for its values (unprepared, as psycopg's ``execute(prepare=False)``
-        sends it: ``db.engine.fetch_planned_afresh`` says why); ``finish`` answers its rows."""
+        """Queue a read; ``finish`` answers its rows. Where statements are ours to name, it is prepared
+        for ``READ_PLAN_SECONDS`` at most, then prepared again; elsewhere it is planned for its values
+        (unprepared, as psycopg's ``execute(prepare=False)`` sends it: ``db.engine.fetch_planned_afresh``
+        says why)."""
         if not self.active:
             self._enter()
         values = tuple(params[name] for name in query.names) if isinstance(params, dict) else params
-        dumped = self.tx.dump_sequence(values, [PyFormat.AUTO] * len(values))
-        self.pgconn.send_query_params(query.text, dumped, param_types=self.tx.types, param_formats=self.tx.formats)
+        if self.known is not None:
+            name = self._named(query.text, READ_PLAN_SECONDS)
+            self.pgconn.send_query_prepared(name, self.tx.dump_sequence(values, [PyFormat.TEXT] * len(values)))
+        else:
+            dumped = self.tx.dump_sequence(values, [PyFormat.AUTO] * len(values))
+            types, formats = self.tx.types, self.tx.formats
+            self.pgconn.send_query_params(query.text, dumped, param_types=types, param_formats=formats)
+            self.unnamed = None  # a read is sent as the unnamed statement
         self.queued.append((query.text, True))
-        self.unnamed = None  # a read is sent as the unnamed statement
 
     def _enter(self) -> None:
         dbapi = self.dbapi
@@ -157,14 +171,28 @@ class Pipeline:
                 self.pgconn.send_prepare(name, text)
                 self.queued.append((text, None))
                 self.unnamed = text
-        elif (found := self.known.get(text)) is not None:
-            name = found
         else:
-            name = self.known[text] = f"dd_{next(_names)}".encode()
-            self.pgconn.send_prepare(name, text)
-            self.queued.append((text, name))
+            name = self._named(text, None)
         self.pgconn.send_query_prepared(name, self.tx.dump_sequence(values, formats))
         self.queued.append((text, None))
+
+    def _named(self, text: bytes, lifetime: float | None) -> bytes:
+        """The name ``text`` is prepared under on this connection, preparing it first if need be; one
+        prepared more than ``lifetime`` seconds ago is deallocated and prepared again."""
+        assert self.known is not None
+        found = self.known.get(text)
+        born = _born.setdefault(self.dbapi, {})
+        if found is not None and lifetime is not None and time.monotonic() - born.get(text, 0.0) >= lifetime:
+            self.pgconn.send_query_params(b"DEALLOCATE " + found, None)
+            self.queued.append((text, None))
+            found = None
+        if found is None:
+            found = self.known[text] = f"dd_{next(_names)}".encode()
+            self.pgconn.send_prepare(found, text)
+            self.queued.append((text, found))
+            if lifetime is not None:
+                born[text] = time.monotonic()
+        return found
 
     def finish(self) -> list[list[tuple[Any, ...]]]:
         """Send a Sync, read every answer and leave pipeline mode: the rows of each read, in order. The
