@@ -118,7 +118,8 @@ def fetch_together(conn: Connection, reads: list[Read]) -> list[list[tuple[Any, 
     with the transaction's BEGIN when they open it) and their answers read at one Sync: one round trip
     instead of one each (PostgreSQL runs them in the order sent, so a read after a ``FOR UPDATE`` sees
     what the lock waited for). psycopg's own pipeline cost a poll and a flush a statement, in Python.
-    Each is planned afresh, as ``fetch_planned_afresh`` explains. On SQLite they run one after the
+    Each is planned afresh, as ``fetch_planned_afresh`` explains, or on a batching writer's connection
+    from a preparation at most ``db.pgwire.READ_PLAN_SECONDS`` old. On SQLite they run one after the
     other, on sqlite3's cursor."""
     if conn.dialect.name != "postgresql":
         return [

@@ -6,8 +6,9 @@ and as many polls, a third of the writer's time (round eight's profile). Here th
 (``db.rows``) sends are bound by psycopg's own adapters in C (``Transformer``), queued in libpq, and
 flushed without waiting once a statement, so PostgreSQL starts on them while the writer plans the
 next; every answer is read at one Sync when the block ends (``db.engine.pipelined``). A group's reads
-(``read_together``, for ``db.driver.fetch_together``) go the same way, each planned afresh as psycopg
-would send it unprepared (its types, its formats), the transaction's ``BEGIN`` in their round trip.
+(``read_together``, for ``db.driver.fetch_together``) go the same way, the transaction's ``BEGIN`` in
+their round trip: on a batching writer's connection prepared, a preparation lasting
+``READ_PLAN_SECONDS`` (below); elsewhere planned afresh, as psycopg would send them unprepared.
 
 For the writes:
 
@@ -23,6 +24,13 @@ For the writes:
   of 175 µs prepared), and since psycopg deallocates all of a session's prepared statements at each
   rollback, ours would go with them: there each text is parsed once a pipeline, as the unnamed
   statement. A statement whose preparation failed (an aborted pipeline) is prepared again.
+
+For the reads, on a batching writer's connection: **prepared, for seconds.** Planning them afresh was a
+third of PostgreSQL's CPU for a small group (round nine's profile). But PostgreSQL caches a generic plan
+after five runs, and one made while a table held a few rows scans it whole, long after the table has
+grown, until it is next analyzed (the replay check's trap, round five). Planned again, a read sees the
+table's size now (its pages), so each read's preparation is replaced once ``READ_PLAN_SECONDS`` old: a
+wrong plan lasts that long at most.
 
 Only the row buffer's writes may run inside the block: anything else on the connection would read
 the pipeline's answers as its own. ``settle`` ends the pipeline early for a statement that must go
@@ -103,8 +111,8 @@ def _numbered(sql: str) -> bytes:
 
 
 class Pipeline:
-    """Commands queued on one psycopg connection: writes (prepared, their answers only checked) and reads
-    (planned afresh, their rows kept); every answer is read by ``finish``."""
+    """Commands queued on one psycopg connection: writes (their answers only checked) and reads (their
+    rows kept); every answer is read by ``finish``."""
 
     def __init__(self, dbapi: Any, copies: bool = False) -> None:
         self.dbapi = dbapi
