@@ -203,7 +203,9 @@ def _event_rows(
 
 def ceiling(url: str, ids: list[str], n: int, rng: random.Random, per_txn: int = 1000) -> tuple[float, Counter[str]]:
     """Events per second and the rows written by table."""
-    engine = make_engine(url)
+    # On SQLite a writer's engine, so that the log is checkpointed beside the writes as the engine's is
+    # (db/checkpoints.py); on PostgreSQL not: a writer's connections turn psycopg's preparation off.
+    engine = make_engine(url, writer=url.startswith("sqlite"))
     world, w = load_world(engine), Writer(engine)
     sql = {t.name: w.insert_sql(t) for t in (events, fees, transactions, ledger_entries)}
     sql |= {f"copy {t.name}": w.copy_sql(t) for t in (events, fees, transactions, ledger_entries)}

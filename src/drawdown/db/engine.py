@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -22,6 +23,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
 
 from drawdown.codec import dumps_text, loads
+from drawdown.db.checkpoints import BACKSTOP_PAGES, Checkpointer
 from drawdown.db.pgwire import Pipeline
 from drawdown.settings import normalise_url
 
@@ -114,6 +116,7 @@ def check_writable(engine: Engine) -> None:
 def make_engine(url: str, synchronous: str = "full", writer: bool = False) -> Engine:
     """``writer``: an engine for the batching writer. On PostgreSQL its connections keep no prepared
     statements of psycopg's own, so that the commit stage's stay prepared across rollbacks (``db.pgwire``).
+    On SQLite its commits leave the log's checkpoints to a thread beside them (``db.checkpoints``).
     """
     url = normalise_url(url)
     if synchronous not in SYNCHRONOUS:
@@ -136,6 +139,8 @@ def make_engine(url: str, synchronous: str = "full", writer: bool = False) -> En
             # from the OS cost the engine 8-15% and the raw ceiling 5-19% (docs/performance.md). It fills
             # only as pages are read, so an idle connection stays small.
             cur.execute("PRAGMA cache_size=-65536")
+            if writer:  # its checkpoints run beside it (db/checkpoints.py); this only if they fall behind
+                cur.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -143,6 +148,8 @@ def make_engine(url: str, synchronous: str = "full", writer: bool = False) -> En
             immediate = conn.get_execution_options().get(IMMEDIATE, False)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+        if writer:
+            _checkpoint_beside(engine)
         return engine
     # A writer's: psycopg's automatic preparation off. It deallocates every prepared statement of the session
     # at each rollback, those the commit stage prepares itself (db/pgwire.py) with them.
@@ -150,6 +157,20 @@ def make_engine(url: str, synchronous: str = "full", writer: bool = False) -> En
     engine = create_engine(url, pool_size=10, max_overflow=10, **own, **_JSON)
     _ping_when_idle(engine)
     return engine
+
+
+def _checkpoint_beside(engine: Engine) -> None:
+    """A SQLite file's checkpoints in a thread beside the writer (``db.checkpoints``), stopped when the
+    engine is disposed of or collected."""
+    path = sqlite_path(engine.url.render_as_string(hide_password=False))
+    if path is None:  # in memory: no log
+        return
+    checkpointer = CHECKPOINTERS[engine] = Checkpointer(path)
+    event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
+    weakref.finalize(engine, checkpointer.stop)
+
+
+CHECKPOINTERS: weakref.WeakKeyDictionary[Engine, Checkpointer] = weakref.WeakKeyDictionary()  # by writer engine
 
 
 IDLE_BEFORE_PING = 2.0  # seconds a pooled PostgreSQL connection may rest before it is checked on checkout
