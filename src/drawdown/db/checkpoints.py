@@ -3,8 +3,9 @@
 In WAL mode a commit appends pages to the log, and SQLite's own rule (``wal_autocheckpoint``, 1,000
 pages) makes the commit that passes the mark copy the log back into the database file and sync it,
 before that commit returns. A single event's commit writes about 30 pages, so one in about 35 paid for
-a checkpoint: in process, a group of one took p50 1.26 ms and p99 3.45 to 3.64 ms with it, p99 1.96 to
-2.21 ms with none (docs/performance.md, round ten). That one commit in 35 was a single event's p99.
+a checkpoint, and that one was a single event's p99: in process, a group of one took p50 1.26 ms and p99
+3.19 to 3.64 ms so, 1.96 to 2.21 ms with no checkpoints at all, and 2.58 to 2.61 ms with this thread
+(docs/performance.md, round ten).
 
 So a batching writer's engine (``db.engine.make_engine(writer=True)``) leaves checkpoints to a thread
 of its own, on a connection of its own: every ``INTERVAL`` seconds it asks for a PASSIVE checkpoint,
