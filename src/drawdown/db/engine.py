@@ -256,7 +256,7 @@ def settle(conn: Connection) -> None:
 def fetch_planned_afresh(conn: Connection, sql: str, params: tuple[Any, ...] | dict[str, Any]) -> list[Any]:
     """The rows of ``sql`` (in the driver's parameter style). On PostgreSQL it is planned for these
     values every time, never from a prepared statement's cached generic plan: a prepared statement
-    (psycopg prepares one after a few runs, but on a writer's engine) may keep a generic plan chosen
+    (psycopg prepares one after a few runs, except on a writer's engine) may keep a generic plan chosen
     while a table was still empty (a hash join over a sequential scan) long after an index probe has
     become the only sane plan, until the table is next analyzed. On a new database that is the first
     minute of traffic, in which the replay check slowed down with every event stored

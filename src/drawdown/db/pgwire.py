@@ -122,6 +122,7 @@ class Pipeline:
         # Named statements only where psycopg's automatic preparation is off (its rollbacks would drop them);
         # elsewhere each text is parsed once a pipeline, as the unnamed statement.
         self.known = _prepared.setdefault(dbapi, {}) if dbapi.prepare_threshold is None else None
+        self.born = _born.setdefault(dbapi, {}) if self.known is not None else {}  # when each read was prepared
         self.unnamed: bytes | None = None  # the text the unnamed statement holds in this pipeline
         # Per command sent, in order: its text, and the name it prepares (a preparation) or True (a read).
         self.queued: list[tuple[bytes, bytes | bool | None]] = []
@@ -189,8 +190,7 @@ class Pipeline:
         prepared more than ``lifetime`` seconds ago is deallocated and prepared again."""
         assert self.known is not None
         found = self.known.get(text)
-        born = _born.setdefault(self.dbapi, {})
-        if found is not None and lifetime is not None and time.monotonic() - born.get(text, 0.0) >= lifetime:
+        if found is not None and lifetime is not None and time.monotonic() - self.born.get(text, 0.0) >= lifetime:
             self.pgconn.send_query_params(b"DEALLOCATE " + found, None)
             self.queued.append((text, None))
             found = None
@@ -199,7 +199,7 @@ class Pipeline:
             self.pgconn.send_prepare(found, text)
             self.queued.append((text, found))
             if lifetime is not None:
-                born[text] = time.monotonic()
+                self.born[text] = time.monotonic()
         return found
 
     def finish(self) -> list[list[tuple[Any, ...]]]:
